@@ -1,0 +1,56 @@
+using System.Text.Json;
+using SessionGate.Data;
+
+namespace SessionGate.Admin;
+
+/// <summary>The security events that are appended to the audit log.</summary>
+public static class AuditTypes
+{
+    public const string LoginSucceeded = "login.succeeded";
+    public const string LoginFailed = "login.failed";
+    public const string LoginRejected = "login.rejected";
+    public const string Logout = "logout";
+    public const string LogoutAll = "logout.all";
+    public const string SessionKicked = "session.kicked";
+    public const string SessionReplaced = "session.replaced";
+    public const string UserLogoutAll = "user.logout-all";
+    public const string UserBanned = "user.banned";
+    public const string UserUnbanned = "user.unbanned";
+    public const string UserCreated = "user.created";
+    public const string UserUpdated = "user.updated";
+    public const string UserDeleted = "user.deleted";
+    public const string UserRolesChanged = "user.roles-changed";
+    public const string RoleCreated = "role.created";
+    public const string RolePermissionsChanged = "role.permissions-changed";
+    public const string RoleDeleted = "role.deleted";
+    public const string PasswordChanged = "password.changed";
+    public const string TenantCreated = "tenant.created";
+    public const string LoginPolicyChanged = "tenant.login-policy-changed";
+    public const string KeyRotated = "key.rotated";
+    public const string RefreshTokenReused = "refresh-token.reused";
+}
+
+/// <summary>Appends audit events in PostgreSQL. The detail is a small object and never holds a secret.</summary>
+public sealed class AuditLog(AppDbContext db, TimeProvider time)
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    /// <summary>Adds an event to the current unit of work; it is saved with the change it records.</summary>
+    public void Add(string type, Guid? actorId, Guid? subjectId, Guid? tenantId, string? ip, object? detail = null) =>
+        db.AuditEvents.Add(new AuditEvent
+        {
+            Type = type,
+            ActorId = actorId,
+            SubjectId = subjectId,
+            TenantId = tenantId,
+            Ip = ip,
+            At = time.GetUtcNow(),
+            Detail = detail is null ? null : JsonSerializer.Serialize(detail, Json),
+        });
+
+    public async Task WriteAsync(string type, Guid? actorId, Guid? subjectId, Guid? tenantId, string? ip, object? detail, CancellationToken ct)
+    {
+        Add(type, actorId, subjectId, tenantId, ip, detail);
+        await db.SaveChangesAsync(ct);
+    }
+}

@@ -1,0 +1,119 @@
+using System.Security.Claims;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.EntityFrameworkCore;
+using SessionGate.Data;
+using SessionGate.Infrastructure;
+using SessionGate.Sessions;
+
+namespace SessionGate.Admin;
+
+public sealed record RoleView(string Name, string[] Permissions);
+
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed record CreateRoleRequest(string? Name, string[]? Permissions);
+
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed record SetPermissionsRequest(string[]? Permissions);
+
+internal static class RolesApi
+{
+    // GET    /admin/roles          roles:write
+    // POST   /admin/roles          roles:write
+    // PUT    /admin/roles/{name}   roles:write  (every holder sees it on the next request)
+    // DELETE /admin/roles/{name}   roles:write
+    public static void MapAdminRoles(this RouteGroupBuilder admin)
+    {
+        var roles = admin.MapGroup("/roles").WithTags("Admin: roles").RequireAuthorization(Permissions.RolesWrite);
+        roles.MapGet("/", List).WithName("ListRoles").WithSummary("Roles of the tenant with their permissions.");
+        roles.MapPost("/", Create).WithName("CreateRole").WithSummary("Create a role.");
+        roles.MapPut("/{name}", SetPermissions).WithName("SetRolePermissions").WithSummary("Replace a role's permissions; every holder sees them on the next request.");
+        roles.MapDelete("/{name}", Delete).WithName("DeleteRole").WithSummary("Delete a role; its holders lose it on the next request.");
+    }
+
+    private static async Task<Results<Ok<List<RoleView>>, ProblemHttpResult>> List(
+        ClaimsPrincipal caller, AppDbContext db, [FromQuery] string? tenant, CancellationToken ct)
+    {
+        if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
+        var roles = await db.Roles.AsNoTracking().Where(r => r.TenantId == tenantId).OrderBy(r => r.Name)
+            .Select(r => new RoleView(r.Name, r.Permissions.ToArray())).ToListAsync(ct);
+        return TypedResults.Ok(roles);
+    }
+
+    private static async Task<Results<Created<RoleView>, ProblemHttpResult>> Create(
+        CreateRoleRequest? body, ClaimsPrincipal caller, HttpContext http, AppDbContext db, AuditLog audit, TimeProvider time,
+        [FromQuery] string? tenant, CancellationToken ct)
+    {
+        if (body is null || string.IsNullOrWhiteSpace(body.Name)) return Problems.ValidationFailed("name is required.");
+        var name = body.Name.Trim().ToLowerInvariant();
+        if (!AdminApi.RoleNamePattern().IsMatch(name)) return Problems.ValidationFailed("name may hold a-z, 0-9, _ and - (at most 64).");
+        if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
+        if (await ValidatePermissionsAsync(db, tenantId, body.Permissions ?? [], ct) is { } invalid) return Problems.ValidationFailed(invalid);
+        if (await db.Roles.AnyAsync(r => r.TenantId == tenantId && r.Name == name, ct)) return Problems.Result(409, Problems.Conflict, "A role with this name exists.");
+
+        var permissions = Normalize(body.Permissions ?? []);
+        db.Roles.Add(new Role { TenantId = tenantId, Name = name, Permissions = permissions, CreatedAt = time.GetUtcNow() });
+        audit.Add(AuditTypes.RoleCreated, caller.UserId(), null, tenantId, AdminApi.Ip(http), new { role = name, permissions });
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException)
+        {
+            return Problems.Result(409, Problems.Conflict, "A role with this name exists.");
+        }
+        return TypedResults.Created($"/admin/roles/{name}", new RoleView(name, [.. permissions]));
+    }
+
+    private static async Task<Results<Ok<RoleView>, ProblemHttpResult>> SetPermissions(
+        string name, SetPermissionsRequest? body, ClaimsPrincipal caller, HttpContext http, AppDbContext db, SessionService sessions,
+        AuditLog audit, [FromQuery] string? tenant, CancellationToken ct)
+    {
+        if (body?.Permissions is null) return Problems.ValidationFailed("permissions is required.");
+        if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
+        if (await ValidatePermissionsAsync(db, tenantId, body.Permissions, ct) is { } invalid) return Problems.ValidationFailed(invalid);
+        var key = name.ToLowerInvariant();
+        var role = await db.Roles.FirstOrDefaultAsync(r => r.TenantId == tenantId && r.Name == key, ct);
+        if (role is null) return AdminApi.NotFound();
+
+        role.Permissions = Normalize(body.Permissions);
+        audit.Add(AuditTypes.RolePermissionsChanged, caller.UserId(), null, tenantId, AdminApi.Ip(http), new { role = role.Name, permissions = role.Permissions });
+        await db.SaveChangesAsync(ct);
+        var holders = await db.UserRoles.Where(ur => ur.RoleId == role.Id).Select(ur => ur.UserId).ToListAsync(ct);
+        await sessions.UsersChangedAsync(holders, RevokeReasons.RolesChanged, ct);
+        return TypedResults.Ok(new RoleView(role.Name, [.. role.Permissions]));
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> Delete(
+        string name, ClaimsPrincipal caller, HttpContext http, AppDbContext db, SessionService sessions, AuditLog audit,
+        [FromQuery] string? tenant, CancellationToken ct)
+    {
+        if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
+        var key = name.ToLowerInvariant();
+        var role = await db.Roles.FirstOrDefaultAsync(r => r.TenantId == tenantId && r.Name == key, ct);
+        if (role is null) return AdminApi.NotFound();
+        var holders = await db.UserRoles.Where(ur => ur.RoleId == role.Id).Select(ur => ur.UserId).ToListAsync(ct);
+        db.Roles.Remove(role);
+        audit.Add(AuditTypes.RoleDeleted, caller.UserId(), null, tenantId, AdminApi.Ip(http), new { role = role.Name });
+        await db.SaveChangesAsync(ct);
+        await sessions.UsersChangedAsync(holders, RevokeReasons.RolesChanged, ct);
+        return TypedResults.NoContent();
+    }
+
+    private static async Task<string?> ValidatePermissionsAsync(AppDbContext db, Guid tenantId, string[] permissions, CancellationToken ct)
+    {
+        if (permissions.Length > 100) return "At most 100 permissions.";
+        foreach (var p in permissions)
+        {
+            if (p is null || !AdminApi.PermissionPattern().IsMatch(p)) return "Each permission looks like area:action (a-z, 0-9, _ and -).";
+        }
+        // Only the platform tenant's roles may carry platform:admin.
+        if (permissions.Contains(Permissions.PlatformAdmin)
+            && !await db.Tenants.AnyAsync(t => t.Id == tenantId && t.Slug == Permissions.PlatformTenant, ct))
+            return "platform:admin can only be granted in the system tenant.";
+        return null;
+    }
+
+    private static List<string> Normalize(string[] permissions) => permissions.Distinct().Order(StringComparer.Ordinal).ToList();
+}

@@ -1,0 +1,58 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.EntityFrameworkCore;
+using SessionGate.Data;
+using SessionGate.Infrastructure;
+using SessionGate.Sessions;
+
+namespace SessionGate.Admin;
+
+public sealed record AdminSessionView(Guid Id, Guid UserId, string Username, string DeviceType, DateTimeOffset CreatedAt, DateTimeOffset LastSeenAt, string? Ip);
+
+internal static class SessionsAdminApi
+{
+    // Counting stops here, so a page costs the same however many sessions are online.
+    private const int TotalCap = 10_000;
+
+    // GET    /admin/sessions        sessions:read
+    // DELETE /admin/sessions/{id}   sessions:kick
+    public static void MapAdminSessions(this RouteGroupBuilder admin)
+    {
+        var sessions = admin.MapGroup("/sessions").WithTags("Admin: sessions");
+        sessions.MapGet("/", List).RequireAuthorization(Permissions.SessionsRead).WithName("ListSessions")
+            .WithSummary($"Online sessions, newest first, paged from an index (total counts up to {TotalCap}).");
+        sessions.MapDelete("/{id:guid}", Kick).RequireAuthorization(Permissions.SessionsKick).WithName("KickSession")
+            .WithSummary("Kick one session; its client then gets session-revoked with reason kicked.");
+    }
+
+    private static async Task<Results<Ok<Paged<AdminSessionView>>, ProblemHttpResult>> List(
+        ClaimsPrincipal caller, AppDbContext db, TimeProvider time, [FromQuery(Name = "user_id")] Guid? userId,
+        [FromQuery] int? page, [FromQuery] int? size, [FromQuery] string? tenant, CancellationToken ct)
+    {
+        if (AdminApi.ValidatePage(page, size, out var p, out var s) is { } invalid) return Problems.ValidationFailed(invalid);
+        if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
+        var query = db.Sessions.AsNoTracking().Where(x => x.TenantId == tenantId).Where(SessionService.IsLive(time.GetUtcNow()));
+        if (userId is { } uid) query = query.Where(x => x.UserId == uid);
+        var total = await query.Take(TotalCap).LongCountAsync(ct);
+        var items = await (from x in query.OrderByDescending(x => x.CreatedAt).Skip((p - 1) * s).Take(s)
+                           join u in db.Users on x.UserId equals u.Id
+                           select new AdminSessionView(x.Id, x.UserId, u.Username, x.DeviceType, x.CreatedAt, x.LastSeenAt, x.Ip))
+            .ToListAsync(ct);
+        return TypedResults.Ok(new Paged<AdminSessionView>(items, p, s, total));
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> Kick(
+        Guid id, ClaimsPrincipal caller, HttpContext http, AppDbContext db, SessionService sessions, AuditLog audit, TimeProvider time,
+        [FromQuery] string? tenant, CancellationToken ct)
+    {
+        if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
+        var now = time.GetUtcNow();
+        var target = await db.Sessions.AsNoTracking().Where(x => x.Id == id && x.TenantId == tenantId).Where(SessionService.IsLive(now))
+            .Select(x => new { x.UserId }).FirstOrDefaultAsync(ct);
+        if (target is null) return AdminApi.NotFound();
+        await sessions.RevokeAsync(x => x.Id == id && x.TenantId == tenantId, RevokeReasons.Kicked, ct);
+        await audit.WriteAsync(AuditTypes.SessionKicked, caller.UserId(), target.UserId, tenantId, AdminApi.Ip(http), new { session_id = id }, ct);
+        return TypedResults.NoContent();
+    }
+}

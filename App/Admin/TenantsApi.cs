@@ -1,0 +1,104 @@
+using System.Security.Claims;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using SessionGate.Data;
+using SessionGate.Infrastructure;
+using SessionGate.Sessions;
+using SessionGate.Tokens;
+
+namespace SessionGate.Admin;
+
+public sealed record TenantView(Guid Id, string Slug, string Name, string LoginPolicy, int? MaxSessions, string OnLimit, DateTimeOffset CreatedAt);
+
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed record CreateTenantRequest(string? Slug, string? Name);
+
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed record LoginPolicyRequest(string? Policy, int? MaxSessions, string? OnLimit);
+
+public sealed record RotatedKey(string Kid);
+
+internal static class TenantsApi
+{
+    // GET  /admin/tenants                       platform:admin
+    // POST /admin/tenants                       platform:admin
+    // PUT  /admin/tenants/{slug}/login-policy   tenant:write (own tenant; a platform admin any)
+    // POST /admin/keys/rotate                   platform:admin
+    public static void MapAdminTenants(this RouteGroupBuilder admin)
+    {
+        var tenants = admin.MapGroup("/tenants").WithTags("Admin: tenants");
+        tenants.MapGet("/", List).RequireAuthorization(Permissions.PlatformAdmin).WithName("ListTenants").WithSummary("All tenants.");
+        tenants.MapPost("/", Create).RequireAuthorization(Permissions.PlatformAdmin).WithName("CreateTenant").WithSummary("Create a tenant.");
+        tenants.MapPut("/{slug}/login-policy", SetLoginPolicy).RequireAuthorization(Permissions.TenantWrite).WithName("SetLoginPolicy")
+            .WithSummary("Multiple, Single, PerDeviceType or MaxN (with max_sessions and on_limit KickOldest or RejectNew).");
+        admin.MapPost("/keys/rotate", Rotate).WithTags("Admin: keys").RequireAuthorization(Permissions.PlatformAdmin).WithName("RotateKeys")
+            .WithSummary("Add a new signing key; old keys stay published until their tokens have expired.");
+    }
+
+    private static Ok<List<TenantView>> ToList(List<Tenant> tenants) => TypedResults.Ok(tenants.Select(View).ToList());
+
+    private static TenantView View(Tenant t) =>
+        new(t.Id, t.Slug, t.Name, t.LoginPolicy.ToString(), t.MaxSessions, t.OnLimit.ToString(), t.CreatedAt);
+
+    private static async Task<Ok<List<TenantView>>> List(AppDbContext db, CancellationToken ct) =>
+        ToList(await db.Tenants.AsNoTracking().OrderBy(t => t.Slug).Take(1000).ToListAsync(ct));
+
+    private static async Task<Results<Created<TenantView>, ProblemHttpResult>> Create(
+        CreateTenantRequest? body, ClaimsPrincipal caller, HttpContext http, AppDbContext db, AuditLog audit, TimeProvider time, CancellationToken ct)
+    {
+        if (body is null || string.IsNullOrWhiteSpace(body.Slug) || string.IsNullOrWhiteSpace(body.Name))
+            return Problems.ValidationFailed("slug and name are required.");
+        var slug = body.Slug.Trim();
+        if (!AdminApi.SlugPattern().IsMatch(slug)) return Problems.ValidationFailed("slug may hold a-z, 0-9 and - (2 to 63).");
+        if (body.Name.Length > 200) return Problems.ValidationFailed("name is too long (at most 200).");
+        if (await db.Tenants.AnyAsync(t => t.Slug == slug, ct)) return Problems.Result(409, Problems.Conflict, "A tenant with this slug exists.");
+        var tenant = new Tenant { Slug = slug, Name = body.Name.Trim(), CreatedAt = time.GetUtcNow() };
+        db.Tenants.Add(tenant);
+        audit.Add(AuditTypes.TenantCreated, caller.UserId(), null, tenant.Id, AdminApi.Ip(http), new { slug });
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException)
+        {
+            return Problems.Result(409, Problems.Conflict, "A tenant with this slug exists.");
+        }
+        return TypedResults.Created($"/admin/tenants/{slug}", View(tenant));
+    }
+
+    private static async Task<Results<Ok<TenantView>, ProblemHttpResult>> SetLoginPolicy(
+        string slug, LoginPolicyRequest? body, ClaimsPrincipal caller, HttpContext http, AppDbContext db, AuditLog audit, CancellationToken ct)
+    {
+        if (body is null || !Enum.TryParse<LoginPolicy>(body.Policy, ignoreCase: false, out var policy) || !Enum.IsDefined(policy) || int.TryParse(body.Policy, out _))
+            return Problems.ValidationFailed("policy must be Multiple, Single, PerDeviceType or MaxN.");
+        var onLimit = OnSessionLimit.KickOldest;
+        if (body.OnLimit is not null && (!Enum.TryParse(body.OnLimit, ignoreCase: false, out onLimit) || !Enum.IsDefined(onLimit) || int.TryParse(body.OnLimit, out _)))
+            return Problems.ValidationFailed("on_limit must be KickOldest or RejectNew.");
+        if (policy == LoginPolicy.MaxN && body.MaxSessions is not (>= 1 and <= 1000))
+            return Problems.ValidationFailed("max_sessions between 1 and 1000 is required for MaxN.");
+
+        // A tenant admin may only name its own tenant; any other slug is answered as if it did not exist.
+        var own = caller.FindFirstValue(SessionClaims.Tenant);
+        if (!caller.IsPlatformAdmin() && !string.Equals(slug, own, StringComparison.Ordinal)) return AdminApi.NotFound();
+        var tenant = await db.Tenants.FirstOrDefaultAsync(t => t.Slug == slug, ct);
+        if (tenant is null) return AdminApi.NotFound();
+
+        tenant.LoginPolicy = policy;
+        tenant.MaxSessions = policy == LoginPolicy.MaxN ? body.MaxSessions : null;
+        tenant.OnLimit = onLimit;
+        audit.Add(AuditTypes.LoginPolicyChanged, caller.UserId(), null, tenant.Id, AdminApi.Ip(http),
+            new { policy = policy.ToString(), max_sessions = tenant.MaxSessions, on_limit = onLimit.ToString() });
+        await db.SaveChangesAsync(ct);
+        return TypedResults.Ok(View(tenant));
+    }
+
+    private static async Task<Results<Ok<RotatedKey>, ProblemHttpResult>> Rotate(
+        ClaimsPrincipal caller, HttpContext http, KeyRing keys, AuditLog audit, CancellationToken ct)
+    {
+        if (keys.IsSymmetric) return Problems.ValidationFailed("HS256 uses the configured secret; rotate it in configuration.");
+        var kid = await keys.RotateAsync(ct);
+        await audit.WriteAsync(AuditTypes.KeyRotated, caller.UserId(), null, caller.TenantIdOf(), AdminApi.Ip(http), new { kid }, ct);
+        return TypedResults.Ok(new RotatedKey(kid));
+    }
+}

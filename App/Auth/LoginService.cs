@@ -1,0 +1,98 @@
+using Microsoft.AspNetCore.Identity;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using SessionGate.Admin;
+using SessionGate.Data;
+using SessionGate.Infrastructure;
+using SessionGate.Sessions;
+
+namespace SessionGate.Auth;
+
+/// <summary>
+/// Checks a login: failure limits (shared by all instances through Redis), the password (the same work and
+/// answer for unknown tenants, unknown users and wrong passwords), the ban, then opens the session.
+/// </summary>
+public sealed partial class LoginService(
+    AppDbContext db,
+    PasswordPolicy passwords,
+    SessionService sessions,
+    RedisStore redis,
+    AuditLog audit,
+    TimeProvider time,
+    IOptions<LoginLimitOptions> limits,
+    ILogger<LoginService> logger)
+{
+    public sealed record Outcome(IssuedCredential? Credential, int Status, string? ErrorType, TimeSpan? RetryAfter = null, string? Detail = null);
+
+    public async Task<Outcome> LoginAsync(LoginRequest request, string? ip, string? userAgent, CancellationToken ct)
+    {
+        var device = (request.DeviceType ?? "web").Trim().ToLowerInvariant();
+        var invalid = Validate(request, device);
+        if (invalid is not null) return new Outcome(null, 400, Problems.Validation, Detail: invalid);
+
+        var tenantSlug = request.Tenant!.Trim().ToLowerInvariant();
+        var normalized = request.Username!.Trim().ToLowerInvariant();
+        var accountKey = redis.FailureKey("acct", $"{tenantSlug}\n{normalized}");
+        var ipKey = redis.FailureKey("ip", ip ?? "unknown");
+        var limit = limits.Value;
+
+        var (accountFailures, accountRetry) = await redis.GetFailuresAsync(accountKey);
+        var (ipFailures, ipRetry) = await redis.GetFailuresAsync(ipKey);
+        if (accountFailures >= limit.MaxFailuresPerAccount || ipFailures >= limit.MaxFailuresPerIp)
+        {
+            var retry = Max(accountFailures >= limit.MaxFailuresPerAccount ? accountRetry : null, ipFailures >= limit.MaxFailuresPerIp ? ipRetry : null);
+            return new Outcome(null, 429, Problems.TooManyAttempts, retry ?? limit.Window);
+        }
+
+        var tenant = await db.Tenants.AsNoTracking().FirstOrDefaultAsync(t => t.Slug == tenantSlug, ct);
+        var user = tenant is null ? null
+            : await db.Users.FirstOrDefaultAsync(u => u.TenantId == tenant.Id && u.NormalizedUsername == normalized, ct);
+        var verified = passwords.Verify(user, request.Password!);
+        if (verified == PasswordVerificationResult.Failed || user is null || tenant is null)
+        {
+            await redis.IncrementFailuresAsync(accountKey, limit.Window);
+            await redis.IncrementFailuresAsync(ipKey, limit.Window);
+            await audit.WriteAsync(AuditTypes.LoginFailed, null, user?.Id, tenant?.Id, ip, new { device_type = device }, ct);
+            LogLoginFailed(logger, tenantSlug);
+            return new Outcome(null, 401, Problems.InvalidCredentials);
+        }
+        if (verified == PasswordVerificationResult.SuccessRehashNeeded)
+        {
+            user.PasswordHash = passwords.Hash(user, request.Password!);
+            await db.SaveChangesAsync(ct);
+        }
+
+        var now = time.GetUtcNow();
+        if (user.BannedUntil > now)
+        {
+            await audit.WriteAsync(AuditTypes.LoginRejected, null, user.Id, tenant.Id, ip, new { reason = "banned" }, ct);
+            return new Outcome(null, 403, Problems.AccountBanned);
+        }
+
+        var created = await sessions.CreateAsync(new SessionService.LoginRequestInfo(user, tenant, device, ip, userAgent), ct);
+        if (created.LimitReached)
+        {
+            await audit.WriteAsync(AuditTypes.LoginRejected, null, user.Id, tenant.Id, ip, new { reason = "session-limit-reached" }, ct);
+            return new Outcome(null, 403, Problems.SessionLimitReached);
+        }
+        await redis.ResetFailuresAsync(accountKey);
+        return new Outcome(created.Credential, 200, null);
+    }
+
+    private static string? Validate(LoginRequest r, string device)
+    {
+        if (string.IsNullOrWhiteSpace(r.Tenant)) return "tenant is required.";
+        if (string.IsNullOrWhiteSpace(r.Username)) return "username is required.";
+        if (string.IsNullOrEmpty(r.Password)) return "password is required.";
+        if (r.Tenant.Length > Limits.MaxName) return "tenant is too long.";
+        if (r.Username.Length > Limits.MaxName) return "username is too long.";
+        if (r.Password.Length > Limits.MaxPassword) return "password is too long.";
+        if (!DeviceTypes.All.Contains(device)) return "device_type must be one of web, mobile, desktop, api.";
+        return null;
+    }
+
+    private static TimeSpan? Max(TimeSpan? a, TimeSpan? b) => a is null ? b : b is null ? a : a > b ? a : b;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Login failed in tenant {Tenant}")]
+    private static partial void LogLoginFailed(ILogger logger, string tenant);
+}

@@ -1,0 +1,36 @@
+using Microsoft.AspNetCore.Identity;
+using SessionGate.Data;
+
+namespace SessionGate.Auth;
+
+/// <summary>Hashing (PasswordHasher with at least 210,000 PBKDF2 iterations) and the strength rule.</summary>
+public sealed class PasswordPolicy(IPasswordHasher<User> hasher)
+{
+    public const int Iterations = 210_000;
+
+    // Unknown users are checked against this hash so that they cost as much time as known ones.
+    private readonly Lazy<string> _dummyHash = new(() => hasher.HashPassword(null!, Guid.NewGuid().ToString("N")));
+
+    public string Hash(User user, string password) => hasher.HashPassword(user, password);
+
+    public PasswordVerificationResult Verify(User? user, string password)
+    {
+        if (user is null)
+        {
+            hasher.VerifyHashedPassword(null!, _dummyHash.Value, password);
+            return PasswordVerificationResult.Failed;
+        }
+        return hasher.VerifyHashedPassword(user, user.PasswordHash, password);
+    }
+
+    public void Warm() => _ = _dummyHash.Value;
+
+    /// <summary>Null when strong enough, otherwise why not.</summary>
+    public static string? Weakness(string password, string? username)
+    {
+        if (password.Length < Limits.MinPassword) return $"Use at least {Limits.MinPassword} characters.";
+        if (password.Distinct().Count() < 4) return "Use more different characters.";
+        if (username is not null && password.Contains(username, StringComparison.OrdinalIgnoreCase)) return "Do not include the username.";
+        return null;
+    }
+}

@@ -1,0 +1,120 @@
+namespace SessionGate.Data;
+
+public enum LoginPolicy { Multiple, Single, PerDeviceType, MaxN }
+
+public enum OnSessionLimit { KickOldest, RejectNew }
+
+public sealed class Tenant
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+    public required string Slug { get; set; }
+    public required string Name { get; set; }
+    public LoginPolicy LoginPolicy { get; set; } = LoginPolicy.Multiple;
+    public int? MaxSessions { get; set; }
+    public OnSessionLimit OnLimit { get; set; } = OnSessionLimit.KickOldest;
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+public sealed class User
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+    public Guid TenantId { get; set; }
+    public Tenant? Tenant { get; set; }
+    public required string Username { get; set; }
+    /// <summary>Lower-cased username; unique per tenant.</summary>
+    public required string NormalizedUsername { get; set; }
+    public required string PasswordHash { get; set; }
+    public DateTimeOffset? BannedUntil { get; set; }
+    public string? BanReason { get; set; }
+    /// <summary>
+    /// Bumped by every event that must kill access tokens already issued (kick-all, ban, role change).
+    /// Access JWTs carry it; the hot path compares it with the copy mirrored in Redis.
+    /// </summary>
+    public long SecurityVersion { get; set; } = 1;
+    public string? LastRevokeReason { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public List<UserRole> Roles { get; set; } = [];
+}
+
+public sealed class Role
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+    public Guid TenantId { get; set; }
+    public required string Name { get; set; }
+    public List<string> Permissions { get; set; } = [];
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+public sealed class UserRole
+{
+    public Guid UserId { get; set; }
+    public Guid RoleId { get; set; }
+    public Role? Role { get; set; }
+}
+
+public sealed class Session
+{
+    /// <summary>The public id: safe to show in lists and admin APIs.</summary>
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+    /// <summary>SHA-256 of the secret session id (Opaque mode); null in the JWT modes.</summary>
+    public byte[]? SecretHash { get; set; }
+    public Guid UserId { get; set; }
+    public Guid TenantId { get; set; }
+    public required string DeviceType { get; set; }
+    public string? Ip { get; set; }
+    public string? UserAgent { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset LastSeenAt { get; set; }
+    public DateTimeOffset IdleExpiresAt { get; set; }
+    public DateTimeOffset AbsoluteExpiresAt { get; set; }
+    public DateTimeOffset? RevokedAt { get; set; }
+    public string? RevokeReason { get; set; }
+    /// <summary>The jti of the newest access token (JWT modes), so logout can blacklist it.</summary>
+    public string? CurrentJti { get; set; }
+    public DateTimeOffset? CurrentJtiExpiresAt { get; set; }
+}
+
+/// <summary>An opaque rotating refresh token. Its family is its session.</summary>
+public sealed class RefreshToken
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+    public required byte[] TokenHash { get; set; }
+    public Guid SessionId { get; set; }
+    public Guid UserId { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset IdleExpiresAt { get; set; }
+    public DateTimeOffset ExpiresAt { get; set; }
+    public DateTimeOffset? ConsumedAt { get; set; }
+}
+
+/// <summary>A revoked access-token id, kept until the token would have expired anyway.</summary>
+public sealed class RevokedToken
+{
+    public required string Jti { get; set; }
+    public Guid UserId { get; set; }
+    public required string Reason { get; set; }
+    public DateTimeOffset ExpiresAt { get; set; }
+}
+
+public sealed class AuditEvent
+{
+    public long Id { get; set; }
+    public required string Type { get; set; }
+    public Guid? ActorId { get; set; }
+    public Guid? SubjectId { get; set; }
+    public Guid? TenantId { get; set; }
+    public string? Ip { get; set; }
+    public DateTimeOffset At { get; set; }
+    public string? Detail { get; set; }
+}
+
+public sealed class SigningKey
+{
+    public required string Kid { get; set; }
+    public required string Algorithm { get; set; }
+    /// <summary>The private key as PKCS#8, protected with ASP.NET Core Data Protection.</summary>
+    public required string ProtectedPrivateKey { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    /// <summary>Set when a newer key replaces this one; the key is still published and accepted until then.</summary>
+    public DateTimeOffset? RetiresAt { get; set; }
+}

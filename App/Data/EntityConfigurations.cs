@@ -1,0 +1,121 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+
+namespace SessionGate.Data;
+
+internal sealed class TenantConfiguration : IEntityTypeConfiguration<Tenant>
+{
+    public void Configure(EntityTypeBuilder<Tenant> b)
+    {
+        b.ToTable("tenants");
+        b.Property(t => t.Slug).HasMaxLength(64);
+        b.HasIndex(t => t.Slug).IsUnique();
+        b.Property(t => t.Name).HasMaxLength(200);
+        b.Property(t => t.LoginPolicy).HasConversion<string>().HasMaxLength(32);
+        b.Property(t => t.OnLimit).HasConversion<string>().HasMaxLength(32);
+    }
+}
+
+internal sealed class UserConfiguration : IEntityTypeConfiguration<User>
+{
+    public void Configure(EntityTypeBuilder<User> b)
+    {
+        b.ToTable("users");
+        b.Property(u => u.Username).HasMaxLength(128);
+        b.Property(u => u.NormalizedUsername).HasMaxLength(128);
+        b.HasIndex(u => new { u.TenantId, u.NormalizedUsername }).IsUnique();
+        b.Property(u => u.PasswordHash).HasMaxLength(512);
+        b.Property(u => u.BanReason).HasMaxLength(500);
+        b.Property(u => u.LastRevokeReason).HasMaxLength(32);
+        b.HasOne(u => u.Tenant).WithMany().HasForeignKey(u => u.TenantId).OnDelete(DeleteBehavior.Cascade);
+        b.HasMany(u => u.Roles).WithOne().HasForeignKey(r => r.UserId).OnDelete(DeleteBehavior.Cascade);
+    }
+}
+
+internal sealed class RoleConfiguration : IEntityTypeConfiguration<Role>
+{
+    public void Configure(EntityTypeBuilder<Role> b)
+    {
+        b.ToTable("roles");
+        b.Property(r => r.Name).HasMaxLength(64);
+        b.HasIndex(r => new { r.TenantId, r.Name }).IsUnique();
+        b.HasOne<Tenant>().WithMany().HasForeignKey(r => r.TenantId).OnDelete(DeleteBehavior.Cascade);
+    }
+}
+
+internal sealed class UserRoleConfiguration : IEntityTypeConfiguration<UserRole>
+{
+    public void Configure(EntityTypeBuilder<UserRole> b)
+    {
+        b.ToTable("user_roles");
+        b.HasKey(ur => new { ur.UserId, ur.RoleId });
+        b.HasIndex(ur => ur.RoleId);
+        b.HasOne(ur => ur.Role).WithMany().HasForeignKey(ur => ur.RoleId).OnDelete(DeleteBehavior.Cascade);
+    }
+}
+
+internal sealed class SessionConfiguration : IEntityTypeConfiguration<Session>
+{
+    public void Configure(EntityTypeBuilder<Session> b)
+    {
+        b.ToTable("sessions");
+        b.HasIndex(s => s.SecretHash).IsUnique();
+        // Online-session listings and login policies read live sessions only, newest first, by index.
+        b.HasIndex(s => new { s.UserId, s.CreatedAt }).HasFilter("\"RevokedAt\" IS NULL").HasDatabaseName("IX_sessions_live_by_user");
+        b.HasIndex(s => new { s.TenantId, s.CreatedAt }).HasFilter("\"RevokedAt\" IS NULL").HasDatabaseName("IX_sessions_live_by_tenant");
+        b.Property(s => s.DeviceType).HasMaxLength(16);
+        b.Property(s => s.Ip).HasMaxLength(64);
+        b.Property(s => s.UserAgent).HasMaxLength(512);
+        b.Property(s => s.RevokeReason).HasMaxLength(32);
+        b.Property(s => s.CurrentJti).HasMaxLength(64);
+        b.HasOne<User>().WithMany().HasForeignKey(s => s.UserId).OnDelete(DeleteBehavior.Cascade);
+    }
+}
+
+internal sealed class RefreshTokenConfiguration : IEntityTypeConfiguration<RefreshToken>
+{
+    public void Configure(EntityTypeBuilder<RefreshToken> b)
+    {
+        b.ToTable("refresh_tokens");
+        b.HasIndex(r => r.TokenHash).IsUnique();
+        b.HasIndex(r => r.SessionId);
+        b.HasOne<Session>().WithMany().HasForeignKey(r => r.SessionId).OnDelete(DeleteBehavior.Cascade);
+    }
+}
+
+internal sealed class RevokedTokenConfiguration : IEntityTypeConfiguration<RevokedToken>
+{
+    public void Configure(EntityTypeBuilder<RevokedToken> b)
+    {
+        b.ToTable("revoked_tokens");
+        b.HasKey(r => r.Jti);
+        b.Property(r => r.Jti).HasMaxLength(64);
+        b.Property(r => r.Reason).HasMaxLength(32);
+        b.HasIndex(r => new { r.UserId, r.ExpiresAt });
+    }
+}
+
+internal sealed class AuditEventConfiguration : IEntityTypeConfiguration<AuditEvent>
+{
+    public void Configure(EntityTypeBuilder<AuditEvent> b)
+    {
+        b.ToTable("audit_events");
+        b.Property(a => a.Id).UseIdentityAlwaysColumn();
+        b.Property(a => a.Type).HasMaxLength(64);
+        b.Property(a => a.Ip).HasMaxLength(64);
+        b.Property(a => a.Detail).HasColumnType("jsonb");
+        b.HasIndex(a => new { a.TenantId, a.Id });
+        b.HasIndex(a => new { a.SubjectId, a.Id });
+    }
+}
+
+internal sealed class SigningKeyConfiguration : IEntityTypeConfiguration<SigningKey>
+{
+    public void Configure(EntityTypeBuilder<SigningKey> b)
+    {
+        b.ToTable("signing_keys");
+        b.HasKey(k => k.Kid);
+        b.Property(k => k.Kid).HasMaxLength(64);
+        b.Property(k => k.Algorithm).HasMaxLength(16);
+    }
+}

@@ -1,0 +1,86 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace SessionGate.Infrastructure;
+
+/// <summary>The stable error types of the API; each <c>type</c> URI ends in the error name.</summary>
+public static class Problems
+{
+    public const string TypeBase = "https://sessiongate.dev/errors/";
+
+    public const string Validation = "validation";
+    public const string InvalidCredentials = "invalid-credentials";
+    public const string AccountBanned = "account-banned";
+    public const string SessionLimitReached = "session-limit-reached";
+    public const string TooManyAttempts = "too-many-attempts";
+    public const string InvalidRefreshToken = "invalid-refresh-token";
+    public const string NotSupportedInMode = "not-supported-in-mode";
+    public const string Unauthenticated = "unauthenticated";
+    public const string SessionRevoked = "session-revoked";
+    public const string CrossSiteRequest = "cross-site-request";
+    public const string Forbidden = "forbidden";
+    public const string NotFound = "not-found";
+    public const string Conflict = "conflict";
+    public const string WeakPassword = "weak-password";
+    public const string ServiceUnavailable = "service-unavailable";
+    public const string BadGateway = "bad-gateway";
+    public const string GatewayTimeout = "gateway-timeout";
+    public const string MethodNotAllowed = "method-not-allowed";
+    public const string UnsupportedMediaType = "unsupported-media-type";
+    public const string Internal = "internal-error";
+
+    public static string TypeUri(string name) => TypeBase + name;
+
+    private static readonly Dictionary<string, string> Titles = new()
+    {
+        [Validation] = "The request is not valid.",
+        [InvalidCredentials] = "The credentials are not valid.",
+        [AccountBanned] = "The account is banned.",
+        [SessionLimitReached] = "The session limit is reached.",
+        [TooManyAttempts] = "Too many attempts. Try again later.",
+        [InvalidRefreshToken] = "The refresh token is not valid.",
+        [NotSupportedInMode] = "Not supported in the configured mode.",
+        [Unauthenticated] = "Authentication is required.",
+        [SessionRevoked] = "The session has ended.",
+        [CrossSiteRequest] = "Cross-site requests may not change state.",
+        [Forbidden] = "You do not have permission for this action.",
+        [NotFound] = "Not found.",
+        [Conflict] = "The resource already exists.",
+        [WeakPassword] = "The password is too weak.",
+        [ServiceUnavailable] = "The service is temporarily unavailable.",
+        [BadGateway] = "The upstream service failed.",
+        [GatewayTimeout] = "The upstream service did not answer in time.",
+        [MethodNotAllowed] = "The method is not allowed.",
+        [UnsupportedMediaType] = "The content type is not supported.",
+        [Internal] = "An unexpected error occurred.",
+    };
+
+    public static string TitleOf(string name) => Titles.GetValueOrDefault(name, "Error");
+
+    public static ProblemDetails Create(int status, string name, string? detail = null, IDictionary<string, object?>? extensions = null)
+    {
+        var problem = new ProblemDetails { Status = status, Type = TypeUri(name), Title = TitleOf(name), Detail = detail };
+        if (extensions is not null)
+        {
+            foreach (var (k, v) in extensions) problem.Extensions[k] = v;
+        }
+        return problem;
+    }
+
+    public static ProblemHttpResult Result(int status, string name, string? detail = null, IDictionary<string, object?>? extensions = null) =>
+        TypedResults.Problem(Create(status, name, detail, extensions));
+
+    public static ProblemHttpResult ValidationFailed(string detail) => Result(StatusCodes.Status400BadRequest, Validation, detail);
+
+    public static ProblemHttpResult NotFoundResult() => Result(StatusCodes.Status404NotFound, NotFound);
+
+    /// <summary>Writes a problem body directly, for middleware and the authentication handler.</summary>
+    public static async Task WriteAsync(HttpContext context, int status, string name, string? detail = null, IDictionary<string, object?>? extensions = null)
+    {
+        if (context.Response.HasStarted) return;
+        var problem = Create(status, name, detail, extensions);
+        context.Response.StatusCode = status;
+        var writer = context.RequestServices.GetRequiredService<IProblemDetailsService>();
+        await writer.WriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem });
+    }
+}

@@ -1,0 +1,162 @@
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Serilog;
+using SessionGate.Admin;
+using SessionGate.Auth;
+using SessionGate.Data;
+using SessionGate.Gateway;
+using SessionGate.Sessions;
+using SessionGate.Tokens;
+using StackExchange.Redis;
+
+namespace SessionGate.Infrastructure;
+
+public static class ServiceRegistration
+{
+    /// <summary>
+    /// The one config file sits at the repository root and is copied beside the binaries; read it from there so
+    /// <c>dotnet run</c>, a published build and WebApplicationFactory all see it. Environment variables still win.
+    /// </summary>
+    public static WebApplicationBuilder AddSessionGateConfiguration(this WebApplicationBuilder builder)
+    {
+        var path = Path.Combine(AppContext.BaseDirectory, "appsettings.json");
+        // Lowest precedence: re-add every other source after it (adding is what makes a source load).
+        var others = builder.Configuration.Sources.ToList();
+        builder.Configuration.Sources.Clear();
+        builder.Configuration.AddJsonFile(path, optional: true, reloadOnChange: false);
+        foreach (var source in others) builder.Configuration.Sources.Add(source);
+        return builder;
+    }
+
+    public static IServiceCollection AddSessionGate(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<AuthOptions>().BindConfiguration("Auth").ValidateOnStart();
+        services.AddOptions<JwtOptions>().BindConfiguration("Jwt")
+            .Validate(o => JwtOptions.Algorithms.Contains(o.Algorithm), "Jwt:Algorithm must be HS256, RS256 or ES256.")
+            .Validate(o => o.Algorithm != "HS256" || (o.HmacSecret is not null && Encoding.UTF8.GetByteCount(o.HmacSecret) >= 32),
+                "Jwt:HmacSecret must be at least 256 bits (32 bytes) when Jwt:Algorithm is HS256.")
+            .Validate(o => o.InternalTokenLifetime > TimeSpan.Zero && o.InternalTokenLifetime <= TimeSpan.FromMinutes(5),
+                "Jwt:InternalTokenLifetime must be positive and at most 00:05:00.")
+            .Validate(o => o.AccessTokenLifetime > TimeSpan.Zero, "Jwt:AccessTokenLifetime must be positive.")
+            .Validate(o => o.ClockSkew >= TimeSpan.Zero && o.ClockSkew <= TimeSpan.FromSeconds(30), "Jwt:ClockSkew must be between 0 and 30 seconds.")
+            .ValidateOnStart();
+        services.AddOptions<SessionLifetimeOptions>().BindConfiguration("Session")
+            .Validate(o => o.IdleTimeout > TimeSpan.Zero && o.AbsoluteTimeout > TimeSpan.Zero, "Session:IdleTimeout and Session:AbsoluteTimeout must be positive.")
+            .Validate(o => !string.IsNullOrWhiteSpace(o.Cookie.Name), "Session:Cookie:Name is required.")
+            .ValidateOnStart();
+        services.AddOptions<RedisOptions>().BindConfiguration("Redis").ValidateDataAnnotations()
+            .Validate(o => !string.IsNullOrWhiteSpace(o.Configuration), "Redis:Configuration is required.")
+            .ValidateOnStart();
+        services.AddOptions<LoginLimitOptions>().BindConfiguration("LoginLimits")
+            .Validate(o => o.MaxFailuresPerAccount > 0 && o.MaxFailuresPerIp > 0 && o.Window > TimeSpan.Zero && o.RequestsPerMinutePerIp > 0,
+                "LoginLimits values must be positive.")
+            .ValidateOnStart();
+        services.AddOptions<BootstrapOptions>().BindConfiguration("Bootstrap")
+            .Validate(o => string.IsNullOrEmpty(o.AdminPassword) || PasswordPolicy.Weakness(o.AdminPassword, "admin") is null,
+                "Bootstrap:AdminPassword is too weak (at least 12 characters).")
+            .ValidateOnStart();
+        services.AddOptions<DemoOptions>().BindConfiguration("Demo");
+        services.AddOptions<DatabaseOptions>().BindConfiguration("Database");
+        services.AddOptions<ConnectionOptions>()
+            .Configure<IConfiguration>((o, c) => o.Postgres = c.GetConnectionString("Postgres"))
+            .Validate(o => !string.IsNullOrWhiteSpace(o.Postgres), "ConnectionStrings:Postgres is required.")
+            .ValidateOnStart();
+
+        services.AddDbContextPool<AppDbContext>((sp, o) => o.UseNpgsql(
+            sp.GetRequiredService<IOptions<ConnectionOptions>>().Value.Postgres,
+            npgsql => npgsql.MigrationsAssembly(AppDbContext.MigrationsAssembly)));
+        services.AddDataProtection().SetApplicationName("SessionGate").PersistKeysToDbContext<AppDbContext>();
+
+        services.AddSingleton<IConnectionMultiplexer>(sp => RedisStore.Connect(sp.GetRequiredService<IOptions<RedisOptions>>().Value));
+        services.AddSingleton<RedisStore>();
+        services.AddSingleton(TimeProvider.System);
+        services.AddMemoryCache(o => o.SizeLimit = 100_000);
+
+        services.Configure<PasswordHasherOptions>(o => o.IterationCount = PasswordPolicy.Iterations);
+        services.AddSingleton<IPasswordHasher<User>, PasswordHasher<User>>();
+        services.AddSingleton<PasswordPolicy>();
+        services.AddSingleton<KeyRing>();
+        services.AddSingleton<TokenService>();
+
+        services.AddScoped<OpaqueMode>();
+        services.AddScoped<BlacklistMode>();
+        services.AddScoped<SessionCacheMode>();
+        services.AddScoped<IAuthMode>(sp => sp.GetRequiredService<IOptions<AuthOptions>>().Value.Mode switch
+        {
+            AuthMode.Blacklist => sp.GetRequiredService<BlacklistMode>(),
+            AuthMode.SessionCache => sp.GetRequiredService<SessionCacheMode>(),
+            _ => sp.GetRequiredService<OpaqueMode>(),
+        });
+        services.AddScoped<JwtCredentials>();
+        services.AddScoped<SessionService>();
+        services.AddScoped<LoginService>();
+        services.AddScoped<AuditLog>();
+
+        services.AddAuthentication(SessionAuthenticationHandler.SchemeName).AddSessionGate();
+        services.AddOptions<SessionAuthenticationOptions>(SessionAuthenticationHandler.SchemeName)
+            .Configure<IOptions<AuthOptions>, IOptions<SessionLifetimeOptions>>((o, auth, session) =>
+            {
+                o.CookieName = session.Value.Cookie.Name;
+                o.MaxCredentialLength = auth.Value.MaxCredentialLength;
+                o.RedisUnavailable = auth.Value.RedisUnavailable;
+            });
+        var authorization = services.AddAuthorizationBuilder();
+        foreach (var permission in Permissions.All.Where(p => p != Permissions.PlatformAdmin))
+            authorization.AddPolicy(permission, p => p.RequireAuthenticatedUser().RequireClaim(SessionClaims.Permission, permission));
+        // platform:admin counts only in the system tenant, whatever a tenant admin writes into its own roles.
+        authorization.AddPolicy(Permissions.PlatformAdmin, p => p.RequireAuthenticatedUser()
+            .RequireClaim(SessionClaims.Permission, Permissions.PlatformAdmin)
+            .RequireClaim(SessionClaims.Tenant, Permissions.PlatformTenant));
+
+        services.AddSessionGateRateLimits();
+        services.AddProblemDetails(o => o.CustomizeProblemDetails = ProblemExceptionHandler.Customize);
+        services.AddExceptionHandler<ProblemExceptionHandler>();
+        services.AddHealthChecks()
+            .AddCheck<PostgresHealthCheck>("postgres", tags: ["ready"])
+            .AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
+        services.Configure<Microsoft.AspNetCore.Mvc.JsonOptions>(o => o.JsonSerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
+        services.AddSessionGateSwagger();
+        services.AddSessionGateGateway(configuration);
+
+        services.AddSerilog((sp, log) => log
+            .ReadFrom.Configuration(sp.GetRequiredService<IConfiguration>())
+            .ReadFrom.Services(sp)
+            .Enrich.FromLogContext()
+            .WriteTo.Console(formatProvider: System.Globalization.CultureInfo.InvariantCulture));
+        return services;
+    }
+
+    public static WebApplication UseSessionGate(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseSerilogRequestLogging();
+        app.Use((context, next) =>
+        {
+            // Anything under these paths may carry a credential or personal data: never cache it.
+            var path = context.Request.Path;
+            if (path.StartsWithSegments("/auth") || path.StartsWithSegments("/admin") || path.StartsWithSegments("/api"))
+            {
+                context.Response.Headers.CacheControl = "no-store";
+                context.Response.Headers.Pragma = "no-cache";
+            }
+            return next(context);
+        });
+        app.UseSwagger();
+        app.UseSwaggerUI(o => o.ConfigObject.AdditionalItems["withCredentials"] = true);
+        app.UseAuthentication();
+        app.UseRateLimiter();
+        app.UseAuthorization();
+        return app;
+    }
+}
+
+public sealed class ConnectionOptions
+{
+    public string? Postgres { get; set; }
+}

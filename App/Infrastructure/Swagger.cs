@@ -1,0 +1,50 @@
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.OpenApi;
+using Swashbuckle.AspNetCore.SwaggerGen;
+
+namespace SessionGate.Infrastructure;
+
+/// <summary>Swagger UI with the bearer and the cookie scheme, so a person can log in and call protected endpoints.</summary>
+public static class Swagger
+{
+    public static IServiceCollection AddSessionGateSwagger(this IServiceCollection services) =>
+        services.AddEndpointsApiExplorer().AddSwaggerGen(o =>
+        {
+            o.SwaggerDoc("v1", new OpenApiInfo
+            {
+                Title = "SessionGate",
+                Version = "v1",
+                Description = "Log in with POST /auth/login. In Opaque mode the session cookie is set for you (or paste "
+                    + "session_id under Authorize → bearer); in the JWT modes paste access_token under Authorize → bearer.",
+            });
+            o.AddSecurityDefinition("bearer", new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.Http,
+                Scheme = "bearer",
+                Description = "Opaque: the session_id. Blacklist and SessionCache: the access_token.",
+            });
+            o.AddSecurityDefinition("cookie", new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.ApiKey,
+                In = ParameterLocation.Cookie,
+                Name = "__Host-sid",
+                Description = "The session cookie set by /auth/login in Opaque mode.",
+            });
+            o.AddSecurityRequirement(doc => new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("bearer", doc)] = [] });
+            o.AddSecurityRequirement(doc => new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("cookie", doc)] = [] });
+            o.OperationFilter<PermissionDescriptionFilter>();
+        });
+
+    /// <summary>Writes each endpoint's required permission into its Swagger description.</summary>
+    private sealed class PermissionDescriptionFilter : IOperationFilter
+    {
+        public void Apply(OpenApiOperation operation, OperationFilterContext context)
+        {
+            var policies = context.ApiDescription.ActionDescriptor.EndpointMetadata
+                .OfType<IAuthorizeData>().Select(a => a.Policy).OfType<string>().Distinct().ToList();
+            if (policies.Count == 0) return;
+            var text = $"Requires permission: {string.Join(", ", policies.Select(p => $"`{p}`"))}.";
+            operation.Description = string.IsNullOrEmpty(operation.Description) ? text : $"{operation.Description}\n\n{text}";
+        }
+    }
+}

@@ -1,0 +1,110 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.Options;
+using SessionGate.Infrastructure;
+using StackExchange.Redis;
+
+namespace SessionGate.Sessions;
+
+/// <summary>
+/// Owns every Redis key (prefix and Cluster hash tags) and the serializer. A user's keys share the tag
+/// <c>{u:&lt;userId&gt;}</c> so the JWT modes' per-request check is one round trip to one slot. An Opaque
+/// session is tagged by the hash of its id, so the key never reveals the user.
+/// </summary>
+public sealed class RedisStore(IConnectionMultiplexer redis, IOptions<RedisOptions> options)
+{
+    private readonly string _prefix = options.Value.KeyPrefix;
+
+    private IDatabase Db => redis.GetDatabase();
+
+    internal RedisKey OpaqueKey(byte[] secretHash) => $"{_prefix}{{o:{WebEncoders.Base64UrlEncode(secretHash)}}}";
+    internal RedisKey UserTag(Guid userId) => $"{_prefix}{{u:{userId:N}}}";
+    internal RedisKey UserStateKey(Guid userId) => $"{UserTag(userId)}:st";
+    internal RedisKey CachedSessionKey(Guid userId, Guid sessionId) => $"{UserTag(userId)}:s:{sessionId:N}";
+    internal RedisKey RevokedSessionKey(Guid userId, Guid sessionId) => $"{UserTag(userId)}:sr:{sessionId:N}";
+    internal RedisKey RevokedJtiKey(Guid userId, string jti) => $"{UserTag(userId)}:j:{jti}";
+
+    // Login-failure counters hash the (attacker-chosen) name so keys stay short and bounded.
+    internal RedisKey FailureKey(string scope, string id) =>
+        $"{_prefix}{{rl:{scope}:{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(id)))[..32]}}}";
+
+    public async Task<CachedSession?> GetOpaqueAsync(byte[] secretHash) => Decode(await Db.StringGetAsync(OpaqueKey(secretHash)));
+
+    public Task SetOpaqueAsync(byte[] secretHash, CachedSession entry, TimeSpan ttl) =>
+        Db.StringSetAsync(OpaqueKey(secretHash), Encode(entry), Clamp(ttl));
+
+    public async Task<CachedSession?> GetCachedSessionAsync(Guid userId, Guid sessionId) =>
+        Decode(await Db.StringGetAsync(CachedSessionKey(userId, sessionId)));
+
+    public Task SetCachedSessionAsync(Guid userId, Guid sessionId, CachedSession entry, TimeSpan ttl) =>
+        Db.StringSetAsync(CachedSessionKey(userId, sessionId), Encode(entry), Clamp(ttl));
+
+    /// <summary>Blacklist mode's hot path: user state, session revocation and jti revocation in one MGET on one slot.</summary>
+    public async Task<(UserState? State, string? SessionRevoked, string? JtiRevoked)> GetTokenStateAsync(Guid userId, Guid sessionId, string jti)
+    {
+        var values = await Db.StringGetAsync([UserStateKey(userId), RevokedSessionKey(userId, sessionId), RevokedJtiKey(userId, jti)]);
+        var state = values[0].IsNull ? null : JsonSerializer.Deserialize((byte[])values[0]!, RedisJsonContext.Default.UserState);
+        return (state, values[1].IsNull ? null : (string?)values[1], values[2].IsNull ? null : (string?)values[2]);
+    }
+
+    // Versions only move forward: a slow writer holding an older version must not undo a newer revocation.
+    private const string SetIfNewerScript = """
+        local cur = redis.call('GET', KEYS[1])
+        if cur then
+          local ok, v = pcall(cjson.decode, cur)
+          if ok and type(v) == 'table' and v['version'] and tonumber(v['version']) >= tonumber(ARGV[1]) then return 0 end
+        end
+        redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+        return 1
+        """;
+
+    public Task SetUserStateIfNewerAsync(Guid userId, UserState state, TimeSpan ttl) =>
+        Db.ScriptEvaluateAsync(SetIfNewerScript, [UserStateKey(userId)],
+            [state.Version, JsonSerializer.SerializeToUtf8Bytes(state, RedisJsonContext.Default.UserState), (long)Clamp(ttl).TotalMilliseconds]);
+
+    public Task RevokeSessionAsync(Guid userId, Guid sessionId, string reason, TimeSpan ttl) =>
+        Db.StringSetAsync(RevokedSessionKey(userId, sessionId), reason, Clamp(ttl));
+
+    public Task RevokeJtiAsync(Guid userId, string jti, string reason, TimeSpan ttl) =>
+        Db.StringSetAsync(RevokedJtiKey(userId, jti), reason, Clamp(ttl));
+
+    /// <summary>Current failure counts and the time until the longest-lived counter resets.</summary>
+    public async Task<(long Count, TimeSpan? RetryAfter)> GetFailuresAsync(RedisKey key)
+    {
+        var value = await Db.StringGetAsync(key);
+        if (value.IsNull) return (0, null);
+        var ttl = await Db.KeyTimeToLiveAsync(key);
+        return ((long)value, ttl);
+    }
+
+    public async Task IncrementFailuresAsync(RedisKey key, TimeSpan window)
+    {
+        var count = await Db.StringIncrementAsync(key);
+        if (count == 1) await Db.KeyExpireAsync(key, window);
+    }
+
+    public Task ResetFailuresAsync(RedisKey key) => Db.KeyDeleteAsync(key);
+
+    public Task<TimeSpan> PingAsync() => Db.PingAsync();
+
+    private static TimeSpan Clamp(TimeSpan ttl) => ttl < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : ttl;
+
+    private static byte[] Encode(CachedSession entry) => JsonSerializer.SerializeToUtf8Bytes(entry, RedisJsonContext.Default.CachedSession);
+
+    private static CachedSession? Decode(RedisValue value) =>
+        value.IsNull ? null : JsonSerializer.Deserialize((byte[])value!, RedisJsonContext.Default.CachedSession);
+
+    public static IConnectionMultiplexer Connect(RedisOptions options)
+    {
+        var config = ConfigurationOptions.Parse(options.Configuration);
+        // Start even when Redis is down, and fail fast per command: authentication then fails closed (503).
+        config.AbortOnConnectFail = false;
+        config.BacklogPolicy = BacklogPolicy.FailFast;
+        config.ConnectTimeout = Math.Min(config.ConnectTimeout, 3000);
+        config.AsyncTimeout = Math.Min(config.AsyncTimeout, 3000);
+        config.SyncTimeout = Math.Min(config.SyncTimeout, 3000);
+        return ConnectionMultiplexer.Connect(config);
+    }
+}

@@ -1,0 +1,30 @@
+using Microsoft.Extensions.Options;
+using SessionGate.Infrastructure;
+
+namespace SessionGate.Tokens;
+
+/// <summary>Publishes the public signing keys, and a minimal discovery document so stock JwtBearer can find them.</summary>
+public static class JwksApi
+{
+    public static RouteGroupBuilder MapJwksApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/.well-known").WithTags("Keys").AllowAnonymous();
+        group.MapGet("/jwks.json", async (KeyRing keys, HttpContext http, CancellationToken ct) =>
+        {
+            var set = await keys.GetAsync(ct);
+            http.Response.Headers.CacheControl = "public, max-age=60";
+            return TypedResults.Text(set.Jwks, "application/json");
+        }).WithName("Jwks").WithSummary("The public keys (RS256/ES256) with their kid. Never private parts or oct keys.");
+        group.MapGet("/openid-configuration", (HttpContext http, IOptions<JwtOptions> jwt) =>
+        {
+            var origin = $"{http.Request.Scheme}://{http.Request.Host}{http.Request.PathBase}";
+            return TypedResults.Ok(new Dictionary<string, object>
+            {
+                ["issuer"] = jwt.Value.Issuer,
+                ["jwks_uri"] = $"{origin}/.well-known/jwks.json",
+                ["id_token_signing_alg_values_supported"] = new[] { jwt.Value.Algorithm },
+            });
+        }).WithName("Discovery").WithSummary("Issuer and jwks_uri, for JwtBearer's MetadataAddress.");
+        return group;
+    }
+}

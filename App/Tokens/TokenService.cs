@@ -1,0 +1,113 @@
+using System.Security.Claims;
+using System.Security.Cryptography;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+using SessionGate.Infrastructure;
+using SessionGate.Sessions;
+
+namespace SessionGate.Tokens;
+
+/// <summary>Mints and validates JWTs with Microsoft.IdentityModel.JsonWebTokens.</summary>
+public sealed class TokenService(KeyRing keys, IOptions<JwtOptions> options, TimeProvider time, IMemoryCache cache)
+{
+    public const string AccessTokenType = "at+jwt";
+    public const string InternalTokenType = "internal+jwt";
+
+    // Headers that would make a verifier fetch or trust a key named by the token itself.
+    private static readonly string[] ForbiddenHeaders = ["jwk", "jku", "x5u", "x5c", "crit"];
+
+    private readonly JwtOptions _jwt = options.Value;
+    private readonly JsonWebTokenHandler _handler = new() { SetDefaultTimesOnTokenCreation = false, MapInboundClaims = false };
+
+    public static string NewId() => WebEncoders.Base64UrlEncode(RandomNumberGenerator.GetBytes(16));
+
+    /// <summary>Mints an access JWT (JWT modes) with the given claims plus iss, aud, iat, nbf and exp.</summary>
+    public async Task<(string Token, DateTimeOffset ExpiresAt)> CreateAccessTokenAsync(Dictionary<string, object> claims, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var exp = now + _jwt.AccessTokenLifetime;
+        return (await CreateAsync(claims, _jwt.Audience, AccessTokenType, now, exp, ct), exp);
+    }
+
+    /// <summary>
+    /// The internal JWT for a downstream audience, cached per session, audience and role set until shortly
+    /// before it expires. A revoked session never gets here (authentication fails first), and a role change
+    /// changes the cache key, so every instance stops using a stale token at once.
+    /// </summary>
+    public async Task<string> GetInternalTokenAsync(ClaimsPrincipal user, string audience, CancellationToken ct)
+    {
+        var roles = user.RolesOf();
+        var cacheKey = $"ijwt|{user.FindFirstValue(SessionClaims.SessionId)}|{audience}|{string.Join(',', roles)}";
+        if (cache.TryGetValue(cacheKey, out string? cached) && cached is not null) return cached;
+
+        var now = time.GetUtcNow();
+        var lifetime = _jwt.InternalTokenLifetime;
+        var exp = now + lifetime;
+        var token = await CreateAsync(new Dictionary<string, object>
+        {
+            [SessionClaims.Subject] = user.FindFirstValue(SessionClaims.Subject)!,
+            [SessionClaims.TenantId] = user.FindFirstValue(SessionClaims.TenantId)!,
+            [SessionClaims.Role] = roles,
+            [SessionClaims.SessionId] = user.FindFirstValue(SessionClaims.SessionId)!,
+            [JwtRegisteredClaimNames.Jti] = NewId(),
+        }, audience, InternalTokenType, now, exp, ct);
+        cache.Set(cacheKey, token, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = lifetime * 0.8, Size = 1 });
+        return token;
+    }
+
+    private async Task<string> CreateAsync(Dictionary<string, object> claims, string audience, string type, DateTimeOffset now, DateTimeOffset exp, CancellationToken ct)
+    {
+        var set = await keys.GetAsync(ct);
+        return _handler.CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = _jwt.Issuer,
+            Audience = audience,
+            IssuedAt = now.UtcDateTime,
+            NotBefore = now.UtcDateTime,
+            Expires = exp.UtcDateTime,
+            TokenType = type,
+            Claims = claims,
+            SigningCredentials = set.Signing,
+        });
+    }
+
+    /// <summary>Validates an access JWT; null for anything that is not a valid, unexpired access token of ours.</summary>
+    public async Task<JsonWebToken?> ValidateAccessTokenAsync(string token, CancellationToken ct)
+    {
+        JsonWebToken parsed;
+        try
+        {
+            if (!_handler.CanReadToken(token)) return null;
+            parsed = _handler.ReadJsonWebToken(token);
+        }
+        catch (Exception e) when (e is ArgumentException or SecurityTokenException or FormatException)
+        {
+            return null;
+        }
+        foreach (var h in ForbiddenHeaders)
+        {
+            if (parsed.TryGetHeaderValue<object>(h, out _)) return null;
+        }
+        var key = await keys.FindAsync(parsed.Kid, ct);
+        if (key is null) return null;
+
+        var result = await _handler.ValidateTokenAsync(parsed, new TokenValidationParameters
+        {
+            ValidIssuer = _jwt.Issuer,
+            ValidAudience = _jwt.Audience,
+            ValidAlgorithms = [_jwt.Algorithm],
+            ValidTypes = [AccessTokenType],
+            IssuerSigningKey = key,
+            TryAllIssuerSigningKeys = false,
+            RequireSignedTokens = true,
+            RequireExpirationTime = true,
+            ValidateLifetime = true,
+            ClockSkew = _jwt.ClockSkew,
+        });
+        // ValidateTokenAsync does not throw on failure: only IsValid says the token is good.
+        return result.IsValid ? result.SecurityToken as JsonWebToken : null;
+    }
+}
