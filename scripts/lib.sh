@@ -1,0 +1,646 @@
+# shellcheck shell=bash
+# Shared helpers for scripts/run and scripts/test: local PostgreSQL, Redis and
+# Redis Cluster servers under <repo>/.local. Source it; do not execute it.
+#
+# Public entry points:
+#   sg_ensure_services [--cluster]   start/reuse servers, export connection settings
+#   sg_print_exports                 print `export ...` lines for the settings
+#   sg_stop_services                 stop the servers THIS checkout started
+#
+# Tunables (environment): SG_PG_PORT (15432), SG_REDIS_PORT (16379),
+# SG_CLUSTER_PORT (17100). External servers: ConnectionStrings__Postgres,
+# Redis__Configuration, SG_TEST_REDIS_CLUSTER (when set, nothing is started).
+
+SG_ROOT="${SG_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)}"
+SG_LOCAL="$SG_ROOT/.local"
+SG_PG_DATA="$SG_LOCAL/pg"
+SG_PG_LOG="$SG_LOCAL/postgres.log"
+SG_REDIS_DIR="$SG_LOCAL/redis"
+SG_CLUSTER_DIR="$SG_LOCAL/redis-cluster"
+SG_PORT_MAX=32767
+SG_LOCK_FILE="${SG_LOCK_FILE:-/tmp/sessiongate-services.lock}"
+
+sg_log() { printf '==> %s\n' "$*" >&2; }
+sg_note() { printf '    %s\n' "$*" >&2; }
+sg_warn() { printf 'WARNING: %s\n' "$*" >&2; }
+sg_err() { printf 'ERROR: %s\n' "$*" >&2; }
+
+# Run a command as root (sudo when we are not root).
+sg_root() {
+  if [[ $EUID -eq 0 ]]; then "$@"; else sudo -n "$@"; fi
+}
+
+# Run a command as the postgres OS user, from a directory it can read.
+sg_as_postgres() {
+  (cd / && runuser -u postgres -- "$@")
+}
+
+# ---------------------------------------------------------------------------
+# Ports
+# ---------------------------------------------------------------------------
+
+# True when something listens on TCP port $1 (any address).
+sg_port_in_use() {
+  local port=$1
+  if command -v ss >/dev/null 2>&1; then
+    if ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then
+      return 0
+    fi
+  fi
+  # Fallback / extra check: try to connect on loopback.
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    return 0
+  fi
+  return 1
+}
+
+# ---------------------------------------------------------------------------
+# Packages
+# ---------------------------------------------------------------------------
+
+# Prints the PostgreSQL bin dir (highest installed version, or the one that
+# matches an existing data dir's PG_VERSION). Fails when none is installed.
+sg_find_pg_bin() {
+  local want="" dir cand
+  if [[ -f "$SG_PG_DATA/PG_VERSION" ]]; then
+    want=$(cat "$SG_PG_DATA/PG_VERSION")
+    if [[ -x "/usr/lib/postgresql/$want/bin/pg_ctl" && -x "/usr/lib/postgresql/$want/bin/initdb" ]]; then
+      printf '%s\n' "/usr/lib/postgresql/$want/bin"
+      return 0
+    fi
+  fi
+  local -a dirs=()
+  mapfile -t dirs < <(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V -r)
+  for dir in "${dirs[@]}"; do
+    if [[ -x "$dir/pg_ctl" && -x "$dir/initdb" && -x "$dir/psql" ]]; then
+      printf '%s\n' "$dir"
+      return 0
+    fi
+  done
+  if cand=$(command -v pg_ctl 2>/dev/null) && command -v initdb >/dev/null 2>&1; then
+    cand=$(readlink -f "$cand")
+    dir=$(dirname "$cand")
+    if [[ -x "$dir/initdb" && -x "$dir/psql" && -x "$dir/pg_isready" ]]; then
+      printf '%s\n' "$dir"
+      return 0
+    fi
+  fi
+  return 1
+}
+
+# sg_ensure_packages NEED_PG NEED_REDIS (each 0/1)
+sg_ensure_packages() {
+  local need_pg=$1 need_redis=$2
+  local -a missing=()
+  if [[ $need_pg == 1 ]] && { ! sg_find_pg_bin >/dev/null || ! id postgres >/dev/null 2>&1; }; then
+    missing+=(postgresql)
+  fi
+  if [[ $need_redis == 1 ]] && { ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; }; then
+    missing+=(redis-server)
+  fi
+  if [[ ${#missing[@]} -eq 0 ]]; then
+    return 0
+  fi
+  mkdir -p "$SG_LOCAL"
+  local log="$SG_LOCAL/apt.log"
+  sg_log "Installing missing packages: ${missing[*]} (apt-get, log: .local/apt.log)"
+  if ! { sg_root env DEBIAN_FRONTEND=noninteractive apt-get update -q &&
+         sg_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"; } \
+       </dev/null >"$log" 2>&1; then
+    tail -n 20 "$log" >&2 || true
+    sg_err "apt-get install ${missing[*]} failed"
+    return 1
+  fi
+  hash -r
+}
+
+# ---------------------------------------------------------------------------
+# Locking (serialises port selection between checkouts on this machine)
+# ---------------------------------------------------------------------------
+
+sg_lock() {
+  if command -v flock >/dev/null 2>&1 && { exec 9>>"$SG_LOCK_FILE"; } 2>/dev/null; then
+    if ! flock -w 180 9; then
+      sg_warn "could not get $SG_LOCK_FILE within 180 s; continuing without it"
+    fi
+  fi
+  return 0
+}
+
+sg_unlock() {
+  if { true >&9; } 2>/dev/null; then
+    flock -u 9 2>/dev/null || true
+    exec 9>&-
+  fi
+  return 0
+}
+
+# ---------------------------------------------------------------------------
+# PostgreSQL
+# ---------------------------------------------------------------------------
+
+SG_PG_BIN=""
+
+# Make sure the postgres user can traverse every directory down to .local.
+sg_pg_fix_traverse() {
+  local target=$1 p="" comp
+  local -a fixed=() comps=()
+  if sg_as_postgres test -x "$target"; then
+    return 0
+  fi
+  IFS=/ read -r -a comps <<<"$target"
+  for comp in "${comps[@]}"; do
+    [[ -z $comp ]] && continue
+    p="$p/$comp"
+    if ! sg_as_postgres test -x "$p"; then
+      chmod o+x "$p"
+      fixed+=("$p")
+    fi
+  done
+  if [[ ${#fixed[@]} -gt 0 ]]; then
+    sg_note "note: added o+x (traverse only) on ${fixed[*]} so the postgres user can reach .local"
+  fi
+}
+
+# Unix socket dir: inside .local, unless the socket path would be too long.
+sg_pg_sock_dir() {
+  local d="$SG_LOCAL/pg-sock"
+  if (( ${#d} + 16 > 100 )); then
+    d="/tmp/sg-pg-sock-$(printf '%s' "$SG_ROOT" | cksum | cut -d' ' -f1)"
+  fi
+  printf '%s\n' "$d"
+}
+
+sg_pg_psql_app() { # port, sql...
+  local port=$1; shift
+  PGPASSWORD=sessiongate PGCONNECT_TIMEOUT=3 timeout 10 \
+    "$SG_PG_BIN/psql" -X -h 127.0.0.1 -p "$port" -U sessiongate -d sessiongate -qtA "$@" </dev/null 2>/dev/null
+}
+
+# A server on $1 is compatible if sessiongate/sessiongate can log in and is superuser.
+sg_pg_compatible() {
+  local out
+  out=$(sg_pg_psql_app "$1" -c "select rolsuper from pg_roles where rolname = current_user") || return 1
+  [[ $out == t ]]
+}
+
+# Prints the port of our own running server (from postmaster.pid), or fails.
+sg_pg_own_port() {
+  local pidfile="$SG_PG_DATA/postmaster.pid" pid port
+  [[ -f $pidfile ]] || return 1
+  pid=$(sed -n 1p "$pidfile" 2>/dev/null)
+  port=$(sed -n 4p "$pidfile" 2>/dev/null)
+  [[ $pid =~ ^[0-9]+$ && $port =~ ^[0-9]+$ ]] || return 1
+  [[ -r /proc/$pid/comm ]] || return 1
+  [[ $(cat "/proc/$pid/comm" 2>/dev/null) == postgres* ]] || return 1
+  printf '%s\n' "$port"
+}
+
+sg_pg_wait_ready() {
+  local port=$1 sock=$2 i
+  for ((i = 0; i < 60; i++)); do
+    if sg_as_postgres "$SG_PG_BIN/pg_isready" -q -h "$sock" -p "$port" -U postgres -d postgres -t 2 </dev/null; then
+      return 0
+    fi
+    sleep 1
+  done
+  return 1
+}
+
+sg_pg_setup_role() {
+  local port=$1 sock=$2 exists
+  local -a psql=("$SG_PG_BIN/psql" -X -h "$sock" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 -qtA)
+  sg_as_postgres "${psql[@]}" -c "DO \$\$ BEGIN
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sessiongate') THEN
+        CREATE ROLE sessiongate LOGIN SUPERUSER PASSWORD 'sessiongate';
+      ELSE
+        ALTER ROLE sessiongate LOGIN SUPERUSER PASSWORD 'sessiongate';
+      END IF;
+    END \$\$;" </dev/null >/dev/null || return 1
+  exists=$(sg_as_postgres "${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname = 'sessiongate'" </dev/null) || return 1
+  if [[ $exists != 1 ]]; then
+    sg_as_postgres "${psql[@]}" -c "CREATE DATABASE sessiongate OWNER sessiongate" </dev/null >/dev/null || return 1
+  fi
+}
+
+sg_pg_init() {
+  local locale_opt=(--no-locale)
+  if locale -a 2>/dev/null | grep -qiE '^c\.utf-?8$'; then
+    locale_opt=(--locale=C.UTF-8)
+  fi
+  rm -rf "$SG_PG_DATA"
+  mkdir -p "$SG_PG_DATA"
+  chown postgres: "$SG_PG_DATA"
+  chmod 700 "$SG_PG_DATA"
+  sg_log "Initialising PostgreSQL data dir .local/pg"
+  if ! sg_as_postgres "$SG_PG_BIN/initdb" -D "$SG_PG_DATA" -U postgres -E UTF8 "${locale_opt[@]}" \
+      --auth-local=peer --auth-host=scram-sha-256 </dev/null >"$SG_LOCAL/initdb.log" 2>&1; then
+    tail -n 20 "$SG_LOCAL/initdb.log" >&2 || true
+    sg_err "initdb failed (see .local/initdb.log)"
+    return 1
+  fi
+  cat >>"$SG_PG_DATA/postgresql.conf" <<'EOF'
+
+# --- sessiongate local dev/test settings ---
+listen_addresses = '127.0.0.1'
+max_connections = 200
+synchronous_commit = off
+include_if_exists = 'sessiongate.conf'
+EOF
+}
+
+sg_ensure_postgres() {
+  if [[ -n ${ConnectionStrings__Postgres:-} ]]; then
+    sg_log "PostgreSQL: using external server from ConnectionStrings__Postgres"
+    return 0
+  fi
+  SG_PG_BIN=$(sg_find_pg_bin) || { sg_err "PostgreSQL binaries not found"; return 1; }
+  local port sock
+  sock=$(sg_pg_sock_dir)
+
+  if port=$(sg_pg_own_port); then
+    if sg_pg_wait_ready "$port" "$sock" && sg_pg_setup_role "$port" "$sock"; then
+      sg_log "PostgreSQL: reusing this checkout's server on 127.0.0.1:$port"
+      sg_pg_export "$port"
+      return 0
+    fi
+    sg_err "PostgreSQL from .local/pg is running on port $port but not usable (see .local/postgres.log)"
+    return 1
+  fi
+
+  # Nothing of ours runs: find a port (reusing a compatible server if found).
+  port=${SG_PG_PORT:-15432}
+  while :; do
+    if (( port > SG_PORT_MAX )); then
+      sg_err "no free port for PostgreSQL below $((SG_PORT_MAX + 1))"
+      return 1
+    fi
+    if ! sg_port_in_use "$port"; then
+      break
+    fi
+    if sg_pg_compatible "$port"; then
+      sg_log "PostgreSQL: reusing compatible server already on 127.0.0.1:$port"
+      sg_pg_export "$port"
+      return 0
+    fi
+    sg_note "port $port is taken by something else; trying $((port + 1))"
+    port=$((port + 1))
+  done
+
+  mkdir -p "$SG_LOCAL"
+  sg_pg_fix_traverse "$SG_LOCAL"
+  if [[ ! -f "$SG_PG_DATA/PG_VERSION" ]]; then
+    sg_pg_init || return 1
+  else
+    chown -R postgres: "$SG_PG_DATA"
+    chmod 700 "$SG_PG_DATA"
+    # Our server is not running (checked above): drop a stale lock file.
+    rm -f "$SG_PG_DATA/postmaster.pid"
+  fi
+  mkdir -p "$sock"
+  chown postgres: "$sock"
+  chmod 700 "$sock"
+  touch "$SG_PG_LOG"
+  chown postgres: "$SG_PG_LOG"
+  printf "port = %s\nunix_socket_directories = '%s'\n" "$port" "${sock//\'/\'\'}" >"$SG_PG_DATA/sessiongate.conf"
+  chown postgres: "$SG_PG_DATA/sessiongate.conf"
+
+  sg_log "PostgreSQL: starting on 127.0.0.1:$port (log: .local/postgres.log)"
+  if ! sg_as_postgres "$SG_PG_BIN/pg_ctl" -D "$SG_PG_DATA" -l "$SG_PG_LOG" -w -t 60 start \
+       </dev/null >/dev/null 2>&1 9>&-; then
+    tail -n 20 "$SG_PG_LOG" >&2 || true
+    sg_err "PostgreSQL failed to start (see .local/postgres.log)"
+    return 1
+  fi
+  if ! sg_pg_wait_ready "$port" "$sock"; then
+    sg_err "PostgreSQL did not become ready on port $port"
+    return 1
+  fi
+  if ! sg_pg_setup_role "$port" "$sock"; then
+    sg_err "could not create role/database sessiongate"
+    return 1
+  fi
+  sg_pg_export "$port"
+}
+
+sg_pg_export() {
+  export ConnectionStrings__Postgres="Host=127.0.0.1;Port=$1;Database=sessiongate;Username=sessiongate;Password=sessiongate"
+}
+
+sg_stop_postgres() {
+  local port bin
+  if port=$(sg_pg_own_port); then
+    bin=$(sg_find_pg_bin) || { sg_err "PostgreSQL binaries not found"; return 1; }
+    sg_log "PostgreSQL: stopping this checkout's server (port $port)"
+    sg_as_postgres "$bin/pg_ctl" -D "$SG_PG_DATA" -m fast -w -t 60 stop </dev/null >/dev/null 2>&1 9>&- || {
+      sg_err "pg_ctl stop failed"
+      return 1
+    }
+  else
+    sg_note "PostgreSQL: no server of this checkout is running"
+  fi
+}
+
+# ---------------------------------------------------------------------------
+# Redis (single node + cluster)
+# ---------------------------------------------------------------------------
+
+sg_rcli() { # port, args...
+  local port=$1; shift
+  timeout 5 redis-cli -h 127.0.0.1 -p "$port" "$@" </dev/null 2>/dev/null
+}
+
+sg_redis_ping() {
+  [[ $(sg_rcli "$1" ping) == PONG ]]
+}
+
+sg_redis_wait_ping() {
+  local port=$1 i
+  for ((i = 0; i < 40; i++)); do
+    sg_redis_ping "$port" && return 0
+    sleep 0.5
+  done
+  return 1
+}
+
+sg_redis_cluster_enabled() {
+  sg_rcli "$1" info cluster | tr -d '\r' | grep -qx 'cluster_enabled:1'
+}
+
+sg_redis_cluster_ok() {
+  sg_rcli "$1" cluster info | tr -d '\r' | grep -qx 'cluster_state:ok'
+}
+
+# Pid from pidfile $1 if that process is a live redis-server.
+sg_redis_pid_alive() {
+  local pidfile=$1 pid
+  [[ -f $pidfile ]] || return 1
+  pid=$(tr -dc '0-9' <"$pidfile")
+  [[ -n $pid && -r /proc/$pid/comm ]] || return 1
+  [[ $(cat "/proc/$pid/comm" 2>/dev/null) == redis-server* ]] || return 1
+  printf '%s\n' "$pid"
+}
+
+# sg_redis_start PORT DIR [extra args...]
+sg_redis_start() {
+  local port=$1 dir=$2; shift 2
+  mkdir -p "$dir"
+  rm -f "$dir/redis.pid"
+  redis-server --port "$port" --bind 127.0.0.1 --daemonize yes \
+    --dir "$dir" --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
+    --save "" --appendonly no --maxmemory-policy noeviction "$@" \
+    </dev/null >/dev/null 2>&1 9>&-
+}
+
+sg_redis_stop_pidfile() {
+  local pidfile=$1 pid i
+  pid=$(sg_redis_pid_alive "$pidfile") || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do
+    [[ -d /proc/$pid ]] || { rm -f "$pidfile"; return 0; }
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$pidfile"
+}
+
+sg_ensure_redis() {
+  if [[ -n ${Redis__Configuration:-} ]]; then
+    sg_log "Redis: using external server from Redis__Configuration"
+    return 0
+  fi
+  local port
+  if sg_redis_pid_alive "$SG_REDIS_DIR/redis.pid" >/dev/null && [[ -f "$SG_REDIS_DIR/port" ]]; then
+    port=$(cat "$SG_REDIS_DIR/port")
+    if sg_redis_wait_ping "$port"; then
+      sg_log "Redis: reusing this checkout's server on 127.0.0.1:$port"
+      export Redis__Configuration="127.0.0.1:$port"
+      return 0
+    fi
+    sg_warn "Redis from .local/redis does not answer on $port; restarting it"
+    sg_redis_stop_pidfile "$SG_REDIS_DIR/redis.pid"
+  fi
+
+  port=${SG_REDIS_PORT:-16379}
+  while :; do
+    if (( port > SG_PORT_MAX )); then
+      sg_err "no free port for Redis below $((SG_PORT_MAX + 1))"
+      return 1
+    fi
+    if ! sg_port_in_use "$port"; then
+      break
+    fi
+    if sg_redis_ping "$port" && ! sg_redis_cluster_enabled "$port"; then
+      sg_log "Redis: reusing compatible standalone server already on 127.0.0.1:$port"
+      export Redis__Configuration="127.0.0.1:$port"
+      return 0
+    fi
+    sg_note "port $port is taken by something else; trying $((port + 1))"
+    port=$((port + 1))
+  done
+
+  sg_log "Redis: starting on 127.0.0.1:$port (dir: .local/redis)"
+  if ! sg_redis_start "$port" "$SG_REDIS_DIR" || ! sg_redis_wait_ping "$port"; then
+    tail -n 20 "$SG_REDIS_DIR/redis.log" >&2 2>/dev/null || true
+    sg_err "Redis failed to start on port $port (see .local/redis/redis.log)"
+    return 1
+  fi
+  printf '%s\n' "$port" >"$SG_REDIS_DIR/port"
+  export Redis__Configuration="127.0.0.1:$port"
+}
+
+sg_stop_redis() {
+  local pid
+  if pid=$(sg_redis_pid_alive "$SG_REDIS_DIR/redis.pid"); then
+    sg_log "Redis: stopping this checkout's server (pid $pid)"
+    sg_redis_stop_pidfile "$SG_REDIS_DIR/redis.pid"
+  else
+    sg_note "Redis: no server of this checkout is running"
+  fi
+}
+
+# Seed list "127.0.0.1:p1,..." of all nodes known to the cluster node on $1.
+sg_cluster_seeds_from() {
+  local seeds
+  seeds=$(sg_rcli "$1" cluster nodes | tr -d '\r' |
+    awk '{ split($2, a, "@"); if (a[1] != "" && a[1] !~ /^:/) print a[1] }' | sort -t: -k2n | paste -sd, -)
+  [[ -n $seeds ]] || return 1
+  printf '%s\n' "$seeds"
+}
+
+sg_cluster_wait_ok() { # ports...
+  local i p all
+  for ((i = 0; i < 60; i++)); do
+    all=1
+    for p in "$@"; do
+      sg_redis_cluster_ok "$p" || { all=0; break; }
+    done
+    [[ $all == 1 ]] && return 0
+    sleep 0.5
+  done
+  return 1
+}
+
+sg_stop_cluster_nodes() {
+  local d any=0
+  [[ -d $SG_CLUSTER_DIR ]] || return 1
+  for d in "$SG_CLUSTER_DIR"/*/; do
+    [[ -f "$d/redis.pid" ]] || continue
+    if sg_redis_pid_alive "$d/redis.pid" >/dev/null; then
+      any=1
+      sg_redis_stop_pidfile "$d/redis.pid"
+    fi
+  done
+  [[ $any == 1 ]]
+}
+
+# Start (or reuse) a 6-node cluster. Returns non-zero on failure; the caller
+# treats that as "no cluster" (best effort).
+sg_ensure_cluster() {
+  if [[ -n ${SG_TEST_REDIS_CLUSTER:-} ]]; then
+    sg_log "Redis Cluster: using external cluster from SG_TEST_REDIS_CLUSTER"
+    return 0
+  fi
+  local -a ports=()
+  local p base i alive=0 free seeds
+
+  # Our own cluster from a previous run?
+  if [[ -f "$SG_CLUSTER_DIR/ports" ]]; then
+    read -r -a ports <"$SG_CLUSTER_DIR/ports" || true
+    if [[ ${#ports[@]} -eq 6 ]]; then
+      for p in "${ports[@]}"; do
+        if sg_redis_pid_alive "$SG_CLUSTER_DIR/$p/redis.pid" >/dev/null; then alive=$((alive + 1)); fi
+      done
+    fi
+    if [[ $alive -eq 6 ]] && sg_cluster_wait_ok "${ports[@]}"; then
+      seeds=$(printf '127.0.0.1:%s,' "${ports[@]}")
+      export SG_TEST_REDIS_CLUSTER="${seeds%,}"
+      sg_log "Redis Cluster: reusing this checkout's cluster on ports ${ports[0]}-${ports[5]}"
+      return 0
+    fi
+    if [[ $alive -gt 0 ]]; then
+      sg_warn "Redis Cluster of this checkout is incomplete or unhealthy; recreating it"
+    fi
+  fi
+  sg_stop_cluster_nodes || true
+  rm -rf "$SG_CLUSTER_DIR"
+
+  # Find a block of 6 ports (and their bus ports) or a compatible cluster.
+  base=${SG_CLUSTER_PORT:-17100}
+  while :; do
+    if (( base + 5 + 10000 > SG_PORT_MAX )); then
+      sg_err "no free port block for Redis Cluster below $((SG_PORT_MAX + 1))"
+      return 1
+    fi
+    if sg_port_in_use "$base" && sg_redis_ping "$base" && sg_redis_cluster_ok "$base"; then
+      if seeds=$(sg_cluster_seeds_from "$base"); then
+        sg_log "Redis Cluster: reusing compatible cluster already on 127.0.0.1:$base"
+        export SG_TEST_REDIS_CLUSTER="$seeds"
+        return 0
+      fi
+    fi
+    free=1
+    for ((i = 0; i < 6; i++)); do
+      if sg_port_in_use $((base + i)) || sg_port_in_use $((base + i + 10000)); then
+        free=0
+        break
+      fi
+    done
+    [[ $free == 1 ]] && break
+    sg_note "cluster port block $base-$((base + 5)) is not free; trying $((base + 1))"
+    base=$((base + 1))
+  done
+
+  ports=()
+  for ((i = 0; i < 6; i++)); do ports+=($((base + i))); done
+  mkdir -p "$SG_CLUSTER_DIR"
+  printf '%s\n' "${ports[*]}" >"$SG_CLUSTER_DIR/ports"
+  sg_log "Redis Cluster: starting 6 nodes on 127.0.0.1:${ports[0]}-${ports[5]} (dir: .local/redis-cluster)"
+  for p in "${ports[@]}"; do
+    if ! sg_redis_start "$p" "$SG_CLUSTER_DIR/$p" --cluster-enabled yes \
+        --cluster-config-file nodes.conf --cluster-node-timeout 5000; then
+      sg_err "Redis Cluster node $p failed to start"
+      return 1
+    fi
+  done
+  for p in "${ports[@]}"; do
+    if ! sg_redis_wait_ping "$p"; then
+      tail -n 10 "$SG_CLUSTER_DIR/$p/redis.log" >&2 2>/dev/null || true
+      sg_err "Redis Cluster node $p did not answer"
+      return 1
+    fi
+  done
+  local -a addrs=()
+  for p in "${ports[@]}"; do addrs+=("127.0.0.1:$p"); done
+  if ! timeout 60 redis-cli --cluster create "${addrs[@]}" --cluster-replicas 1 --cluster-yes \
+      </dev/null >"$SG_CLUSTER_DIR/create.log" 2>&1; then
+    tail -n 10 "$SG_CLUSTER_DIR/create.log" >&2 || true
+    sg_err "redis-cli --cluster create failed (see .local/redis-cluster/create.log)"
+    return 1
+  fi
+  sg_note "waiting for cluster_state:ok on all nodes"
+  if ! sg_cluster_wait_ok "${ports[@]}"; then
+    sg_err "Redis Cluster did not reach cluster_state:ok within 30 s"
+    return 1
+  fi
+  seeds=$(printf '127.0.0.1:%s,' "${ports[@]}")
+  export SG_TEST_REDIS_CLUSTER="${seeds%,}"
+  sg_log "Redis Cluster: ready (3 masters, 3 replicas)"
+}
+
+sg_stop_cluster() {
+  if sg_stop_cluster_nodes; then
+    sg_log "Redis Cluster: stopped this checkout's nodes"
+  else
+    sg_note "Redis Cluster: no node of this checkout is running"
+  fi
+}
+
+# ---------------------------------------------------------------------------
+# Entry points
+# ---------------------------------------------------------------------------
+
+sg_ensure_services() {
+  local want_cluster=0 need_pg=1 need_redis=1
+  if [[ ${1:-} == --cluster ]]; then want_cluster=1; fi
+  if [[ -n ${ConnectionStrings__Postgres:-} ]]; then need_pg=0; fi
+  if [[ -n ${Redis__Configuration:-} ]] && { [[ $want_cluster == 0 ]] || [[ -n ${SG_TEST_REDIS_CLUSTER:-} ]]; }; then
+    need_redis=0
+  fi
+  mkdir -p "$SG_LOCAL"
+  sg_ensure_packages "$need_pg" "$need_redis" || return 1
+  sg_lock
+  local rc=0
+  sg_ensure_postgres || rc=1
+  if [[ $rc == 0 ]]; then
+    sg_ensure_redis || rc=1
+  fi
+  if [[ $rc == 0 && $want_cluster == 1 ]]; then
+    if ! sg_ensure_cluster; then
+      sg_warn "Redis Cluster unavailable; tests that need it will be skipped"
+      unset SG_TEST_REDIS_CLUSTER
+    fi
+  fi
+  sg_unlock
+  return "$rc"
+}
+
+sg_shell_quote() {
+  local v=$1
+  printf "'%s'" "${v//\'/\'\\\'\'}"
+}
+
+sg_print_exports() {
+  local name
+  for name in ConnectionStrings__Postgres Redis__Configuration SG_TEST_REDIS_CLUSTER; do
+    if [[ -n ${!name:-} ]]; then
+      printf 'export %s=%s\n' "$name" "$(sg_shell_quote "${!name}")"
+    fi
+  done
+}
+
+sg_stop_services() {
+  sg_stop_postgres || true
+  sg_stop_redis || true
+  sg_stop_cluster || true
+}
