@@ -1,0 +1,69 @@
+using System.Net;
+using SessionGate.Infrastructure;
+using SessionGate.Tests.Infrastructure;
+
+namespace SessionGate.Tests.Auth;
+
+public sealed class AccountLimitFixture<TMode> : AppFixture<TMode> where TMode : IMode
+{
+    protected override void Configure(IDictionary<string, string?> s) => s["LoginLimits:MaxFailuresPerAccount"] = "3";
+}
+
+public sealed class IpLimitFixture<TMode> : AppFixture<TMode> where TMode : IMode
+{
+    protected override void Configure(IDictionary<string, string?> s) => s["LoginLimits:MaxFailuresPerIp"] = "4";
+}
+
+public sealed class AccountRateLimitTests_Opaque(AccountLimitFixture<Opaque> fx) : AccountRateLimitTests<Opaque>(fx), IClassFixture<AccountLimitFixture<Opaque>>;
+public sealed class AccountRateLimitTests_Blacklist(AccountLimitFixture<Blacklist> fx) : AccountRateLimitTests<Blacklist>(fx), IClassFixture<AccountLimitFixture<Blacklist>>;
+public sealed class AccountRateLimitTests_SessionCache(AccountLimitFixture<SessionCache> fx) : AccountRateLimitTests<SessionCache>(fx), IClassFixture<AccountLimitFixture<SessionCache>>;
+
+public abstract class AccountRateLimitTests<TMode>(AccountLimitFixture<TMode> fx) where TMode : IMode
+{
+    [Fact]
+    public async Task Failed_logins_are_limited_per_account_with_429_and_retry_after()
+    {
+        var user = await fx.NewUserAsync();
+        var bystander = await fx.NewUserAsync();
+        for (var i = 0; i < 3; i++)
+        {
+            var failed = await fx.Api.LoginRawAsync(new { tenant = "acme", username = user.Username, password = "wrong-password-123" });
+            await Problem.AssertAsync(failed, HttpStatusCode.Unauthorized, Problems.InvalidCredentials);
+        }
+        // Now even the right password is turned away, without being checked.
+        var limited = await fx.Api.LoginRawAsync(new { tenant = "acme", username = user.Username, password = user.Password });
+        await Problem.AssertAsync(limited, HttpStatusCode.TooManyRequests, Problems.TooManyAttempts);
+        Assert.True(int.Parse(limited.Headers.GetValues("Retry-After").Single()) > 0);
+        // The same limit applies to a username that does not exist (no hint of existence), and others are unaffected.
+        await fx.Api.LoginAsync(bystander);
+    }
+
+    [Fact]
+    public async Task Unknown_usernames_are_limited_exactly_like_known_ones()
+    {
+        var ghost = "ghost" + Guid.NewGuid().ToString("N")[..8];
+        for (var i = 0; i < 3; i++)
+            await Problem.AssertAsync(await fx.Api.LoginRawAsync(new { tenant = "acme", username = ghost, password = "wrong-password-123" }),
+                HttpStatusCode.Unauthorized, Problems.InvalidCredentials);
+        await Problem.AssertAsync(await fx.Api.LoginRawAsync(new { tenant = "acme", username = ghost, password = "wrong-password-123" }),
+            HttpStatusCode.TooManyRequests, Problems.TooManyAttempts);
+    }
+}
+
+public sealed class IpRateLimitTests_Opaque(IpLimitFixture<Opaque> fx) : IpRateLimitTests<Opaque>(fx), IClassFixture<IpLimitFixture<Opaque>>;
+public sealed class IpRateLimitTests_Blacklist(IpLimitFixture<Blacklist> fx) : IpRateLimitTests<Blacklist>(fx), IClassFixture<IpLimitFixture<Blacklist>>;
+public sealed class IpRateLimitTests_SessionCache(IpLimitFixture<SessionCache> fx) : IpRateLimitTests<SessionCache>(fx), IClassFixture<IpLimitFixture<SessionCache>>;
+
+public abstract class IpRateLimitTests<TMode>(IpLimitFixture<TMode> fx) where TMode : IMode
+{
+    [Fact]
+    public async Task Failed_logins_are_limited_per_client_ip_across_accounts()
+    {
+        var user = await fx.NewUserAsync();
+        for (var i = 0; i < 4; i++)
+            await fx.Api.LoginRawAsync(new { tenant = "acme", username = "spray" + i, password = "wrong-password-123" });
+        var limited = await fx.Api.LoginRawAsync(new { tenant = "acme", username = user.Username, password = user.Password });
+        await Problem.AssertAsync(limited, HttpStatusCode.TooManyRequests, Problems.TooManyAttempts);
+        Assert.True(limited.Headers.Contains("Retry-After"));
+    }
+}

@@ -1,0 +1,94 @@
+using System.Net;
+using System.Net.Http.Json;
+using SessionGate.Infrastructure;
+using SessionGate.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace SessionGate.Tests.Auth;
+
+public sealed class ShortTimeoutFixture<TMode> : AppFixture<TMode> where TMode : IMode
+{
+    protected override TimeSpan AdminLoginReuse => TimeSpan.Zero;
+
+    protected override void Configure(IDictionary<string, string?> s)
+    {
+        s["Session:IdleTimeout"] = "00:00:02";
+        s["Session:AbsoluteTimeout"] = "00:00:05";
+        s["Session:SlidingWriteInterval"] = "00:00:00.2";
+        s["Jwt:AccessTokenLifetime"] = "00:00:02";
+        s["Jwt:ClockSkew"] = "00:00:00";
+    }
+}
+
+public sealed class TimeoutTests_Opaque(ShortTimeoutFixture<Opaque> fx, ITestOutputHelper o) : TimeoutTests<Opaque>(fx, o), IClassFixture<ShortTimeoutFixture<Opaque>>;
+public sealed class TimeoutTests_Blacklist(ShortTimeoutFixture<Blacklist> fx, ITestOutputHelper o) : TimeoutTests<Blacklist>(fx, o), IClassFixture<ShortTimeoutFixture<Blacklist>>;
+public sealed class TimeoutTests_SessionCache(ShortTimeoutFixture<SessionCache> fx, ITestOutputHelper o) : TimeoutTests<SessionCache>(fx, o), IClassFixture<ShortTimeoutFixture<SessionCache>>;
+
+/// <summary>Idle (sliding) and absolute timeouts, with 2 s / 5 s limits.</summary>
+public abstract class TimeoutTests<TMode> where TMode : IMode
+{
+    private readonly ShortTimeoutFixture<TMode> _fx;
+
+    protected TimeoutTests(ShortTimeoutFixture<TMode> fx, ITestOutputHelper output)
+    {
+        _fx = fx;
+        fx.Attach(output);
+    }
+
+    [Fact]
+    public async Task An_idle_session_expires_and_cannot_be_refreshed()
+    {
+        var login = await _fx.Api.LoginAsync(await _fx.NewUserAsync());
+        Assert.Equal(HttpStatusCode.OK, (await _fx.Api.GetAsync("/auth/me", login)).StatusCode);
+        await Task.Delay(TimeSpan.FromSeconds(2.6));
+        var response = await _fx.Api.GetAsync("/auth/me", login);
+        if (_fx.Api.IsJwtMode)
+        {
+            // The access token itself has expired: an expired credential is simply unauthenticated.
+            await Problem.AssertAsync(response, HttpStatusCode.Unauthorized, Problems.Unauthenticated);
+            var refresh = await _fx.Api.Http.PostAsJsonAsync("/auth/refresh", new { refresh_token = login.Refresh });
+            await Problem.AssertAsync(refresh, HttpStatusCode.Unauthorized, Problems.InvalidRefreshToken);
+        }
+        else
+        {
+            await Problem.AssertAsync(response, HttpStatusCode.Unauthorized, Problems.SessionRevoked, "expired");
+        }
+    }
+
+    [Fact]
+    public async Task Activity_slides_the_idle_expiry_until_the_absolute_limit()
+    {
+        var login = await _fx.Api.LoginAsync(await _fx.NewUserAsync());
+        var started = DateTimeOffset.UtcNow;
+        // Keep the session busy for longer than the idle timeout: it stays alive.
+        while (DateTimeOffset.UtcNow - started < TimeSpan.FromSeconds(3.5))
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            if (_fx.Api.IsJwtMode) login = await _fx.Api.RefreshAsync(login);
+            Assert.Equal(HttpStatusCode.OK, (await _fx.Api.GetAsync("/auth/me", login)).StatusCode);
+        }
+        // Past the absolute limit nothing keeps it alive.
+        await Task.Delay(started + TimeSpan.FromSeconds(5.3) - DateTimeOffset.UtcNow);
+        if (_fx.Api.IsJwtMode)
+        {
+            var refresh = await _fx.Api.Http.PostAsJsonAsync("/auth/refresh", new { refresh_token = login.Refresh });
+            await Problem.AssertAsync(refresh, HttpStatusCode.Unauthorized, Problems.InvalidRefreshToken);
+        }
+        else
+        {
+            await Problem.AssertAsync(await _fx.Api.GetAsync("/auth/me", login), HttpStatusCode.Unauthorized, Problems.SessionRevoked, "expired");
+        }
+    }
+
+    [Fact]
+    public async Task Expired_sessions_drop_out_of_the_listings()
+    {
+        var user = await _fx.NewUserAsync();
+        await _fx.Api.LoginAsync(user);
+        await Task.Delay(TimeSpan.FromSeconds(2.6));
+        var admin = await _fx.AliceAsync();
+        var sessions = await _fx.Api.GetJsonAsync($"/admin/sessions?user_id={user.Id}", admin);
+        Assert.Equal(0, sessions.GetProperty("total").GetInt64());
+        Assert.Equal(0, sessions.GetProperty("items").GetArrayLength());
+    }
+}

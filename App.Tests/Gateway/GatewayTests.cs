@@ -1,0 +1,275 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using SessionGate.Downstream;
+using SessionGate.Infrastructure;
+using SessionGate.Sessions;
+using SessionGate.Tests.Infrastructure;
+using SessionGate.Tests.Tokens;
+using SessionGate.Tokens;
+using Xunit.Abstractions;
+
+namespace SessionGate.Tests.Gateway;
+
+/// <summary>The app plus a real downstream on a real port that trusts only X-Internal-JWT, checked by stock JwtBearer.</summary>
+public sealed class GatewayFixture<TMode> : AppFixture<TMode> where TMode : IMode
+{
+    public const string Audience = "downstream-api";
+    private WebApplication? _downstream;
+    private int _hits;
+
+    public string DownstreamUrl { get; private set; } = "";
+    public int Hits => Volatile.Read(ref _hits);
+    public string? LastInternalJwt { get; private set; }
+    public HttpClient Direct { get; } = new();
+
+    public override async Task InitializeAsync()
+    {
+        _downstream = DownstreamApp.Build(["--urls", "http://127.0.0.1:0", "--Downstream:Authority", "http://localhost", "--Downstream:Audience", Audience],
+            o =>
+            {
+                // Fetch our JWKS from the in-process app; everything else is stock JwtBearer.
+                o.BackchannelHttpHandler = Factory.Server.CreateHandler();
+                o.RefreshInterval = TimeSpan.FromSeconds(1);
+            });
+        _downstream.Use(async (ctx, next) =>
+        {
+            Interlocked.Increment(ref _hits);
+            if (ctx.Request.Headers["X-Internal-JWT"].Count == 1) LastInternalJwt = ctx.Request.Headers["X-Internal-JWT"][0];
+            await next(ctx);
+        });
+        _downstream.MapGet("/leak", (HttpContext ctx) =>
+        {
+            ctx.Response.Headers["X-Internal-JWT"] = ctx.Request.Headers["X-Internal-JWT"].ToString();
+            return "leaked?";
+        });
+        _downstream.MapGet("/slow", async () =>
+        {
+            await Task.Delay(TimeSpan.FromSeconds(4));
+            return "late";
+        });
+        await _downstream.StartAsync();
+        DownstreamUrl = _downstream.Urls.Single().TrimEnd('/');
+        await base.InitializeAsync();
+    }
+
+    protected override void Configure(IDictionary<string, string?> s)
+    {
+        void Route(string id, string cluster, string prefix)
+        {
+            s[$"ReverseProxy:Routes:{id}:ClusterId"] = cluster;
+            s[$"ReverseProxy:Routes:{id}:Match:Path"] = prefix + "/{**catch-all}";
+            s[$"ReverseProxy:Routes:{id}:Metadata:InternalJwtAudience"] = Audience;
+            s[$"ReverseProxy:Routes:{id}:Transforms:0:PathRemovePrefix"] = prefix;
+        }
+        Route("down", "down", "/down");
+        s["ReverseProxy:Clusters:down:Destinations:d1:Address"] = DownstreamUrl + "/";
+        Route("dead", "dead", "/dead");
+        s["ReverseProxy:Clusters:dead:Destinations:d1:Address"] = "http://127.0.0.1:1/";
+        Route("slow", "slow", "/slowpoke");
+        s["ReverseProxy:Clusters:slow:Destinations:d1:Address"] = DownstreamUrl + "/";
+        s["ReverseProxy:Clusters:slow:HttpRequest:ActivityTimeout"] = "00:00:01";
+    }
+
+    public override async Task DisposeAsync()
+    {
+        if (_downstream is not null) await _downstream.DisposeAsync();
+        Direct.Dispose();
+        await base.DisposeAsync();
+    }
+}
+
+public sealed class GatewayTests_Opaque(GatewayFixture<Opaque> fx, ITestOutputHelper o) : GatewayTests<Opaque>(fx, o), IClassFixture<GatewayFixture<Opaque>>;
+public sealed class GatewayTests_Blacklist(GatewayFixture<Blacklist> fx, ITestOutputHelper o) : GatewayTests<Blacklist>(fx, o), IClassFixture<GatewayFixture<Blacklist>>;
+public sealed class GatewayTests_SessionCache(GatewayFixture<SessionCache> fx, ITestOutputHelper o) : GatewayTests<SessionCache>(fx, o), IClassFixture<GatewayFixture<SessionCache>>;
+
+public abstract class GatewayTests<TMode> where TMode : IMode
+{
+    private readonly GatewayFixture<TMode> _fx;
+    private ApiClient Api => _fx.Api;
+
+    protected GatewayTests(GatewayFixture<TMode> fx, ITestOutputHelper output)
+    {
+        _fx = fx;
+        fx.Attach(output);
+    }
+
+    private async Task<JsonElement> ClaimsAsync(Login login, Action<HttpRequestMessage>? configure = null)
+    {
+        var response = await Api.SendAsync(HttpMethod.Get, "/down/claims", login, configure: configure);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"gateway: {response.StatusCode} {text}");
+        Assert.False(response.Headers.Contains("X-Internal-JWT"));
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    private async Task<HttpStatusCode> DirectAsync(string path, string? internalJwt)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, _fx.DownstreamUrl + path);
+        if (internalJwt is not null) request.Headers.Add("X-Internal-JWT", internalJwt);
+        return (await _fx.Direct.SendAsync(request)).StatusCode;
+    }
+
+    [Fact]
+    public async Task Claims_arrive_verified_and_the_clients_own_credentials_are_stripped()
+    {
+        var user = await _fx.NewUserAsync(["reporter"]);
+        var login = await Api.LoginAsync(user);
+        var me = await Api.GetJsonAsync("/auth/me", login);
+        var echo = await ClaimsAsync(login, r =>
+        {
+            r.Headers.Add("Cookie", $"theme=dark; __Host-sid={login.Bearer}; lang=en");
+            r.Headers.TryAddWithoutValidation("X-Internal-JWT", "spoofed.by.client");
+            r.Headers.TryAddWithoutValidation("x-internal-jwt", "another.spoof.attempt");
+            r.Headers.Add("X-Custom", "kept");
+        });
+        var claims = echo.GetProperty("claims");
+        string One(string name) => claims.GetProperty(name)[0].GetString()!;
+        Assert.Equal(user.Id.ToString(), One("sub"));
+        Assert.Equal(me.GetProperty("session").GetProperty("id").GetGuid().ToString(), One("sid"));
+        Assert.Equal(["reporter"], claims.GetProperty("roles").EnumerateArray().Select(r => r.GetString()));
+        Assert.Equal(GatewayFixture<TMode>.Audience, One("aud"));
+        Assert.Equal("sessiongate", One("iss"));
+        Assert.True(Guid.TryParse(One("tenant_id"), out _));
+        Assert.False(string.IsNullOrEmpty(One("jti")));
+        var iat = long.Parse(One("iat"));
+        Assert.True(long.Parse(One("exp")) - iat <= 300);
+        Assert.True(long.Parse(One("nbf")) <= iat + 1);
+
+        var header = echo.GetProperty("header");
+        Assert.Equal("internal+jwt", header.GetProperty("Typ").GetString());
+        var jwks = await Api.GetJsonAsync("/.well-known/jwks.json", null);
+        Assert.Contains(jwks.GetProperty("keys").EnumerateArray(), k => k.GetProperty("kid").GetString() == header.GetProperty("Kid").GetString());
+
+        var received = echo.GetProperty("received");
+        Assert.Equal(["theme", "lang"], received.GetProperty("cookies").EnumerateArray().Select(c => c.GetString()));
+        Assert.Equal("", received.GetProperty("authorization").GetString());
+        Assert.Equal(1, received.GetProperty("internal_jwt_headers").GetInt32());
+        Assert.Equal("kept", received.GetProperty("custom").GetString());
+        Assert.DoesNotContain("eyJ", echo.GetRawText().Replace(_fx.LastInternalJwt ?? "\u0000", ""), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_internal_jwt_never_reaches_the_client_even_if_a_downstream_echoes_it()
+    {
+        var login = await Api.LoginAsync(await _fx.NewUserAsync());
+        var response = await Api.SendAsync(HttpMethod.Get, "/down/leak", login);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.False(response.Headers.Contains("X-Internal-JWT"));
+        Assert.NotNull(_fx.LastInternalJwt);
+    }
+
+    [Fact]
+    public async Task Unauthenticated_or_ended_sessions_never_reach_the_downstream()
+    {
+        var user = await _fx.NewUserAsync();
+        var loggedOut = await Api.LoginAsync(user);
+        var kicked = await Api.LoginAsync(user);
+        await ClaimsAsync(loggedOut);
+        var hits = _fx.Hits;
+
+        await Problem.AssertAsync(await Api.GetAsync("/down/claims"), HttpStatusCode.Unauthorized, Problems.Unauthenticated);
+        await Problem.AssertAsync(await Api.SendAsync(HttpMethod.Get, "/down/claims", configure: r => r.Headers.Add("X-Internal-JWT", _fx.LastInternalJwt)),
+            HttpStatusCode.Unauthorized, Problems.Unauthenticated);
+        await Problem.AssertAsync(await Api.GetAsync("/down/claims", loggedOut with { Bearer = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" }),
+            HttpStatusCode.Unauthorized, Problems.Unauthenticated);
+
+        await Api.SendAsync(HttpMethod.Post, "/auth/logout", loggedOut);
+        await Problem.AssertAsync(await Api.GetAsync("/down/claims", loggedOut), HttpStatusCode.Unauthorized, Problems.SessionRevoked, "logged-out");
+
+        var sid = (await Api.GetJsonAsync("/auth/me", kicked)).GetProperty("session").GetProperty("id").GetGuid();
+        await Api.SendAsync(HttpMethod.Delete, $"/admin/sessions/{sid}", await _fx.AliceAsync());
+        await Problem.AssertAsync(await Api.GetAsync("/down/claims", kicked), HttpStatusCode.Unauthorized, Problems.SessionRevoked, "kicked");
+
+        var banned = await Api.LoginAsync(user);
+        await ClaimsAsync(banned);
+        hits = _fx.Hits;
+        await Api.SendAsync(HttpMethod.Post, $"/admin/users/{user.Id}/ban", await _fx.AliceAsync(), new { reason = "gateway" });
+        await Problem.AssertAsync(await Api.GetAsync("/down/claims", banned), HttpStatusCode.Unauthorized, Problems.SessionRevoked, "banned");
+        Assert.Equal(hits, _fx.Hits);
+    }
+
+    [Fact]
+    public async Task After_a_role_change_the_next_internal_jwt_carries_the_new_roles()
+    {
+        var user = await _fx.NewUserAsync(["user"]);
+        var login = await Api.LoginAsync(user);
+        Assert.Equal(["user"], (await ClaimsAsync(login)).GetProperty("claims").GetProperty("roles").EnumerateArray().Select(r => r.GetString()));
+        await Api.SendAsync(HttpMethod.Put, $"/admin/users/{user.Id}/roles", await _fx.AliceAsync(), new { roles = new[] { "reporter" } });
+        if (typeof(TMode) == typeof(Blacklist))
+        {
+            await Problem.AssertAsync(await Api.GetAsync("/down/claims", login), HttpStatusCode.Unauthorized, Problems.SessionRevoked, "roles-changed");
+            login = await Api.RefreshAsync(login);
+        }
+        Assert.Equal(["reporter"], (await ClaimsAsync(login)).GetProperty("claims").GetProperty("roles").EnumerateArray().Select(r => r.GetString()));
+    }
+
+    [Fact]
+    public async Task The_downstream_refuses_forged_spoofed_and_wrong_audience_tokens()
+    {
+        var login = await Api.LoginAsync(await _fx.NewUserAsync());
+        await ClaimsAsync(login);
+        var genuine = _fx.LastInternalJwt!;
+        Assert.Equal(HttpStatusCode.OK, await DirectAsync("/claims", genuine));
+        Assert.Equal(HttpStatusCode.Unauthorized, await DirectAsync("/claims", null));
+
+        var (h, p, s) = TokenForge.Split(genuine);
+        var none = TokenForge.Clone(h);
+        none["alg"] = "none";
+        Assert.Equal(HttpStatusCode.Unauthorized, await DirectAsync("/claims", TokenForge.Unsigned(none, p)));
+        var elevated = TokenForge.Clone(p);
+        elevated["roles"] = new JsonArray("admin");
+        Assert.Equal(HttpStatusCode.Unauthorized, await DirectAsync("/claims", TokenForge.Unsigned(h, elevated, s)));
+        Assert.Equal(HttpStatusCode.Unauthorized, await DirectAsync("/claims", TokenForge.SignWithOwnKey(TokenForge.Clone(h), p, embedJwk: true)));
+
+        var tokens = _fx.Factory.Services.GetRequiredService<TokenService>();
+        var principal = SessionClaims.ToPrincipal(new SessionSnapshot(Guid.NewGuid(), Guid.NewGuid(), "acme", "x", Guid.NewGuid(), "web", ["user"], [],
+            DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddHours(1), DateTimeOffset.UtcNow.AddHours(1), DateTimeOffset.UtcNow));
+        Assert.Equal(HttpStatusCode.Unauthorized, await DirectAsync("/claims", await tokens.GetInternalTokenAsync(principal, "some-other-api", default)));
+        Assert.Equal(HttpStatusCode.OK, await DirectAsync("/claims", await tokens.GetInternalTokenAsync(principal, GatewayFixture<TMode>.Audience, default)));
+        if (Api.IsJwtMode)
+            Assert.Equal(HttpStatusCode.Unauthorized, await DirectAsync("/claims", login.Bearer)); // an access token is not an internal token
+    }
+
+    [Fact]
+    public async Task After_key_rotation_old_tokens_still_verify_and_new_ones_carry_the_new_kid()
+    {
+        var before = await Api.LoginAsync(await _fx.NewUserAsync());
+        var oldKid = (await ClaimsAsync(before)).GetProperty("header").GetProperty("Kid").GetString();
+        var oldToken = _fx.LastInternalJwt!;
+
+        var rotated = await Api.SendAsync(HttpMethod.Post, "/admin/keys/rotate", await _fx.PlatformAdminAsync());
+        var newKid = JsonDocument.Parse(await rotated.Content.ReadAsStringAsync()).RootElement.GetProperty("kid").GetString();
+        Assert.NotEqual(oldKid, newKid);
+        Assert.Equal(HttpStatusCode.OK, await DirectAsync("/claims", oldToken));
+
+        var after = await Api.LoginAsync(await _fx.NewUserAsync());
+        // A downstream learns a new kid by re-reading the JWKS (JwtBearer refreshes on an unknown kid).
+        HttpResponseMessage? response = null;
+        for (var attempt = 0; attempt < 4; attempt++)
+        {
+            response = await Api.GetAsync("/down/claims", after);
+            if (response.StatusCode == HttpStatusCode.OK) break;
+            await Task.Delay(TimeSpan.FromSeconds(1.2));
+        }
+        Assert.Equal(HttpStatusCode.OK, response!.StatusCode);
+        var header = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("header");
+        Assert.Equal(newKid, header.GetProperty("Kid").GetString());
+        Assert.Equal(HttpStatusCode.OK, await DirectAsync("/claims", oldToken));
+    }
+
+    [Fact]
+    public async Task A_dead_or_slow_downstream_gives_502_or_504_without_internal_detail()
+    {
+        var login = await Api.LoginAsync(await _fx.NewUserAsync());
+        var dead = await Api.GetAsync("/dead/anything", login);
+        var body = await Problem.AssertAsync(dead, HttpStatusCode.BadGateway, Problems.BadGateway);
+        Assert.DoesNotContain("127.0.0.1", body.GetRawText());
+        Assert.DoesNotContain("refused", body.GetRawText(), StringComparison.OrdinalIgnoreCase);
+        await Problem.AssertAsync(await Api.GetAsync("/slowpoke/slow", login), HttpStatusCode.GatewayTimeout, Problems.GatewayTimeout);
+    }
+}

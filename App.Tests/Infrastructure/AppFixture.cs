@@ -1,0 +1,247 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Serilog.Core;
+using SessionGate.Infrastructure;
+using Xunit.Abstractions;
+
+namespace SessionGate.Tests.Infrastructure;
+
+/// <summary>Type-level names for the three modes, so one test class runs once per mode.</summary>
+public interface IMode
+{
+    static abstract AuthMode Value { get; }
+}
+
+public sealed class Opaque : IMode { public static AuthMode Value => AuthMode.Opaque; }
+public sealed class Blacklist : IMode { public static AuthMode Value => AuthMode.Blacklist; }
+public sealed class SessionCache : IMode { public static AuthMode Value => AuthMode.SessionCache; }
+
+/// <summary>Hosts the real app against its own database (cloned from the migrated template) and Redis prefix.</summary>
+public sealed class SessionGateFactory(IReadOnlyDictionary<string, string?> settings, LogSink logs) : WebApplicationFactory<Program>
+{
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Testing");
+        // Added last, so these win over the environment that scripts/test exports.
+        builder.ConfigureAppConfiguration((_, config) => config.AddInMemoryCollection(settings));
+        builder.ConfigureTestServices(services => services.AddSingleton<ILogEventSink>(logs));
+    }
+}
+
+public class AppFixture<TMode> : IAsyncLifetime where TMode : IMode
+{
+    public const string AdminPassword = "platform-password-123";
+    public const string DemoPassword = "demo-password-123";
+
+    private readonly List<WebApplicationFactory<Program>> _extra = [];
+    private Login? _alice;
+    private Login? _platform;
+    private DateTimeOffset _adminLoggedInAt;
+
+    public AuthMode Mode => TMode.Value;
+    public string Database { get; private set; } = "";
+    public string Prefix { get; } = "t" + Guid.NewGuid().ToString("N")[..10] + ":";
+    public LogSink Logs { get; } = new();
+    public SessionGateFactory Factory { get; private set; } = null!;
+    public ApiClient Api { get; private set; } = null!;
+
+    /// <summary>How long the cached admin logins are reused (short-lived fixtures log in afresh).</summary>
+    protected virtual TimeSpan AdminLoginReuse => TimeSpan.FromMinutes(5);
+
+    protected virtual void Configure(IDictionary<string, string?> settings)
+    {
+    }
+
+    public Dictionary<string, string?> Settings()
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Postgres"] = TestEnvironment.ConnectionFor(Database),
+            ["Redis:Configuration"] = TestEnvironment.Redis,
+            ["Redis:KeyPrefix"] = Prefix,
+            ["Auth:Mode"] = Mode.ToString(),
+            ["Database:MigrateOnStart"] = "false",
+            ["Bootstrap:AdminPassword"] = AdminPassword,
+            ["Demo:Seed"] = "true",
+            ["Demo:Password"] = DemoPassword,
+            ["LoginLimits:MaxFailuresPerAccount"] = "1000",
+            ["LoginLimits:MaxFailuresPerIp"] = "100000",
+            ["LoginLimits:RequestsPerMinutePerIp"] = "100000",
+            ["Session:SlidingWriteInterval"] = "00:00:01",
+        };
+        Configure(settings);
+        return settings;
+    }
+
+    public virtual async Task InitializeAsync()
+    {
+        Database = await TestDatabase.CreateAsync();
+        Factory = new SessionGateFactory(Settings(), Logs);
+        Api = new ApiClient(Factory, Mode);
+    }
+
+    /// <summary>Another instance of the app on the same database and Redis, with some settings changed.</summary>
+    public ApiClient AnotherInstance(Action<Dictionary<string, string?>> change)
+    {
+        var settings = Settings();
+        change(settings);
+        var factory = new SessionGateFactory(settings, Logs);
+        _extra.Add(factory);
+        return new ApiClient(factory, Mode);
+    }
+
+    public virtual async Task DisposeAsync()
+    {
+        foreach (var f in _extra) await f.DisposeAsync();
+        await Factory.DisposeAsync();
+        await TestDatabase.DropAsync(Database);
+    }
+
+    public void Attach(ITestOutputHelper output) => Logs.Output = output;
+
+    /// <summary>alice: the demo tenant admin of acme.</summary>
+    public async Task<Login> AliceAsync()
+    {
+        if (_alice is null || DateTimeOffset.UtcNow - _adminLoggedInAt > AdminLoginReuse)
+        {
+            _alice = await Api.LoginAsync("acme", "alice", DemoPassword);
+            _adminLoggedInAt = DateTimeOffset.UtcNow;
+        }
+        return _alice;
+    }
+
+    /// <summary>admin: the platform admin of tenant system.</summary>
+    public async Task<Login> PlatformAdminAsync()
+    {
+        if (_platform is null || DateTimeOffset.UtcNow - _adminLoggedInAt > AdminLoginReuse)
+        {
+            _platform = await Api.LoginAsync("system", "admin", AdminPassword);
+            _adminLoggedInAt = DateTimeOffset.UtcNow;
+        }
+        return _platform;
+    }
+
+    /// <summary>Creates a fresh user through the admin API (in acme, or in another tenant as platform admin).</summary>
+    public async Task<TestUser> NewUserAsync(string[]? roles = null, string? tenant = null)
+    {
+        var username = "u" + Guid.NewGuid().ToString("N")[..12];
+        var password = "pw-" + Guid.NewGuid().ToString("N");
+        var admin = tenant is null ? await AliceAsync() : await PlatformAdminAsync();
+        var url = tenant is null ? "/admin/users" : $"/admin/users?tenant={tenant}";
+        var response = await Api.SendAsync(HttpMethod.Post, url, admin, new { username, password, roles = roles ?? [] });
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.Created, $"create user: {response.StatusCode} {body}");
+        var id = JsonDocument.Parse(body).RootElement.GetProperty("id").GetGuid();
+        return new TestUser(id, tenant ?? "acme", username, password);
+    }
+
+    /// <summary>Creates a fresh tenant (as platform admin) with a role that holds the given permissions.</summary>
+    public async Task<string> NewTenantAsync()
+    {
+        var slug = "t" + Guid.NewGuid().ToString("N")[..10];
+        var admin = await PlatformAdminAsync();
+        var r = await Api.SendAsync(HttpMethod.Post, "/admin/tenants", admin, new { slug, name = "Test " + slug });
+        Assert.Equal(HttpStatusCode.Created, r.StatusCode);
+        return slug;
+    }
+}
+
+public sealed record TestUser(Guid Id, string Tenant, string Username, string Password);
+
+public sealed record Login(string Bearer, string? Refresh, string? Cookie, JsonElement Body);
+
+/// <summary>Talks to the app over HTTP exactly as a client would; cookies are only sent when a test says so.</summary>
+public sealed class ApiClient
+{
+    private readonly AuthMode _mode;
+    private HttpClient? _http;
+
+    public ApiClient(WebApplicationFactory<Program> factory, AuthMode mode)
+    {
+        Factory = factory;
+        _mode = mode;
+    }
+
+    public WebApplicationFactory<Program> Factory { get; }
+
+    // Created on first use, which is when the app starts.
+    public HttpClient Http => _http ??= Factory.CreateClient(new WebApplicationFactoryClientOptions { HandleCookies = false, AllowAutoRedirect = false });
+
+    public Task<HttpResponseMessage> LoginRawAsync(object body) => Http.PostAsJsonAsync("/auth/login", body);
+
+    public Task<Login> LoginAsync(TestUser user, string device = "web") => LoginAsync(user.Tenant, user.Username, user.Password, device);
+
+    public async Task<Login> LoginAsync(string tenant, string username, string password, string device = "web")
+    {
+        var response = await LoginRawAsync(new { tenant, username, password, device_type = device });
+        return await ReadLoginAsync(response);
+    }
+
+    public static async Task<Login> ReadLoginAsync(HttpResponseMessage response)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"login: {response.StatusCode} {text}");
+        var json = JsonDocument.Parse(text).RootElement.Clone();
+        var bearer = json.TryGetProperty("session_id", out var sid) ? sid.GetString()! : json.GetProperty("access_token").GetString()!;
+        var refresh = json.TryGetProperty("refresh_token", out var rt) ? rt.GetString() : null;
+        string? cookie = null;
+        if (response.Headers.TryGetValues("Set-Cookie", out var cookies))
+            cookie = cookies.Select(c => c.Split(';')[0]).FirstOrDefault(c => c.StartsWith("__Host-sid=", StringComparison.Ordinal));
+        return new Login(bearer, refresh, cookie, json);
+    }
+
+    public async Task<HttpResponseMessage> SendAsync(HttpMethod method, string url, Login? caller = null, object? body = null,
+        Action<HttpRequestMessage>? configure = null)
+    {
+        using var request = new HttpRequestMessage(method, url);
+        if (caller is not null) request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + caller.Bearer);
+        if (body is not null) request.Content = JsonContent.Create(body);
+        configure?.Invoke(request);
+        return await Http.SendAsync(request);
+    }
+
+    public Task<HttpResponseMessage> GetAsync(string url, Login? caller = null) => SendAsync(HttpMethod.Get, url, caller);
+
+    public async Task<JsonElement> GetJsonAsync(string url, Login? caller)
+    {
+        var response = await GetAsync(url, caller);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"GET {url}: {response.StatusCode} {text}");
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    public async Task<Login> RefreshAsync(Login login)
+    {
+        var response = await Http.PostAsJsonAsync("/auth/refresh", new { refresh_token = login.Refresh });
+        return await ReadLoginAsync(response);
+    }
+
+    public bool IsJwtMode => _mode != AuthMode.Opaque;
+}
+
+public static class Problem
+{
+    /// <summary>Asserts an RFC 9457 problem with the stable type (and reason), and that nothing internal leaked.</summary>
+    public static async Task<JsonElement> AssertAsync(HttpResponseMessage response, HttpStatusCode status, string type, string? reason = null)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == status, $"expected {(int)status} {type}, got {(int)response.StatusCode}: {body}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var json = JsonDocument.Parse(body).RootElement.Clone();
+        Assert.Equal(Problems.TypeUri(type), json.GetProperty("type").GetString());
+        Assert.Equal((int)status, json.GetProperty("status").GetInt32());
+        Assert.False(string.IsNullOrEmpty(json.GetProperty("title").GetString()));
+        if (reason is not null) Assert.Equal(reason, json.GetProperty("reason").GetString());
+        Assert.DoesNotContain("   at ", body, StringComparison.Ordinal);
+        Assert.DoesNotContain(".cs:line", body, StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception", body, StringComparison.Ordinal);
+        Assert.DoesNotContain("SELECT", body, StringComparison.Ordinal);
+        return json;
+    }
+}

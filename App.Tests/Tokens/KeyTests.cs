@@ -1,0 +1,128 @@
+using System.Net;
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+using SessionGate.Infrastructure;
+using SessionGate.Tests.Infrastructure;
+
+namespace SessionGate.Tests.Tokens;
+
+public sealed class Rs256Fixture<TMode> : AppFixture<TMode> where TMode : IMode
+{
+    protected override void Configure(IDictionary<string, string?> s) => s["Jwt:Algorithm"] = "RS256";
+}
+
+public sealed class Hs256Fixture<TMode> : AppFixture<TMode> where TMode : IMode
+{
+    protected override void Configure(IDictionary<string, string?> s)
+    {
+        s["Jwt:Algorithm"] = "HS256";
+        s["Jwt:HmacSecret"] = "a-test-secret-that-is-at-least-32-bytes-long!";
+    }
+}
+
+public sealed class KeyTests_Opaque(AppFixture<Opaque> fx) : KeyTests<Opaque>(fx), IClassFixture<AppFixture<Opaque>>;
+public sealed class KeyTests_Blacklist(AppFixture<Blacklist> fx) : KeyTests<Blacklist>(fx), IClassFixture<AppFixture<Blacklist>>;
+public sealed class KeyTests_SessionCache(AppFixture<SessionCache> fx) : KeyTests<SessionCache>(fx), IClassFixture<AppFixture<SessionCache>>;
+
+public abstract class KeyTests<TMode>(AppFixture<TMode> fx) where TMode : IMode
+{
+    private static readonly string[] PrivateParts = ["d", "p", "q", "dp", "dq", "qi", "k"];
+
+    [Fact]
+    public async Task Jwks_publishes_public_keys_only()
+    {
+        var response = await fx.Api.GetAsync("/.well-known/jwks.json");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var keys = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("keys");
+        Assert.NotEqual(0, keys.GetArrayLength());
+        foreach (var key in keys.EnumerateArray())
+        {
+            Assert.Equal("EC", key.GetProperty("kty").GetString());
+            Assert.Equal("ES256", key.GetProperty("alg").GetString());
+            Assert.False(string.IsNullOrEmpty(key.GetProperty("kid").GetString()));
+            foreach (var part in PrivateParts) Assert.False(key.TryGetProperty(part, out _), $"JWKS leaks '{part}'");
+        }
+    }
+
+    [Fact]
+    public async Task Rotation_adds_a_current_key_and_keeps_the_old_one_until_its_tokens_expire()
+    {
+        var admin = await fx.PlatformAdminAsync();
+        var user = await fx.Api.LoginAsync(await fx.NewUserAsync());
+        var before = await KidsAsync();
+
+        var tenantAdmin = await fx.AliceAsync();
+        await Problem.AssertAsync(await fx.Api.SendAsync(HttpMethod.Post, "/admin/keys/rotate", tenantAdmin), HttpStatusCode.Forbidden, Problems.Forbidden);
+
+        var rotated = await fx.Api.SendAsync(HttpMethod.Post, "/admin/keys/rotate", admin);
+        Assert.Equal(HttpStatusCode.OK, rotated.StatusCode);
+        var kid = JsonDocument.Parse(await rotated.Content.ReadAsStringAsync()).RootElement.GetProperty("kid").GetString()!;
+        var after = await KidsAsync();
+        Assert.Contains(kid, after);
+        Assert.Superset(before.ToHashSet(), after.ToHashSet());
+        Assert.DoesNotContain(kid, before);
+
+        // Tokens signed before the rotation still work; new ones carry the new kid.
+        Assert.Equal(HttpStatusCode.OK, (await fx.Api.GetAsync("/auth/me", user)).StatusCode);
+        if (fx.Api.IsJwtMode)
+        {
+            var fresh = await fx.Api.LoginAsync(await fx.NewUserAsync());
+            Assert.Equal(kid, TokenForge.Split(fresh.Bearer).Header["kid"]!.GetValue<string>());
+            Assert.Equal(HttpStatusCode.OK, (await fx.Api.GetAsync("/auth/me", fresh)).StatusCode);
+        }
+        var audit = await fx.Api.GetJsonAsync("/admin/audit?type=key.rotated", admin);
+        Assert.True(audit.GetProperty("total").GetInt64() >= 1);
+    }
+
+    private async Task<List<string>> KidsAsync()
+    {
+        var response = await fx.Api.GetAsync("/.well-known/jwks.json");
+        var keys = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("keys");
+        return keys.EnumerateArray().Select(k => k.GetProperty("kid").GetString()!).ToList();
+    }
+}
+
+public sealed class Rs256Tests(Rs256Fixture<Blacklist> fx) : IClassFixture<Rs256Fixture<Blacklist>>
+{
+    [Fact]
+    public async Task Rs256_keys_are_published_as_rsa_and_tokens_verify()
+    {
+        var keys = (await fx.Api.GetJsonAsync("/.well-known/jwks.json", null!)).GetProperty("keys");
+        Assert.All(keys.EnumerateArray(), k =>
+        {
+            Assert.Equal("RSA", k.GetProperty("kty").GetString());
+            Assert.False(k.TryGetProperty("d", out _));
+        });
+        var login = await fx.Api.LoginAsync(await fx.NewUserAsync());
+        Assert.Equal("RS256", TokenForge.Split(login.Bearer).Header["alg"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.OK, (await fx.Api.GetAsync("/auth/me", login)).StatusCode);
+    }
+}
+
+public sealed class Hs256Tests(Hs256Fixture<SessionCache> fx) : IClassFixture<Hs256Fixture<SessionCache>>
+{
+    [Fact]
+    public async Task Hs256_secrets_are_never_published_and_tokens_verify()
+    {
+        var keys = (await fx.Api.GetJsonAsync("/.well-known/jwks.json", null!)).GetProperty("keys");
+        Assert.Equal(0, keys.GetArrayLength());
+        var login = await fx.Api.LoginAsync(await fx.NewUserAsync());
+        Assert.Equal("HS256", TokenForge.Split(login.Bearer).Header["alg"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.OK, (await fx.Api.GetAsync("/auth/me", login)).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("HS256", "too-short-secret")]
+    [InlineData("HS256", null)]
+    [InlineData("PS512", null)]
+    public void The_app_refuses_to_start_with_a_weak_or_unknown_signing_setup(string algorithm, string? secret)
+    {
+        var bad = fx.AnotherInstance(s =>
+        {
+            s["Jwt:Algorithm"] = algorithm;
+            s["Jwt:HmacSecret"] = secret;
+        });
+        var error = Assert.Throws<OptionsValidationException>(() => bad.Factory.Server);
+        Assert.Contains("Jwt:", error.Message);
+    }
+}
