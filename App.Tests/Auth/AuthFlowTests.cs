@@ -239,7 +239,7 @@ public abstract class AuthFlowTests<TMode> where TMode : IMode
         var live = await Api.LoginAsync(user);
         Assert.Equal(HttpStatusCode.NoContent, (await Api.SendAsync(HttpMethod.Post, "/auth/logout", revoked)).StatusCode);
 
-        Assert.True(await RedisAdmin.DeletePrefixAsync(TestEnvironment.Redis, Fx.Prefix) > 0);
+        Assert.True(await RedisAdmin.DeletePrefixAsync(Fx.RedisConfiguration, Fx.Prefix) > 0);
 
         await Problem.AssertAsync(await Api.GetAsync("/auth/me", revoked), HttpStatusCode.Unauthorized, Problems.SessionRevoked, "logged-out");
         Assert.Equal(HttpStatusCode.OK, (await Api.GetAsync("/auth/me", live)).StatusCode);

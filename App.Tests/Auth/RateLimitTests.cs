@@ -67,3 +67,34 @@ public abstract class IpRateLimitTests<TMode>(IpLimitFixture<TMode> fx) where TM
         Assert.True(limited.Headers.Contains("Retry-After"));
     }
 }
+
+public sealed class RequestLimitFixture<TMode> : AppFixture<TMode> where TMode : IMode
+{
+    protected override void Configure(IDictionary<string, string?> s) => s["LoginLimits:RequestsPerMinutePerIp"] = "5";
+}
+
+public sealed class RequestRateLimitTests_Opaque(RequestLimitFixture<Opaque> fx) : RequestRateLimitTests<Opaque>(fx), IClassFixture<RequestLimitFixture<Opaque>>;
+public sealed class RequestRateLimitTests_Blacklist(RequestLimitFixture<Blacklist> fx) : RequestRateLimitTests<Blacklist>(fx), IClassFixture<RequestLimitFixture<Blacklist>>;
+public sealed class RequestRateLimitTests_SessionCache(RequestLimitFixture<SessionCache> fx) : RequestRateLimitTests<SessionCache>(fx), IClassFixture<RequestLimitFixture<SessionCache>>;
+
+public abstract class RequestRateLimitTests<TMode>(RequestLimitFixture<TMode> fx) where TMode : IMode
+{
+    [Fact]
+    public async Task The_built_in_limiter_caps_auth_requests_per_ip_with_429_and_retry_after()
+    {
+        var statuses = new List<HttpStatusCode>();
+        HttpResponseMessage? limited = null;
+        for (var i = 0; i < 8; i++)
+        {
+            var response = await fx.Api.GetAsync("/auth/me");
+            statuses.Add(response.StatusCode);
+            if (response.StatusCode == HttpStatusCode.TooManyRequests) limited ??= response;
+        }
+        Assert.Equal(5, statuses.Count(s => s == HttpStatusCode.Unauthorized));
+        Assert.NotNull(limited);
+        await Problem.AssertAsync(limited, HttpStatusCode.TooManyRequests, Problems.TooManyAttempts);
+        Assert.True(limited.Headers.Contains("Retry-After"));
+        // Only /auth is limited this way.
+        Assert.Equal(HttpStatusCode.OK, (await fx.Api.GetAsync("/health/live")).StatusCode);
+    }
+}

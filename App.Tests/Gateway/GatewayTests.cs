@@ -141,9 +141,9 @@ public abstract class GatewayTests<TMode> where TMode : IMode
         Assert.True(long.Parse(One("nbf")) <= iat + 1);
 
         var header = echo.GetProperty("header");
-        Assert.Equal("internal+jwt", header.GetProperty("Typ").GetString());
+        Assert.Equal("internal+jwt", header.GetProperty("typ").GetString());
         var jwks = await Api.GetJsonAsync("/.well-known/jwks.json", null);
-        Assert.Contains(jwks.GetProperty("keys").EnumerateArray(), k => k.GetProperty("kid").GetString() == header.GetProperty("Kid").GetString());
+        Assert.Contains(jwks.GetProperty("keys").EnumerateArray(), k => k.GetProperty("kid").GetString() == header.GetProperty("kid").GetString());
 
         var received = echo.GetProperty("received");
         Assert.Equal(["theme", "lang"], received.GetProperty("cookies").EnumerateArray().Select(c => c.GetString()));
@@ -239,7 +239,7 @@ public abstract class GatewayTests<TMode> where TMode : IMode
     public async Task After_key_rotation_old_tokens_still_verify_and_new_ones_carry_the_new_kid()
     {
         var before = await Api.LoginAsync(await _fx.NewUserAsync());
-        var oldKid = (await ClaimsAsync(before)).GetProperty("header").GetProperty("Kid").GetString();
+        var oldKid = (await ClaimsAsync(before)).GetProperty("header").GetProperty("kid").GetString();
         var oldToken = _fx.LastInternalJwt!;
 
         var rotated = await Api.SendAsync(HttpMethod.Post, "/admin/keys/rotate", await _fx.PlatformAdminAsync());
@@ -258,7 +258,7 @@ public abstract class GatewayTests<TMode> where TMode : IMode
         }
         Assert.Equal(HttpStatusCode.OK, response!.StatusCode);
         var header = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("header");
-        Assert.Equal(newKid, header.GetProperty("Kid").GetString());
+        Assert.Equal(newKid, header.GetProperty("kid").GetString());
         Assert.Equal(HttpStatusCode.OK, await DirectAsync("/claims", oldToken));
     }
 

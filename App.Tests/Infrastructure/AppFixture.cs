@@ -51,6 +51,9 @@ public class AppFixture<TMode> : IAsyncLifetime where TMode : IMode
     public SessionGateFactory Factory { get; private set; } = null!;
     public ApiClient Api { get; private set; } = null!;
 
+    /// <summary>The Redis this fixture's app uses (a single node unless a fixture says otherwise).</summary>
+    public virtual string RedisConfiguration => TestEnvironment.Redis;
+
     /// <summary>How long the cached admin logins are reused (short-lived fixtures log in afresh).</summary>
     protected virtual TimeSpan AdminLoginReuse => TimeSpan.FromMinutes(5);
 
@@ -63,7 +66,7 @@ public class AppFixture<TMode> : IAsyncLifetime where TMode : IMode
         var settings = new Dictionary<string, string?>
         {
             ["ConnectionStrings:Postgres"] = TestEnvironment.ConnectionFor(Database),
-            ["Redis:Configuration"] = TestEnvironment.Redis,
+            ["Redis:Configuration"] = RedisConfiguration,
             ["Redis:KeyPrefix"] = Prefix,
             ["Auth:Mode"] = Mode.ToString(),
             ["Database:MigrateOnStart"] = "false",

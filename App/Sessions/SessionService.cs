@@ -48,7 +48,7 @@ public sealed class SessionService(
                 .SqlQuery<long>($"SELECT \"SecurityVersion\" AS \"Value\" FROM users WHERE \"Id\" = {user.Id} FOR UPDATE")
                 .SingleAsync(ct);
 
-            var live = await db.Sessions.Where(s => s.UserId == user.Id).Where(IsLive(now))
+            var live = await db.Sessions.AsNoTracking().Where(s => s.UserId == user.Id).Where(IsLive(now))
                 .OrderBy(s => s.CreatedAt).ToListAsync(ct);
             switch (tenant.LoginPolicy)
             {
@@ -67,7 +67,7 @@ public sealed class SessionService(
                     }
                     break;
             }
-            MarkRevoked(replaced, RevokeReasons.Replaced, now);
+            replaced = await MarkRevokedAsync(replaced, RevokeReasons.Replaced, now, ct);
 
             session = new Session
             {
@@ -105,10 +105,9 @@ public sealed class SessionService(
     public async Task<int> RevokeAsync(Expression<Func<Session, bool>> filter, string reason, CancellationToken ct)
     {
         var now = time.GetUtcNow();
-        var sessions = await db.Sessions.Where(filter).Where(s => s.RevokedAt == null).ToListAsync(ct);
+        var candidates = await db.Sessions.AsNoTracking().Where(filter).Where(s => s.RevokedAt == null).ToListAsync(ct);
+        var sessions = await MarkRevokedAsync(candidates, reason, now, ct);
         if (sessions.Count == 0) return 0;
-        MarkRevoked(sessions, reason, now);
-        await db.SaveChangesAsync(ct);
         await mode.MirrorRevokedAsync(sessions, reason, ct);
         return sessions.Count;
     }
@@ -167,16 +166,31 @@ public sealed class SessionService(
         new(s.UserId, s.TenantId, tenantSlug, username, s.Id, s.DeviceType, roles.Roles, roles.Permissions,
             s.CreatedAt, s.AbsoluteExpiresAt, s.IdleExpiresAt, s.LastSeenAt);
 
-    private void MarkRevoked(IEnumerable<Session> sessions, string reason, DateTimeOffset now)
+    /// <summary>
+    /// Ends the sessions that are still live, atomically per row: of two concurrent revocations of one session
+    /// only one wins, so the newest access token goes on the jti blacklist exactly once. Returns the winners.
+    /// </summary>
+    private async Task<List<Session>> MarkRevokedAsync(List<Session> sessions, string reason, DateTimeOffset now, CancellationToken ct)
     {
-        foreach (var s in sessions)
+        if (sessions.Count == 0) return sessions;
+        var ids = sessions.Select(s => s.Id).ToArray();
+        var won = await db.Database.SqlQuery<Guid>(
+                $"UPDATE sessions SET \"RevokedAt\" = {now}, \"RevokeReason\" = {reason} WHERE \"Id\" = ANY({ids}) AND \"RevokedAt\" IS NULL RETURNING \"Id\" AS \"Value\"")
+            .ToListAsync(ct);
+        var revoked = sessions.Where(s => won.Contains(s.Id)).ToList();
+        foreach (var s in revoked)
         {
             s.RevokedAt = now;
             s.RevokeReason = reason;
-            // The newest access token of the session goes on the jti blacklist until it would expire anyway.
+            // The newest access token of the session stays blacklisted until it would expire anyway.
             if (s.CurrentJti is not null && s.CurrentJtiExpiresAt > now)
-                db.RevokedTokens.Add(new RevokedToken { Jti = s.CurrentJti, UserId = s.UserId, Reason = reason, ExpiresAt = s.CurrentJtiExpiresAt.Value + jwtOptions.Value.ClockSkew });
+            {
+                var expires = s.CurrentJtiExpiresAt.Value + jwtOptions.Value.ClockSkew;
+                await db.Database.ExecuteSqlAsync(
+                    $"INSERT INTO revoked_tokens (\"Jti\", \"UserId\", \"Reason\", \"ExpiresAt\") VALUES ({s.CurrentJti}, {s.UserId}, {reason}, {expires}) ON CONFLICT DO NOTHING", ct);
+            }
         }
+        return revoked;
     }
 
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
