@@ -141,9 +141,9 @@ public abstract class AdminTests<TMode> where TMode : IMode
     {
         var user = await _fx.NewUserAsync();
         var alice = await _fx.AliceAsync();
-        Assert.Equal(HttpStatusCode.NoContent, (await Api.SendAsync(HttpMethod.Post, $"/admin/users/{user.Id}/ban", alice, new { until = DateTimeOffset.UtcNow.AddSeconds(2) })).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await Api.SendAsync(HttpMethod.Post, $"/admin/users/{user.Id}/ban", alice, new { until = DateTimeOffset.UtcNow.AddSeconds(4) })).StatusCode);
         await Problem.AssertAsync(await Api.LoginRawAsync(new { tenant = "acme", username = user.Username, password = user.Password }), HttpStatusCode.Forbidden, Problems.AccountBanned);
-        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        await Task.Delay(TimeSpan.FromSeconds(4.5));
         await Api.LoginAsync(user);
     }
 

@@ -1,5 +1,8 @@
 using System.Net;
 using System.Net.Http.Json;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using SessionGate.Sessions;
 using SessionGate.Infrastructure;
 using SessionGate.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -12,10 +15,10 @@ public sealed class ShortTimeoutFixture<TMode> : AppFixture<TMode> where TMode :
 
     protected override void Configure(IDictionary<string, string?> s)
     {
-        s["Session:IdleTimeout"] = "00:00:02";
-        s["Session:AbsoluteTimeout"] = "00:00:05";
+        s["Session:IdleTimeout"] = "00:00:03";
+        s["Session:AbsoluteTimeout"] = "00:00:07";
         s["Session:SlidingWriteInterval"] = "00:00:00.2";
-        s["Jwt:AccessTokenLifetime"] = "00:00:02";
+        s["Jwt:AccessTokenLifetime"] = "00:00:03";
         s["Jwt:ClockSkew"] = "00:00:00";
     }
 }
@@ -24,7 +27,7 @@ public sealed class TimeoutTests_Opaque(ShortTimeoutFixture<Opaque> fx, ITestOut
 public sealed class TimeoutTests_Blacklist(ShortTimeoutFixture<Blacklist> fx, ITestOutputHelper o) : TimeoutTests<Blacklist>(fx, o), IClassFixture<ShortTimeoutFixture<Blacklist>>;
 public sealed class TimeoutTests_SessionCache(ShortTimeoutFixture<SessionCache> fx, ITestOutputHelper o) : TimeoutTests<SessionCache>(fx, o), IClassFixture<ShortTimeoutFixture<SessionCache>>;
 
-/// <summary>Idle (sliding) and absolute timeouts, with 2 s / 5 s limits.</summary>
+/// <summary>Idle (sliding) and absolute timeouts, with 3 s / 7 s limits.</summary>
 public abstract class TimeoutTests<TMode> where TMode : IMode
 {
     private readonly ShortTimeoutFixture<TMode> _fx;
@@ -40,7 +43,7 @@ public abstract class TimeoutTests<TMode> where TMode : IMode
     {
         var login = await _fx.Api.LoginAsync(await _fx.NewUserAsync());
         Assert.Equal(HttpStatusCode.OK, (await _fx.Api.GetAsync("/auth/me", login)).StatusCode);
-        await Task.Delay(TimeSpan.FromSeconds(2.6));
+        await Task.Delay(TimeSpan.FromSeconds(3.6));
         var response = await _fx.Api.GetAsync("/auth/me", login);
         if (_fx.Api.IsJwtMode)
         {
@@ -61,14 +64,14 @@ public abstract class TimeoutTests<TMode> where TMode : IMode
         var login = await _fx.Api.LoginAsync(await _fx.NewUserAsync());
         var started = DateTimeOffset.UtcNow;
         // Keep the session busy for longer than the idle timeout: it stays alive.
-        while (DateTimeOffset.UtcNow - started < TimeSpan.FromSeconds(3.5))
+        while (DateTimeOffset.UtcNow - started < TimeSpan.FromSeconds(4.5))
         {
             await Task.Delay(TimeSpan.FromSeconds(1));
             if (_fx.Api.IsJwtMode) login = await _fx.Api.RefreshAsync(login);
             Assert.Equal(HttpStatusCode.OK, (await _fx.Api.GetAsync("/auth/me", login)).StatusCode);
         }
         // Past the absolute limit nothing keeps it alive.
-        await Task.Delay(started + TimeSpan.FromSeconds(5.3) - DateTimeOffset.UtcNow);
+        await Task.Delay(started + TimeSpan.FromSeconds(7.4) - DateTimeOffset.UtcNow);
         if (_fx.Api.IsJwtMode)
         {
             var refresh = await _fx.Api.Http.PostAsJsonAsync("/auth/refresh", new { refresh_token = login.Refresh });
@@ -85,10 +88,25 @@ public abstract class TimeoutTests<TMode> where TMode : IMode
     {
         var user = await _fx.NewUserAsync();
         await _fx.Api.LoginAsync(user);
-        await Task.Delay(TimeSpan.FromSeconds(2.6));
+        await Task.Delay(TimeSpan.FromSeconds(3.6));
         var admin = await _fx.AliceAsync();
         var sessions = await _fx.Api.GetJsonAsync($"/admin/sessions?user_id={user.Id}", admin);
         Assert.Equal(0, sessions.GetProperty("total").GetInt64());
         Assert.Equal(0, sessions.GetProperty("items").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task The_janitor_marks_sessions_that_ran_out_as_expired()
+    {
+        var user = await _fx.NewUserAsync();
+        var login = await _fx.Api.LoginAsync(user);
+        await Task.Delay(TimeSpan.FromSeconds(3.6));
+        var janitor = _fx.Factory.Services.GetRequiredService<SessionJanitor>();
+        Assert.True(await janitor.RunOnceAsync(default) >= 1);
+        await using var db = TestDatabase.NewContext(TestEnvironment.ConnectionFor(_fx.Database));
+        var rows = await db.Sessions.Where(s => s.UserId == user.Id).Select(s => s.RevokeReason).ToListAsync();
+        Assert.Equal(["expired"], rows);
+        if (!_fx.Api.IsJwtMode)
+            await Problem.AssertAsync(await _fx.Api.GetAsync("/auth/me", login), HttpStatusCode.Unauthorized, Problems.SessionRevoked, "expired");
     }
 }

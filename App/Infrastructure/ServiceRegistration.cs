@@ -95,6 +95,8 @@ public static class ServiceRegistration
         services.AddScoped<SessionService>();
         services.AddScoped<LoginService>();
         services.AddScoped<AuditLog>();
+        services.AddSingleton<SessionJanitor>();
+        services.AddHostedService(sp => sp.GetRequiredService<SessionJanitor>());
 
         services.AddAuthentication(SessionAuthenticationHandler.SchemeName).AddSessionGate();
         services.AddOptions<SessionAuthenticationOptions>(SessionAuthenticationHandler.SchemeName)
