@@ -60,6 +60,13 @@ public sealed class SessionLifetimeOptions
 
     public CookieSettings Cookie { get; set; } = new();
 
+    /// <summary>When a session (or refresh token) used at <paramref name="now"/> goes idle: never past its absolute limit.</summary>
+    public DateTimeOffset NextIdleExpiry(DateTimeOffset now, DateTimeOffset absoluteExpiresAt)
+    {
+        var idle = now + IdleTimeout;
+        return idle < absoluteExpiresAt ? idle : absoluteExpiresAt;
+    }
+
     public sealed class CookieSettings
     {
         /// <summary>Name of the session cookie (Opaque mode).</summary>

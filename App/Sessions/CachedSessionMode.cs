@@ -50,8 +50,7 @@ public abstract class CachedSessionMode(
 
     private async Task<SessionSnapshot> SlideAsync(SessionSnapshot s, DateTimeOffset now, Func<CachedSession, Task> write, bool databaseOnly, CancellationToken ct)
     {
-        var idle = now + Options.IdleTimeout;
-        if (idle > s.AbsoluteExpiresAt) idle = s.AbsoluteExpiresAt;
+        var idle = Options.NextIdleExpiry(now, s.AbsoluteExpiresAt);
         s = s with { IdleExpiresAt = idle, LastTouchedAt = now };
         var id = s.SessionId;
         // PostgreSQL first; a session revoked meanwhile is not revived because the update skips it.

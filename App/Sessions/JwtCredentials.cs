@@ -31,14 +31,13 @@ public sealed class JwtCredentials(
 
         var now = time.GetUtcNow();
         var refresh = Secrets.New();
-        var idle = now + _options.IdleTimeout;
         var refreshToken = new RefreshToken
         {
             TokenHash = Secrets.Hash(refresh),
             SessionId = session.Id,
             UserId = session.UserId,
             CreatedAt = now,
-            IdleExpiresAt = idle < session.AbsoluteExpiresAt ? idle : session.AbsoluteExpiresAt,
+            IdleExpiresAt = _options.NextIdleExpiry(now, session.AbsoluteExpiresAt),
             ExpiresAt = session.AbsoluteExpiresAt,
         };
         db.RefreshTokens.Add(refreshToken);
@@ -83,8 +82,7 @@ public sealed class JwtCredentials(
         if (user.BannedUntil > now) return RefreshOutcome.Invalid;
 
         session.LastSeenAt = now;
-        var idle = now + _options.IdleTimeout;
-        session.IdleExpiresAt = idle < session.AbsoluteExpiresAt ? idle : session.AbsoluteExpiresAt;
+        session.IdleExpiresAt = _options.NextIdleExpiry(now, session.AbsoluteExpiresAt);
         var sessions = services.GetRequiredService<SessionService>();
         var roles = await sessions.LoadRoleSetsAsync([user.Id], ct);
         var snapshot = SessionService.ToSnapshot(session, user.Username, user.Tenant!.Slug, roles.GetValueOrDefault(user.Id, SessionService.RoleSet.Empty));

@@ -78,7 +78,7 @@ public sealed class SessionService(
                 UserAgent = Truncate(info.UserAgent, 512),
                 CreatedAt = now,
                 LastSeenAt = now,
-                IdleExpiresAt = Min(now + _options.IdleTimeout, now + _options.AbsoluteTimeout),
+                IdleExpiresAt = _options.NextIdleExpiry(now, now + _options.AbsoluteTimeout),
                 AbsoluteExpiresAt = now + _options.AbsoluteTimeout,
             };
             var roles = await LoadRoleSetsAsync([user.Id], ct);
@@ -192,8 +192,6 @@ public sealed class SessionService(
         }
         return revoked;
     }
-
-    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 
     private static string? Truncate(string? s, int max) => s is null || s.Length <= max ? s : s[..max];
 }
