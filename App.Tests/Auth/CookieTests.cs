@@ -31,6 +31,18 @@ public sealed class CookieTests : IClassFixture<AppFixture<Opaque>>
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
+    [Fact]
+    public async Task The_cookie_still_counts_next_to_another_schemes_authorization_header()
+    {
+        var login = await _fx.Api.LoginAsync(await _fx.NewUserAsync());
+        var response = await _fx.Api.SendAsync(HttpMethod.Get, "/auth/me", configure: r =>
+        {
+            r.Headers.Add("Cookie", login.Cookie);
+            r.Headers.TryAddWithoutValidation("Authorization", "Basic YWxpY2U6cGFzc3dvcmQ=");
+        });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
     [Theory]
     [InlineData("https://evil.example", null)]
     [InlineData(null, "cross-site")]

@@ -40,12 +40,11 @@ public sealed partial class SessionAuthenticationHandler(
     {
         string? credential = null;
         var fromCookie = false;
-        var authorization = Request.Headers.Authorization;
-        if (authorization.Count > 0)
+        var authorization = Request.Headers.Authorization.ToString();
+        // Another scheme's header (Basic, say) is not ours to judge; the cookie may still carry the session.
+        if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
-            var value = authorization.ToString();
-            if (!value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) return AuthenticateResult.NoResult();
-            credential = value[7..].Trim();
+            credential = authorization[7..].Trim();
         }
         else if (mode.AcceptsCookie && Request.Cookies.TryGetValue(Options.CookieName, out var cookie))
         {
