@@ -36,11 +36,11 @@ public sealed partial class LoginService(
         var ipKey = redis.FailureKey("ip", ip ?? "unknown");
         var limit = limits.Value;
 
-        var (accountFailures, accountRetry) = await redis.GetFailuresAsync(accountKey);
-        var (ipFailures, ipRetry) = await redis.GetFailuresAsync(ipKey);
-        if (accountFailures >= limit.MaxFailuresPerAccount || ipFailures >= limit.MaxFailuresPerIp)
+        var accountLimited = await redis.GetFailuresAsync(accountKey) >= limit.MaxFailuresPerAccount;
+        var ipLimited = await redis.GetFailuresAsync(ipKey) >= limit.MaxFailuresPerIp;
+        if (accountLimited || ipLimited)
         {
-            var retry = Max(accountFailures >= limit.MaxFailuresPerAccount ? accountRetry : null, ipFailures >= limit.MaxFailuresPerIp ? ipRetry : null);
+            var retry = Max(accountLimited ? await redis.FailuresResetInAsync(accountKey) : null, ipLimited ? await redis.FailuresResetInAsync(ipKey) : null);
             return new Outcome(null, 429, Problems.TooManyAttempts, retry ?? limit.Window);
         }
 

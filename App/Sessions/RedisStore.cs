@@ -70,14 +70,14 @@ public sealed class RedisStore(IConnectionMultiplexer redis, IOptions<RedisOptio
     public Task RevokeJtiAsync(Guid userId, string jti, string reason, TimeSpan ttl) =>
         Db.StringSetAsync(RevokedJtiKey(userId, jti), reason, Clamp(ttl));
 
-    /// <summary>Current failure counts and the time until the longest-lived counter resets.</summary>
-    public async Task<(long Count, TimeSpan? RetryAfter)> GetFailuresAsync(RedisKey key)
+    public async Task<long> GetFailuresAsync(RedisKey key)
     {
         var value = await Db.StringGetAsync(key);
-        if (value.IsNull) return (0, null);
-        var ttl = await Db.KeyTimeToLiveAsync(key);
-        return ((long)value, ttl);
+        return value.IsNull ? 0 : (long)value;
     }
+
+    /// <summary>How long until a failure counter resets (asked only once a limit is reached).</summary>
+    public Task<TimeSpan?> FailuresResetInAsync(RedisKey key) => Db.KeyTimeToLiveAsync(key);
 
     public async Task IncrementFailuresAsync(RedisKey key, TimeSpan window)
     {
