@@ -62,11 +62,10 @@ public abstract class CachedSessionMode(
 
     private async Task<CachedSession?> RebuildAsync(Func<IQueryable<Session>, IQueryable<Session>> find, CancellationToken ct)
     {
-        var row = await find(db.Sessions.AsNoTracking()).FirstOrDefaultAsync(ct);
-        if (row is null) return null;
-        if (row.RevokedAt is not null) return CachedSession.Tombstone(row.RevokeReason ?? RevokeReasons.Kicked);
-        var loaded = await Sessions.LoadSnapshotsAsync(db.Sessions.Where(x => x.Id == row.Id), ct);
-        return loaded.Count == 0 ? null : CachedSession.Live(loaded[0].Snapshot);
+        var loaded = await Sessions.LoadSnapshotsAsync(find(db.Sessions).Take(1), ct);
+        if (loaded.Count == 0) return null;
+        var (row, snapshot) = loaded[0];
+        return row.RevokedAt is null ? CachedSession.Live(snapshot) : CachedSession.Tombstone(row.RevokeReason ?? RevokeReasons.Kicked);
     }
 
     /// <summary>A live entry lives no longer than the session can; a tombstone written on rebuild, an hour.</summary>
