@@ -265,6 +265,29 @@ public abstract class AdminTests<TMode> where TMode : IMode
     }
 
     [Fact]
+    public async Task Nul_characters_anywhere_are_bad_input_and_change_nothing()
+    {
+        var user = await _fx.NewUserAsync();
+        var login = await Api.LoginAsync(user);
+        var alice = await _fx.AliceAsync();
+        var admin = await _fx.PlatformAdminAsync();
+        await Problem.AssertAsync(await Api.SendAsync(HttpMethod.Post, $"/admin/users/{user.Id}/ban", alice,
+            configure: r => r.Content = new StringContent("{\"reason\":\"x\\u0000\"}", System.Text.Encoding.UTF8, "application/json")),
+            HttpStatusCode.BadRequest, Problems.Validation);
+        Assert.Equal(HttpStatusCode.OK, (await Api.GetAsync("/auth/me", login)).StatusCode);
+        await Problem.AssertAsync(await Api.GetAsync("/admin/audit?type=a%00b", alice), HttpStatusCode.BadRequest, Problems.Validation);
+        await Problem.AssertAsync(await Api.GetAsync("/admin/users?tenant=a%00b", admin), HttpStatusCode.BadRequest, Problems.Validation);
+        var slug = "nul" + Guid.NewGuid().ToString("N")[..8];
+        await Problem.AssertAsync(await Api.SendAsync(HttpMethod.Post, "/admin/tenants", admin,
+            configure: r => r.Content = new StringContent($"{{\"slug\":\"{slug}\",\"name\":\"x\\u0000\"}}", System.Text.Encoding.UTF8, "application/json")),
+            HttpStatusCode.BadRequest, Problems.Validation);
+        var tenants = await Api.GetJsonAsync("/admin/tenants", admin);
+        Assert.DoesNotContain(tenants.EnumerateArray(), t => t.GetProperty("slug").GetString() == slug);
+        // Refused before any query: PostgreSQL never saw the NUL (it would log "invalid byte sequence").
+        Assert.DoesNotContain("invalid byte sequence", _fx.Logs.All, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public async Task Tenants_are_created_and_listed_by_the_platform_admin()
     {
         var admin = await _fx.PlatformAdminAsync();

@@ -108,6 +108,8 @@ public abstract class AuthFlowTests<TMode> where TMode : IMode
     [InlineData("[1,2,3]")]
     [InlineData("")]
     [InlineData("{\"tenant\":\"acme\",\"username\":\"LONG\",\"password\":\"demo-password-123\"}")]
+    [InlineData("{\"tenant\":\"acme\\u0000\",\"username\":\"bob\",\"password\":\"demo-password-123\"}")]
+    [InlineData("{\"tenant\":\"acme\",\"username\":\"bob\\u0000\",\"password\":\"demo-password-123\"}")]
     public async Task Malformed_login_gets_400_validation(string body)
     {
         body = body.Replace("LONG", new string('x', 5000));

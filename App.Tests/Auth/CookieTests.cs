@@ -48,6 +48,7 @@ public sealed class CookieTests : IClassFixture<AppFixture<Opaque>>
     [InlineData(null, "cross-site")]
     [InlineData("http://localhost.evil.example", "same-site")]
     [InlineData("null", null)]
+    [InlineData("https://localhost", null)]
     public async Task A_cross_site_state_change_with_the_cookie_is_refused_and_changes_nothing(string? origin, string? fetchSite)
     {
         var login = await _fx.Api.LoginAsync(await _fx.NewUserAsync());

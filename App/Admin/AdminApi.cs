@@ -16,7 +16,7 @@ public static partial class AdminApi
 {
     public static RouteGroupBuilder MapAdminApi(this IEndpointRouteBuilder app)
     {
-        var admin = app.MapGroup("/admin").RequireAuthorization();
+        var admin = app.MapGroup("/admin").RequireAuthorization().ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404);
         admin.MapAdminUsers();
         admin.MapAdminRoles();
         admin.MapAdminSessions();

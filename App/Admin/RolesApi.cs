@@ -59,7 +59,7 @@ internal static class RolesApi
         {
             await db.SaveChangesAsync(ct);
         }
-        catch (DbUpdateException)
+        catch (DbUpdateException e) when (e.IsUniqueViolation())
         {
             return Problems.Result(409, Problems.Conflict, "A role with this name exists.");
         }

@@ -34,7 +34,7 @@ internal static class SessionsAdminApi
         if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
         var query = db.Sessions.AsNoTracking().Where(x => x.TenantId == tenantId).Where(SessionService.IsLive(time.GetUtcNow()));
         if (userId is { } uid) query = query.Where(x => x.UserId == uid);
-        var total = await query.Take(TotalCap).LongCountAsync(ct);
+        var total = await query.OrderBy(x => x.CreatedAt).Take(TotalCap).LongCountAsync(ct);
         var items = await (from x in query.OrderByDescending(x => x.CreatedAt).Skip((p - 1) * s).Take(s)
                            join u in db.Users on x.UserId equals u.Id
                            select new AdminSessionView(x.Id, x.UserId, u.Username, x.DeviceType, x.CreatedAt, x.LastSeenAt, x.Ip))

@@ -60,7 +60,7 @@ internal static class TenantsApi
         {
             await db.SaveChangesAsync(ct);
         }
-        catch (DbUpdateException)
+        catch (DbUpdateException e) when (e.IsUniqueViolation())
         {
             return Problems.Result(409, Problems.Conflict, "A tenant with this slug exists.");
         }

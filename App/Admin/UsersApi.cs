@@ -100,7 +100,7 @@ internal static class UsersApi
         {
             await db.SaveChangesAsync(ct);
         }
-        catch (DbUpdateException)
+        catch (DbUpdateException e) when (e.IsUniqueViolation())
         {
             return Problems.Result(409, Problems.Conflict, "A user with this username exists.");
         }
@@ -148,7 +148,7 @@ internal static class UsersApi
         {
             await db.SaveChangesAsync(ct);
         }
-        catch (DbUpdateException)
+        catch (DbUpdateException e) when (e.IsUniqueViolation())
         {
             return Problems.Result(409, Problems.Conflict, "A user with this username exists.");
         }

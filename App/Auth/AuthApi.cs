@@ -32,7 +32,7 @@ public static class AuthApi
             .WithSummary("Rotate a refresh token (JWT modes). Reusing a spent one revokes its whole family.")
             .ProducesProblem(400).ProducesProblem(401);
 
-        var me = group.MapGroup("").RequireAuthorization();
+        var me = group.MapGroup("").RequireAuthorization().ProducesProblem(401);
         me.MapPost("/logout", Logout).WithName("Logout").WithSummary("End the current session.");
         me.MapPost("/logout-all", LogoutAll).WithName("LogoutAll").WithSummary("End all of the caller's sessions, the current one included.");
         me.MapGet("/me", Me).WithName("Me").WithSummary("Who is calling, with roles, permissions and the session.");
@@ -44,7 +44,7 @@ public static class AuthApi
 
     public static RouteGroupBuilder MapSampleApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/api").WithTags("Sample API").RequireAuthorization();
+        var group = app.MapGroup("/api").WithTags("Sample API").RequireAuthorization().ProducesProblem(401).ProducesProblem(403);
         group.MapGet("/profile", (ClaimsPrincipal user) => TypedResults.Ok(new ProfileResponse(
             user.UserId(), user.FindFirstValue(SessionClaims.Name)!, user.FindFirstValue(SessionClaims.Tenant)!, user.RolesOf())))
             .WithName("Profile").WithSummary("Any authenticated caller.");

@@ -1,7 +1,13 @@
+using System.ComponentModel;
+
 namespace SessionGate.Auth;
 
-/// <summary>Login with tenant, username and password.</summary>
-public sealed record LoginRequest(string? Tenant, string? Username, string? Password, string? DeviceType);
+/// <summary>Login with tenant, username and password; device_type is web (default), mobile, desktop or api.</summary>
+public sealed record LoginRequest(
+    [property: DefaultValue("acme")] string? Tenant,
+    [property: DefaultValue("alice")] string? Username,
+    string? Password,
+    [property: DefaultValue("web")] string? DeviceType);
 
 public sealed record RefreshRequest(string? RefreshToken);
 

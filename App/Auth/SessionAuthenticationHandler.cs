@@ -95,7 +95,9 @@ public sealed partial class SessionAuthenticationHandler(
         if (string.Equals(request.Headers["Sec-Fetch-Site"], "cross-site", StringComparison.OrdinalIgnoreCase)) return true;
         var origin = request.Headers.Origin.ToString();
         if (string.IsNullOrEmpty(origin)) return false;
+        // Same origin means same scheme, host and port (behind a TLS proxy, forwarded headers set the scheme).
         return !Uri.TryCreate(origin, UriKind.Absolute, out var uri)
+            || !string.Equals(uri.Scheme, request.Scheme, StringComparison.OrdinalIgnoreCase)
             || !string.Equals(uri.Authority, request.Host.Value, StringComparison.OrdinalIgnoreCase);
     }
 

@@ -16,7 +16,8 @@ public sealed partial class ProblemExceptionHandler(ILogger<ProblemExceptionHand
     {
         var (status, name) = exception switch
         {
-            BadHttpRequestException bad => (bad.StatusCode, bad.StatusCode == 413 ? Problems.Validation : Problems.Validation),
+            BadHttpRequestException { StatusCode: 413 or 414 or 431 } bad => (bad.StatusCode, Problems.RequestTooLarge),
+            BadHttpRequestException bad => (bad.StatusCode, Problems.Validation),
             JsonException => (400, Problems.Validation),
             RedisException or RedisTimeoutException => (503, Problems.ServiceUnavailable),
             NpgsqlException { IsTransient: true } or TimeoutException => (503, Problems.ServiceUnavailable),
@@ -30,6 +31,23 @@ public sealed partial class ProblemExceptionHandler(ILogger<ProblemExceptionHand
         return true;
     }
 
+    /// <summary>
+    /// PostgreSQL cannot store U+0000 in text, so a NUL anywhere in a request's strings is refused up front
+    /// (a 400, like any other bad input) instead of failing deep in a query.
+    /// </summary>
+    public static Task RejectNulInQueryAsync(HttpContext context, Func<Task> next)
+    {
+        foreach (var (_, values) in context.Request.Query)
+        {
+            foreach (var value in values)
+            {
+                if (value is not null && value.Contains('\0'))
+                    return Problems.WriteAsync(context, StatusCodes.Status400BadRequest, Problems.Validation, "Query values may not contain NUL characters.");
+            }
+        }
+        return next();
+    }
+
     [LoggerMessage(Level = LogLevel.Error, Message = "Request failed with {ExceptionType}")]
     private static partial void LogUnhandled(ILogger logger, string exceptionType, Exception exception);
 
@@ -41,7 +59,8 @@ public sealed partial class ProblemExceptionHandler(ILogger<ProblemExceptionHand
         {
             var name = problem.Status switch
             {
-                400 or 413 or 431 => Problems.Validation,
+                400 => Problems.Validation,
+                413 or 414 or 431 => Problems.RequestTooLarge,
                 401 => Problems.Unauthenticated,
                 403 => Problems.Forbidden,
                 404 => Problems.NotFound,
@@ -60,4 +79,23 @@ public sealed partial class ProblemExceptionHandler(ILogger<ProblemExceptionHand
         problem.Extensions.Remove("exception");
         problem.Extensions.Remove("errors");
     }
+}
+
+/// <summary>Refuses JSON strings that hold U+0000, which PostgreSQL cannot store: the body is then bad input (400).</summary>
+public sealed class NulFreeStringConverter : System.Text.Json.Serialization.JsonConverter<string>
+{
+    public override string? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        var value = reader.GetString();
+        if (value is not null && value.Contains('\0')) throw new JsonException("Strings may not contain NUL characters.");
+        return value;
+    }
+
+    public override void Write(Utf8JsonWriter writer, string value, JsonSerializerOptions options) => writer.WriteStringValue(value);
+}
+
+public static class DbErrors
+{
+    public static bool IsUniqueViolation(this Microsoft.EntityFrameworkCore.DbUpdateException e) =>
+        e.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };
 }

@@ -9,6 +9,7 @@ public static class Problems
     public const string TypeBase = "https://sessiongate.dev/errors/";
 
     public const string Validation = "validation";
+    public const string RequestTooLarge = "request-too-large";
     public const string InvalidCredentials = "invalid-credentials";
     public const string AccountBanned = "account-banned";
     public const string SessionLimitReached = "session-limit-reached";
@@ -34,6 +35,7 @@ public static class Problems
     private static readonly Dictionary<string, string> Titles = new()
     {
         [Validation] = "The request is not valid.",
+        [RequestTooLarge] = "The request is too large.",
         [InvalidCredentials] = "The credentials are not valid.",
         [AccountBanned] = "The account is banned.",
         [SessionLimitReached] = "The session limit is reached.",

@@ -120,7 +120,11 @@ public static class ServiceRegistration
         services.AddHealthChecks()
             .AddCheck<PostgresHealthCheck>("postgres", tags: ["ready"])
             .AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
-        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
+        services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+            o.SerializerOptions.Converters.Add(new NulFreeStringConverter());
+        });
         services.Configure<Microsoft.AspNetCore.Mvc.JsonOptions>(o => o.JsonSerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
         services.AddSessionGateSwagger();
         services.AddSessionGateGateway(configuration);
@@ -138,6 +142,7 @@ public static class ServiceRegistration
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseSerilogRequestLogging();
+        app.Use(ProblemExceptionHandler.RejectNulInQueryAsync);
         app.Use((context, next) =>
         {
             // Anything under these paths may carry a credential or personal data: never cache it.
