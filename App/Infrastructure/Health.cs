@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using SessionGate.Data;
 using SessionGate.Sessions;
@@ -39,8 +40,9 @@ public static class HealthEndpoints
 {
     public static IEndpointRouteBuilder MapSessionGateHealth(this IEndpointRouteBuilder app)
     {
-        app.MapHealthChecks("/health/live", new() { Predicate = _ => false });
-        app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") });
+        var getOnly = new HttpMethodMetadata([HttpMethods.Get, HttpMethods.Head]);
+        app.MapHealthChecks("/health/live", new() { Predicate = _ => false }).WithMetadata(getOnly);
+        app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") }).WithMetadata(getOnly);
         return app;
     }
 }
