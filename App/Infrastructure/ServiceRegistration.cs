@@ -129,11 +129,14 @@ public static class ServiceRegistration
         services.AddSessionGateSwagger();
         services.AddSessionGateGateway(configuration);
 
+        // Each host gets its own logger (the static Log.Logger is left alone), so several instances in one
+        // process, as in the tests, never write into each other's sinks.
         services.AddSerilog((sp, log) => log
             .ReadFrom.Configuration(sp.GetRequiredService<IConfiguration>())
             .ReadFrom.Services(sp)
             .Enrich.FromLogContext()
-            .WriteTo.Console(formatProvider: System.Globalization.CultureInfo.InvariantCulture));
+            .WriteTo.Console(formatProvider: System.Globalization.CultureInfo.InvariantCulture),
+            preserveStaticLogger: true);
         return services;
     }
 
@@ -141,7 +144,7 @@ public static class ServiceRegistration
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-        app.UseSerilogRequestLogging();
+        app.UseSerilogRequestLogging(o => o.Logger = app.Services.GetRequiredService<Serilog.ILogger>());
         app.Use(ProblemExceptionHandler.RejectNulInQueryAsync);
         app.Use((context, next) =>
         {

@@ -32,14 +32,32 @@ public sealed class RedisStore(IConnectionMultiplexer redis, IOptions<RedisOptio
 
     public async Task<CachedSession?> GetOpaqueAsync(byte[] secretHash) => Decode(await Db.StringGetAsync(OpaqueKey(secretHash)));
 
-    public Task SetOpaqueAsync(byte[] secretHash, CachedSession entry, TimeSpan ttl) =>
-        Db.StringSetAsync(OpaqueKey(secretHash), Encode(entry), Clamp(ttl));
+    public Task SetOpaqueAsync(byte[] secretHash, CachedSession entry, TimeSpan ttl) => SetEntryAsync(OpaqueKey(secretHash), entry, ttl);
 
     public async Task<CachedSession?> GetCachedSessionAsync(Guid userId, Guid sessionId) =>
         Decode(await Db.StringGetAsync(CachedSessionKey(userId, sessionId)));
 
     public Task SetCachedSessionAsync(Guid userId, Guid sessionId, CachedSession entry, TimeSpan ttl) =>
-        Db.StringSetAsync(CachedSessionKey(userId, sessionId), Encode(entry), Clamp(ttl));
+        SetEntryAsync(CachedSessionKey(userId, sessionId), entry, ttl);
+
+    // A live entry is written only where no tombstone stands. Writers of live entries (login, sliding, rebuild
+    // after a miss, role changes) read PostgreSQL first; a revocation that lands in between writes its tombstone
+    // unconditionally after its own PostgreSQL write, so whichever order the two Redis writes take, the
+    // tombstone wins and a revoked session is never revived.
+    private const string SetLiveUnlessRevokedScript = """
+        local cur = redis.call('GET', KEYS[1])
+        if cur then
+          local ok, v = pcall(cjson.decode, cur)
+          if ok and type(v) == 'table' and v['revoked'] then return 0 end
+        end
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+        return 1
+        """;
+
+    private Task SetEntryAsync(RedisKey key, CachedSession entry, TimeSpan ttl) =>
+        entry.Revoked is not null
+            ? Db.StringSetAsync(key, Encode(entry), Clamp(ttl))
+            : Db.ScriptEvaluateAsync(SetLiveUnlessRevokedScript, [key], [Encode(entry), (long)Clamp(ttl).TotalMilliseconds]);
 
     /// <summary>Blacklist mode's hot path: user state, session revocation and jti revocation in one MGET on one slot.</summary>
     public async Task<(UserState? State, string? SessionRevoked, string? JtiRevoked)> GetTokenStateAsync(Guid userId, Guid sessionId, string jti)
