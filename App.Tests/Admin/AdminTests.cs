@@ -137,6 +137,30 @@ public abstract class AdminTests<TMode> where TMode : IMode
     }
 
     [Fact]
+    public async Task Logins_racing_a_ban_all_end_up_dead()
+    {
+        var user = await _fx.NewUserAsync();
+        var alice = await _fx.AliceAsync();
+        var logins = Enumerable.Range(0, 8)
+            .Select(_ => Api.LoginRawAsync(new { tenant = "acme", username = user.Username, password = user.Password })).ToList();
+        await Task.Delay(100);
+        var ban = Api.SendAsync(HttpMethod.Post, $"/admin/users/{user.Id}/ban", alice, new { reason = "race" });
+        await Task.WhenAll(logins);
+        Assert.Equal(HttpStatusCode.NoContent, (await ban).StatusCode);
+        foreach (var response in logins.Select(l => l.Result))
+        {
+            if (response.StatusCode != HttpStatusCode.OK)
+            {
+                await Problem.AssertAsync(response, HttpStatusCode.Forbidden, Problems.AccountBanned);
+                continue;
+            }
+            var login = await ApiClient.ReadLoginAsync(response);
+            await Problem.AssertAsync(await Api.GetAsync("/auth/me", login), HttpStatusCode.Unauthorized, Problems.SessionRevoked, "banned");
+        }
+        Assert.Equal(0, (await Api.GetJsonAsync($"/admin/sessions?user_id={user.Id}", alice)).GetProperty("total").GetInt64());
+    }
+
+    [Fact]
     public async Task A_timed_ban_refuses_login_until_it_runs_out()
     {
         var user = await _fx.NewUserAsync();

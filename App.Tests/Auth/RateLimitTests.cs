@@ -39,6 +39,16 @@ public abstract class AccountRateLimitTests<TMode>(AccountLimitFixture<TMode> fx
     }
 
     [Fact]
+    public async Task Parallel_guesses_cannot_slip_past_the_account_limit()
+    {
+        var user = await fx.NewUserAsync();
+        var attempts = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ =>
+            fx.Api.LoginRawAsync(new { tenant = "acme", username = user.Username, password = "wrong-password-123" })));
+        Assert.Equal(3, attempts.Count(r => r.StatusCode == HttpStatusCode.Unauthorized));
+        Assert.Equal(7, attempts.Count(r => r.StatusCode == HttpStatusCode.TooManyRequests));
+    }
+
+    [Fact]
     public async Task Unknown_usernames_are_limited_exactly_like_known_ones()
     {
         var ghost = "ghost" + Guid.NewGuid().ToString("N")[..8];

@@ -36,11 +36,16 @@ public sealed partial class LoginService(
         var ipKey = redis.FailureKey("ip", ip ?? "unknown");
         var limit = limits.Value;
 
-        var accountLimited = await redis.GetFailuresAsync(accountKey) >= limit.MaxFailuresPerAccount;
-        var ipLimited = await redis.GetFailuresAsync(ipKey) >= limit.MaxFailuresPerIp;
-        if (accountLimited || ipLimited)
+        // Reserve the attempt before the (slow) password check, atomically: parallel guesses cannot all slip
+        // under the limit. Only failures keep their reservation.
+        var accountCount = await redis.CountAttemptAsync(accountKey, limit.Window);
+        var ipCount = await redis.CountAttemptAsync(ipKey, limit.Window);
+        if (accountCount > limit.MaxFailuresPerAccount || ipCount > limit.MaxFailuresPerIp)
         {
-            var retry = Max(accountLimited ? await redis.FailuresResetInAsync(accountKey) : null, ipLimited ? await redis.FailuresResetInAsync(ipKey) : null);
+            await redis.UncountAttemptAsync(accountKey);
+            await redis.UncountAttemptAsync(ipKey);
+            var retry = Max(accountCount > limit.MaxFailuresPerAccount ? await redis.FailuresResetInAsync(accountKey) : null,
+                ipCount > limit.MaxFailuresPerIp ? await redis.FailuresResetInAsync(ipKey) : null);
             return new Outcome(null, 429, Problems.TooManyAttempts, retry ?? limit.Window);
         }
 
@@ -49,13 +54,11 @@ public sealed partial class LoginService(
             : await db.Users.FirstOrDefaultAsync(u => u.TenantId == tenant.Id && u.NormalizedUsername == normalized, ct);
         var verified = passwords.Verify(user, request.Password!);
         if (verified == PasswordVerificationResult.Failed || user is null || tenant is null)
-        {
-            await redis.IncrementFailuresAsync(accountKey, limit.Window);
-            await redis.IncrementFailuresAsync(ipKey, limit.Window);
-            await audit.WriteAsync(AuditTypes.LoginFailed, null, user?.Id, tenant?.Id, ip, new { device_type = device }, ct);
-            LogLoginFailed(logger, tenantSlug);
-            return new Outcome(null, 401, Problems.InvalidCredentials);
-        }
+            return await FailedAsync(user?.Id, tenant?.Id, tenantSlug, device, ip, ct);
+
+        // A right password is no failed guess: give the reservations back.
+        await redis.ResetFailuresAsync(accountKey);
+        await redis.UncountAttemptAsync(ipKey);
         if (verified == PasswordVerificationResult.SuccessRehashNeeded)
         {
             user.PasswordHash = passwords.Hash(user, request.Password!);
@@ -63,20 +66,34 @@ public sealed partial class LoginService(
         }
 
         var now = time.GetUtcNow();
-        if (user.BannedUntil > now)
-        {
-            await audit.WriteAsync(AuditTypes.LoginRejected, null, user.Id, tenant.Id, ip, new { reason = "banned" }, ct);
-            return new Outcome(null, 403, Problems.AccountBanned);
-        }
+        if (user.BannedUntil > now) return await BannedAsync(user, tenant, ip, ct);
 
-        var created = await sessions.CreateAsync(new SessionService.LoginRequestInfo(user, tenant, device, ip, userAgent), ct);
-        if (created.LimitReached)
+        var created = await sessions.CreateAsync(new SessionService.LoginRequestInfo(user, tenant, device, ip, userAgent, user.PasswordHash), ct);
+        switch (created.Refused)
         {
-            await audit.WriteAsync(AuditTypes.LoginRejected, null, user.Id, tenant.Id, ip, new { reason = "session-limit-reached" }, ct);
-            return new Outcome(null, 403, Problems.SessionLimitReached);
+            case SessionService.Refusal.Banned:
+                return await BannedAsync(user, tenant, ip, ct);
+            case SessionService.Refusal.CredentialsChanged:
+                // The password changed while this login was being checked: it was the old password.
+                return await FailedAsync(user.Id, tenant.Id, tenantSlug, device, ip, ct);
+            case SessionService.Refusal.LimitReached:
+                await audit.WriteAsync(AuditTypes.LoginRejected, null, user.Id, tenant.Id, ip, new { reason = "session-limit-reached" }, ct);
+                return new Outcome(null, 403, Problems.SessionLimitReached);
         }
-        await redis.ResetFailuresAsync(accountKey);
         return new Outcome(created.Credential, 200, null);
+    }
+
+    private async Task<Outcome> FailedAsync(Guid? userId, Guid? tenantId, string tenantSlug, string device, string? ip, CancellationToken ct)
+    {
+        await audit.WriteAsync(AuditTypes.LoginFailed, null, userId, tenantId, ip, new { device_type = device }, ct);
+        LogLoginFailed(logger, tenantSlug);
+        return new Outcome(null, 401, Problems.InvalidCredentials);
+    }
+
+    private async Task<Outcome> BannedAsync(User user, Tenant tenant, string? ip, CancellationToken ct)
+    {
+        await audit.WriteAsync(AuditTypes.LoginRejected, null, user.Id, tenant.Id, ip, new { reason = "banned" }, ct);
+        return new Outcome(null, 403, Problems.AccountBanned);
     }
 
     private static string? Validate(LoginRequest r, string device)

@@ -88,20 +88,21 @@ public sealed class RedisStore(IConnectionMultiplexer redis, IOptions<RedisOptio
     public Task RevokeJtiAsync(Guid userId, string jti, string reason, TimeSpan ttl) =>
         Db.StringSetAsync(RevokedJtiKey(userId, jti), reason, Clamp(ttl));
 
-    public async Task<long> GetFailuresAsync(RedisKey key)
-    {
-        var value = await Db.StringGetAsync(key);
-        return value.IsNull ? 0 : (long)value;
-    }
+    // INCR and the window's expiry in one step: a counter can never be left without a TTL.
+    private const string CountAttemptScript = """
+        local n = redis.call('INCR', KEYS[1])
+        if n == 1 or redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+        return n
+        """;
+
+    /// <summary>Counts one login attempt against a limit's window; returns the count including it.</summary>
+    public async Task<long> CountAttemptAsync(RedisKey key, TimeSpan window) =>
+        (long)await Db.ScriptEvaluateAsync(CountAttemptScript, [key], [(long)Clamp(window).TotalMilliseconds]);
+
+    public Task UncountAttemptAsync(RedisKey key) => Db.StringDecrementAsync(key);
 
     /// <summary>How long until a failure counter resets (asked only once a limit is reached).</summary>
     public Task<TimeSpan?> FailuresResetInAsync(RedisKey key) => Db.KeyTimeToLiveAsync(key);
-
-    public async Task IncrementFailuresAsync(RedisKey key, TimeSpan window)
-    {
-        var count = await Db.StringIncrementAsync(key);
-        if (count == 1) await Db.KeyExpireAsync(key, window);
-    }
 
     public Task ResetFailuresAsync(RedisKey key) => Db.KeyDeleteAsync(key);
 

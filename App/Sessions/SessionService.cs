@@ -24,9 +24,14 @@ public sealed class SessionService(
     public static Expression<Func<Session, bool>> IsLive(DateTimeOffset now) =>
         s => s.RevokedAt == null && s.IdleExpiresAt > now && s.AbsoluteExpiresAt > now;
 
-    public sealed record LoginRequestInfo(User User, Tenant Tenant, string DeviceType, string? Ip, string? UserAgent);
+    /// <summary>A login to open; VerifiedPasswordHash is the hash the password was checked against (the login fails if it changed meanwhile).</summary>
+    public sealed record LoginRequestInfo(User User, Tenant Tenant, string DeviceType, string? Ip, string? UserAgent, string VerifiedPasswordHash);
 
-    public sealed record CreateOutcome(IssuedCredential? Credential, Session? Session, bool LimitReached);
+    public enum Refusal { None, LimitReached, Banned, CredentialsChanged }
+
+    public sealed record CreateOutcome(IssuedCredential? Credential, Session? Session, Refusal Refused);
+
+    private sealed record LockedUser(long SecurityVersion, DateTimeOffset? BannedUntil, string PasswordHash);
 
     /// <summary>
     /// Opens a session under the tenant's login policy. The user's row is locked for the transaction so that
@@ -44,9 +49,14 @@ public sealed class SessionService(
 
         await using (var tx = await db.Database.BeginTransactionAsync(ct))
         {
-            version = await db.Database
-                .SqlQuery<long>($"SELECT \"SecurityVersion\" AS \"Value\" FROM users WHERE \"Id\" = {user.Id} FOR UPDATE")
+            // Bans and password changes update this row too, so they are ordered against this login: either they
+            // committed first and are seen here, or they wait and then find (and end) the new session.
+            var locked = await db.Database
+                .SqlQuery<LockedUser>($"SELECT \"SecurityVersion\", \"BannedUntil\", \"PasswordHash\" FROM users WHERE \"Id\" = {user.Id} FOR UPDATE")
                 .SingleAsync(ct);
+            if (locked.BannedUntil > now) return new CreateOutcome(null, null, Refusal.Banned);
+            if (locked.PasswordHash != info.VerifiedPasswordHash) return new CreateOutcome(null, null, Refusal.CredentialsChanged);
+            version = locked.SecurityVersion;
 
             var live = await db.Sessions.AsNoTracking().Where(s => s.UserId == user.Id).Where(IsLive(now))
                 .OrderBy(s => s.CreatedAt).ToListAsync(ct);
@@ -62,7 +72,7 @@ public sealed class SessionService(
                     var max = Math.Max(1, tenant.MaxSessions ?? 1);
                     if (live.Count >= max)
                     {
-                        if (tenant.OnLimit == OnSessionLimit.RejectNew) return new CreateOutcome(null, null, true);
+                        if (tenant.OnLimit == OnSessionLimit.RejectNew) return new CreateOutcome(null, null, Refusal.LimitReached);
                         replaced = live.Take(live.Count - max + 1).ToList();
                     }
                     break;
@@ -94,7 +104,7 @@ public sealed class SessionService(
 
         if (replaced.Count > 0) await mode.MirrorRevokedAsync(replaced, RevokeReasons.Replaced, ct);
         await mode.AfterIssueAsync(session, snapshot, version, ct);
-        return new CreateOutcome(credential, session, false);
+        return new CreateOutcome(credential, session, Refusal.None);
     }
 
     /// <summary>Revokes every live session the filter selects; returns how many ended.</summary>
