@@ -120,7 +120,7 @@ public sealed class BlacklistMode(
         var permissions = jwt.Claims.Where(c => c.Type == SessionClaims.Permission).Select(c => c.Value).ToArray();
         var exp = new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero);
         snapshot = new SessionSnapshot(userId, tenantId, tenant, name, sessionId, device, roles, permissions,
-            DateTimeOffset.FromUnixTimeSeconds(created), DateTimeOffset.FromUnixTimeSeconds(expires), exp, exp);
+            DateTimeOffset.FromUnixTimeSeconds(created), DateTimeOffset.FromUnixTimeSeconds(expires), exp, exp, version);
         return true;
     }
 }

@@ -43,12 +43,23 @@ public abstract class CachedSessionMode(
         if (now >= s.AbsoluteExpiresAt || now >= s.IdleExpiresAt) return AuthOutcome.Revoked(RevokeReasons.Expired);
         if (now - s.LastTouchedAt >= Options.SlidingWriteInterval)
         {
-            s = await SlideAsync(s, now, write, databaseOnly, ct);
+            var slid = await SlideAsync(s, now, write, databaseOnly, ct);
+            if (slid is null)
+            {
+                // PostgreSQL says the session has ended though Redis did not know (a lost mirror write):
+                // believe PostgreSQL and repair Redis. Staleness is bounded by the sliding interval.
+                var truth = await RebuildAsync(find, ct);
+                if (truth?.Revoked is not { } reason) return AuthOutcome.Unknown;
+                if (!databaseOnly) await write(truth);
+                return AuthOutcome.Revoked(reason);
+            }
+            s = slid;
         }
         return AuthOutcome.Ok(s);
     }
 
-    private async Task<SessionSnapshot> SlideAsync(SessionSnapshot s, DateTimeOffset now, Func<CachedSession, Task> write, bool databaseOnly, CancellationToken ct)
+    /// <summary>Slides the idle expiry; null when PostgreSQL no longer holds the session live.</summary>
+    private async Task<SessionSnapshot?> SlideAsync(SessionSnapshot s, DateTimeOffset now, Func<CachedSession, Task> write, bool databaseOnly, CancellationToken ct)
     {
         var idle = Options.NextIdleExpiry(now, s.AbsoluteExpiresAt);
         s = s with { IdleExpiresAt = idle, LastTouchedAt = now };
@@ -56,7 +67,8 @@ public abstract class CachedSessionMode(
         // PostgreSQL first; a session revoked meanwhile is not revived because the update skips it.
         var updated = await db.Sessions.Where(x => x.Id == id && x.RevokedAt == null)
             .ExecuteUpdateAsync(u => u.SetProperty(x => x.LastSeenAt, now).SetProperty(x => x.IdleExpiresAt, idle), ct);
-        if (updated == 1 && !databaseOnly) await write(CachedSession.Live(s));
+        if (updated == 0) return null;
+        if (!databaseOnly) await write(CachedSession.Live(s));
         return s;
     }
 

@@ -85,7 +85,7 @@ public sealed class JwtCredentials(
         session.IdleExpiresAt = _options.NextIdleExpiry(now, session.AbsoluteExpiresAt);
         var sessions = services.GetRequiredService<SessionService>();
         var roles = await sessions.LoadRoleSetsAsync([user.Id], ct);
-        var snapshot = SessionService.ToSnapshot(session, user.Username, user.Tenant!.Slug, roles.GetValueOrDefault(user.Id, SessionService.RoleSet.Empty));
+        var snapshot = SessionService.ToSnapshot(session, user.Username, user.Tenant!.Slug, roles.GetValueOrDefault(user.Id, SessionService.RoleSet.Empty), user.SecurityVersion);
         var credential = await mode.IssueAsync(session, snapshot, user.SecurityVersion, ct);
         await db.SaveChangesAsync(ct);
         await mode.AfterIssueAsync(session, snapshot, user.SecurityVersion, ct);

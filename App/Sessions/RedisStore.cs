@@ -44,11 +44,17 @@ public sealed class RedisStore(IConnectionMultiplexer redis, IOptions<RedisOptio
     // after a miss, role changes) read PostgreSQL first; a revocation that lands in between writes its tombstone
     // unconditionally after its own PostgreSQL write, so whichever order the two Redis writes take, the
     // tombstone wins and a revoked session is never revived.
+    // Likewise a live entry never replaces one read at a newer security version (a role change): a slow
+    // sliding write or rebuild cannot bring old roles back.
     private const string SetLiveUnlessRevokedScript = """
         local cur = redis.call('GET', KEYS[1])
         if cur then
           local ok, v = pcall(cjson.decode, cur)
-          if ok and type(v) == 'table' and v['revoked'] then return 0 end
+          if ok and type(v) == 'table' then
+            if v['revoked'] then return 0 end
+            local s = v['session']
+            if type(s) == 'table' and tonumber(s['version'] or 0) > tonumber(ARGV[3]) then return 0 end
+          end
         end
         redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
         return 1
@@ -57,7 +63,7 @@ public sealed class RedisStore(IConnectionMultiplexer redis, IOptions<RedisOptio
     private Task SetEntryAsync(RedisKey key, CachedSession entry, TimeSpan ttl) =>
         entry.Revoked is not null
             ? Db.StringSetAsync(key, Encode(entry), Clamp(ttl))
-            : Db.ScriptEvaluateAsync(SetLiveUnlessRevokedScript, [key], [Encode(entry), (long)Clamp(ttl).TotalMilliseconds]);
+            : Db.ScriptEvaluateAsync(SetLiveUnlessRevokedScript, [key], [Encode(entry), (long)Clamp(ttl).TotalMilliseconds, entry.Session!.Version]);
 
     /// <summary>Blacklist mode's hot path: user state, session revocation and jti revocation in one MGET on one slot.</summary>
     public async Task<(UserState? State, string? SessionRevoked, string? JtiRevoked)> GetTokenStateAsync(Guid userId, Guid sessionId, string jti)

@@ -92,7 +92,7 @@ public sealed class SessionService(
                 AbsoluteExpiresAt = now + _options.AbsoluteTimeout,
             };
             var roles = await LoadRoleSetsAsync([user.Id], ct);
-            snapshot = ToSnapshot(session, user.Username, tenant.Slug, roles.GetValueOrDefault(user.Id, RoleSet.Empty));
+            snapshot = ToSnapshot(session, user.Username, tenant.Slug, roles.GetValueOrDefault(user.Id, RoleSet.Empty), version);
             credential = await mode.IssueAsync(session, snapshot, version, ct);
             db.Sessions.Add(session);
             audit.Add(AuditTypes.LoginSucceeded, user.Id, user.Id, tenant.Id, info.Ip, new { session_id = session.Id, device_type = info.DeviceType });
@@ -147,10 +147,12 @@ public sealed class SessionService(
         var rows = await (from s in sessions.AsNoTracking()
                           join u in db.Users on s.UserId equals u.Id
                           join t in db.Tenants on s.TenantId equals t.Id
-                          select new { Session = s, u.Username, t.Slug }).ToListAsync(ct);
+                          select new { Session = s, u.Username, u.SecurityVersion, t.Slug }).ToListAsync(ct);
         if (rows.Count == 0) return [];
+        // Roles are read after the version: a role change commits its roles before bumping the version, so an
+        // entry never pairs a version with roles older than it.
         var roles = await LoadRoleSetsAsync(rows.Select(r => r.Session.UserId).Distinct().ToList(), ct);
-        return rows.Select(r => (r.Session, ToSnapshot(r.Session, r.Username, r.Slug, roles.GetValueOrDefault(r.Session.UserId, RoleSet.Empty)))).ToList();
+        return rows.Select(r => (r.Session, ToSnapshot(r.Session, r.Username, r.Slug, roles.GetValueOrDefault(r.Session.UserId, RoleSet.Empty), r.SecurityVersion))).ToList();
     }
 
     public sealed record RoleSet(string[] Roles, string[] Permissions)
@@ -172,9 +174,9 @@ public sealed class SessionService(
                 g.SelectMany(r => r.Permissions).Distinct().Order(StringComparer.Ordinal).ToArray()));
     }
 
-    public static SessionSnapshot ToSnapshot(Session s, string username, string tenantSlug, RoleSet roles) =>
+    public static SessionSnapshot ToSnapshot(Session s, string username, string tenantSlug, RoleSet roles, long version) =>
         new(s.UserId, s.TenantId, tenantSlug, username, s.Id, s.DeviceType, roles.Roles, roles.Permissions,
-            s.CreatedAt, s.AbsoluteExpiresAt, s.IdleExpiresAt, s.LastSeenAt);
+            s.CreatedAt, s.AbsoluteExpiresAt, s.IdleExpiresAt, s.LastSeenAt, version);
 
     /// <summary>
     /// Ends the sessions that are still live, atomically per row: of two concurrent revocations of one session

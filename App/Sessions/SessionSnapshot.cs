@@ -3,7 +3,10 @@ using System.Text.Json.Serialization;
 
 namespace SessionGate.Sessions;
 
-/// <summary>What a request needs to know about its session; cached in Redis in Opaque and SessionCache modes.</summary>
+/// <summary>
+/// What a request needs to know about its session; cached in Redis in Opaque and SessionCache modes.
+/// <see cref="Version"/> is the user's security version when the roles were read: an entry never replaces a newer one.
+/// </summary>
 public sealed record SessionSnapshot(
     Guid UserId,
     Guid TenantId,
@@ -16,7 +19,8 @@ public sealed record SessionSnapshot(
     DateTimeOffset CreatedAt,
     DateTimeOffset AbsoluteExpiresAt,
     DateTimeOffset IdleExpiresAt,
-    DateTimeOffset LastTouchedAt);
+    DateTimeOffset LastTouchedAt,
+    long Version = 0);
 
 /// <summary>A Redis session entry: the live session, or a tombstone that names why it ended.</summary>
 public sealed record CachedSession(SessionSnapshot? Session, string? Revoked)
