@@ -276,6 +276,41 @@ public abstract class AdminTests<TMode> where TMode : IMode
     }
 
     [Fact]
+    public async Task A_limited_admin_cannot_grant_or_touch_more_than_it_holds()
+    {
+        var alice = await _fx.AliceAsync();
+        var aliceId = (await Api.GetJsonAsync("/auth/me", alice)).GetProperty("user_id").GetGuid();
+        var helpdeskRole = "helpdesk" + Guid.NewGuid().ToString("N")[..6];
+        Assert.Equal(HttpStatusCode.Created, (await Api.SendAsync(HttpMethod.Post, "/admin/roles", alice,
+            new { name = helpdeskRole, permissions = new[] { "users:read", "users:write", "roles:write", "sessions:kick" } })).StatusCode);
+        var helpdeskUser = await _fx.NewUserAsync([helpdeskRole]);
+        var helpdesk = await Api.LoginAsync(helpdeskUser);
+
+        // It cannot make itself (or anyone) more than it is...
+        await Problem.AssertAsync(await Api.SendAsync(HttpMethod.Put, $"/admin/users/{helpdeskUser.Id}/roles", helpdesk, new { roles = new[] { "admin" } }),
+            HttpStatusCode.Forbidden, Problems.Forbidden);
+        await Problem.AssertAsync(await Api.SendAsync(HttpMethod.Post, "/admin/users", helpdesk,
+            new { username = "x" + Guid.NewGuid().ToString("N")[..8], password = "some-long-password-1", roles = new[] { "admin" } }), HttpStatusCode.Forbidden, Problems.Forbidden);
+        await Problem.AssertAsync(await Api.SendAsync(HttpMethod.Post, "/admin/roles", helpdesk,
+            new { name = "x" + Guid.NewGuid().ToString("N")[..8], permissions = new[] { "audit:read" } }), HttpStatusCode.Forbidden, Problems.Forbidden);
+        await Problem.AssertAsync(await Api.SendAsync(HttpMethod.Put, $"/admin/roles/{helpdeskRole}", helpdesk,
+            new { permissions = new[] { "users:read", "users:write", "roles:write", "sessions:kick", "tenant:write" } }), HttpStatusCode.Forbidden, Problems.Forbidden);
+        // ...nor touch an admin who holds more.
+        await Problem.AssertAsync(await Api.SendAsync(HttpMethod.Patch, $"/admin/users/{aliceId}", helpdesk, new { password = "taken-over-password-1" }),
+            HttpStatusCode.Forbidden, Problems.Forbidden);
+        await Problem.AssertAsync(await Api.SendAsync(HttpMethod.Post, $"/admin/users/{aliceId}/ban", helpdesk, new { }), HttpStatusCode.Forbidden, Problems.Forbidden);
+        await Problem.AssertAsync(await Api.SendAsync(HttpMethod.Post, $"/admin/users/{aliceId}/logout-all", helpdesk), HttpStatusCode.Forbidden, Problems.Forbidden);
+        await Problem.AssertAsync(await Api.SendAsync(HttpMethod.Delete, $"/admin/users/{aliceId}", helpdesk), HttpStatusCode.Forbidden, Problems.Forbidden);
+        Assert.Equal(HttpStatusCode.OK, (await Api.GetAsync("/auth/me", alice)).StatusCode);
+        Assert.Equal([helpdeskRole], (await Api.GetJsonAsync($"/admin/users/{helpdeskUser.Id}", alice)).GetProperty("roles").EnumerateArray().Select(r => r.GetString()));
+
+        // Within what it holds, it works.
+        var plain = await _fx.NewUserAsync(["user"]);
+        Assert.Equal(HttpStatusCode.OK, (await Api.SendAsync(HttpMethod.Put, $"/admin/users/{plain.Id}/roles", helpdesk, new { roles = new[] { "user" } })).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await Api.SendAsync(HttpMethod.Post, $"/admin/users/{plain.Id}/logout-all", helpdesk)).StatusCode);
+    }
+
+    [Fact]
     public async Task Plain_users_get_403_on_admin_routes_and_tenant_admins_on_platform_routes()
     {
         var plain = await Api.LoginAsync(await _fx.NewUserAsync(["user"]));

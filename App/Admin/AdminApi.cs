@@ -36,6 +36,27 @@ public static partial class AdminApi
         return await db.Tenants.Where(t => t.Slug == slug).Select(t => (Guid?)t.Id).FirstOrDefaultAsync(ct);
     }
 
+    /// <summary>
+    /// No escalation: an admin grants only permissions it holds itself, and manages only users whose permissions
+    /// it holds too (so a helpdesk account cannot make itself an admin or reset an admin's password). The
+    /// platform admin is above this rule.
+    /// </summary>
+    internal static bool MayGrant(ClaimsPrincipal caller, IEnumerable<string> permissions)
+    {
+        if (caller.IsPlatformAdmin()) return true;
+        var held = caller.PermissionsOf().ToHashSet(StringComparer.Ordinal);
+        return permissions.All(held.Contains);
+    }
+
+    internal static async Task<bool> MayManageAsync(ClaimsPrincipal caller, Guid userId, SessionService sessions, CancellationToken ct)
+    {
+        if (caller.IsPlatformAdmin()) return true;
+        var target = await sessions.LoadRoleSetsAsync([userId], ct);
+        return MayGrant(caller, target.GetValueOrDefault(userId, SessionService.RoleSet.Empty).Permissions);
+    }
+
+    internal static ProblemHttpResult Forbidden() => Problems.Result(StatusCodes.Status403Forbidden, Problems.Forbidden);
+
     internal static string? ValidatePage(int? page, int? size, out int p, out int s)
     {
         p = page ?? 1;

@@ -50,6 +50,7 @@ internal static class RolesApi
         if (!AdminApi.RoleNamePattern().IsMatch(name)) return Problems.ValidationFailed("name may hold a-z, 0-9, _ and - (at most 64).");
         if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
         if (await ValidatePermissionsAsync(db, tenantId, body.Permissions ?? [], ct) is { } invalid) return Problems.ValidationFailed(invalid);
+        if (!AdminApi.MayGrant(caller, body.Permissions ?? [])) return AdminApi.Forbidden();
         if (await db.Roles.AnyAsync(r => r.TenantId == tenantId && r.Name == name, ct)) return Problems.Result(409, Problems.Conflict, "A role with this name exists.");
 
         var permissions = Normalize(body.Permissions ?? []);
@@ -76,6 +77,7 @@ internal static class RolesApi
         var key = name.ToLowerInvariant();
         var role = await db.Roles.FirstOrDefaultAsync(r => r.TenantId == tenantId && r.Name == key, ct);
         if (role is null) return AdminApi.NotFound();
+        if (!AdminApi.MayGrant(caller, role.Permissions.Concat(body.Permissions))) return AdminApi.Forbidden();
 
         role.Permissions = Normalize(body.Permissions);
         audit.Add(AuditTypes.RolePermissionsChanged, caller.UserId(), null, tenantId, AdminApi.Ip(http), new { role = role.Name, permissions = role.Permissions });
@@ -93,6 +95,7 @@ internal static class RolesApi
         var key = name.ToLowerInvariant();
         var role = await db.Roles.FirstOrDefaultAsync(r => r.TenantId == tenantId && r.Name == key, ct);
         if (role is null) return AdminApi.NotFound();
+        if (!AdminApi.MayGrant(caller, role.Permissions)) return AdminApi.Forbidden();
         var holders = await db.UserRoles.Where(ur => ur.RoleId == role.Id).Select(ur => ur.UserId).ToListAsync(ct);
         db.Roles.Remove(role);
         audit.Add(AuditTypes.RoleDeleted, caller.UserId(), null, tenantId, AdminApi.Ip(http), new { role = role.Name });

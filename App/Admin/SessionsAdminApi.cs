@@ -51,6 +51,7 @@ internal static class SessionsAdminApi
         var target = await db.Sessions.AsNoTracking().Where(x => x.Id == id && x.TenantId == tenantId).Where(SessionService.IsLive(now))
             .Select(x => new { x.UserId }).FirstOrDefaultAsync(ct);
         if (target is null) return AdminApi.NotFound();
+        if (!await AdminApi.MayManageAsync(caller, target.UserId, sessions, ct)) return AdminApi.Forbidden();
         await sessions.RevokeAsync(x => x.Id == id && x.TenantId == tenantId, RevokeReasons.Kicked, ct);
         await audit.WriteAsync(AuditTypes.SessionKicked, caller.UserId(), target.UserId, tenantId, AdminApi.Ip(http), new { session_id = id }, ct);
         return TypedResults.NoContent();

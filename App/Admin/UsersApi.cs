@@ -90,6 +90,7 @@ internal static class UsersApi
             return Problems.Result(409, Problems.Conflict, "A user with this username exists.");
         var (roles, unknown) = await FindRolesAsync(db, tenantId, body.Roles ?? [], ct);
         if (unknown is not null) return Problems.ValidationFailed($"Unknown role: {unknown}.");
+        if (!AdminApi.MayGrant(caller, roles.SelectMany(r => r.Permissions))) return AdminApi.Forbidden();
 
         var user = new User { TenantId = tenantId, Username = username, NormalizedUsername = normalized, PasswordHash = "", CreatedAt = time.GetUtcNow() };
         user.PasswordHash = passwords.Hash(user, body.Password);
@@ -124,6 +125,7 @@ internal static class UsersApi
         if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
         var user = await db.Users.FirstOrDefaultAsync(u => u.Id == id && u.TenantId == tenantId, ct);
         if (user is null) return AdminApi.NotFound();
+        if (!await AdminApi.MayManageAsync(caller, id, sessions, ct)) return AdminApi.Forbidden();
 
         var changed = new List<string>();
         if (body.Username is not null)
@@ -163,6 +165,7 @@ internal static class UsersApi
     {
         if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
         if (!await db.Users.AnyAsync(u => u.Id == id && u.TenantId == tenantId, ct)) return AdminApi.NotFound();
+        if (!await AdminApi.MayManageAsync(caller, id, sessions, ct)) return AdminApi.Forbidden();
         await sessions.RevokeAsync(s => s.UserId == id, RevokeReasons.Kicked, ct);
         await sessions.UserChangedAsync(id, RevokeReasons.Kicked, ct);
         await db.Users.Where(u => u.Id == id && u.TenantId == tenantId).ExecuteDeleteAsync(ct);
@@ -179,6 +182,8 @@ internal static class UsersApi
         if (!await db.Users.AnyAsync(u => u.Id == id && u.TenantId == tenantId, ct)) return AdminApi.NotFound();
         var (roles, unknown) = await FindRolesAsync(db, tenantId, body.Roles, ct);
         if (unknown is not null) return Problems.ValidationFailed($"Unknown role: {unknown}.");
+        if (!await AdminApi.MayManageAsync(caller, id, sessions, ct) || !AdminApi.MayGrant(caller, roles.SelectMany(r => r.Permissions)))
+            return AdminApi.Forbidden();
 
         await using (var tx = await db.Database.BeginTransactionAsync(ct))
         {
@@ -202,6 +207,8 @@ internal static class UsersApi
         if (body.Reason is { Length: > 500 }) return Problems.ValidationFailed("reason is too long (at most 500).");
         if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
         if (id == caller.UserId()) return Problems.ValidationFailed("You cannot ban yourself.");
+        if (!await db.Users.AnyAsync(u => u.Id == id && u.TenantId == tenantId, ct)) return AdminApi.NotFound();
+        if (!await AdminApi.MayManageAsync(caller, id, sessions, ct)) return AdminApi.Forbidden();
         var banned = await db.Users.Where(u => u.Id == id && u.TenantId == tenantId)
             .ExecuteUpdateAsync(s => s.SetProperty(u => u.BannedUntil, body.Until ?? Forever).SetProperty(u => u.BanReason, body.Reason), ct);
         if (banned == 0) return AdminApi.NotFound();
@@ -212,9 +219,12 @@ internal static class UsersApi
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> Unban(
-        Guid id, ClaimsPrincipal caller, HttpContext http, AppDbContext db, AuditLog audit, [FromQuery] string? tenant, CancellationToken ct)
+        Guid id, ClaimsPrincipal caller, HttpContext http, AppDbContext db, SessionService sessions, AuditLog audit,
+        [FromQuery] string? tenant, CancellationToken ct)
     {
         if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
+        if (!await db.Users.AnyAsync(u => u.Id == id && u.TenantId == tenantId, ct)) return AdminApi.NotFound();
+        if (!await AdminApi.MayManageAsync(caller, id, sessions, ct)) return AdminApi.Forbidden();
         var updated = await db.Users.Where(u => u.Id == id && u.TenantId == tenantId)
             .ExecuteUpdateAsync(s => s.SetProperty(u => u.BannedUntil, (DateTimeOffset?)null).SetProperty(u => u.BanReason, (string?)null), ct);
         if (updated == 0) return AdminApi.NotFound();
@@ -228,6 +238,7 @@ internal static class UsersApi
     {
         if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
         if (!await db.Users.AnyAsync(u => u.Id == id && u.TenantId == tenantId, ct)) return AdminApi.NotFound();
+        if (!await AdminApi.MayManageAsync(caller, id, sessions, ct)) return AdminApi.Forbidden();
         var ended = await sessions.RevokeAsync(s => s.UserId == id, RevokeReasons.Kicked, ct);
         await sessions.UserChangedAsync(id, RevokeReasons.Kicked, ct);
         await audit.WriteAsync(AuditTypes.UserLogoutAll, caller.UserId(), id, tenantId, AdminApi.Ip(http), new { sessions = ended }, ct);
