@@ -51,7 +51,7 @@ public sealed class BlacklistMode(
         if (!databaseOnly)
         {
             var (state, sessionRevoked, jtiRevoked) = await redis.GetTokenStateAsync(snapshot.UserId, snapshot.SessionId, jti);
-            if (state is not null) return Decide(snapshot, jti, version, state, sessionRevoked, jtiRevoked);
+            if (state is not null) return Decide(snapshot, jti, version, state, sessionRevoked, jtiRevoked, time.GetUtcNow());
         }
 
         // Redis lost the user's state (flush, restart, expiry) or is down: PostgreSQL decides, and Redis is re-warmed.
@@ -69,11 +69,12 @@ public sealed class BlacklistMode(
             if (sessionReason is not null) await redis.RevokeSessionAsync(snapshot.UserId, snapshot.SessionId, sessionReason, RevocationTtl);
             if (revokedJti is not null) await redis.RevokeJtiAsync(snapshot.UserId, jti, revokedJti, RevocationTtl);
         }
-        return Decide(snapshot, jti, version, dbState, sessionReason, revokedJti);
+        return Decide(snapshot, jti, version, dbState, sessionReason, revokedJti, time.GetUtcNow());
     }
 
-    private static AuthOutcome Decide(SessionSnapshot snapshot, string jti, long version, UserState state, string? sessionRevoked, string? jtiRevoked)
+    private static AuthOutcome Decide(SessionSnapshot snapshot, string jti, long version, UserState state, string? sessionRevoked, string? jtiRevoked, DateTimeOffset now)
     {
+        if (now >= snapshot.AbsoluteExpiresAt) return AuthOutcome.Revoked(RevokeReasons.Expired);
         if (jtiRevoked is not null) return AuthOutcome.Revoked(jtiRevoked);
         if (sessionRevoked is not null) return AuthOutcome.Revoked(sessionRevoked);
         if (version < state.Version) return AuthOutcome.Revoked(state.Reason ?? RevokeReasons.RolesChanged);

@@ -25,7 +25,7 @@ public sealed class JwtCredentials(
     {
         var jti = TokenService.NewId();
         claims["jti"] = jti;
-        var (accessToken, expiresAt) = await tokens.CreateAccessTokenAsync(claims, ct);
+        var (accessToken, expiresAt) = await tokens.CreateAccessTokenAsync(claims, session.AbsoluteExpiresAt, ct);
         session.CurrentJti = jti;
         session.CurrentJtiExpiresAt = expiresAt;
 

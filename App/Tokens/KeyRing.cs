@@ -80,7 +80,9 @@ public sealed partial class KeyRing(
         await using var tx = await db.Database.BeginTransactionAsync(ct);
         await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock({KeyLockId})", ct);
         var now = time.GetUtcNow();
-        var retireAt = now + MaxTokenLifetime + _jwt.ClockSkew;
+        // Other instances may sign with the old key until their next reload, and verifiers may cache the JWKS
+        // (max-age 60 s): keep it published for all of that too.
+        var retireAt = now + MaxTokenLifetime + _jwt.ClockSkew + ReloadEvery + TimeSpan.FromSeconds(60);
         await db.SigningKeys
             .Where(k => k.Algorithm == _jwt.Algorithm && (k.RetiresAt == null || k.RetiresAt > retireAt))
             .ExecuteUpdateAsync(s => s.SetProperty(k => k.RetiresAt, retireAt), ct);

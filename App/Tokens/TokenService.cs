@@ -24,11 +24,12 @@ public sealed class TokenService(KeyRing keys, IOptions<JwtOptions> options, Tim
 
     public static string NewId() => WebEncoders.Base64UrlEncode(RandomNumberGenerator.GetBytes(16));
 
-    /// <summary>Mints an access JWT (JWT modes) with the given claims plus iss, aud, iat, nbf and exp.</summary>
-    public async Task<(string Token, DateTimeOffset ExpiresAt)> CreateAccessTokenAsync(Dictionary<string, object> claims, CancellationToken ct)
+    /// <summary>Mints an access JWT (JWT modes) with the given claims plus iss, aud, iat, nbf and exp (never past <paramref name="notAfter"/>).</summary>
+    public async Task<(string Token, DateTimeOffset ExpiresAt)> CreateAccessTokenAsync(Dictionary<string, object> claims, DateTimeOffset notAfter, CancellationToken ct)
     {
         var now = time.GetUtcNow();
         var exp = now + _jwt.AccessTokenLifetime;
+        if (exp > notAfter) exp = notAfter;
         return (await CreateAsync(claims, _jwt.Audience, AccessTokenType, now, exp, ct), exp);
     }
 
