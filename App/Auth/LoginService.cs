@@ -61,8 +61,13 @@ public sealed partial class LoginService(
         await redis.UncountAttemptAsync(ipKey);
         if (verified == PasswordVerificationResult.SuccessRehashNeeded)
         {
-            user.PasswordHash = passwords.Hash(user, request.Password!);
-            await db.SaveChangesAsync(ct);
+            // Only over the hash just verified: a password reset that landed meanwhile must not be undone (the
+            // login then fails below, because the hash it verified is no longer the user's).
+            var (oldHash, newHash) = (user.PasswordHash, passwords.Hash(user, request.Password!));
+            var userId = user.Id;
+            if (await db.Users.Where(u => u.Id == userId && u.PasswordHash == oldHash)
+                    .ExecuteUpdateAsync(u => u.SetProperty(x => x.PasswordHash, newHash), ct) == 1)
+                user.PasswordHash = newHash;
         }
 
         var now = time.GetUtcNow();
