@@ -327,8 +327,8 @@ else
   dotnet build "$ROOT/migrations/Migrations.csproj" -c Release -o "$BUILD/app" --nologo -v quiet >"$OUT/build.log" 2>&1 ||
     fail_with_log "building migrations/Migrations.csproj failed" "$OUT/build.log"
   log "Building downstream (Release) -> ${BUILD#"$ROOT"/}/downstream"
-  dotnet build "$ROOT/bench/Downstream/Downstream.csproj" -c Release -o "$BUILD/downstream" --nologo -v quiet >>"$OUT/build.log" 2>&1 ||
-    fail_with_log "building bench/Downstream/Downstream.csproj failed" "$OUT/build.log"
+  dotnet build "$ROOT/samples/Downstream/Downstream.csproj" -c Release -o "$BUILD/downstream" --nologo -v quiet >>"$OUT/build.log" 2>&1 ||
+    fail_with_log "building samples/Downstream/Downstream.csproj failed" "$OUT/build.log"
 fi
 
 APP_PORT=$(free_port_from "${BENCH_APP_PORT:-18180}")
