@@ -2,6 +2,7 @@ using SessionGate.Admin;
 using SessionGate.Auth;
 using SessionGate.Gateway;
 using SessionGate.Infrastructure;
+using SessionGate.Sample;
 using SessionGate.Tokens;
 
 var builder = WebApplication.CreateBuilder(args);

@@ -83,6 +83,43 @@ namespace SessionGate.Migrations
                     b.ToTable("audit_events", (string)null);
                 });
 
+            modelBuilder.Entity("SessionGate.Data.OutboxMessage", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityAlwaysColumn(b.Property<long>("Id"));
+
+                    b.Property<DateTimeOffset?>("AppliedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("integer");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
+
+                    b.Property<string>("Payload")
+                        .IsRequired()
+                        .HasColumnType("jsonb");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("CreatedAt");
+
+                    b.HasIndex("Id")
+                        .HasDatabaseName("IX_outbox_pending")
+                        .HasFilter("\"AppliedAt\" IS NULL");
+
+                    b.ToTable("outbox", (string)null);
+                });
+
             modelBuilder.Entity("SessionGate.Data.RefreshToken", b =>
                 {
                     b.Property<Guid>("Id")
@@ -174,6 +211,24 @@ namespace SessionGate.Migrations
                     b.ToTable("roles", (string)null);
                 });
 
+            modelBuilder.Entity("SessionGate.Data.ServerSecret", b =>
+                {
+                    b.Property<string>("Name")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("ProtectedValue")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.HasKey("Name");
+
+                    b.ToTable("server_secrets", (string)null);
+                });
+
             modelBuilder.Entity("SessionGate.Data.Session", b =>
                 {
                     b.Property<Guid>("Id")
@@ -241,6 +296,10 @@ namespace SessionGate.Migrations
                         .HasDatabaseName("IX_sessions_live_by_user")
                         .HasFilter("\"RevokedAt\" IS NULL");
 
+                    b.HasIndex("UserId", "RevokedAt")
+                        .HasDatabaseName("IX_sessions_revoked_by_user")
+                        .HasFilter("\"RevokedAt\" IS NOT NULL");
+
                     b.ToTable("sessions", (string)null);
                 });
 
@@ -296,6 +355,9 @@ namespace SessionGate.Migrations
                         .IsRequired()
                         .HasMaxLength(32)
                         .HasColumnType("character varying(32)");
+
+                    b.Property<long>("RolesVersion")
+                        .HasColumnType("bigint");
 
                     b.Property<string>("Slug")
                         .IsRequired()

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using SessionGate.Infrastructure;
+using SessionGate.Sessions;
 using SessionGate.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -36,14 +37,14 @@ public abstract class AuthFlowTests<TMode> where TMode : IMode
             Assert.Equal("Bearer", login.Body.GetProperty("token_type").GetString());
             Assert.Equal(3, login.Bearer.Split('.').Length);
             Assert.True(login.Body.GetProperty("expires_in").GetInt32() is > 0 and <= 900);
-            Assert.Equal(43, login.Refresh!.Length);
+            Assert.Equal(SessionSecrets.EncodedLength, login.Refresh!.Length);
             Assert.True(login.Body.GetProperty("refresh_expires_in").GetInt32() > 0);
             Assert.Null(login.Cookie);
         }
         else
         {
             Assert.Equal("Session", login.Body.GetProperty("token_type").GetString());
-            Assert.Equal(43, login.Bearer.Length);
+            Assert.Equal(SessionSecrets.EncodedLength, login.Bearer.Length);
             Assert.DoesNotContain("eyJ", raw, StringComparison.Ordinal); // no JWT ever reaches an Opaque client
             Assert.Equal("__Host-sid=" + login.Bearer, login.Cookie);
             var setCookie = response.Headers.GetValues("Set-Cookie").Single().ToLowerInvariant();

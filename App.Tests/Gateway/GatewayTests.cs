@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using SessionGate.Downstream;
+using SessionGate.Gateway;
 using SessionGate.Infrastructure;
 using SessionGate.Sessions;
 using SessionGate.Tests.Infrastructure;
@@ -226,11 +227,11 @@ public abstract class GatewayTests<TMode> where TMode : IMode
         Assert.Equal(HttpStatusCode.Unauthorized, await DirectAsync("/claims", TokenForge.Unsigned(h, elevated, s)));
         Assert.Equal(HttpStatusCode.Unauthorized, await DirectAsync("/claims", TokenForge.SignWithOwnKey(TokenForge.Clone(h), p, embedJwk: true)));
 
-        var tokens = _fx.Factory.Services.GetRequiredService<TokenService>();
-        var principal = SessionClaims.ToPrincipal(new SessionSnapshot(Guid.NewGuid(), Guid.NewGuid(), "acme", "x", Guid.NewGuid(), "web", ["user"], [],
-            DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddHours(1), DateTimeOffset.UtcNow.AddHours(1), DateTimeOffset.UtcNow));
-        Assert.Equal(HttpStatusCode.Unauthorized, await DirectAsync("/claims", await tokens.GetInternalTokenAsync(principal, "some-other-api", default)));
-        Assert.Equal(HttpStatusCode.OK, await DirectAsync("/claims", await tokens.GetInternalTokenAsync(principal, GatewayFixture<TMode>.Audience, default)));
+        var tokens = _fx.Factory.Services.GetRequiredService<InternalTokens>();
+        var principal = new SessionIdentity(Guid.NewGuid(), Guid.NewGuid(), "acme", "x", Guid.NewGuid(), "web", ["user"], [],
+            DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddHours(1)).ToPrincipal();
+        Assert.Equal(HttpStatusCode.Unauthorized, await DirectAsync("/claims", await tokens.GetAsync(principal, "some-other-api", default)));
+        Assert.Equal(HttpStatusCode.OK, await DirectAsync("/claims", await tokens.GetAsync(principal, GatewayFixture<TMode>.Audience, default)));
         if (Api.IsJwtMode)
             Assert.Equal(HttpStatusCode.Unauthorized, await DirectAsync("/claims", login.Bearer)); // an access token is not an internal token
     }

@@ -8,6 +8,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Serilog.Core;
 using SessionGate.Infrastructure;
+using SessionGate.Sessions;
 using Xunit.Abstractions;
 
 namespace SessionGate.Tests.Infrastructure;
@@ -246,5 +247,22 @@ public static class Problem
         Assert.DoesNotContain("Exception", body, StringComparison.Ordinal);
         Assert.DoesNotContain("SELECT", body, StringComparison.Ordinal);
         return json;
+    }
+}
+
+public static class Eventually
+{
+    /// <summary>Repeats <paramref name="send"/> until it answers <paramref name="status"/>; fails after <paramref name="within"/>.</summary>
+    public static async Task<HttpResponseMessage> StatusAsync(Func<Task<HttpResponseMessage>> send, HttpStatusCode status, TimeSpan within)
+    {
+        var deadline = DateTimeOffset.UtcNow + within;
+        while (true)
+        {
+            var response = await send();
+            if (response.StatusCode == status) return response;
+            if (DateTimeOffset.UtcNow > deadline)
+                Assert.Fail($"expected {(int)status} within {within.TotalSeconds} s; still {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+            await Task.Delay(50);
+        }
     }
 }

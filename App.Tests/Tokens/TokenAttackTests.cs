@@ -1,3 +1,4 @@
+using SessionGate.Gateway;
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -17,9 +18,9 @@ public sealed class TokenAttackTests_Opaque(AppFixture<Opaque> fx) : IClassFixtu
     public async Task A_jwt_is_no_credential_in_opaque_mode()
     {
         var login = await fx.Api.LoginAsync(await fx.NewUserAsync());
-        var principal = SessionClaims.ToPrincipal(new SessionSnapshot(Guid.NewGuid(), Guid.NewGuid(), "acme", "x", Guid.NewGuid(), "web",
-            ["admin"], [], DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddHours(1), DateTimeOffset.UtcNow.AddHours(1), DateTimeOffset.UtcNow));
-        var token = await fx.Factory.Services.GetRequiredService<TokenService>().GetInternalTokenAsync(principal, "sessiongate", default);
+        var principal = new SessionIdentity(Guid.NewGuid(), Guid.NewGuid(), "acme", "x", Guid.NewGuid(), "web",
+            ["admin"], [], DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddHours(1)).ToPrincipal();
+        var token = await fx.Factory.Services.GetRequiredService<InternalTokens>().GetAsync(principal, "sessiongate", default);
         await Problem.AssertAsync(await fx.Api.GetAsync("/auth/me", login with { Bearer = token }), HttpStatusCode.Unauthorized, Problems.Unauthenticated);
     }
 }
@@ -135,12 +136,11 @@ public abstract class TokenAttackTests<TMode>(AppFixture<TMode> fx) where TMode 
     public async Task A_token_of_another_type_or_audience_is_refused()
     {
         var (login, _, p, _) = await RealTokenAsync();
-        var principal = SessionClaims.ToPrincipal(new SessionSnapshot(Guid.Parse(p["sub"]!.GetValue<string>()), Guid.NewGuid(), "acme", "x",
-            Guid.Parse(p["sid"]!.GetValue<string>()), "web", ["admin"], [], DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddHours(1),
-            DateTimeOffset.UtcNow.AddHours(1), DateTimeOffset.UtcNow));
-        var tokens = fx.Factory.Services.GetRequiredService<TokenService>();
+        var principal = new SessionIdentity(Guid.Parse(p["sub"]!.GetValue<string>()), Guid.NewGuid(), "acme", "x",
+            Guid.Parse(p["sid"]!.GetValue<string>()), "web", ["admin"], [], DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddHours(1)).ToPrincipal();
+        var tokens = fx.Factory.Services.GetRequiredService<InternalTokens>();
         // Signed by us, with our audience, but typed internal+jwt: not an access token.
-        await AssertRejectedAsync(login, await tokens.GetInternalTokenAsync(principal, "sessiongate", default));
+        await AssertRejectedAsync(login, await tokens.GetAsync(principal, "sessiongate", default));
     }
 
     private static string Base64(string b64url)

@@ -48,11 +48,14 @@ public static partial class AdminApi
         return permissions.All(held.Contains);
     }
 
-    internal static async Task<bool> MayManageAsync(ClaimsPrincipal caller, Guid userId, SessionService sessions, CancellationToken ct)
+    internal static async Task<bool> MayManageAsync(ClaimsPrincipal caller, Guid userId, AppDbContext db, CancellationToken ct)
     {
         if (caller.IsPlatformAdmin()) return true;
-        var target = await sessions.LoadRoleSetsAsync([userId], ct);
-        return MayGrant(caller, target.GetValueOrDefault(userId, SessionService.RoleSet.Empty).Permissions);
+        var held = await (from ur in db.UserRoles
+                          join r in db.Roles on ur.RoleId equals r.Id
+                          where ur.UserId == userId
+                          select r.Permissions).ToListAsync(ct);
+        return MayGrant(caller, held.SelectMany(p => p));
     }
 
     internal static ProblemHttpResult Forbidden() => Problems.Result(StatusCodes.Status403Forbidden, Problems.Forbidden);

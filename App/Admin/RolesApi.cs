@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
+using SessionGate.Audit;
 using SessionGate.Data;
 using SessionGate.Infrastructure;
 using SessionGate.Sessions;
@@ -81,9 +82,12 @@ internal static class RolesApi
 
         role.Permissions = Normalize(body.Permissions);
         audit.Add(AuditTypes.RolePermissionsChanged, caller.UserId(), null, tenantId, AdminApi.Ip(http), new { role = role.Name, permissions = role.Permissions });
-        await db.SaveChangesAsync(ct);
-        var holders = await db.UserRoles.Where(ur => ur.RoleId == role.Id).Select(ur => ur.UserId).ToListAsync(ct);
-        await sessions.UsersChangedAsync(holders, RevokeReasons.RolesChanged, ct);
+        await sessions.ChangeAsync(async change =>
+        {
+            var holders = await db.UserRoles.Where(ur => ur.RoleId == role.Id).Select(ur => ur.UserId).ToListAsync(ct);
+            await change.RolesChangedAsync(tenantId, holders, ct);
+            return 0;
+        }, ct);
         return TypedResults.Ok(new RoleView(role.Name, [.. role.Permissions]));
     }
 
@@ -96,11 +100,16 @@ internal static class RolesApi
         var role = await db.Roles.FirstOrDefaultAsync(r => r.TenantId == tenantId && r.Name == key, ct);
         if (role is null) return AdminApi.NotFound();
         if (!AdminApi.MayGrant(caller, role.Permissions)) return AdminApi.Forbidden();
-        var holders = await db.UserRoles.Where(ur => ur.RoleId == role.Id).Select(ur => ur.UserId).ToListAsync(ct);
-        db.Roles.Remove(role);
-        audit.Add(AuditTypes.RoleDeleted, caller.UserId(), null, tenantId, AdminApi.Ip(http), new { role = role.Name });
-        await db.SaveChangesAsync(ct);
-        await sessions.UsersChangedAsync(holders, RevokeReasons.RolesChanged, ct);
+        await sessions.ChangeAsync(async change =>
+        {
+            var holders = await db.UserRoles.Where(ur => ur.RoleId == role.Id).Select(ur => ur.UserId).ToListAsync(ct);
+            await db.Roles.Where(r => r.Id == role.Id).ExecuteDeleteAsync(ct);
+            audit.Add(AuditTypes.RoleDeleted, caller.UserId(), null, tenantId, AdminApi.Ip(http), new { role = role.Name });
+            // The holders' entries still name the role: rewrite them as well as the role set.
+            await change.RolesChangedAsync(tenantId, holders, ct);
+            await change.UsersChangedAsync(holders, RevokeReasons.RolesChanged, ct);
+            return 0;
+        }, ct);
         return TypedResults.NoContent();
     }
 

@@ -2,6 +2,7 @@ using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
+using SessionGate.Audit;
 using SessionGate.Data;
 using SessionGate.Infrastructure;
 using SessionGate.Sessions;
@@ -32,7 +33,7 @@ internal static class SessionsAdminApi
     {
         if (AdminApi.ValidatePage(page, size, out var p, out var s) is { } invalid) return Problems.ValidationFailed(invalid);
         if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
-        var query = db.Sessions.AsNoTracking().Where(x => x.TenantId == tenantId).Where(SessionService.IsLive(time.GetUtcNow()));
+        var query = db.Sessions.AsNoTracking().Where(x => x.TenantId == tenantId).Where(SessionReader.IsLive(time.GetUtcNow()));
         if (userId is { } uid) query = query.Where(x => x.UserId == uid);
         var total = await query.OrderBy(x => x.CreatedAt).Take(TotalCap).LongCountAsync(ct);
         var items = await (from x in query.OrderByDescending(x => x.CreatedAt).Skip((p - 1) * s).Take(s)
@@ -48,12 +49,15 @@ internal static class SessionsAdminApi
     {
         if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
         var now = time.GetUtcNow();
-        var target = await db.Sessions.AsNoTracking().Where(x => x.Id == id && x.TenantId == tenantId).Where(SessionService.IsLive(now))
+        var target = await db.Sessions.AsNoTracking().Where(x => x.Id == id && x.TenantId == tenantId).Where(SessionReader.IsLive(now))
             .Select(x => new { x.UserId }).FirstOrDefaultAsync(ct);
         if (target is null) return AdminApi.NotFound();
-        if (!await AdminApi.MayManageAsync(caller, target.UserId, sessions, ct)) return AdminApi.Forbidden();
-        await sessions.RevokeAsync(x => x.Id == id && x.TenantId == tenantId, RevokeReasons.Kicked, ct);
-        await audit.WriteAsync(AuditTypes.SessionKicked, caller.UserId(), target.UserId, tenantId, AdminApi.Ip(http), new { session_id = id }, ct);
+        if (!await AdminApi.MayManageAsync(caller, target.UserId, db, ct)) return AdminApi.Forbidden();
+        await sessions.ChangeAsync(change =>
+        {
+            audit.Add(AuditTypes.SessionKicked, caller.UserId(), target.UserId, tenantId, AdminApi.Ip(http), new { session_id = id });
+            return change.RevokeAsync(x => x.Id == id && x.TenantId == tenantId, RevokeReasons.Kicked, ct);
+        }, ct);
         return TypedResults.NoContent();
     }
 }

@@ -2,6 +2,7 @@ using System.Security.Claims;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using SessionGate.Audit;
 using SessionGate.Data;
 using SessionGate.Infrastructure;
 using SessionGate.Sessions;
@@ -94,11 +95,17 @@ internal static class TenantsApi
     }
 
     private static async Task<Results<Ok<RotatedKey>, ProblemHttpResult>> Rotate(
-        ClaimsPrincipal caller, HttpContext http, KeyRing keys, AuditLog audit, CancellationToken ct)
+        ClaimsPrincipal caller, HttpContext http, KeyRing keys, SessionService sessions, AuditLog audit, CancellationToken ct)
     {
         if (keys.IsSymmetric) return Problems.ValidationFailed("HS256 uses the configured secret; rotate it in configuration.");
-        var kid = await keys.RotateAsync(ct);
-        await audit.WriteAsync(AuditTypes.KeyRotated, caller.UserId(), null, caller.TenantIdOf(), AdminApi.Ip(http), new { kid }, ct);
+        var kid = await sessions.ChangeAsync(async change =>
+        {
+            var kid = await keys.RotateAsync(change.Db, ct);
+            change.KeysChanged();
+            audit.Add(AuditTypes.KeyRotated, caller.UserId(), null, caller.TenantIdOf(), AdminApi.Ip(http), new { kid });
+            return kid;
+        }, ct);
+        await keys.ReloadAsync(ct);
         return TypedResults.Ok(new RotatedKey(kid));
     }
 }

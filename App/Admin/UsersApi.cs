@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 using SessionGate.Auth;
+using SessionGate.Audit;
 using SessionGate.Data;
 using SessionGate.Infrastructure;
 using SessionGate.Sessions;
@@ -125,7 +126,7 @@ internal static class UsersApi
         if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
         var user = await db.Users.FirstOrDefaultAsync(u => u.Id == id && u.TenantId == tenantId, ct);
         if (user is null) return AdminApi.NotFound();
-        if (!await AdminApi.MayManageAsync(caller, id, sessions, ct)) return AdminApi.Forbidden();
+        if (!await AdminApi.MayManageAsync(caller, id, db, ct)) return AdminApi.Forbidden();
 
         var changed = new List<string>();
         if (body.Username is not null)
@@ -148,13 +149,17 @@ internal static class UsersApi
         audit.Add(AuditTypes.UserUpdated, caller.UserId(), user.Id, tenantId, AdminApi.Ip(http), new { fields = changed });
         try
         {
-            await db.SaveChangesAsync(ct);
+            await sessions.ChangeAsync(async change =>
+            {
+                // Locked first, so a login in flight either finished (and its session ends here) or sees the new password.
+                await change.LockUserAsync(id, ct);
+                return body.Password is null ? 0 : await change.RevokeAsync(s => s.UserId == id, RevokeReasons.PasswordChanged, ct);
+            }, ct);
         }
         catch (DbUpdateException e) when (e.IsUniqueViolation())
         {
             return Problems.Result(409, Problems.Conflict, "A user with this username exists.");
         }
-        if (body.Password is not null) await sessions.RevokeAsync(s => s.UserId == id, RevokeReasons.PasswordChanged, ct);
         var view = await Project(db.Users.AsNoTracking().Where(u => u.Id == id), db).FirstAsync(ct);
         return TypedResults.Ok(view);
     }
@@ -165,12 +170,17 @@ internal static class UsersApi
     {
         if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
         if (!await db.Users.AnyAsync(u => u.Id == id && u.TenantId == tenantId, ct)) return AdminApi.NotFound();
-        if (!await AdminApi.MayManageAsync(caller, id, sessions, ct)) return AdminApi.Forbidden();
-        await sessions.RevokeAsync(s => s.UserId == id, RevokeReasons.Kicked, ct);
-        await sessions.UserChangedAsync(id, RevokeReasons.Kicked, ct);
-        await db.Users.Where(u => u.Id == id && u.TenantId == tenantId).ExecuteDeleteAsync(ct);
-        await audit.WriteAsync(AuditTypes.UserDeleted, caller.UserId(), id, tenantId, AdminApi.Ip(http), null, ct);
-        return TypedResults.NoContent();
+        if (!await AdminApi.MayManageAsync(caller, id, db, ct)) return AdminApi.Forbidden();
+        var deleted = await sessions.ChangeAsync(async change =>
+        {
+            // Locked first: a login in flight either committed (and its session is ended here) or finds no user.
+            if (await change.LockUserAsync(id, ct) is null) return change.Cancel(false);
+            await change.RevokeAsync(s => s.UserId == id, RevokeReasons.Kicked, ct);
+            await db.Users.Where(u => u.Id == id && u.TenantId == tenantId).ExecuteDeleteAsync(ct);
+            audit.Add(AuditTypes.UserDeleted, caller.UserId(), id, tenantId, AdminApi.Ip(http));
+            return true;
+        }, ct);
+        return deleted ? TypedResults.NoContent() : AdminApi.NotFound();
     }
 
     private static async Task<Results<Ok<UserView>, ProblemHttpResult>> SetRoles(
@@ -182,18 +192,18 @@ internal static class UsersApi
         if (!await db.Users.AnyAsync(u => u.Id == id && u.TenantId == tenantId, ct)) return AdminApi.NotFound();
         var (roles, unknown) = await FindRolesAsync(db, tenantId, body.Roles, ct);
         if (unknown is not null) return Problems.ValidationFailed($"Unknown role: {unknown}.");
-        if (!await AdminApi.MayManageAsync(caller, id, sessions, ct) || !AdminApi.MayGrant(caller, roles.SelectMany(r => r.Permissions)))
+        if (!await AdminApi.MayManageAsync(caller, id, db, ct) || !AdminApi.MayGrant(caller, roles.SelectMany(r => r.Permissions)))
             return AdminApi.Forbidden();
 
-        await using (var tx = await db.Database.BeginTransactionAsync(ct))
+        await sessions.ChangeAsync(async change =>
         {
+            await change.LockUserAsync(id, ct);
             await db.UserRoles.Where(ur => ur.UserId == id).ExecuteDeleteAsync(ct);
             db.UserRoles.AddRange(roles.Select(r => new UserRole { UserId = id, RoleId = r.Id }));
             audit.Add(AuditTypes.UserRolesChanged, caller.UserId(), id, tenantId, AdminApi.Ip(http), new { roles = roles.Select(r => r.Name) });
-            await db.SaveChangesAsync(ct);
-            await tx.CommitAsync(ct);
-        }
-        await sessions.UserChangedAsync(id, RevokeReasons.RolesChanged, ct);
+            await change.UsersChangedAsync([id], RevokeReasons.RolesChanged, ct);
+            return 0;
+        }, ct);
         var view = await Project(db.Users.AsNoTracking().Where(u => u.Id == id), db).FirstAsync(ct);
         return TypedResults.Ok(view);
     }
@@ -208,14 +218,18 @@ internal static class UsersApi
         if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
         if (id == caller.UserId()) return Problems.ValidationFailed("You cannot ban yourself.");
         if (!await db.Users.AnyAsync(u => u.Id == id && u.TenantId == tenantId, ct)) return AdminApi.NotFound();
-        if (!await AdminApi.MayManageAsync(caller, id, sessions, ct)) return AdminApi.Forbidden();
-        var banned = await db.Users.Where(u => u.Id == id && u.TenantId == tenantId)
-            .ExecuteUpdateAsync(s => s.SetProperty(u => u.BannedUntil, body.Until ?? Forever).SetProperty(u => u.BanReason, body.Reason), ct);
-        if (banned == 0) return AdminApi.NotFound();
-        await sessions.RevokeAsync(s => s.UserId == id, RevokeReasons.Banned, ct);
-        await sessions.UserChangedAsync(id, RevokeReasons.Banned, ct);
-        await audit.WriteAsync(AuditTypes.UserBanned, caller.UserId(), id, tenantId, AdminApi.Ip(http), new { until = body.Until, reason = body.Reason }, ct);
-        return TypedResults.NoContent();
+        if (!await AdminApi.MayManageAsync(caller, id, db, ct)) return AdminApi.Forbidden();
+        var banned = await sessions.ChangeAsync(async change =>
+        {
+            if (await change.LockUserAsync(id, ct) is null) return change.Cancel(false);
+            await db.Users.Where(u => u.Id == id && u.TenantId == tenantId)
+                .ExecuteUpdateAsync(s => s.SetProperty(u => u.BannedUntil, body.Until ?? Forever).SetProperty(u => u.BanReason, body.Reason), ct);
+            await change.RevokeAsync(s => s.UserId == id, RevokeReasons.Banned, ct);
+            await change.UsersChangedAsync([id], RevokeReasons.Banned, ct);
+            audit.Add(AuditTypes.UserBanned, caller.UserId(), id, tenantId, AdminApi.Ip(http), new { until = body.Until, reason = body.Reason });
+            return true;
+        }, ct);
+        return banned ? TypedResults.NoContent() : AdminApi.NotFound();
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> Unban(
@@ -224,7 +238,7 @@ internal static class UsersApi
     {
         if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
         if (!await db.Users.AnyAsync(u => u.Id == id && u.TenantId == tenantId, ct)) return AdminApi.NotFound();
-        if (!await AdminApi.MayManageAsync(caller, id, sessions, ct)) return AdminApi.Forbidden();
+        if (!await AdminApi.MayManageAsync(caller, id, db, ct)) return AdminApi.Forbidden();
         var updated = await db.Users.Where(u => u.Id == id && u.TenantId == tenantId)
             .ExecuteUpdateAsync(s => s.SetProperty(u => u.BannedUntil, (DateTimeOffset?)null).SetProperty(u => u.BanReason, (string?)null), ct);
         if (updated == 0) return AdminApi.NotFound();
@@ -238,10 +252,15 @@ internal static class UsersApi
     {
         if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
         if (!await db.Users.AnyAsync(u => u.Id == id && u.TenantId == tenantId, ct)) return AdminApi.NotFound();
-        if (!await AdminApi.MayManageAsync(caller, id, sessions, ct)) return AdminApi.Forbidden();
-        var ended = await sessions.RevokeAsync(s => s.UserId == id, RevokeReasons.Kicked, ct);
-        await sessions.UserChangedAsync(id, RevokeReasons.Kicked, ct);
-        await audit.WriteAsync(AuditTypes.UserLogoutAll, caller.UserId(), id, tenantId, AdminApi.Ip(http), new { sessions = ended }, ct);
+        if (!await AdminApi.MayManageAsync(caller, id, db, ct)) return AdminApi.Forbidden();
+        await sessions.ChangeAsync(async change =>
+        {
+            await change.LockUserAsync(id, ct);
+            var ended = await change.RevokeAsync(s => s.UserId == id, RevokeReasons.Kicked, ct);
+            await change.UsersChangedAsync([id], RevokeReasons.Kicked, ct);
+            audit.Add(AuditTypes.UserLogoutAll, caller.UserId(), id, tenantId, AdminApi.Ip(http), new { sessions = ended });
+            return ended;
+        }, ct);
         return TypedResults.NoContent();
     }
 

@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
-using SessionGate.Admin;
+using SessionGate.Audit;
 using SessionGate.Data;
 using SessionGate.Infrastructure;
 using SessionGate.Sessions;
@@ -42,61 +42,66 @@ public static class AuthApi
         return group;
     }
 
-    public static RouteGroupBuilder MapSampleApi(this IEndpointRouteBuilder app)
-    {
-        var group = app.MapGroup("/api").WithTags("Sample API").RequireAuthorization().ProducesProblem(401).ProducesProblem(403);
-        group.MapGet("/profile", (ClaimsPrincipal user) => TypedResults.Ok(new ProfileResponse(
-            user.UserId(), user.FindFirstValue(SessionClaims.Name)!, user.FindFirstValue(SessionClaims.Tenant)!, user.RolesOf())))
-            .WithName("Profile").WithSummary("Any authenticated caller.");
-        group.MapGet("/reports", (ClaimsPrincipal user) => TypedResults.Ok(new ReportsResponse(
-            user.FindFirstValue(SessionClaims.Tenant)!, ["sessions-by-device", "logins-per-day"])))
-            .RequireAuthorization(Permissions.ReportsRead)
-            .WithName("Reports").WithSummary("Needs permission reports:read.");
-        return group;
-    }
-
     private static async Task<Results<Ok<LoginResponse>, ProblemHttpResult>> Login(
-        LoginRequest? body, HttpContext http, LoginService login, IOptions<SessionLifetimeOptions> options, CancellationToken ct)
+        LoginRequest? body, HttpContext http, LoginService login, IAuthMode mode, TimeProvider time, CancellationToken ct)
     {
         if (body is null) return Problems.ValidationFailed("A JSON body is required.");
         var outcome = await login.LoginAsync(body, ClientIp(http), UserAgent(http), ct);
-        if (outcome.Credential is null)
+        if (outcome.RetryAfter is { } retry)
+            http.Response.Headers.RetryAfter = ((int)Math.Ceiling(Math.Max(1, retry.TotalSeconds))).ToString();
+        switch (outcome.Result)
         {
-            if (outcome.RetryAfter is { } retry)
-                http.Response.Headers.RetryAfter = ((int)Math.Ceiling(Math.Max(1, retry.TotalSeconds))).ToString();
-            return Problems.Result(outcome.Status, outcome.ErrorType!, outcome.Detail);
+            case LoginResult.Success:
+                var credential = outcome.Credential!;
+                if (mode.AcceptsCookie) http.AppendSessionCookie(credential.Credential, credential.SessionExpiresAt);
+                return TypedResults.Ok(LoginResponse.From(credential, time.GetUtcNow()));
+            case LoginResult.Invalid:
+                return Problems.ValidationFailed(outcome.Detail ?? "The request is not valid.");
+            case LoginResult.TooManyAttempts:
+                return Problems.Result(StatusCodes.Status429TooManyRequests, Problems.TooManyAttempts);
+            case LoginResult.Banned:
+                return Problems.Result(StatusCodes.Status403Forbidden, Problems.AccountBanned);
+            case LoginResult.SessionLimitReached:
+                return Problems.Result(StatusCodes.Status403Forbidden, Problems.SessionLimitReached);
+            default:
+                return Problems.Result(StatusCodes.Status401Unauthorized, Problems.InvalidCredentials);
         }
-        WriteCookie(http, options.Value, outcome.Credential);
-        return TypedResults.Ok(outcome.Credential.Body);
     }
 
     private static async Task<Results<Ok<LoginResponse>, ProblemHttpResult>> Refresh(
-        RefreshRequest? body, HttpContext http, IAuthMode mode, CancellationToken ct)
+        RefreshRequest? body, HttpContext http, RefreshService refresh, TimeProvider time, CancellationToken ct)
     {
-        var outcome = await mode.RefreshAsync(body?.RefreshToken ?? "", ClientIp(http), ct);
-        if (outcome.Credential is not null) return TypedResults.Ok(outcome.Credential.Body);
-        return outcome.ErrorType == Problems.NotSupportedInMode
-            ? Problems.Result(400, Problems.NotSupportedInMode, "Opaque sessions do not use refresh tokens.")
-            : Problems.Result(401, Problems.InvalidRefreshToken);
+        var outcome = await refresh.RotateAsync(body?.RefreshToken ?? "", ClientIp(http), ct);
+        return outcome.Result switch
+        {
+            RefreshService.Result.Rotated => TypedResults.Ok(LoginResponse.From(outcome.Credential!, time.GetUtcNow())),
+            RefreshService.Result.NotSupported => Problems.Result(400, Problems.NotSupportedInMode, "Opaque sessions do not use refresh tokens."),
+            _ => Problems.Result(401, Problems.InvalidRefreshToken),
+        };
     }
 
-    private static async Task<NoContent> Logout(ClaimsPrincipal user, HttpContext http, SessionService sessions, AuditLog audit,
-        IOptions<SessionLifetimeOptions> options, CancellationToken ct)
+    private static async Task<NoContent> Logout(ClaimsPrincipal user, HttpContext http, SessionService sessions, AuditLog audit, CancellationToken ct)
     {
         var (userId, sessionId) = (user.UserId(), user.SessionIdOf());
-        await sessions.RevokeAsync(s => s.Id == sessionId && s.UserId == userId, RevokeReasons.LoggedOut, ct);
-        await audit.WriteAsync(AuditTypes.Logout, userId, userId, user.TenantIdOf(), ClientIp(http), new { session_id = sessionId }, ct);
-        ClearCookie(http, options.Value);
+        await sessions.ChangeAsync(change =>
+        {
+            audit.Add(AuditTypes.Logout, userId, userId, user.TenantIdOf(), ClientIp(http), new { session_id = sessionId });
+            return change.RevokeAsync(s => s.Id == sessionId && s.UserId == userId, RevokeReasons.LoggedOut, ct);
+        }, ct);
+        http.ClearSessionCookie();
         return TypedResults.NoContent();
     }
 
-    private static async Task<NoContent> LogoutAll(ClaimsPrincipal user, HttpContext http, SessionService sessions, AuditLog audit,
-        IOptions<SessionLifetimeOptions> options, CancellationToken ct)
+    private static async Task<NoContent> LogoutAll(ClaimsPrincipal user, HttpContext http, SessionService sessions, AuditLog audit, CancellationToken ct)
     {
         var userId = user.UserId();
-        var ended = await sessions.RevokeAsync(s => s.UserId == userId, RevokeReasons.LoggedOut, ct);
-        await audit.WriteAsync(AuditTypes.LogoutAll, userId, userId, user.TenantIdOf(), ClientIp(http), new { sessions = ended }, ct);
-        ClearCookie(http, options.Value);
+        await sessions.ChangeAsync(async change =>
+        {
+            var ended = await change.RevokeAsync(s => s.UserId == userId, RevokeReasons.LoggedOut, ct);
+            audit.Add(AuditTypes.LogoutAll, userId, userId, user.TenantIdOf(), ClientIp(http), new { sessions = ended });
+            return ended;
+        }, ct);
+        http.ClearSessionCookie();
         return TypedResults.NoContent();
     }
 
@@ -117,7 +122,7 @@ public static class AuthApi
     {
         var (userId, current) = (user.UserId(), user.SessionIdOf());
         var list = await db.Sessions.AsNoTracking()
-            .Where(s => s.UserId == userId).Where(SessionService.IsLive(time.GetUtcNow()))
+            .Where(s => s.UserId == userId).Where(SessionReader.IsLive(time.GetUtcNow()))
             .OrderByDescending(s => s.CreatedAt).Take(200)
             .Select(s => new OwnSession(s.Id, s.DeviceType, s.CreatedAt, s.LastSeenAt, s.Ip, s.UserAgent, s.Id == current))
             .ToListAsync(ct);
@@ -129,10 +134,13 @@ public static class AuthApi
     {
         var userId = user.UserId();
         var now = time.GetUtcNow();
-        var ended = await sessions.RevokeAsync(s => s.Id == id && s.UserId == userId && s.IdleExpiresAt > now && s.AbsoluteExpiresAt > now, RevokeReasons.LoggedOut, ct);
-        if (ended == 0) return Problems.NotFoundResult();
-        await audit.WriteAsync(AuditTypes.Logout, userId, userId, user.TenantIdOf(), ClientIp(http), new { session_id = id }, ct);
-        return TypedResults.NoContent();
+        var ended = await sessions.ChangeAsync(async change =>
+        {
+            var n = await change.RevokeAsync(s => s.Id == id && s.UserId == userId && s.IdleExpiresAt > now && s.AbsoluteExpiresAt > now, RevokeReasons.LoggedOut, ct);
+            if (n > 0) audit.Add(AuditTypes.Logout, userId, userId, user.TenantIdOf(), ClientIp(http), new { session_id = id });
+            return n;
+        }, ct);
+        return ended == 0 ? Problems.NotFoundResult() : TypedResults.NoContent();
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> ChangePassword(
@@ -144,38 +152,27 @@ public static class AuthApi
         if (body.CurrentPassword.Length > Limits.MaxPassword || body.NewPassword.Length > Limits.MaxPassword)
             return Problems.ValidationFailed("The password is too long.");
         var userId = user.UserId();
-        var entity = await db.Users.FirstOrDefaultAsync(u => u.Id == userId, ct);
+        var entity = await db.Users.AsNoTracking().FirstOrDefaultAsync(u => u.Id == userId, ct);
         if (entity is null) return Problems.Result(401, Problems.Unauthenticated);
         if (passwords.Verify(entity, body.CurrentPassword) == PasswordVerificationResult.Failed)
             return Problems.Result(403, Problems.InvalidCredentials);
         if (PasswordPolicy.Weakness(body.NewPassword, entity.Username) is { } weakness)
             return Problems.Result(400, Problems.WeakPassword, weakness);
 
-        entity.PasswordHash = passwords.Hash(entity, body.NewPassword);
-        audit.Add(AuditTypes.PasswordChanged, userId, userId, entity.TenantId, ClientIp(http));
-        await db.SaveChangesAsync(ct);
+        var verifiedHash = entity.PasswordHash;
+        var newHash = passwords.Hash(entity, body.NewPassword);
         var current = user.SessionIdOf();
-        await sessions.RevokeAsync(s => s.UserId == userId && s.Id != current, RevokeReasons.PasswordChanged, ct);
-        return TypedResults.NoContent();
-    }
-
-    private static void WriteCookie(HttpContext http, SessionLifetimeOptions options, IssuedCredential credential)
-    {
-        if (credential.CookieValue is null) return;
-        http.Response.Cookies.Append(options.Cookie.Name, credential.CookieValue, new CookieOptions
+        var changed = await sessions.ChangeAsync(async change =>
         {
-            HttpOnly = true,
-            Secure = true,
-            SameSite = SameSiteMode.Strict,
-            Path = "/",
-            Expires = credential.CookieExpires,
-        });
-    }
-
-    private static void ClearCookie(HttpContext http, SessionLifetimeOptions options)
-    {
-        if (!http.Request.Cookies.ContainsKey(options.Cookie.Name)) return;
-        http.Response.Cookies.Delete(options.Cookie.Name, new CookieOptions { HttpOnly = true, Secure = true, SameSite = SameSiteMode.Strict, Path = "/" });
+            // Under the row lock: a concurrent change of the password wins, and this one is refused.
+            var locked = await change.LockUserAsync(userId, ct);
+            if (locked is null || locked.PasswordHash != verifiedHash) return change.Cancel(false);
+            await db.Users.Where(u => u.Id == userId).ExecuteUpdateAsync(u => u.SetProperty(x => x.PasswordHash, newHash), ct);
+            audit.Add(AuditTypes.PasswordChanged, userId, userId, entity.TenantId, ClientIp(http));
+            await change.RevokeAsync(s => s.UserId == userId && s.Id != current, RevokeReasons.PasswordChanged, ct);
+            return true;
+        }, ct);
+        return changed ? TypedResults.NoContent() : Problems.Result(403, Problems.InvalidCredentials);
     }
 
     public static string? ClientIp(HttpContext http) => http.Connection.RemoteIpAddress?.ToString();

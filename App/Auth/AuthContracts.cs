@@ -1,4 +1,6 @@
 using System.ComponentModel;
+using System.Text.Json.Serialization;
+using SessionGate.Sessions;
 
 namespace SessionGate.Auth;
 
@@ -19,9 +21,6 @@ public sealed record MeResponse(Guid UserId, string Tenant, string Username, str
 
 public sealed record OwnSession(Guid Id, string DeviceType, DateTimeOffset CreatedAt, DateTimeOffset LastSeenAt, string? Ip, string? UserAgent, bool Current);
 
-public sealed record ProfileResponse(Guid UserId, string Username, string Tenant, string[] Roles);
-
-public sealed record ReportsResponse(string Tenant, string[] Reports);
 
 public static class DeviceTypes
 {
@@ -33,4 +32,31 @@ public static class Limits
     public const int MaxName = 128;
     public const int MaxPassword = 1024;
     public const int MinPassword = 12;
+}
+
+/// <summary>The login and refresh response. Opaque fills the session fields; the JWT modes the token fields.</summary>
+public sealed class LoginResponse
+{
+    /// <summary><c>Session</c> (Opaque) or <c>Bearer</c> (JWT modes).</summary>
+    public required string TokenType { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? SessionId { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public DateTimeOffset? ExpiresAt { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public DateTimeOffset? IdleExpiresAt { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? AccessToken { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public int? ExpiresIn { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? RefreshToken { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public int? RefreshExpiresIn { get; init; }
+
+    public static LoginResponse From(IssuedCredential c, DateTimeOffset now) => c.RefreshToken is null
+        ? new LoginResponse { TokenType = "Session", SessionId = c.Credential, ExpiresAt = c.SessionExpiresAt, IdleExpiresAt = c.IdleExpiresAt }
+        : new LoginResponse
+        {
+            TokenType = "Bearer",
+            AccessToken = c.Credential,
+            ExpiresIn = Seconds(c.CredentialExpiresAt - now),
+            RefreshToken = c.RefreshToken,
+            RefreshExpiresIn = Seconds(c.RefreshExpiresAt!.Value - now),
+        };
+
+    private static int Seconds(TimeSpan t) => (int)Math.Round(t.TotalSeconds);
 }

@@ -1,9 +1,8 @@
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
-using SessionGate.Admin;
+using SessionGate.Audit;
 using SessionGate.Data;
-using SessionGate.Infrastructure;
 using SessionGate.Sessions;
 
 namespace SessionGate.Auth;
@@ -22,13 +21,11 @@ public sealed partial class LoginService(
     IOptions<LoginLimitOptions> limits,
     ILogger<LoginService> logger)
 {
-    public sealed record Outcome(IssuedCredential? Credential, int Status, string? ErrorType, TimeSpan? RetryAfter = null, string? Detail = null);
-
-    public async Task<Outcome> LoginAsync(LoginRequest request, string? ip, string? userAgent, CancellationToken ct)
+    public async Task<LoginOutcome> LoginAsync(LoginRequest request, string? ip, string? userAgent, CancellationToken ct)
     {
         var device = (request.DeviceType ?? "web").Trim().ToLowerInvariant();
         var invalid = Validate(request, device);
-        if (invalid is not null) return new Outcome(null, 400, Problems.Validation, Detail: invalid);
+        if (invalid is not null) return new LoginOutcome(LoginResult.Invalid, Detail: invalid);
 
         var tenantSlug = request.Tenant!.Trim().ToLowerInvariant();
         var normalized = request.Username!.Trim().ToLowerInvariant();
@@ -46,7 +43,7 @@ public sealed partial class LoginService(
             await redis.UncountAttemptAsync(ipKey);
             var retry = Max(accountCount > limit.MaxFailuresPerAccount ? await redis.FailuresResetInAsync(accountKey) : null,
                 ipCount > limit.MaxFailuresPerIp ? await redis.FailuresResetInAsync(ipKey) : null);
-            return new Outcome(null, 429, Problems.TooManyAttempts, retry ?? limit.Window);
+            return new LoginOutcome(LoginResult.TooManyAttempts, RetryAfter: retry ?? limit.Window);
         }
 
         var tenant = await db.Tenants.AsNoTracking().FirstOrDefaultAsync(t => t.Slug == tenantSlug, ct);
@@ -73,7 +70,7 @@ public sealed partial class LoginService(
         var now = time.GetUtcNow();
         if (user.BannedUntil > now) return await BannedAsync(user, tenant, ip, ct);
 
-        var created = await sessions.CreateAsync(new SessionService.LoginRequestInfo(user, tenant, device, ip, userAgent, user.PasswordHash), ct);
+        var created = await sessions.CreateAsync(new SessionService.LoginRequestInfo(user.Id, tenant, device, ip, userAgent, user.PasswordHash), ct);
         switch (created.Refused)
         {
             case SessionService.Refusal.Banned:
@@ -83,22 +80,22 @@ public sealed partial class LoginService(
                 return await FailedAsync(user.Id, tenant.Id, tenantSlug, device, ip, ct);
             case SessionService.Refusal.LimitReached:
                 await audit.WriteAsync(AuditTypes.LoginRejected, null, user.Id, tenant.Id, ip, new { reason = "session-limit-reached" }, ct);
-                return new Outcome(null, 403, Problems.SessionLimitReached);
+                return new LoginOutcome(LoginResult.SessionLimitReached);
         }
-        return new Outcome(created.Credential, 200, null);
+        return new LoginOutcome(LoginResult.Success, created.Credential);
     }
 
-    private async Task<Outcome> FailedAsync(Guid? userId, Guid? tenantId, string tenantSlug, string device, string? ip, CancellationToken ct)
+    private async Task<LoginOutcome> FailedAsync(Guid? userId, Guid? tenantId, string tenantSlug, string device, string? ip, CancellationToken ct)
     {
         await audit.WriteAsync(AuditTypes.LoginFailed, null, userId, tenantId, ip, new { device_type = device }, ct);
         LogLoginFailed(logger, tenantSlug);
-        return new Outcome(null, 401, Problems.InvalidCredentials);
+        return new LoginOutcome(LoginResult.InvalidCredentials);
     }
 
-    private async Task<Outcome> BannedAsync(User user, Tenant tenant, string? ip, CancellationToken ct)
+    private async Task<LoginOutcome> BannedAsync(User user, Tenant tenant, string? ip, CancellationToken ct)
     {
         await audit.WriteAsync(AuditTypes.LoginRejected, null, user.Id, tenant.Id, ip, new { reason = "banned" }, ct);
-        return new Outcome(null, 403, Problems.AccountBanned);
+        return new LoginOutcome(LoginResult.Banned);
     }
 
     private static string? Validate(LoginRequest r, string device)
@@ -118,3 +115,8 @@ public sealed partial class LoginService(
     [LoggerMessage(Level = LogLevel.Information, Message = "Login failed in tenant {Tenant}")]
     private static partial void LogLoginFailed(ILogger logger, string tenant);
 }
+
+public enum LoginResult { Success, Invalid, InvalidCredentials, TooManyAttempts, Banned, SessionLimitReached }
+
+/// <summary>How a login ended; the endpoint turns it into HTTP.</summary>
+public sealed record LoginOutcome(LoginResult Result, IssuedCredential? Credential = null, TimeSpan? RetryAfter = null, string? Detail = null);

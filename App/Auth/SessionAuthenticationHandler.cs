@@ -1,18 +1,24 @@
-using System.Security.Claims;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
 using SessionGate.Infrastructure;
+using SessionGate.Revocation;
 using SessionGate.Sessions;
-using StackExchange.Redis;
 
 namespace SessionGate.Auth;
 
 /// <summary>Options for <see cref="SessionAuthenticationHandler"/>.</summary>
 public sealed class SessionAuthenticationOptions : AuthenticationSchemeOptions
 {
-    /// <summary>The session cookie's name (Opaque mode).</summary>
-    public string CookieName { get; set; } = "__Host-sid";
+    /// <summary>The session cookie (Opaque mode): HttpOnly, Secure, SameSite=Strict, Path=/.</summary>
+    public CookieBuilder Cookie { get; set; } = new()
+    {
+        Name = "__Host-sid",
+        HttpOnly = true,
+        SecurePolicy = CookieSecurePolicy.Always,
+        SameSite = SameSiteMode.Strict,
+        Path = "/",
+    };
 
     /// <summary>Longest credential that is looked at; anything longer is refused unread.</summary>
     public int MaxCredentialLength { get; set; } = 8192;
@@ -21,38 +27,45 @@ public sealed class SessionAuthenticationOptions : AuthenticationSchemeOptions
     public RedisUnavailableBehavior RedisUnavailable { get; set; } = RedisUnavailableBehavior.FailClosed;
 }
 
+/// <summary>Why the handler refused a credential; carried by <see cref="AuthenticateResult.Failure"/> to the challenge.</summary>
+public sealed class CredentialRejectedException(AuthOutcome outcome) : Exception("The credential was not accepted.")
+{
+    public AuthOutcome Outcome => outcome;
+}
+
 /// <summary>
 /// The one authentication scheme. It reads the credential (cookie or bearer), lets the configured
-/// <see cref="IAuthMode"/> check it with at most one Redis round trip, and builds the principal.
+/// <see cref="IAuthMode"/> decide (the L1, else at most one Redis round trip), and builds the ticket. It owns its
+/// cookie and its failures: the challenge answers with the problem the mode's decision calls for.
 /// </summary>
 public sealed partial class SessionAuthenticationHandler(
     IOptionsMonitor<SessionAuthenticationOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
-    IAuthMode mode)
+    IAuthMode mode,
+    DependencyHealth health)
     : AuthenticationHandler<SessionAuthenticationOptions>(options, logger, encoder)
 {
     public const string SchemeName = "Session";
-    private const string OutcomeKey = "SessionGate.AuthOutcome";
     private const string CredentialSourceKey = "SessionGate.CredentialFromCookie";
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         string? credential = null;
         var fromCookie = false;
-        var authorization = Request.Headers.Authorization.ToString();
+        var authorization = Request.Headers.Authorization;
         // Another scheme's header (Basic, say) is not ours to judge; the cookie may still carry the session.
-        if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        if (authorization.Count > 0 && authorization[0] is { } header && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
-            credential = authorization[7..].Trim();
+            credential = header[7..].Trim();
         }
-        else if (mode.AcceptsCookie && Request.Cookies.TryGetValue(Options.CookieName, out var cookie))
+        else if (mode.AcceptsCookie && Request.Cookies.TryGetValue(Options.Cookie.Name!, out var cookie))
         {
             credential = cookie;
             fromCookie = true;
         }
         if (string.IsNullOrEmpty(credential)) return AuthenticateResult.NoResult();
-        Context.Items[CredentialSourceKey] = fromCookie;
+        if (fromCookie) Context.Items[CredentialSourceKey] = true;
         if (credential.Length > Options.MaxCredentialLength) return Failed(AuthOutcome.Unknown);
         if (fromCookie && IsCrossSiteStateChange(Request)) return Failed(AuthOutcome.CrossSite);
 
@@ -60,32 +73,40 @@ public sealed partial class SessionAuthenticationHandler(
         try
         {
             outcome = await mode.AuthenticateAsync(credential, databaseOnly: false, Context.RequestAborted);
+            health.Succeeded(Dependency.Redis);
         }
-        catch (Exception e) when (e is RedisException or RedisTimeoutException)
+        catch (Exception e) when (DependencyHealth.IsRedisFailure(e))
         {
-            if (Options.RedisUnavailable != RedisUnavailableBehavior.FallbackToPostgres)
+            health.Failed(Dependency.Redis, e);
+            if (Options.RedisUnavailable != RedisUnavailableBehavior.FallbackToPostgres) return Failed(AuthOutcome.Unavailable);
+            try
             {
-                LogRedisUnavailable(Logger, e.GetType().Name);
+                outcome = await mode.AuthenticateAsync(credential, databaseOnly: true, Context.RequestAborted);
+            }
+            catch (Exception pg) when (DependencyHealth.IsPostgresFailure(pg))
+            {
+                health.Failed(Dependency.Postgres, pg);
                 return Failed(AuthOutcome.Unavailable);
             }
-            outcome = await mode.AuthenticateAsync(credential, databaseOnly: true, Context.RequestAborted);
         }
-        if (outcome.Session is null) return Failed(outcome);
-
-        var principal = SessionClaims.ToPrincipal(outcome.Session);
-        if (outcome.Jti is not null) ((ClaimsIdentity)principal.Identity!).AddClaim(new Claim("jti", outcome.Jti));
-        return AuthenticateResult.Success(new AuthenticationTicket(principal, Scheme.Name));
+        catch (Exception e) when (DependencyHealth.IsPostgresFailure(e))
+        {
+            // Redis missed and PostgreSQL, which would decide, is down: never guess.
+            health.Failed(Dependency.Postgres, e);
+            return Failed(AuthOutcome.Unavailable);
+        }
+        if (outcome.Principal is not { } principal) return Failed(outcome);
+        return AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
     }
 
     /// <summary>Whether the request came from the session cookie rather than a header.</summary>
-    public static bool CredentialFromCookie(HttpContext context) => context.Items[CredentialSourceKey] is true;
+    public static bool CredentialFromCookie(HttpContext context) => context.Items.ContainsKey(CredentialSourceKey);
 
     private AuthenticateResult Failed(AuthOutcome outcome)
     {
-        Context.Items[OutcomeKey] = outcome;
-        if (outcome.Reason is not null) LogRejected(Logger, outcome.ErrorType!, outcome.Reason);
+        if (outcome.Reason is not null) LogRejected(Logger, outcome.Reason);
         // The message is generic on purpose; the problem body says only what the client may know.
-        return AuthenticateResult.Fail("The credential was not accepted.");
+        return AuthenticateResult.Fail(new CredentialRejectedException(outcome));
     }
 
     // A cookie rides along on cross-site requests, so only same-origin requests may change state with it.
@@ -101,26 +122,49 @@ public sealed partial class SessionAuthenticationHandler(
             || !string.Equals(uri.Authority, request.Host.Value, StringComparison.OrdinalIgnoreCase);
     }
 
-    protected override Task HandleChallengeAsync(AuthenticationProperties properties)
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
-        var outcome = Context.Items[OutcomeKey] as AuthOutcome ?? AuthOutcome.Unknown;
-        if (outcome.Status == StatusCodes.Status401Unauthorized) Response.Headers.WWWAuthenticate = "Bearer";
+        var result = await HandleAuthenticateOnceSafeAsync();
+        var outcome = (result.Failure as CredentialRejectedException)?.Outcome ?? AuthOutcome.Unknown;
+        var (status, type) = outcome.Result switch
+        {
+            AuthResult.Revoked => (StatusCodes.Status401Unauthorized, Problems.SessionRevoked),
+            AuthResult.Unavailable => (StatusCodes.Status503ServiceUnavailable, Problems.ServiceUnavailable),
+            AuthResult.CrossSite => (StatusCodes.Status403Forbidden, Problems.CrossSiteRequest),
+            _ => (StatusCodes.Status401Unauthorized, Problems.Unauthenticated),
+        };
+        if (status == StatusCodes.Status401Unauthorized) Response.Headers.WWWAuthenticate = "Bearer";
+        if (status == StatusCodes.Status503ServiceUnavailable) Response.Headers.RetryAfter = DependencyHealth.RetryAfterSeconds;
         var extensions = outcome.Reason is null ? null : new Dictionary<string, object?> { ["reason"] = outcome.Reason };
-        return Problems.WriteAsync(Context, outcome.Status, outcome.ErrorType!, extensions: extensions);
+        await Problems.WriteAsync(Context, status, type, extensions: extensions);
     }
 
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
         Problems.WriteAsync(Context, StatusCodes.Status403Forbidden, Problems.Forbidden);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis unavailable during authentication ({ExceptionType}); failing closed")]
-    private static partial void LogRedisUnavailable(ILogger logger, string exceptionType);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Credential rejected: {ErrorType} ({Reason})")]
-    private static partial void LogRejected(ILogger logger, string errorType, string reason);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Credential rejected: session-revoked ({Reason})")]
+    private static partial void LogRejected(ILogger logger, string reason);
 }
 
 public static class SessionAuthenticationExtensions
 {
-    public static AuthenticationBuilder AddSessionGate(this AuthenticationBuilder builder) =>
-        builder.AddScheme<SessionAuthenticationOptions, SessionAuthenticationHandler>(SessionAuthenticationHandler.SchemeName, _ => { });
+    public static AuthenticationBuilder AddSessionGate(this AuthenticationBuilder builder, Action<SessionAuthenticationOptions>? configure = null) =>
+        builder.AddScheme<SessionAuthenticationOptions, SessionAuthenticationHandler>(SessionAuthenticationHandler.SchemeName, configure);
+
+    /// <summary>Sets the session cookie (Opaque mode) with the scheme's cookie settings.</summary>
+    public static void AppendSessionCookie(this HttpContext http, string value, DateTimeOffset expires)
+    {
+        var options = http.RequestServices.GetRequiredService<IOptionsMonitor<SessionAuthenticationOptions>>().Get(SessionAuthenticationHandler.SchemeName);
+        var cookie = options.Cookie.Build(http);
+        cookie.Expires = expires;
+        http.Response.Cookies.Append(options.Cookie.Name!, value, cookie);
+    }
+
+    /// <summary>Clears the session cookie if the request carried one.</summary>
+    public static void ClearSessionCookie(this HttpContext http)
+    {
+        var options = http.RequestServices.GetRequiredService<IOptionsMonitor<SessionAuthenticationOptions>>().Get(SessionAuthenticationHandler.SchemeName);
+        if (!http.Request.Cookies.ContainsKey(options.Cookie.Name!)) return;
+        http.Response.Cookies.Delete(options.Cookie.Name!, options.Cookie.Build(http));
+    }
 }

@@ -12,6 +12,8 @@ public sealed class Tenant
     public LoginPolicy LoginPolicy { get; set; } = LoginPolicy.Multiple;
     public int? MaxSessions { get; set; }
     public OnSessionLimit OnLimit { get; set; } = OnSessionLimit.KickOldest;
+    /// <summary>Moves forward whenever a role of the tenant is created, changed or deleted; cached role sets carry it.</summary>
+    public long RolesVersion { get; set; } = 1;
     public DateTimeOffset CreatedAt { get; set; }
 }
 
@@ -117,4 +119,27 @@ public sealed class SigningKey
     public DateTimeOffset CreatedAt { get; set; }
     /// <summary>Set when a newer key replaces this one; the key is still published and accepted until then.</summary>
     public DateTimeOffset? RetiresAt { get; set; }
+}
+
+/// <summary>
+/// A change that must reach Redis, written in the same transaction as the change itself. The request applies it at
+/// once; the relay re-applies rows that were not confirmed, and replays recent ones after Redis lost state.
+/// </summary>
+public sealed class OutboxMessage
+{
+    public long Id { get; set; }
+    public required string Kind { get; set; }
+    /// <summary>JSON; never holds a secret (session ids appear only as their SHA-256).</summary>
+    public required string Payload { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset? AppliedAt { get; set; }
+    public int Attempts { get; set; }
+}
+
+/// <summary>A server-side secret (such as the key that MACs session ids), protected with Data Protection.</summary>
+public sealed class ServerSecret
+{
+    public required string Name { get; set; }
+    public required string ProtectedValue { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
 }

@@ -63,6 +63,8 @@ internal sealed class SessionConfiguration : IEntityTypeConfiguration<Session>
         // Online-session listings and login policies read live sessions only, newest first, by index.
         b.HasIndex(s => new { s.UserId, s.CreatedAt }).HasFilter("\"RevokedAt\" IS NULL").HasDatabaseName("IX_sessions_live_by_user");
         b.HasIndex(s => new { s.TenantId, s.CreatedAt }).HasFilter("\"RevokedAt\" IS NULL").HasDatabaseName("IX_sessions_live_by_tenant");
+        // Rebuilding a user's revocations (Blacklist) reads the sessions that ended recently.
+        b.HasIndex(s => new { s.UserId, s.RevokedAt }).HasFilter("\"RevokedAt\" IS NOT NULL").HasDatabaseName("IX_sessions_revoked_by_user");
         b.Property(s => s.DeviceType).HasMaxLength(16);
         b.Property(s => s.Ip).HasMaxLength(64);
         b.Property(s => s.UserAgent).HasMaxLength(512);
@@ -117,5 +119,29 @@ internal sealed class SigningKeyConfiguration : IEntityTypeConfiguration<Signing
         b.HasKey(k => k.Kid);
         b.Property(k => k.Kid).HasMaxLength(64);
         b.Property(k => k.Algorithm).HasMaxLength(16);
+    }
+}
+
+internal sealed class OutboxMessageConfiguration : IEntityTypeConfiguration<OutboxMessage>
+{
+    public void Configure(EntityTypeBuilder<OutboxMessage> b)
+    {
+        b.ToTable("outbox");
+        b.Property(o => o.Id).UseIdentityAlwaysColumn();
+        b.Property(o => o.Kind).HasMaxLength(32);
+        b.Property(o => o.Payload).HasColumnType("jsonb");
+        // The relay looks for rows not yet applied; the replay and the clean-up go by age.
+        b.HasIndex(o => o.Id).HasFilter("\"AppliedAt\" IS NULL").HasDatabaseName("IX_outbox_pending");
+        b.HasIndex(o => o.CreatedAt);
+    }
+}
+
+internal sealed class ServerSecretConfiguration : IEntityTypeConfiguration<ServerSecret>
+{
+    public void Configure(EntityTypeBuilder<ServerSecret> b)
+    {
+        b.ToTable("server_secrets");
+        b.HasKey(s => s.Name);
+        b.Property(s => s.Name).HasMaxLength(64);
     }
 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using SessionGate.Infrastructure;
+using SessionGate.Sessions;
 using SessionGate.Tokens;
 using Yarp.ReverseProxy.Transforms;
 
@@ -35,8 +36,8 @@ public static class GatewayApi
                         var others = string.Join("; ", http.Request.Cookies.Where(c => c.Key != cookieName).Select(c => $"{c.Key}={c.Value}"));
                         if (others.Length > 0) headers.TryAddWithoutValidation("Cookie", others);
                     }
-                    var tokens = http.RequestServices.GetRequiredService<TokenService>();
-                    headers.TryAddWithoutValidation(InternalJwtHeader, await tokens.GetInternalTokenAsync(http.User, audience, http.RequestAborted));
+                    var tokens = http.RequestServices.GetRequiredService<InternalTokens>();
+                    headers.TryAddWithoutValidation(InternalJwtHeader, await tokens.GetAsync(http.User, audience, http.RequestAborted));
                 });
                 // The internal JWT is for services, never for the client, even if a downstream echoes it back.
                 ctx.AddResponseTransform(t =>

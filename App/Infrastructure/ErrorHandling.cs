@@ -10,17 +10,26 @@ namespace SessionGate.Infrastructure;
 /// Turns every exception into problem+json with a stable type and no internals: bad input is 400, an
 /// unreachable Redis or PostgreSQL is 503, anything else a bare 500.
 /// </summary>
-public sealed partial class ProblemExceptionHandler(ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
+public sealed partial class ProblemExceptionHandler(ILogger<ProblemExceptionHandler> logger, DependencyHealth health) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken ct)
     {
+        // A dependency that is down is an outage, logged once by DependencyHealth, not a bug: 503 with Retry-After.
+        var down = DependencyHealth.IsRedisFailure(exception) ? Dependency.Redis
+            : DependencyHealth.IsPostgresFailure(exception) ? Dependency.Postgres : (Dependency?)null;
+        if (down is { } dependency && !context.RequestAborted.IsCancellationRequested)
+        {
+            health.Failed(dependency, exception);
+            context.Response.Headers.RetryAfter = DependencyHealth.RetryAfterSeconds;
+            await Problems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, Problems.ServiceUnavailable);
+            return true;
+        }
         var (status, name) = exception switch
         {
             BadHttpRequestException { StatusCode: 413 or 414 or 431 } bad => (bad.StatusCode, Problems.RequestTooLarge),
             BadHttpRequestException bad => (bad.StatusCode, Problems.Validation),
             JsonException => (400, Problems.Validation),
-            RedisException or RedisTimeoutException => (503, Problems.ServiceUnavailable),
-            NpgsqlException { IsTransient: true } or TimeoutException => (503, Problems.ServiceUnavailable),
+            TimeoutException => (503, Problems.ServiceUnavailable),
             OperationCanceledException when context.RequestAborted.IsCancellationRequested => (499, Problems.Validation),
             _ => (500, Problems.Internal),
         };

@@ -5,10 +5,11 @@ using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Serilog;
-using SessionGate.Admin;
+using SessionGate.Audit;
 using SessionGate.Auth;
 using SessionGate.Data;
 using SessionGate.Gateway;
+using SessionGate.Revocation;
 using SessionGate.Sessions;
 using SessionGate.Tokens;
 using StackExchange.Redis;
@@ -66,33 +67,57 @@ public static class ServiceRegistration
             .Validate(o => !string.IsNullOrWhiteSpace(o.Postgres), "ConnectionStrings:Postgres is required.")
             .ValidateOnStart();
 
-        services.AddDbContextPool<AppDbContext>((sp, o) => o.UseNpgsql(
+        // One pool of contexts: the singletons on the hot path (modes, relay, sliding writer) take one only on a miss;
+        // endpoints get a scoped one from the same pool.
+        services.AddPooledDbContextFactory<AppDbContext>((sp, o) => o.UseNpgsql(
             sp.GetRequiredService<IOptions<ConnectionOptions>>().Value.Postgres,
             npgsql => npgsql.MigrationsAssembly(AppDbContext.MigrationsAssembly)));
+        services.AddScoped(sp => sp.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContext());
         services.AddDataProtection().SetApplicationName("SessionGate").PersistKeysToDbContext<AppDbContext>();
 
         services.AddSingleton<IConnectionMultiplexer>(sp => RedisStore.Connect(sp.GetRequiredService<IOptions<RedisOptions>>().Value));
         services.AddSingleton<RedisStore>();
         services.AddSingleton(TimeProvider.System);
-        services.AddMemoryCache(o => o.SizeLimit = 100_000);
+        services.AddSingleton<DependencyHealth>();
+
+        // The revocation pipeline: outbox relay, pub/sub invalidation, the L1.
+        services.AddOptions<RevocationOptions>().BindConfiguration("Revocation")
+            .Validate(o => o.LocalCacheMaxAge >= TimeSpan.Zero && o.LocalCacheMaxAge <= TimeSpan.FromSeconds(10),
+                "Revocation:LocalCacheMaxAge must be between 00:00:00 (off) and 00:00:10.")
+            .Validate(o => o.ProbeInterval > TimeSpan.Zero && o.RelayInterval > TimeSpan.Zero && o.ReplayWindow > TimeSpan.Zero,
+                "Revocation:ProbeInterval, RelayInterval and ReplayWindow must be positive.")
+            .Validate(o => o.LocalCacheMaxEntries > 0, "Revocation:LocalCacheMaxEntries must be positive.")
+            .ValidateOnStart();
+        services.AddSingleton<LocalCache>();
+        services.AddSingleton<InvalidationBus>();
+        services.AddHostedService(sp => sp.GetRequiredService<InvalidationBus>());
+        services.AddSingleton<RevocationPipeline>();
+        services.AddSingleton<OutboxRelay>();
+        services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
 
         services.Configure<PasswordHasherOptions>(o => o.IterationCount = PasswordPolicy.Iterations);
         services.AddSingleton<IPasswordHasher<User>, PasswordHasher<User>>();
         services.AddSingleton<PasswordPolicy>();
         services.AddSingleton<KeyRing>();
+        services.AddHostedService(sp => sp.GetRequiredService<KeyRing>());
         services.AddSingleton<TokenService>();
+        services.AddSingleton<InternalTokens>();
+        services.AddSingleton<SessionSecrets>();
 
-        services.AddScoped<OpaqueMode>();
-        services.AddScoped<BlacklistMode>();
-        services.AddScoped<SessionCacheMode>();
-        services.AddScoped<IAuthMode>(sp => sp.GetRequiredService<IOptions<AuthOptions>>().Value.Mode switch
+        // The modes are singletons: the hot path allocates no scope and no DbContext unless it misses.
+        services.AddSingleton<RoleSets>();
+        services.AddSingleton<SlidingWriter>();
+        services.AddHostedService(sp => sp.GetRequiredService<SlidingWriter>());
+        services.AddSingleton<ServerSessionServices>();
+        services.AddSingleton<JwtCredentials>();
+        services.AddSingleton<IAuthMode>(sp => sp.GetRequiredService<IOptions<AuthOptions>>().Value.Mode switch
         {
-            AuthMode.Blacklist => sp.GetRequiredService<BlacklistMode>(),
-            AuthMode.SessionCache => sp.GetRequiredService<SessionCacheMode>(),
-            _ => sp.GetRequiredService<OpaqueMode>(),
+            AuthMode.Blacklist => ActivatorUtilities.CreateInstance<BlacklistMode>(sp),
+            AuthMode.SessionCache => ActivatorUtilities.CreateInstance<SessionCacheMode>(sp),
+            _ => ActivatorUtilities.CreateInstance<OpaqueMode>(sp),
         });
-        services.AddScoped<JwtCredentials>();
         services.AddScoped<SessionService>();
+        services.AddScoped<RefreshService>();
         services.AddScoped<LoginService>();
         services.AddScoped<AuditLog>();
         services.AddSingleton<SessionJanitor>();
@@ -102,7 +127,7 @@ public static class ServiceRegistration
         services.AddOptions<SessionAuthenticationOptions>(SessionAuthenticationHandler.SchemeName)
             .Configure<IOptions<AuthOptions>, IOptions<SessionLifetimeOptions>>((o, auth, session) =>
             {
-                o.CookieName = session.Value.Cookie.Name;
+                o.Cookie.Name = session.Value.Cookie.Name;
                 o.MaxCredentialLength = auth.Value.MaxCredentialLength;
                 o.RedisUnavailable = auth.Value.RedisUnavailable;
             });

@@ -26,6 +26,7 @@ public static partial class Startup
             LogMigrated(logger);
         }
         await Seed.RunAsync(sp);
+        await sp.GetRequiredService<SessionSecrets>().InitializeAsync(db, sp.GetRequiredService<TimeProvider>());
         await sp.GetRequiredService<KeyRing>().ReloadAsync();
         sp.GetRequiredService<PasswordPolicy>().Warm();
     }

@@ -1,31 +1,54 @@
+using System.Security.Claims;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using SessionGate.Data;
-using SessionGate.Infrastructure;
+using SessionGate.Revocation;
 using SessionGate.Tokens;
 
 namespace SessionGate.Sessions;
 
 /// <summary>
-/// A self-contained access JWT (roles and permissions inside) and a rotating refresh token. Each request makes
-/// one MGET on the user's slot: the user's security version, the session's revocation and the jti's.
+/// A self-contained access JWT (roles and permissions inside) and a rotating refresh token. Per request: the
+/// signature once per token per instance, then the user's revocations (security version, revoked sessions, revoked
+/// jtis) from the L1, else one HGETALL on the user's slot, else PostgreSQL. Whatever Redis loses, the first read
+/// that misses rebuilds all of the user's revocations that can still matter, never only the one at hand.
 /// </summary>
-public sealed class BlacklistMode(
-    AppDbContext db,
-    RedisStore redis,
-    TokenService tokens,
-    JwtCredentials credentials,
-    TimeProvider time,
-    IOptions<JwtOptions> jwtOptions) : IAuthMode
+public sealed class BlacklistMode : IAuthMode
 {
-    private static readonly TimeSpan UserStateTtl = TimeSpan.FromDays(1);
-    private readonly JwtOptions _jwt = jwtOptions.Value;
+    private sealed record TokenState(SessionIdentity Identity, AuthOutcome Outcome, string Jti, long Version);
+
+    private readonly IDbContextFactory<AppDbContext> _dbs;
+    private readonly RedisStore _redis;
+    private readonly JwtCredentials _credentials;
+    private readonly LocalCache _cache;
+    private readonly VerifiedTokens<TokenState> _verified;
+    private readonly LocalMap<Guid, UserRevocations> _local;
+    private readonly TimeProvider _time;
+    private readonly JwtOptions _jwt;
+
+    public BlacklistMode(IDbContextFactory<AppDbContext> dbs, RedisStore redis, JwtCredentials credentials, TokenService tokens, KeyRing keys,
+        LocalCache cache, InvalidationBus bus, TimeProvider time, IOptions<JwtOptions> jwt)
+    {
+        _dbs = dbs;
+        _redis = redis;
+        _credentials = credentials;
+        _cache = cache;
+        _time = time;
+        _jwt = jwt.Value;
+        _verified = new VerifiedTokens<TokenState>(tokens, keys, time, cache, bus);
+        _local = cache.CreateMap<Guid, UserRevocations>("user_revocations");
+    }
 
     public bool AcceptsCookie => false;
 
-    public Task<IssuedCredential> IssueAsync(Session session, SessionSnapshot s, long securityVersion, CancellationToken ct) =>
-        credentials.IssueAsync(session, new Dictionary<string, object>
+    public bool UsesRefreshTokens => true;
+
+    // A revocation matters while a token issued before it can still be presented: its life plus the clock skew.
+    private TimeSpan RevocationLife => _jwt.AccessTokenLifetime + _jwt.ClockSkew;
+
+    public Task<IssuedCredential> IssueAsync(AppDbContext db, Session session, SessionIdentity s, long securityVersion, CancellationToken ct) =>
+        _credentials.IssueAsync(db, session, new Dictionary<string, object>
         {
             [SessionClaims.Subject] = s.UserId.ToString(),
             [SessionClaims.TenantId] = s.TenantId.ToString(),
@@ -40,72 +63,112 @@ public sealed class BlacklistMode(
             [SessionClaims.ExpiresAt] = s.AbsoluteExpiresAt.ToUnixTimeSeconds(),
         }, ct);
 
-    public Task AfterIssueAsync(Session session, SessionSnapshot snapshot, long securityVersion, CancellationToken ct) =>
-        redis.SetUserStateIfNewerAsync(session.UserId, new UserState(securityVersion, null), UserStateTtl);
+    // Nothing to warm: writing the user's state here would mark it complete without its revocations.
+    public Task AfterIssueAsync(Session session, SessionSnapshot snapshot, CancellationToken ct) => Task.CompletedTask;
 
-    public async Task<AuthOutcome> AuthenticateAsync(string credential, bool databaseOnly, CancellationToken ct)
+    public async ValueTask<AuthOutcome> AuthenticateAsync(string credential, bool databaseOnly, CancellationToken ct)
     {
-        var jwt = await tokens.ValidateAccessTokenAsync(credential, ct);
-        if (jwt is null || !TryRead(jwt, out var snapshot, out var jti, out var version)) return AuthOutcome.Unknown;
+        var token = await _verified.GetAsync(credential, Read, ct);
+        if (token is null) return AuthOutcome.Unknown;
+        var userId = token.Identity.UserId;
 
-        if (!databaseOnly)
+        UserRevocations? state;
+        if (databaseOnly)
         {
-            var (state, sessionRevoked, jtiRevoked) = await redis.GetTokenStateAsync(snapshot.UserId, snapshot.SessionId, jti);
-            if (state is not null) return Decide(snapshot, jti, version, state, sessionRevoked, jtiRevoked, time.GetUtcNow());
+            state = await LoadAsync(userId, ct);
         }
+        else if (!_local.TryGet(userId, out state))
+        {
+            var sequence = _cache.Sequence;
+            state = await _redis.GetUserRevocationsAsync(userId);
+            if (state is null)
+            {
+                var truth = await LoadAsync(userId, ct);
+                if (truth is null) return AuthOutcome.Unknown;
+                await _redis.RebuildUserRevocationsAsync(userId, truth.Version, truth.Reason,
+                    truth.Entries.Select(e => KeyValuePair.Create(e.Key, $"{e.Value.Reason}|{e.Value.Until}")), RevocationLife + TimeSpan.FromMinutes(1), _time.GetUtcNow());
+                // Revocations that landed meanwhile were merged in Redis: decide on the merged state.
+                state = await _redis.GetUserRevocationsAsync(userId) ?? truth;
+            }
+            _local.Fill(userId, state, userId, sequence);
+        }
+        return state is null ? AuthOutcome.Unknown : Decide(token, state);
+    }
 
-        // Redis lost the user's state (flush, restart, expiry) or is down: PostgreSQL decides, and Redis is re-warmed.
-        var user = await db.Users.AsNoTracking().Where(u => u.Id == snapshot.UserId)
+    private AuthOutcome Decide(TokenState token, UserRevocations state)
+    {
+        var now = _time.GetUtcNow();
+        if (now >= token.Identity.AbsoluteExpiresAt) return AuthOutcome.Revoked(RevokeReasons.Expired);
+        if (state.Find(UserRevocations.JtiField(token.Jti), now) is { } jti) return AuthOutcome.Revoked(jti);
+        if (state.Find(UserRevocations.SessionField(token.Identity.SessionId), now) is { } session) return AuthOutcome.Revoked(session);
+        if (token.Version < state.Version) return AuthOutcome.Revoked(state.Reason ?? RevokeReasons.RolesChanged);
+        return token.Outcome;
+    }
+
+    /// <summary>Everything PostgreSQL knows that can still refuse one of the user's tokens. Null for an unknown user.</summary>
+    private async Task<UserRevocations?> LoadAsync(Guid userId, CancellationToken ct)
+    {
+        await using var db = await _dbs.CreateDbContextAsync(ct);
+        var now = _time.GetUtcNow();
+        var user = await db.Users.AsNoTracking().Where(u => u.Id == userId)
             .Select(u => new { u.SecurityVersion, u.LastRevokeReason }).FirstOrDefaultAsync(ct);
-        var session = await db.Sessions.AsNoTracking().Where(s => s.Id == snapshot.SessionId && s.UserId == snapshot.UserId)
-            .Select(s => new { s.RevokedAt, s.RevokeReason, s.AbsoluteExpiresAt }).FirstOrDefaultAsync(ct);
-        if (user is null || session is null) return AuthOutcome.Unknown;
-        var revokedJti = await db.RevokedTokens.AsNoTracking().Where(r => r.Jti == jti).Select(r => r.Reason).FirstOrDefaultAsync(ct);
-        var dbState = new UserState(user.SecurityVersion, user.LastRevokeReason);
-        var sessionReason = session.RevokedAt is null ? null : session.RevokeReason ?? RevokeReasons.Kicked;
-        if (!databaseOnly)
-        {
-            await redis.SetUserStateIfNewerAsync(snapshot.UserId, dbState, UserStateTtl);
-            if (sessionReason is not null) await redis.RevokeSessionAsync(snapshot.UserId, snapshot.SessionId, sessionReason, RevocationTtl);
-            if (revokedJti is not null) await redis.RevokeJtiAsync(snapshot.UserId, jti, revokedJti, RevocationTtl);
-        }
-        return Decide(snapshot, jti, version, dbState, sessionReason, revokedJti, time.GetUtcNow());
-    }
-
-    private static AuthOutcome Decide(SessionSnapshot snapshot, string jti, long version, UserState state, string? sessionRevoked, string? jtiRevoked, DateTimeOffset now)
-    {
-        if (now >= snapshot.AbsoluteExpiresAt) return AuthOutcome.Revoked(RevokeReasons.Expired);
-        if (jtiRevoked is not null) return AuthOutcome.Revoked(jtiRevoked);
-        if (sessionRevoked is not null) return AuthOutcome.Revoked(sessionRevoked);
-        if (version < state.Version) return AuthOutcome.Revoked(state.Reason ?? RevokeReasons.RolesChanged);
-        return AuthOutcome.Ok(snapshot, jti);
-    }
-
-    public Task<RefreshOutcome> RefreshAsync(string refreshToken, string? ip, CancellationToken ct) =>
-        credentials.RotateAsync(this, refreshToken, ip, ct);
-
-    // Outlives every access token of a revoked session (their life plus the clock skew).
-    private TimeSpan RevocationTtl => _jwt.AccessTokenLifetime + _jwt.ClockSkew + TimeSpan.FromSeconds(5);
-
-    public async Task MirrorRevokedAsync(IReadOnlyList<Session> sessions, string reason, CancellationToken ct)
-    {
-        var now = time.GetUtcNow();
+        if (user is null) return null;
+        var since = now - RevocationLife;
+        var sessions = await db.Sessions.AsNoTracking().Where(s => s.UserId == userId && s.RevokedAt != null && s.RevokedAt > since)
+            .Select(s => new { s.Id, s.RevokeReason, s.RevokedAt }).ToListAsync(ct);
+        var jtis = await db.RevokedTokens.AsNoTracking().Where(r => r.UserId == userId && r.ExpiresAt > now)
+            .Select(r => new { r.Jti, r.Reason, r.ExpiresAt }).ToListAsync(ct);
+        var entries = new Dictionary<string, (string, long)>(StringComparer.Ordinal);
         foreach (var s in sessions)
+            entries[UserRevocations.SessionField(s.Id)] = (s.RevokeReason ?? RevokeReasons.Kicked, (s.RevokedAt!.Value + RevocationLife).ToUnixTimeMilliseconds());
+        foreach (var j in jtis) entries[UserRevocations.JtiField(j.Jti)] = (j.Reason, j.ExpiresAt.ToUnixTimeMilliseconds());
+        return new UserRevocations { Version = user.SecurityVersion, Reason = user.LastRevokeReason, Entries = entries };
+    }
+
+    public async Task ApplyAsync(RevocationEvent change, ISet<Guid> usersToInvalidate, CancellationToken ct)
+    {
+        switch (change)
         {
-            await redis.RevokeSessionAsync(s.UserId, s.Id, reason, RevocationTtl);
-            if (s.CurrentJti is not null && s.CurrentJtiExpiresAt > now)
-                await redis.RevokeJtiAsync(s.UserId, s.CurrentJti, reason, s.CurrentJtiExpiresAt.Value - now + _jwt.ClockSkew);
+            case SessionsRevoked revoked:
+                var now = _time.GetUtcNow();
+                var until = now + RevocationLife;
+                await Task.WhenAll(revoked.Sessions.GroupBy(s => s.UserId).Select(user =>
+                {
+                    var fields = new List<KeyValuePair<string, string>>();
+                    foreach (var s in user)
+                    {
+                        fields.Add(KeyValuePair.Create(UserRevocations.SessionField(s.Id), UserRevocations.Value(revoked.Reason, until)));
+                        if (s.Jti is not null && s.JtiExpiresAt > now)
+                            fields.Add(KeyValuePair.Create(UserRevocations.JtiField(s.Jti), UserRevocations.Value(revoked.Reason, s.JtiExpiresAt.Value + _jwt.ClockSkew)));
+                    }
+                    return _redis.AddUserRevocationsAsync(user.Key, fields, RevocationLife + TimeSpan.FromMinutes(1));
+                }));
+                usersToInvalidate.UnionWith(revoked.Sessions.Select(s => s.UserId));
+                break;
+            case UsersChanged users:
+                await RaiseVersionsAsync(users.Users, ct);
+                usersToInvalidate.UnionWith(users.Users);
+                break;
+            case RolesChanged roles:
+                // Permissions ride in the token: the holders' versions moved, so their old tokens die.
+                await RaiseVersionsAsync(roles.Users, ct);
+                usersToInvalidate.UnionWith(roles.Users);
+                break;
         }
     }
 
-    public Task MirrorUserChangedAsync(Guid userId, long version, string reason, IReadOnlyList<(Session Session, SessionSnapshot Snapshot)> live, CancellationToken ct) =>
-        redis.SetUserStateIfNewerAsync(userId, new UserState(version, reason), UserStateTtl);
-
-    private static bool TryRead(JsonWebToken jwt, out SessionSnapshot snapshot, out string jti, out long version)
+    private async Task RaiseVersionsAsync(Guid[] users, CancellationToken ct)
     {
-        snapshot = null!;
-        jti = jwt.Id;
-        version = 0;
+        if (users.Length == 0) return;
+        await using var db = await _dbs.CreateDbContextAsync(ct);
+        var versions = await db.Users.AsNoTracking().Where(u => users.Contains(u.Id))
+            .Select(u => new { u.Id, u.SecurityVersion, u.LastRevokeReason }).ToListAsync(ct);
+        await Task.WhenAll(versions.Select(v => _redis.RaiseUserVersionAsync(v.Id, v.SecurityVersion, v.LastRevokeReason ?? RevokeReasons.RolesChanged)));
+    }
+
+    private static TokenState? Read(JsonWebToken jwt)
+    {
+        var jti = jwt.Id;
         if (string.IsNullOrEmpty(jti) || jti.Length > 64
             || !Guid.TryParse(jwt.Subject, out var userId)
             || !jwt.TryGetPayloadValue<string>(SessionClaims.SessionId, out var sid) || !Guid.TryParse(sid, out var sessionId)
@@ -113,15 +176,14 @@ public sealed class BlacklistMode(
             || !jwt.TryGetPayloadValue<string>(SessionClaims.Tenant, out var tenant)
             || !jwt.TryGetPayloadValue<string>(SessionClaims.Name, out var name)
             || !jwt.TryGetPayloadValue<string>(SessionClaims.Device, out var device)
-            || !jwt.TryGetPayloadValue(SessionClaims.Version, out version)
+            || !jwt.TryGetPayloadValue<long>(SessionClaims.Version, out var version)
             || !jwt.TryGetPayloadValue<long>(SessionClaims.CreatedAt, out var created)
             || !jwt.TryGetPayloadValue<long>(SessionClaims.ExpiresAt, out var expires))
-            return false;
+            return null;
         var roles = jwt.Claims.Where(c => c.Type == SessionClaims.Role).Select(c => c.Value).ToArray();
         var permissions = jwt.Claims.Where(c => c.Type == SessionClaims.Permission).Select(c => c.Value).ToArray();
-        var exp = new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero);
-        snapshot = new SessionSnapshot(userId, tenantId, tenant, name, sessionId, device, roles, permissions,
-            DateTimeOffset.FromUnixTimeSeconds(created), DateTimeOffset.FromUnixTimeSeconds(expires), exp, exp, version);
-        return true;
+        var identity = new SessionIdentity(userId, tenantId, tenant, name, sessionId, device, roles, permissions,
+            DateTimeOffset.FromUnixTimeSeconds(created), DateTimeOffset.FromUnixTimeSeconds(expires));
+        return new TokenState(identity, AuthOutcome.Success(identity.ToPrincipal(jti)), jti, version);
     }
 }

@@ -1,56 +1,56 @@
-using Microsoft.Extensions.Options;
+using Microsoft.AspNetCore.WebUtilities;
 using SessionGate.Data;
-using SessionGate.Infrastructure;
+using SessionGate.Revocation;
+using SessionGate.Tokens;
+using StackExchange.Redis;
 
 namespace SessionGate.Sessions;
 
 /// <summary>
-/// The client holds only a random session id; Redis maps its hash to the session. The gateway turns the
-/// session into a short-lived internal JWT, so no JWT ever reaches the client.
+/// The client holds only a random session id; Redis maps its hash to the session. The gateway turns the session
+/// into a short-lived internal JWT, so no JWT ever reaches the client. An id this service did not issue fails its
+/// MAC and is refused without any I/O.
 /// </summary>
-public sealed class OpaqueMode(AppDbContext db, RedisStore redis, TimeProvider time, IOptions<SessionLifetimeOptions> options, IServiceProvider services)
-    : CachedSessionMode(db, redis, time, options, services), IAuthMode
+public sealed class OpaqueMode(ServerSessionServices services, SessionSecrets secrets) : ServerSessionMode(services), IAuthMode
 {
     public bool AcceptsCookie => true;
 
-    public Task<IssuedCredential> IssueAsync(Session session, SessionSnapshot snapshot, long securityVersion, CancellationToken ct)
+    public bool UsesRefreshTokens => false;
+
+    public Task<IssuedCredential> IssueAsync(AppDbContext db, Session session, SessionIdentity identity, long securityVersion, CancellationToken ct)
     {
-        var secret = Secrets.New();
-        session.SecretHash = Secrets.Hash(secret);
-        var body = new LoginResponse
-        {
-            TokenType = "Session",
-            SessionId = secret,
-            ExpiresAt = session.AbsoluteExpiresAt,
-            IdleExpiresAt = session.IdleExpiresAt,
-        };
-        return Task.FromResult(new IssuedCredential(body, secret, session.AbsoluteExpiresAt));
+        var secret = secrets.New();
+        session.SecretHash = SessionSecrets.Hash(secret);
+        return Task.FromResult(new IssuedCredential(secret, session.AbsoluteExpiresAt, null, null, session.AbsoluteExpiresAt, session.IdleExpiresAt));
     }
 
-    public Task AfterIssueAsync(Session session, SessionSnapshot snapshot, long securityVersion, CancellationToken ct) =>
-        Redis.SetOpaqueAsync(session.SecretHash!, CachedSession.Live(snapshot), LiveTtl(snapshot));
-
-    public async Task<AuthOutcome> AuthenticateAsync(string credential, bool databaseOnly, CancellationToken ct)
+    public ValueTask<AuthOutcome> AuthenticateAsync(string credential, bool databaseOnly, CancellationToken ct)
     {
-        if (!Secrets.IsWellFormed(credential)) return AuthOutcome.Unknown;
-        var hash = Secrets.Hash(credential);
-        var entry = databaseOnly ? null : await Redis.GetOpaqueAsync(hash);
-        return await CheckAsync(entry, q => q.Where(s => s.SecretHash == hash), null,
-            e => Redis.SetOpaqueAsync(hash, e, EntryTtl(e)), databaseOnly, ct);
+        if (!secrets.IsGenuine(credential)) return ValueTask.FromResult(AuthOutcome.Unknown);
+        Span<byte> hash = stackalloc byte[32];
+        SessionSecrets.Hash(credential, hash);
+        return CheckAsync(new SessionRef(CredentialKey.Of(hash), null, Guid.Empty, Guid.Empty), databaseOnly, ct);
     }
 
-    public Task<RefreshOutcome> RefreshAsync(string refreshToken, string? ip, CancellationToken ct) => Task.FromResult(RefreshOutcome.NotSupported);
-
-    public async Task MirrorRevokedAsync(IReadOnlyList<Session> sessions, string reason, CancellationToken ct)
+    protected override RedisKey KeyOf(in SessionRef session)
     {
-        foreach (var s in sessions.Where(s => s.SecretHash is not null))
-            await Redis.SetOpaqueAsync(s.SecretHash!, CachedSession.Tombstone(reason), TombstoneTtl(s));
+        Span<byte> hash = stackalloc byte[32];
+        var key = session.Key;
+        System.Runtime.InteropServices.MemoryMarshal.Write(hash, in key);
+        return Redis.OpaqueKey(hash);
     }
 
-    public async Task MirrorUserChangedAsync(Guid userId, long version, string reason, IReadOnlyList<(Session Session, SessionSnapshot Snapshot)> live, CancellationToken ct)
+    protected override RedisKey KeyOf(Session row) => Redis.OpaqueKey(row.SecretHash);
+    protected override RedisKey KeyOf(RevokedSession revoked) => Redis.OpaqueKey(revoked.SecretHash);
+    protected override bool Holds(Session row) => row.SecretHash is not null;
+    protected override bool Holds(RevokedSession revoked) => revoked.SecretHash is not null;
+
+    protected override IQueryable<Session> Find(AppDbContext db, SessionRef session)
     {
-        // The user's session index is the sessions table: rewrite each live entry with the current roles.
-        foreach (var (session, snapshot) in live.Where(l => l.Session.SecretHash is not null))
-            await Redis.SetOpaqueAsync(session.SecretHash!, CachedSession.Live(snapshot), LiveTtl(snapshot));
+        Span<byte> hash = stackalloc byte[32];
+        var key = session.Key;
+        System.Runtime.InteropServices.MemoryMarshal.Write(hash, in key);
+        var bytes = hash.ToArray();
+        return db.Sessions.Where(s => s.SecretHash == bytes);
     }
 }

@@ -1,17 +1,20 @@
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
-using SessionGate.Infrastructure;
 using StackExchange.Redis;
 
 namespace SessionGate.Sessions;
 
 /// <summary>
-/// Owns every Redis key (prefix and Cluster hash tags) and the serializer. A user's keys share the tag
-/// <c>{u:&lt;userId&gt;}</c> so the JWT modes' per-request check is one round trip to one slot. An Opaque
-/// session is tagged by the hash of its id, so the key never reveals the user.
+/// Owns every Redis key (prefix and Cluster hash tags), the encodings and the write rules:
+/// <list type="bullet">
+/// <item>tombstones win: a live session entry is never written over a tombstone;</item>
+/// <item>versions only move forward: nothing read at an older security version replaces something newer;</item>
+/// <item>nothing writes the "complete" marker of a user's revocations unless all of them come with it.</item>
+/// </list>
+/// A user's keys share the tag <c>{u:&lt;userId&gt;}</c>, so the JWT modes' per-request read is one round trip to one
+/// slot. An Opaque session is tagged by the hash of its id, so the key never reveals the user.
 /// </summary>
 public sealed class RedisStore(IConnectionMultiplexer redis, IOptions<RedisOptions> options)
 {
@@ -19,80 +22,140 @@ public sealed class RedisStore(IConnectionMultiplexer redis, IOptions<RedisOptio
 
     private IDatabase Db => redis.GetDatabase();
 
-    internal RedisKey OpaqueKey(byte[] secretHash) => $"{_prefix}{{o:{WebEncoders.Base64UrlEncode(secretHash)}}}";
+    internal RedisKey OpaqueKey(ReadOnlySpan<byte> secretHash) => $"{_prefix}{{o:{WebEncoders.Base64UrlEncode(secretHash)}}}";
     internal RedisKey UserTag(Guid userId) => $"{_prefix}{{u:{userId:N}}}";
-    internal RedisKey UserStateKey(Guid userId) => $"{UserTag(userId)}:st";
-    internal RedisKey CachedSessionKey(Guid userId, Guid sessionId) => $"{UserTag(userId)}:s:{sessionId:N}";
-    internal RedisKey RevokedSessionKey(Guid userId, Guid sessionId) => $"{UserTag(userId)}:sr:{sessionId:N}";
-    internal RedisKey RevokedJtiKey(Guid userId, string jti) => $"{UserTag(userId)}:j:{jti}";
+    internal RedisKey SessionKey(Guid userId, Guid sessionId) => $"{UserTag(userId)}:s:{sessionId:N}";
+    internal RedisKey UserRevocationsKey(Guid userId) => $"{UserTag(userId)}:rv";
+    internal RedisKey RoleSetKey(Guid tenantId) => $"{_prefix}{{t:{tenantId:N}}}:roles";
 
     // Login-failure counters hash the (attacker-chosen) name so keys stay short and bounded.
     internal RedisKey FailureKey(string scope, string id) =>
         $"{_prefix}{{rl:{scope}:{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(id)))[..32]}}}";
 
-    public async Task<CachedSession?> GetOpaqueAsync(byte[] secretHash) => Decode(await Db.StringGetAsync(OpaqueKey(secretHash)));
+    // ---- Session entries (Opaque and SessionCache) ----------------------------------------------------------------
 
-    public Task SetOpaqueAsync(byte[] secretHash, CachedSession entry, TimeSpan ttl) => SetEntryAsync(OpaqueKey(secretHash), entry, ttl);
+    public async Task<SessionEntry?> GetSessionAsync(RedisKey key)
+    {
+        var value = await Db.StringGetAsync(key, CommandFlags.DemandMaster);
+        return value.IsNull ? null : SessionEntry.Decode(((ReadOnlyMemory<byte>)value).Span);
+    }
 
-    public async Task<CachedSession?> GetCachedSessionAsync(Guid userId, Guid sessionId) =>
-        Decode(await Db.StringGetAsync(CachedSessionKey(userId, sessionId)));
-
-    public Task SetCachedSessionAsync(Guid userId, Guid sessionId, CachedSession entry, TimeSpan ttl) =>
-        SetEntryAsync(CachedSessionKey(userId, sessionId), entry, ttl);
-
-    // A live entry is written only where no tombstone stands. Writers of live entries (login, sliding, rebuild
-    // after a miss, role changes) read PostgreSQL first; a revocation that lands in between writes its tombstone
-    // unconditionally after its own PostgreSQL write, so whichever order the two Redis writes take, the
-    // tombstone wins and a revoked session is never revived.
-    // Likewise a live entry never replaces one read at a newer security version (a role change): a slow
-    // sliding write or rebuild cannot bring old roles back.
-    private const string SetLiveUnlessRevokedScript = """
+    // Writers of live entries (login, sliding, rebuild after a miss, role changes) read PostgreSQL first; a
+    // revocation that lands in between writes its tombstone unconditionally after its own commit, so whichever
+    // order the two Redis writes take, the tombstone wins. Likewise an entry read at an older security version
+    // never replaces a newer one, so a slow sliding write or rebuild cannot bring old roles back.
+    private const string SetLiveScript = """
         local cur = redis.call('GET', KEYS[1])
         if cur then
-          local ok, v = pcall(cjson.decode, cur)
-          if ok and type(v) == 'table' then
-            if v['revoked'] then return 0 end
-            local s = v['session']
-            if type(s) == 'table' and tonumber(s['version'] or 0) > tonumber(ARGV[3]) then return 0 end
-          end
+          local tag = string.sub(cur, 1, 1)
+          if tag == 'T' then return 0 end
+          local v = tonumber(string.match(cur, '^L(%d+):'))
+          if v and v > tonumber(ARGV[3]) then return 0 end
         end
         redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
         return 1
         """;
 
-    private Task SetEntryAsync(RedisKey key, CachedSession entry, TimeSpan ttl) =>
-        entry.Revoked is not null
-            ? Db.StringSetAsync(key, Encode(entry), Clamp(ttl))
-            : Db.ScriptEvaluateAsync(SetLiveUnlessRevokedScript, [key], [Encode(entry), (long)Clamp(ttl).TotalMilliseconds, entry.Session!.Version]);
+    /// <summary>Writes a session entry: a tombstone always, a live entry only under the rules above.</summary>
+    public Task WriteSessionAsync(RedisKey key, SessionEntry entry, TimeSpan ttl) =>
+        entry.Live is { } live
+            ? Db.ScriptEvaluateAsync(SetLiveScript, [key], [entry.Encode(), Millis(ttl), live.Version], CommandFlags.DemandMaster)
+            : Db.StringSetAsync(key, entry.Encode(), Clamp(ttl), flags: CommandFlags.DemandMaster);
 
-    /// <summary>Blacklist mode's hot path: user state, session revocation and jti revocation in one MGET on one slot.</summary>
-    public async Task<(UserState? State, string? SessionRevoked, string? JtiRevoked)> GetTokenStateAsync(Guid userId, Guid sessionId, string jti)
+    // ---- A user's revocations (Blacklist) --------------------------------------------------------------------------
+    // One hash per user: "v" = "<version>|<reason>" is the marker that the hash is complete; "s:<sid>" and "j:<jti>"
+    // = "<reason>|<unix ms until it matters>". A hash without "v" is incomplete (Redis lost it, or a revocation
+    // landed in a lost hash): the reader rebuilds all of it from PostgreSQL.
+
+    public async Task<UserRevocations?> GetUserRevocationsAsync(Guid userId)
     {
-        var values = await Db.StringGetAsync([UserStateKey(userId), RevokedSessionKey(userId, sessionId), RevokedJtiKey(userId, jti)]);
-        var state = values[0].IsNull ? null : JsonSerializer.Deserialize((byte[])values[0]!, RedisJsonContext.Default.UserState);
-        return (state, values[1].IsNull ? null : (string?)values[1], values[2].IsNull ? null : (string?)values[2]);
+        var fields = await Db.HashGetAllAsync(UserRevocationsKey(userId), CommandFlags.DemandMaster);
+        return UserRevocations.Parse(fields);
     }
 
-    // Versions only move forward: a slow writer holding an older version must not undo a newer revocation.
-    private const string SetIfNewerScript = """
-        local cur = redis.call('GET', KEYS[1])
-        if cur then
-          local ok, v = pcall(cjson.decode, cur)
-          if ok and type(v) == 'table' and v['version'] and tonumber(v['version']) >= tonumber(ARGV[1]) then return 0 end
+    // Merges what PostgreSQL holds and sets the marker (only forward). Long hashes drop what no token can need.
+    private const string RebuildRevocationsScript = """
+        for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+        local cur = redis.call('HGET', KEYS[1], 'v')
+        local v = cur and tonumber(string.match(cur, '^(%d+)')) or -1
+        if v < tonumber(ARGV[1]) then redis.call('HSET', KEYS[1], 'v', ARGV[1] .. '|' .. ARGV[2]) end
+        redis.call('PEXPIRE', KEYS[1], ARGV[3])
+        if redis.call('HLEN', KEYS[1]) > 64 then
+          local all = redis.call('HGETALL', KEYS[1])
+          for i = 1, #all, 2 do
+            local untilMs = tonumber(string.match(all[i + 1], '|(%d+)$'))
+            if all[i] ~= 'v' and untilMs and untilMs < tonumber(ARGV[4]) then redis.call('HDEL', KEYS[1], all[i]) end
+          end
         end
-        redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
         return 1
         """;
 
-    public Task SetUserStateIfNewerAsync(Guid userId, UserState state, TimeSpan ttl) =>
-        Db.ScriptEvaluateAsync(SetIfNewerScript, [UserStateKey(userId)],
-            [state.Version, JsonSerializer.SerializeToUtf8Bytes(state, RedisJsonContext.Default.UserState), (long)Clamp(ttl).TotalMilliseconds]);
+    public Task RebuildUserRevocationsAsync(Guid userId, long version, string? reason, IEnumerable<KeyValuePair<string, string>> fields,
+        TimeSpan ttl, DateTimeOffset now)
+    {
+        var args = new List<RedisValue> { version, reason ?? "", Millis(ttl), now.ToUnixTimeMilliseconds() };
+        foreach (var (field, value) in fields)
+        {
+            args.Add(field);
+            args.Add(value);
+        }
+        return Db.ScriptEvaluateAsync(RebuildRevocationsScript, [UserRevocationsKey(userId)], [.. args], CommandFlags.DemandMaster);
+    }
 
-    public Task RevokeSessionAsync(Guid userId, Guid sessionId, string reason, TimeSpan ttl) =>
-        Db.StringSetAsync(RevokedSessionKey(userId, sessionId), reason, Clamp(ttl));
+    // Adds revocations without the marker: into a hash Redis lost, they make an incomplete one that is rebuilt.
+    private const string AddRevocationsScript = """
+        for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+        if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+        return 1
+        """;
 
-    public Task RevokeJtiAsync(Guid userId, string jti, string reason, TimeSpan ttl) =>
-        Db.StringSetAsync(RevokedJtiKey(userId, jti), reason, Clamp(ttl));
+    public Task AddUserRevocationsAsync(Guid userId, IEnumerable<KeyValuePair<string, string>> fields, TimeSpan ttl)
+    {
+        var args = new List<RedisValue> { Millis(ttl) };
+        foreach (var (field, value) in fields)
+        {
+            args.Add(field);
+            args.Add(value);
+        }
+        return Db.ScriptEvaluateAsync(AddRevocationsScript, [UserRevocationsKey(userId)], [.. args], CommandFlags.DemandMaster);
+    }
+
+    // Moves the version forward in a complete hash; a missing or incomplete one is left to be rebuilt.
+    private const string RaiseVersionScript = """
+        local cur = redis.call('HGET', KEYS[1], 'v')
+        if not cur then return 0 end
+        local v = tonumber(string.match(cur, '^(%d+)'))
+        if v and v >= tonumber(ARGV[1]) then return 0 end
+        redis.call('HSET', KEYS[1], 'v', ARGV[1] .. '|' .. ARGV[2])
+        return 1
+        """;
+
+    public Task RaiseUserVersionAsync(Guid userId, long version, string reason) =>
+        Db.ScriptEvaluateAsync(RaiseVersionScript, [UserRevocationsKey(userId)], [version, reason], CommandFlags.DemandMaster);
+
+    // ---- Role sets ------------------------------------------------------------------------------------------------
+
+    public async Task<RoleSet?> GetRoleSetAsync(Guid tenantId)
+    {
+        var value = await Db.StringGetAsync(RoleSetKey(tenantId), CommandFlags.DemandMaster);
+        return value.IsNull ? null : RoleSet.Decode(tenantId, ((ReadOnlyMemory<byte>)value).Span);
+    }
+
+    private const string SetIfNotOlderScript = """
+        local cur = redis.call('GET', KEYS[1])
+        if cur then
+          local v = tonumber(string.match(cur, '^V(%d+):'))
+          if v and v > tonumber(ARGV[2]) then return 0 end
+        end
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+        return 1
+        """;
+
+    public Task SetRoleSetAsync(RoleSet set) =>
+        Db.ScriptEvaluateAsync(SetIfNotOlderScript, [RoleSetKey(set.TenantId)], [set.Encode(), set.Version, Millis(TimeSpan.FromDays(1))],
+            CommandFlags.DemandMaster);
+
+    // ---- Login-failure counters -----------------------------------------------------------------------------------
 
     // INCR and the window's expiry in one step: a counter can never be left without a TTL.
     private const string CountAttemptScript = """
@@ -103,7 +166,7 @@ public sealed class RedisStore(IConnectionMultiplexer redis, IOptions<RedisOptio
 
     /// <summary>Counts one login attempt against a limit's window; returns the count including it.</summary>
     public async Task<long> CountAttemptAsync(RedisKey key, TimeSpan window) =>
-        (long)await Db.ScriptEvaluateAsync(CountAttemptScript, [key], [(long)Clamp(window).TotalMilliseconds]);
+        (long)await Db.ScriptEvaluateAsync(CountAttemptScript, [key], [Millis(window)]);
 
     public Task UncountAttemptAsync(RedisKey key) => Db.StringDecrementAsync(key);
 
@@ -114,12 +177,9 @@ public sealed class RedisStore(IConnectionMultiplexer redis, IOptions<RedisOptio
 
     public Task<TimeSpan> PingAsync() => Db.PingAsync();
 
+    private static long Millis(TimeSpan ttl) => (long)Clamp(ttl).TotalMilliseconds;
+
     private static TimeSpan Clamp(TimeSpan ttl) => ttl < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : ttl;
-
-    private static byte[] Encode(CachedSession entry) => JsonSerializer.SerializeToUtf8Bytes(entry, RedisJsonContext.Default.CachedSession);
-
-    private static CachedSession? Decode(RedisValue value) =>
-        value.IsNull ? null : JsonSerializer.Deserialize((byte[])value!, RedisJsonContext.Default.CachedSession);
 
     public static IConnectionMultiplexer Connect(RedisOptions options)
     {
@@ -131,5 +191,44 @@ public sealed class RedisStore(IConnectionMultiplexer redis, IOptions<RedisOptio
         config.AsyncTimeout = Math.Min(config.AsyncTimeout, 3000);
         config.SyncTimeout = Math.Min(config.SyncTimeout, 3000);
         return ConnectionMultiplexer.Connect(config);
+    }
+}
+
+/// <summary>A user's revocations as the Blacklist hot path needs them: the security version and the revoked sessions and jtis.</summary>
+public sealed class UserRevocations
+{
+    public required long Version { get; init; }
+    public string? Reason { get; init; }
+    public required Dictionary<string, (string Reason, long Until)> Entries { get; init; }
+
+    public static string SessionField(Guid sessionId) => $"s:{sessionId:N}";
+    public static string JtiField(string jti) => $"j:{jti}";
+    public static string Value(string reason, DateTimeOffset until) => $"{reason}|{until.ToUnixTimeMilliseconds()}";
+
+    public string? Find(string field, DateTimeOffset now) =>
+        Entries.TryGetValue(field, out var e) && e.Until > now.ToUnixTimeMilliseconds() ? e.Reason : null;
+
+    /// <summary>Null when the hash is missing or incomplete (no marker).</summary>
+    public static UserRevocations? Parse(HashEntry[] fields)
+    {
+        string? marker = null;
+        var entries = new Dictionary<string, (string, long)>(fields.Length, StringComparer.Ordinal);
+        foreach (var f in fields)
+        {
+            var name = (string)f.Name!;
+            var value = (string)f.Value!;
+            if (name == "v")
+            {
+                marker = value;
+                continue;
+            }
+            var bar = value.LastIndexOf('|');
+            if (bar > 0 && long.TryParse(value.AsSpan(bar + 1), out var until)) entries[name] = (value[..bar], until);
+        }
+        if (marker is null) return null;
+        var sep = marker.IndexOf('|');
+        if (!long.TryParse(sep < 0 ? marker : marker[..sep], out var version)) return null;
+        var reason = sep < 0 || sep == marker.Length - 1 ? null : marker[(sep + 1)..];
+        return new UserRevocations { Version = version, Reason = reason, Entries = entries };
     }
 }

@@ -1,60 +1,60 @@
-using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
 using SessionGate.Data;
-using SessionGate.Infrastructure;
+using SessionGate.Revocation;
 using SessionGate.Tokens;
+using StackExchange.Redis;
 
 namespace SessionGate.Sessions;
 
 /// <summary>
-/// A minimal JWT (sub, sid, jti) names the session; the session itself (roles, permissions, tenant, device)
-/// lives in Redis under the user's hash tag and is read on every request, so admin changes show at once.
+/// The client holds a minimal JWT (sub, sid, jti); the full session (roles, tenant, device) lives server-side under
+/// the user's hash tag and is read on every request, so an admin's change shows on the user's next request.
 /// </summary>
-public sealed class SessionCacheMode(
-    AppDbContext db,
-    RedisStore redis,
-    TokenService tokens,
-    JwtCredentials credentials,
-    TimeProvider time,
-    IOptions<SessionLifetimeOptions> options,
-    IServiceProvider services)
-    : CachedSessionMode(db, redis, time, options, services), IAuthMode
+public sealed class SessionCacheMode : ServerSessionMode, IAuthMode
 {
+    private sealed record TokenSession(Guid UserId, Guid SessionId);
+
+    private readonly JwtCredentials _credentials;
+    private readonly VerifiedTokens<TokenSession> _verified;
+
+    public SessionCacheMode(ServerSessionServices services, JwtCredentials credentials, TokenService tokens, KeyRing keys,
+        LocalCache cache, InvalidationBus bus) : base(services)
+    {
+        _credentials = credentials;
+        _verified = new VerifiedTokens<TokenSession>(tokens, keys, services.Time, cache, bus);
+    }
+
     public bool AcceptsCookie => false;
 
-    public Task<IssuedCredential> IssueAsync(Session session, SessionSnapshot s, long securityVersion, CancellationToken ct) =>
-        credentials.IssueAsync(session, new Dictionary<string, object>
+    public bool UsesRefreshTokens => true;
+
+    public Task<IssuedCredential> IssueAsync(AppDbContext db, Session session, SessionIdentity identity, long securityVersion, CancellationToken ct) =>
+        _credentials.IssueAsync(db, session, new Dictionary<string, object>
         {
-            [SessionClaims.Subject] = s.UserId.ToString(),
-            [SessionClaims.SessionId] = s.SessionId.ToString(),
+            [SessionClaims.Subject] = identity.UserId.ToString(),
+            [SessionClaims.SessionId] = identity.SessionId.ToString(),
         }, ct);
 
-    public Task AfterIssueAsync(Session session, SessionSnapshot snapshot, long securityVersion, CancellationToken ct) =>
-        Redis.SetCachedSessionAsync(session.UserId, session.Id, CachedSession.Live(snapshot), LiveTtl(snapshot));
-
-    public async Task<AuthOutcome> AuthenticateAsync(string credential, bool databaseOnly, CancellationToken ct)
+    public async ValueTask<AuthOutcome> AuthenticateAsync(string credential, bool databaseOnly, CancellationToken ct)
     {
-        var jwt = await tokens.ValidateAccessTokenAsync(credential, ct);
-        if (jwt is null || !Guid.TryParse(jwt.Subject, out var userId)
-            || !jwt.TryGetPayloadValue<string>(SessionClaims.SessionId, out var sid) || !Guid.TryParse(sid, out var sessionId))
-            return AuthOutcome.Unknown;
-        var entry = databaseOnly ? null : await Redis.GetCachedSessionAsync(userId, sessionId);
-        var outcome = await CheckAsync(entry, q => q.Where(s => s.Id == sessionId && s.UserId == userId), userId,
-            e => Redis.SetCachedSessionAsync(userId, sessionId, e, EntryTtl(e)), databaseOnly, ct);
-        return outcome.Session is null ? outcome : outcome with { Jti = jwt.Id };
+        var token = await _verified.GetAsync(credential, Read, ct);
+        if (token is null) return AuthOutcome.Unknown;
+        return await CheckAsync(new SessionRef(CredentialKey.Of(token.SessionId), null, token.UserId, token.SessionId), databaseOnly, ct);
     }
 
-    public Task<RefreshOutcome> RefreshAsync(string refreshToken, string? ip, CancellationToken ct) =>
-        credentials.RotateAsync(this, refreshToken, ip, ct);
+    private static TokenSession? Read(JsonWebToken jwt) =>
+        Guid.TryParse(jwt.Subject, out var userId)
+        && jwt.TryGetPayloadValue<string>(SessionClaims.SessionId, out var sid) && Guid.TryParse(sid, out var sessionId)
+            ? new TokenSession(userId, sessionId)
+            : null;
 
-    public async Task MirrorRevokedAsync(IReadOnlyList<Session> sessions, string reason, CancellationToken ct)
-    {
-        foreach (var s in sessions)
-            await Redis.SetCachedSessionAsync(s.UserId, s.Id, CachedSession.Tombstone(reason), TombstoneTtl(s));
-    }
+    protected override RedisKey KeyOf(in SessionRef session) => Redis.SessionKey(session.UserId, session.SessionId);
+    protected override RedisKey KeyOf(Session row) => Redis.SessionKey(row.UserId, row.Id);
+    protected override RedisKey KeyOf(RevokedSession revoked) => Redis.SessionKey(revoked.UserId, revoked.Id);
 
-    public async Task MirrorUserChangedAsync(Guid userId, long version, string reason, IReadOnlyList<(Session Session, SessionSnapshot Snapshot)> live, CancellationToken ct)
+    protected override IQueryable<Session> Find(AppDbContext db, SessionRef session)
     {
-        foreach (var (session, snapshot) in live)
-            await Redis.SetCachedSessionAsync(session.UserId, session.Id, CachedSession.Live(snapshot), LiveTtl(snapshot));
+        var (userId, sessionId) = (session.UserId, session.SessionId);
+        return db.Sessions.Where(s => s.Id == sessionId && s.UserId == userId);
     }
 }

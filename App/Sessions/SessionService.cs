@@ -1,87 +1,104 @@
 using System.Linq.Expressions;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using SessionGate.Audit;
 using SessionGate.Data;
-using SessionGate.Admin;
-using SessionGate.Infrastructure;
+using SessionGate.Revocation;
+using SessionGate.Tokens;
 
 namespace SessionGate.Sessions;
 
 /// <summary>
-/// The mode-independent half of session control: login policies, revocation and role changes. PostgreSQL is
-/// written first, then the mode mirrors the result into Redis, so Redis can always be rebuilt.
+/// The mode-independent half of session control: opening sessions under the login policies, and every change that
+/// ends sessions or moves a user's security version. Each runs in one PostgreSQL transaction together with its
+/// outbox row (and its audit events); once it has committed, the change is applied to Redis and announced to every
+/// instance, and a Redis failure from then on is the outbox relay's to repair, never the caller's.
 /// </summary>
 public sealed class SessionService(
     AppDbContext db,
     IAuthMode mode,
+    RevocationPipeline pipeline,
+    AuditLog audit,
     TimeProvider time,
     IOptions<SessionLifetimeOptions> sessionOptions,
-    IOptions<JwtOptions> jwtOptions,
-    AuditLog audit)
+    IOptions<JwtOptions> jwtOptions)
 {
     private readonly SessionLifetimeOptions _options = sessionOptions.Value;
 
-    public static Expression<Func<Session, bool>> IsLive(DateTimeOffset now) =>
-        s => s.RevokedAt == null && s.IdleExpiresAt > now && s.AbsoluteExpiresAt > now;
+    /// <summary>
+    /// Runs <paramref name="work"/> in a transaction and commits it with its outbox rows, then applies them. Work that
+    /// calls <see cref="SessionChange.Cancel"/> is rolled back and nothing is applied.
+    /// </summary>
+    public async Task<T> ChangeAsync<T>(Func<SessionChange, Task<T>> work, CancellationToken ct)
+    {
+        var change = new SessionChange(db, pipeline, time, jwtOptions.Value);
+        T result;
+        await using (var tx = await db.Database.BeginTransactionAsync(ct))
+        {
+            result = await work(change);
+            if (change.Cancelled)
+            {
+                await tx.RollbackAsync(ct);
+                db.ChangeTracker.Clear();
+                return result;
+            }
+            await db.SaveChangesAsync(ct);
+            await tx.CommitAsync(ct);
+        }
+        await pipeline.ApplyCommittedAsync(change.Outbox);
+        return result;
+    }
+
+    /// <summary>Ends every live session the filter selects; returns how many ended.</summary>
+    public Task<int> RevokeAsync(Expression<Func<Session, bool>> filter, string reason, CancellationToken ct) =>
+        ChangeAsync(c => c.RevokeAsync(filter, reason, ct), ct);
 
     /// <summary>A login to open; VerifiedPasswordHash is the hash the password was checked against (the login fails if it changed meanwhile).</summary>
-    public sealed record LoginRequestInfo(User User, Tenant Tenant, string DeviceType, string? Ip, string? UserAgent, string VerifiedPasswordHash);
+    public sealed record LoginRequestInfo(Guid UserId, Tenant Tenant, string DeviceType, string? Ip, string? UserAgent, string VerifiedPasswordHash);
 
     public enum Refusal { None, LimitReached, Banned, CredentialsChanged }
 
     public sealed record CreateOutcome(IssuedCredential? Credential, Session? Session, Refusal Refused);
 
-    private sealed record LockedUser(long SecurityVersion, DateTimeOffset? BannedUntil, string PasswordHash);
-
     /// <summary>
     /// Opens a session under the tenant's login policy. The user's row is locked for the transaction so that
-    /// concurrent logins of one user see each other and the policy's limit holds.
+    /// concurrent logins of one user see each other and the policy's limit holds, and a ban, a password change or a
+    /// deletion either committed first (and is seen here) or waits and then finds the new session.
     /// </summary>
     public async Task<CreateOutcome> CreateAsync(LoginRequestInfo info, CancellationToken ct)
     {
-        var (user, tenant) = (info.User, info.Tenant);
+        var tenant = info.Tenant;
         var now = time.GetUtcNow();
-        List<Session> replaced = [];
         Session? session = null;
         SessionSnapshot? snapshot = null;
-        IssuedCredential? credential = null;
-        long version = 0;
-
-        await using (var tx = await db.Database.BeginTransactionAsync(ct))
+        var outcome = await ChangeAsync(async change =>
         {
-            // Bans and password changes update this row too, so they are ordered against this login: either they
-            // committed first and are seen here, or they wait and then find (and end) the new session.
-            var locked = await db.Database
-                .SqlQuery<LockedUser>($"SELECT \"SecurityVersion\", \"BannedUntil\", \"PasswordHash\" FROM users WHERE \"Id\" = {user.Id} FOR UPDATE")
-                .SingleAsync(ct);
-            if (locked.BannedUntil > now) return new CreateOutcome(null, null, Refusal.Banned);
-            if (locked.PasswordHash != info.VerifiedPasswordHash) return new CreateOutcome(null, null, Refusal.CredentialsChanged);
-            version = locked.SecurityVersion;
+            var user = await change.LockUserAsync(info.UserId, ct);
+            if (user is null || user.PasswordHash != info.VerifiedPasswordHash)
+                return change.Cancel(new CreateOutcome(null, null, Refusal.CredentialsChanged));
+            if (user.BannedUntil > now) return change.Cancel(new CreateOutcome(null, null, Refusal.Banned));
 
-            var live = await db.Sessions.AsNoTracking().Where(s => s.UserId == user.Id).Where(IsLive(now))
-                .OrderBy(s => s.CreatedAt).ToListAsync(ct);
-            switch (tenant.LoginPolicy)
+            var live = await db.Sessions.AsNoTracking().Where(s => s.UserId == info.UserId).Where(SessionReader.IsLive(now))
+                .OrderBy(s => s.CreatedAt).Select(s => new { s.Id, s.DeviceType }).ToListAsync(ct);
+            var replaced = tenant.LoginPolicy switch
             {
-                case LoginPolicy.Single:
-                    replaced = live;
-                    break;
-                case LoginPolicy.PerDeviceType:
-                    replaced = live.Where(s => s.DeviceType == info.DeviceType).ToList();
-                    break;
-                case LoginPolicy.MaxN:
-                    var max = Math.Max(1, tenant.MaxSessions ?? 1);
-                    if (live.Count >= max)
-                    {
-                        if (tenant.OnLimit == OnSessionLimit.RejectNew) return new CreateOutcome(null, null, Refusal.LimitReached);
-                        replaced = live.Take(live.Count - max + 1).ToList();
-                    }
-                    break;
+                LoginPolicy.Single => live.Select(s => s.Id).ToList(),
+                LoginPolicy.PerDeviceType => live.Where(s => s.DeviceType == info.DeviceType).Select(s => s.Id).ToList(),
+                LoginPolicy.MaxN when live.Count >= Math.Max(1, tenant.MaxSessions ?? 1) =>
+                    tenant.OnLimit == OnSessionLimit.RejectNew ? null : live.Take(live.Count - Math.Max(1, tenant.MaxSessions ?? 1) + 1).Select(s => s.Id).ToList(),
+                _ => [],
+            };
+            if (replaced is null) return change.Cancel(new CreateOutcome(null, null, Refusal.LimitReached));
+            if (replaced.Count > 0)
+            {
+                await change.RevokeAsync(s => replaced.Contains(s.Id), RevokeReasons.Replaced, ct);
+                foreach (var id in replaced)
+                    audit.Add(AuditTypes.SessionReplaced, info.UserId, info.UserId, tenant.Id, info.Ip, new { session_id = id, policy = tenant.LoginPolicy.ToString() });
             }
-            replaced = await MarkRevokedAsync(replaced, RevokeReasons.Replaced, now, ct);
 
             session = new Session
             {
-                UserId = user.Id,
+                UserId = info.UserId,
                 TenantId = tenant.Id,
                 DeviceType = info.DeviceType,
                 Ip = info.Ip,
@@ -91,119 +108,115 @@ public sealed class SessionService(
                 IdleExpiresAt = _options.NextIdleExpiry(now, now + _options.AbsoluteTimeout),
                 AbsoluteExpiresAt = now + _options.AbsoluteTimeout,
             };
-            var roles = await LoadRoleSetsAsync([user.Id], ct);
-            snapshot = ToSnapshot(session, user.Username, tenant.Slug, roles.GetValueOrDefault(user.Id, RoleSet.Empty), version);
-            credential = await mode.IssueAsync(session, snapshot, version, ct);
+            (var identity, snapshot) = await SessionReader.LoadIdentityAsync(db, session, user.Username, tenant.Slug, user.SecurityVersion, ct);
+            var credential = await mode.IssueAsync(db, session, identity, user.SecurityVersion, ct);
             db.Sessions.Add(session);
-            audit.Add(AuditTypes.LoginSucceeded, user.Id, user.Id, tenant.Id, info.Ip, new { session_id = session.Id, device_type = info.DeviceType });
-            foreach (var r in replaced)
-                audit.Add(AuditTypes.SessionReplaced, user.Id, user.Id, tenant.Id, info.Ip, new { session_id = r.Id, policy = tenant.LoginPolicy.ToString() });
-            await db.SaveChangesAsync(ct);
-            await tx.CommitAsync(ct);
-        }
+            audit.Add(AuditTypes.LoginSucceeded, info.UserId, info.UserId, tenant.Id, info.Ip, new { session_id = session.Id, device_type = info.DeviceType });
+            return new CreateOutcome(credential, session, Refusal.None);
+        }, ct);
 
-        if (replaced.Count > 0) await mode.MirrorRevokedAsync(replaced, RevokeReasons.Replaced, ct);
-        await mode.AfterIssueAsync(session, snapshot, version, ct);
-        return new CreateOutcome(credential, session, Refusal.None);
-    }
-
-    /// <summary>Revokes every live session the filter selects; returns how many ended.</summary>
-    /// <remarks>
-    /// The session's newest access token goes on the jti blacklist; older ones (from before a refresh) die
-    /// with the session itself, whose revocation every mode checks.
-    /// </remarks>
-    public async Task<int> RevokeAsync(Expression<Func<Session, bool>> filter, string reason, CancellationToken ct)
-    {
-        var now = time.GetUtcNow();
-        var candidates = await db.Sessions.AsNoTracking().Where(filter).Where(s => s.RevokedAt == null).ToListAsync(ct);
-        var sessions = await MarkRevokedAsync(candidates, reason, now, ct);
-        if (sessions.Count == 0) return 0;
-        await mode.MirrorRevokedAsync(sessions, reason, ct);
-        return sessions.Count;
-    }
-
-    /// <summary>
-    /// Moves the user's security version (kills every access token already issued in Blacklist mode) and
-    /// re-mirrors the user's live sessions with their current roles. Used for role changes, kick-all and bans.
-    /// </summary>
-    public async Task UserChangedAsync(Guid userId, string reason, CancellationToken ct) => await UsersChangedAsync([userId], reason, ct);
-
-    public async Task UsersChangedAsync(IReadOnlyCollection<Guid> userIds, string reason, CancellationToken ct)
-    {
-        if (userIds.Count == 0) return;
-        var ids = userIds.ToList();
-        await db.Users.Where(u => ids.Contains(u.Id))
-            .ExecuteUpdateAsync(s => s.SetProperty(u => u.SecurityVersion, u => u.SecurityVersion + 1).SetProperty(u => u.LastRevokeReason, reason), ct);
-        var versions = await db.Users.Where(u => ids.Contains(u.Id)).Select(u => new { u.Id, u.SecurityVersion }).ToListAsync(ct);
-        var now = time.GetUtcNow();
-        var live = await LoadSnapshotsAsync(db.Sessions.Where(s => ids.Contains(s.UserId)).Where(IsLive(now)), ct);
-        foreach (var v in versions)
-            await mode.MirrorUserChangedAsync(v.Id, v.SecurityVersion, reason, live.Where(l => l.Session.UserId == v.Id).ToList(), ct);
-    }
-
-    /// <summary>Live sessions with the user's current roles and permissions, for rebuilding Redis entries.</summary>
-    public async Task<List<(Session Session, SessionSnapshot Snapshot)>> LoadSnapshotsAsync(IQueryable<Session> sessions, CancellationToken ct)
-    {
-        var rows = await (from s in sessions.AsNoTracking()
-                          join u in db.Users on s.UserId equals u.Id
-                          join t in db.Tenants on s.TenantId equals t.Id
-                          select new { Session = s, u.Username, u.SecurityVersion, t.Slug }).ToListAsync(ct);
-        if (rows.Count == 0) return [];
-        // Roles are read after the version: a role change commits its roles before bumping the version, so an
-        // entry never pairs a version with roles older than it.
-        var roles = await LoadRoleSetsAsync(rows.Select(r => r.Session.UserId).Distinct().ToList(), ct);
-        return rows.Select(r => (r.Session, ToSnapshot(r.Session, r.Username, r.Slug, roles.GetValueOrDefault(r.Session.UserId, RoleSet.Empty), r.SecurityVersion))).ToList();
-    }
-
-    public sealed record RoleSet(string[] Roles, string[] Permissions)
-    {
-        public static readonly RoleSet Empty = new([], []);
-    }
-
-    public async Task<Dictionary<Guid, RoleSet>> LoadRoleSetsAsync(IReadOnlyCollection<Guid> userIds, CancellationToken ct)
-    {
-        var ids = userIds.ToList();
-        var rows = await (from ur in db.UserRoles
-                          join r in db.Roles on ur.RoleId equals r.Id
-                          where ids.Contains(ur.UserId)
-                          select new { ur.UserId, r.Name, r.Permissions }).ToListAsync(ct);
-        return rows.GroupBy(r => r.UserId).ToDictionary(
-            g => g.Key,
-            g => new RoleSet(
-                g.Select(r => r.Name).Distinct().Order(StringComparer.Ordinal).ToArray(),
-                g.SelectMany(r => r.Permissions).Distinct().Order(StringComparer.Ordinal).ToArray()));
-    }
-
-    public static SessionSnapshot ToSnapshot(Session s, string username, string tenantSlug, RoleSet roles, long version) =>
-        new(s.UserId, s.TenantId, tenantSlug, username, s.Id, s.DeviceType, roles.Roles, roles.Permissions,
-            s.CreatedAt, s.AbsoluteExpiresAt, s.IdleExpiresAt, s.LastSeenAt, version);
-
-    /// <summary>
-    /// Ends the sessions that are still live, atomically per row: of two concurrent revocations of one session
-    /// only one wins, so the newest access token goes on the jti blacklist exactly once. Returns the winners.
-    /// </summary>
-    private async Task<List<Session>> MarkRevokedAsync(List<Session> sessions, string reason, DateTimeOffset now, CancellationToken ct)
-    {
-        if (sessions.Count == 0) return sessions;
-        var ids = sessions.Select(s => s.Id).ToArray();
-        var won = await db.Database.SqlQuery<Guid>(
-                $"UPDATE sessions SET \"RevokedAt\" = {now}, \"RevokeReason\" = {reason} WHERE \"Id\" = ANY({ids}) AND \"RevokedAt\" IS NULL RETURNING \"Id\" AS \"Value\"")
-            .ToListAsync(ct);
-        var revoked = sessions.Where(s => won.Contains(s.Id)).ToList();
-        foreach (var s in revoked)
+        if (outcome.Refused == Refusal.None)
         {
-            s.RevokedAt = now;
-            s.RevokeReason = reason;
-            // The newest access token of the session stays blacklisted until it would expire anyway.
-            if (s.CurrentJti is not null && s.CurrentJtiExpiresAt > now)
+            try
             {
-                var expires = s.CurrentJtiExpiresAt.Value + jwtOptions.Value.ClockSkew;
-                await db.Database.ExecuteSqlAsync(
-                    $"INSERT INTO revoked_tokens (\"Jti\", \"UserId\", \"Reason\", \"ExpiresAt\") VALUES ({s.CurrentJti}, {s.UserId}, {reason}, {expires}) ON CONFLICT DO NOTHING", ct);
+                await mode.AfterIssueAsync(session!, snapshot!, ct);
+            }
+            catch (Exception e) when (RevocationPipeline.IsTransient(e))
+            {
+                // Only a warm-up: the first request rebuilds the entry from PostgreSQL.
             }
         }
-        return revoked;
+        return outcome;
     }
 
     private static string? Truncate(string? s, int max) => s is null || s.Length <= max ? s : s[..max];
+}
+
+/// <summary>The user row as a change locks it (<c>SELECT … FOR UPDATE</c>).</summary>
+public sealed record LockedUser(Guid Id, Guid TenantId, string Username, long SecurityVersion, DateTimeOffset? BannedUntil, string PasswordHash);
+
+/// <summary>One transaction's session changes; each records the outbox row that carries it to Redis.</summary>
+public sealed class SessionChange(AppDbContext db, RevocationPipeline pipeline, TimeProvider time, JwtOptions jwt)
+{
+    private readonly List<OutboxMessage> _outbox = [];
+
+    public AppDbContext Db => db;
+    public IReadOnlyList<OutboxMessage> Outbox => _outbox;
+    public bool Cancelled { get; private set; }
+
+    /// <summary>Rolls the transaction back; returns <paramref name="result"/> for convenience.</summary>
+    public T Cancel<T>(T result)
+    {
+        Cancelled = true;
+        return result;
+    }
+
+    /// <summary>Locks the user's row until the transaction ends; null if the user does not exist.</summary>
+    public async Task<LockedUser?> LockUserAsync(Guid userId, CancellationToken ct) =>
+        await db.Database.SqlQuery<LockedUser>($"""
+            SELECT "Id", "TenantId", "Username", "SecurityVersion", "BannedUntil", "PasswordHash" FROM users WHERE "Id" = {userId} FOR UPDATE
+            """).FirstOrDefaultAsync(ct);
+
+    /// <summary>
+    /// Ends the live sessions the filter selects, atomically per row (of two concurrent revocations of one session
+    /// only one wins). The row values are read after the row lock, so a refresh that committed first is seen: its
+    /// new access token goes on the jti blacklist too.
+    /// </summary>
+    public async Task<int> RevokeAsync(Expression<Func<Session, bool>> filter, string reason, CancellationToken ct)
+    {
+        var ids = await db.Sessions.Where(filter).Where(s => s.RevokedAt == null).Select(s => s.Id).ToArrayAsync(ct);
+        if (ids.Length == 0) return 0;
+        var now = time.GetUtcNow();
+        var rows = await db.Database.SqlQuery<RevokedRow>($"""
+            UPDATE sessions SET "RevokedAt" = {now}, "RevokeReason" = {reason}
+            WHERE "Id" = ANY({ids}) AND "RevokedAt" IS NULL
+            RETURNING "Id", "UserId", "SecretHash", "AbsoluteExpiresAt", "CurrentJti", "CurrentJtiExpiresAt"
+            """).ToListAsync(ct);
+        if (rows.Count == 0) return 0;
+
+        // The newest access token of each session stays blacklisted until it would expire anyway.
+        var tokens = rows.Where(r => r.CurrentJti is not null && r.CurrentJtiExpiresAt > now).ToList();
+        if (tokens.Count > 0)
+        {
+            var jtis = tokens.Select(r => r.CurrentJti!).ToArray();
+            var users = tokens.Select(r => r.UserId).ToArray();
+            var expires = tokens.Select(r => r.CurrentJtiExpiresAt!.Value + jwt.ClockSkew).ToArray();
+            await db.Database.ExecuteSqlAsync($"""
+                INSERT INTO revoked_tokens ("Jti", "UserId", "Reason", "ExpiresAt")
+                SELECT j, u, {reason}, e FROM unnest({jtis}, {users}, {expires}) AS t(j, u, e)
+                ON CONFLICT DO NOTHING
+                """, ct);
+        }
+        _outbox.Add(pipeline.Enqueue(db, new SessionsRevoked(reason,
+            rows.Select(r => new RevokedSession(r.Id, r.UserId, r.SecretHash, r.AbsoluteExpiresAt, r.CurrentJti, r.CurrentJtiExpiresAt)).ToArray())));
+        return rows.Count;
+    }
+
+    /// <summary>Moves the users' security versions (every access token already issued dies in Blacklist mode) and re-mirrors their live sessions.</summary>
+    public async Task UsersChangedAsync(IReadOnlyCollection<Guid> userIds, string reason, CancellationToken ct)
+    {
+        if (userIds.Count == 0) return;
+        var ids = userIds.ToArray();
+        await db.Users.Where(u => ids.Contains(u.Id))
+            .ExecuteUpdateAsync(s => s.SetProperty(u => u.SecurityVersion, u => u.SecurityVersion + 1).SetProperty(u => u.LastRevokeReason, reason), ct);
+        _outbox.Add(pipeline.Enqueue(db, new UsersChanged(reason, ids)));
+    }
+
+    /// <summary>A tenant's roles changed: its role-set version and the holders' security versions move forward.</summary>
+    public async Task RolesChangedAsync(Guid tenantId, IReadOnlyCollection<Guid> holders, CancellationToken ct)
+    {
+        await db.Tenants.Where(t => t.Id == tenantId).ExecuteUpdateAsync(s => s.SetProperty(t => t.RolesVersion, t => t.RolesVersion + 1), ct);
+        var ids = holders.ToArray();
+        if (ids.Length > 0)
+        {
+            await db.Users.Where(u => ids.Contains(u.Id)).ExecuteUpdateAsync(s => s
+                .SetProperty(u => u.SecurityVersion, u => u.SecurityVersion + 1).SetProperty(u => u.LastRevokeReason, RevokeReasons.RolesChanged), ct);
+        }
+        _outbox.Add(pipeline.Enqueue(db, new RolesChanged(tenantId, ids)));
+    }
+
+    /// <summary>The signing keys changed: every instance re-reads them.</summary>
+    public void KeysChanged() => _outbox.Add(pipeline.Enqueue(db, new KeysChanged()));
+
+    internal sealed record RevokedRow(Guid Id, Guid UserId, byte[]? SecretHash, DateTimeOffset AbsoluteExpiresAt, string? CurrentJti, DateTimeOffset? CurrentJtiExpiresAt);
 }

@@ -7,79 +7,131 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
 using SessionGate.Data;
-using SessionGate.Infrastructure;
+using SessionGate.Revocation;
 
 namespace SessionGate.Tokens;
 
 /// <summary>
 /// The signing keys. Asymmetric keys live in PostgreSQL with their private part protected by Data Protection
-/// (whose key ring is in PostgreSQL too), so every instance signs and verifies with the same set. Each instance
-/// re-reads the set periodically and whenever it meets a kid it does not know.
+/// (whose key ring is in PostgreSQL too), so every instance signs and verifies with the same set. The set is
+/// re-read in the background (every minute, and at once when another instance announces a change); requests never
+/// wait for PostgreSQL except when they meet a kid this instance does not know, and then only one reload runs at a
+/// time while the others keep the old set. While PostgreSQL is down the set in hand keeps serving.
 /// </summary>
-public sealed partial class KeyRing(
-    IServiceScopeFactory scopes,
-    IOptions<JwtOptions> jwtOptions,
-    IDataProtectionProvider dataProtection,
-    TimeProvider time,
-    ILogger<KeyRing> logger)
+public sealed partial class KeyRing : BackgroundService
 {
     private static readonly TimeSpan ReloadEvery = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan UnknownKidReloadThrottle = TimeSpan.FromSeconds(2);
     private const long KeyLockId = 0x5345_5347_4B45_5953; // "SESGKEYS"
 
-    private readonly JwtOptions _jwt = jwtOptions.Value;
-    private readonly IDataProtector _protector = dataProtection.CreateProtector("SessionGate.SigningKeys.v1");
-    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly IServiceScopeFactory _scopes;
+    private readonly JwtOptions _jwt;
+    private readonly IDataProtector _protector;
+    private readonly TimeProvider _time;
+    private readonly ILogger<KeyRing> _logger;
+    private readonly object _gate = new();
     private volatile KeySet? _current;
+    private Task<KeySet>? _reloading;
     private DateTimeOffset _loadedAt;
+    private bool _failing;
 
-    public sealed record KeySet(SigningCredentials Signing, IReadOnlyDictionary<string, SecurityKey> Keys, string Jwks);
+    public KeyRing(IServiceScopeFactory scopes, IOptions<JwtOptions> jwtOptions, IDataProtectionProvider dataProtection,
+        TimeProvider time, ILogger<KeyRing> logger, InvalidationBus bus)
+    {
+        _scopes = scopes;
+        _jwt = jwtOptions.Value;
+        _protector = dataProtection.CreateProtector("SessionGate.SigningKeys.v1");
+        _time = time;
+        _logger = logger;
+        bus.On(RevocationPipeline.KeysKind, _ => Task.Run(ReloadQuietlyAsync));
+    }
+
+    public sealed record KeySet(SigningCredentials Signing, IReadOnlyDictionary<string, SecurityKey> Keys, string Jwks, DateTimeOffset SigningKeyCreatedAt);
 
     public bool IsSymmetric => _jwt.Algorithm == "HS256";
 
-    public async ValueTask<KeySet> GetAsync(CancellationToken ct = default)
-    {
-        var set = _current;
-        if (set is not null && time.GetUtcNow() - _loadedAt < ReloadEvery) return set;
-        return await ReloadAsync(ct);
-    }
+    /// <summary>The set in hand; only the very first call waits for PostgreSQL.</summary>
+    public ValueTask<KeySet> GetAsync(CancellationToken ct = default) =>
+        _current is { } set ? ValueTask.FromResult(set) : new ValueTask<KeySet>(ReloadAsync(ct));
 
-    /// <summary>Finds a validation key by kid, re-reading the set (throttled) when the kid is new to this instance.</summary>
+    /// <summary>Whether tokens signed with <paramref name="kid"/> are still accepted (it is in the current set).</summary>
+    public bool IsUsable(string kid) => _current?.Keys.ContainsKey(kid) == true;
+
+    /// <summary>Finds a validation key by kid, re-reading the set (single-flight, throttled) when the kid is new here.</summary>
     public async ValueTask<SecurityKey?> FindAsync(string? kid, CancellationToken ct = default)
     {
         if (string.IsNullOrEmpty(kid) || kid.Length > 64) return null;
         var set = await GetAsync(ct);
         if (set.Keys.TryGetValue(kid, out var key)) return key;
-        if (time.GetUtcNow() - _loadedAt < UnknownKidReloadThrottle) return null;
-        set = await ReloadAsync(ct);
+        Task<KeySet> reload;
+        lock (_gate)
+        {
+            if (_reloading is not { IsCompleted: false } && _time.GetUtcNow() - _loadedAt < UnknownKidReloadThrottle) return null;
+            reload = StartReload();
+        }
+        try
+        {
+            set = await reload.WaitAsync(ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return null; // PostgreSQL is down: a kid we do not know stays unknown.
+        }
         return set.Keys.GetValueOrDefault(kid);
     }
 
-    public async Task<KeySet> ReloadAsync(CancellationToken ct = default)
+    /// <summary>Re-reads the set now (one reload at a time; callers share it).</summary>
+    public Task<KeySet> ReloadAsync(CancellationToken ct = default)
     {
-        await _gate.WaitAsync(ct);
+        lock (_gate) return StartReload().WaitAsync(ct);
+    }
+
+    // Under _gate: join the reload in flight, or start one.
+    private Task<KeySet> StartReload()
+    {
+        if (_reloading is { IsCompleted: false } inFlight) return inFlight;
+        return _reloading = LoadAndPublishAsync();
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(ReloadEvery, _time);
+        while (await timer.WaitForNextTickAsync(stoppingToken)) await ReloadQuietlyAsync();
+    }
+
+    private async Task ReloadQuietlyAsync()
+    {
         try
         {
-            var set = IsSymmetric ? SymmetricSet() : await LoadAsymmetricAsync(ct);
-            _current = set;
-            _loadedAt = time.GetUtcNow();
-            return set;
+            await ReloadAsync();
+            if (_failing) LogReloadRecovered(_logger);
+            _failing = false;
         }
-        finally
+        catch (Exception e) when (e is not OperationCanceledException)
         {
-            _gate.Release();
+            if (!_failing) LogReloadFailed(_logger, e.GetType().Name);
+            _failing = true;
         }
     }
 
-    /// <summary>Adds a new current key; the old ones stay published and valid until their tokens have expired.</summary>
-    public async Task<string> RotateAsync(CancellationToken ct)
+    private async Task<KeySet> LoadAndPublishAsync()
+    {
+        await Task.Yield(); // run outside the caller's lock
+        var set = IsSymmetric ? SymmetricSet() : await LoadAsymmetricAsync(CancellationToken.None);
+        _current = set;
+        _loadedAt = _time.GetUtcNow();
+        return set;
+    }
+
+    /// <summary>
+    /// Adds a new current key inside the caller's transaction on <paramref name="db"/>; the old ones stay published
+    /// and valid until their tokens have expired. The caller announces the change (outbox) and reloads.
+    /// </summary>
+    public async Task<string> RotateAsync(AppDbContext db, CancellationToken ct)
     {
         if (IsSymmetric) throw new InvalidOperationException("HS256 keys come from configuration.");
-        using var scope = scopes.CreateScope();
-        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-        await using var tx = await db.Database.BeginTransactionAsync(ct);
         await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock({KeyLockId})", ct);
-        var now = time.GetUtcNow();
+        var now = _time.GetUtcNow();
         // Other instances may sign with the old key until their next reload, and verifiers may cache the JWKS
         // (max-age 60 s): keep it published for all of that too.
         var retireAt = now + MaxTokenLifetime + _jwt.ClockSkew + ReloadEvery + TimeSpan.FromSeconds(60);
@@ -88,9 +140,6 @@ public sealed partial class KeyRing(
             .ExecuteUpdateAsync(s => s.SetProperty(k => k.RetiresAt, retireAt), ct);
         var key = NewKey(now);
         db.SigningKeys.Add(key);
-        await db.SaveChangesAsync(ct);
-        await tx.CommitAsync(ct);
-        await ReloadAsync(ct);
         return key.Kid;
     }
 
@@ -103,14 +152,14 @@ public sealed partial class KeyRing(
         var kid = "hs-" + Convert.ToHexStringLower(SHA256.HashData(secret))[..16];
         var key = new SymmetricSecurityKey(secret) { KeyId = kid };
         // A shared secret is never published.
-        return new KeySet(new SigningCredentials(key, SecurityAlgorithms.HmacSha256), new Dictionary<string, SecurityKey> { [kid] = key }, """{"keys":[]}""");
+        return new KeySet(new SigningCredentials(key, SecurityAlgorithms.HmacSha256), new Dictionary<string, SecurityKey> { [kid] = key }, """{"keys":[]}""", DateTimeOffset.MinValue);
     }
 
     private async Task<KeySet> LoadAsymmetricAsync(CancellationToken ct)
     {
-        using var scope = scopes.CreateScope();
+        using var scope = _scopes.CreateScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-        var now = time.GetUtcNow();
+        var now = _time.GetUtcNow();
         var rows = await ActiveKeysAsync(db, now, ct);
         if (!rows.Any(r => r.RetiresAt is null))
         {
@@ -123,7 +172,7 @@ public sealed partial class KeyRing(
                 db.SigningKeys.Add(key);
                 await db.SaveChangesAsync(ct);
                 rows.Add(key);
-                LogKeyCreated(logger, key.Kid, key.Algorithm);
+                LogKeyCreated(_logger, key.Kid, key.Algorithm);
             }
             await tx.CommitAsync(ct);
         }
@@ -131,6 +180,7 @@ public sealed partial class KeyRing(
         var keys = new Dictionary<string, SecurityKey>();
         var jwks = new List<Dictionary<string, string>>();
         SigningCredentials? signing = null;
+        var signingCreatedAt = now;
         foreach (var row in rows.OrderByDescending(r => r.CreatedAt))
         {
             var pkcs8 = Convert.FromBase64String(_protector.Unprotect(row.ProtectedPrivateKey));
@@ -138,9 +188,12 @@ public sealed partial class KeyRing(
             keys[row.Kid] = privateKey;
             jwks.Add(jwk);
             if (signing is null && row.RetiresAt is null)
+            {
                 signing = new SigningCredentials(privateKey, row.Algorithm == "RS256" ? SecurityAlgorithms.RsaSha256 : SecurityAlgorithms.EcdsaSha256);
+                signingCreatedAt = row.CreatedAt;
+            }
         }
-        return new KeySet(signing!, keys, JsonSerializer.Serialize(new { keys = jwks }));
+        return new KeySet(signing!, keys, JsonSerializer.Serialize(new { keys = jwks }), signingCreatedAt);
     }
 
     private async Task<List<SigningKey>> ActiveKeysAsync(AppDbContext db, DateTimeOffset now, CancellationToken ct) =>
@@ -192,6 +245,12 @@ public sealed partial class KeyRing(
             ["x"] = WebEncoders.Base64UrlEncode(q.X!), ["y"] = WebEncoders.Base64UrlEncode(q.Y!),
         });
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Re-reading the signing keys failed ({ExceptionType}); the keys in hand keep serving")]
+    private static partial void LogReloadFailed(ILogger logger, string exceptionType);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Signing keys re-read again")]
+    private static partial void LogReloadRecovered(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Created signing key {Kid} ({Algorithm})")]
     private static partial void LogKeyCreated(ILogger logger, string kid, string algorithm);

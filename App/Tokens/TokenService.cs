@@ -1,17 +1,13 @@
-using System.Security.Claims;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.WebUtilities;
-using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
-using SessionGate.Infrastructure;
-using SessionGate.Sessions;
 
 namespace SessionGate.Tokens;
 
 /// <summary>Mints and validates JWTs with Microsoft.IdentityModel.JsonWebTokens.</summary>
-public sealed class TokenService(KeyRing keys, IOptions<JwtOptions> options, TimeProvider time, IMemoryCache cache)
+public sealed class TokenService(KeyRing keys, IOptions<JwtOptions> options, TimeProvider time)
 {
     public const string AccessTokenType = "at+jwt";
     public const string InternalTokenType = "internal+jwt";
@@ -33,31 +29,11 @@ public sealed class TokenService(KeyRing keys, IOptions<JwtOptions> options, Tim
         return (await CreateAsync(claims, _jwt.Audience, AccessTokenType, now, exp, ct), exp);
     }
 
-    /// <summary>
-    /// The internal JWT for a downstream audience, cached per session, audience and role set until shortly
-    /// before it expires. A revoked session never gets here (authentication fails first), and a role change
-    /// changes the cache key, so every instance stops using a stale token at once.
-    /// </summary>
-    public async Task<string> GetInternalTokenAsync(ClaimsPrincipal user, string audience, CancellationToken ct)
-    {
-        var roles = user.RolesOf();
-        var cacheKey = $"ijwt|{user.FindFirstValue(SessionClaims.SessionId)}|{audience}|{string.Join(',', roles)}";
-        if (cache.TryGetValue(cacheKey, out string? cached) && cached is not null) return cached;
+    /// <summary>Mints an internal JWT (typ internal+jwt) for one downstream audience.</summary>
+    public Task<string> CreateInternalTokenAsync(Dictionary<string, object> claims, string audience, DateTimeOffset now, DateTimeOffset exp, CancellationToken ct) =>
+        CreateAsync(claims, audience, InternalTokenType, now, exp, ct);
 
-        var now = time.GetUtcNow();
-        var lifetime = _jwt.InternalTokenLifetime;
-        var exp = now + lifetime;
-        var token = await CreateAsync(new Dictionary<string, object>
-        {
-            [SessionClaims.Subject] = user.FindFirstValue(SessionClaims.Subject)!,
-            [SessionClaims.TenantId] = user.FindFirstValue(SessionClaims.TenantId)!,
-            [SessionClaims.Role] = roles,
-            [SessionClaims.SessionId] = user.FindFirstValue(SessionClaims.SessionId)!,
-            [JwtRegisteredClaimNames.Jti] = NewId(),
-        }, audience, InternalTokenType, now, exp, ct);
-        cache.Set(cacheKey, token, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = lifetime * 0.8, Size = 1 });
-        return token;
-    }
+    public TimeSpan ClockSkew => _jwt.ClockSkew;
 
     private async Task<string> CreateAsync(Dictionary<string, object> claims, string audience, string type, DateTimeOffset now, DateTimeOffset exp, CancellationToken ct)
     {

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using SessionGate.Data;
 
-namespace SessionGate.Admin;
+namespace SessionGate.Audit;
 
 /// <summary>The security events that are appended to the audit log.</summary>
 public static class AuditTypes

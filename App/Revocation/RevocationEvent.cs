@@ -1,0 +1,64 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace SessionGate.Revocation;
+
+/// <summary>A committed change that Redis and every instance's L1 must learn. Stored as an outbox row.</summary>
+public abstract record RevocationEvent
+{
+    public abstract string Kind { get; }
+
+    public static RevocationEvent? Read(string kind, string payload) => kind switch
+    {
+        SessionsRevoked.Name => JsonSerializer.Deserialize(payload, RevocationJson.Default.SessionsRevoked),
+        UsersChanged.Name => JsonSerializer.Deserialize(payload, RevocationJson.Default.UsersChanged),
+        RolesChanged.Name => JsonSerializer.Deserialize(payload, RevocationJson.Default.RolesChanged),
+        KeysChanged.Name => new KeysChanged(),
+        _ => null,
+    };
+
+    public string Write() => this switch
+    {
+        SessionsRevoked e => JsonSerializer.Serialize(e, RevocationJson.Default.SessionsRevoked),
+        UsersChanged e => JsonSerializer.Serialize(e, RevocationJson.Default.UsersChanged),
+        RolesChanged e => JsonSerializer.Serialize(e, RevocationJson.Default.RolesChanged),
+        _ => "{}",
+    };
+}
+
+/// <summary>A revoked session as Redis needs it (never its secret: only the SHA-256 of an Opaque id).</summary>
+public sealed record RevokedSession(Guid Id, Guid UserId, byte[]? SecretHash, DateTimeOffset AbsoluteExpiresAt, string? Jti, DateTimeOffset? JtiExpiresAt);
+
+/// <summary>Sessions ended (logout, kick, ban, password change, policy replacement, refresh reuse).</summary>
+public sealed record SessionsRevoked(string Reason, RevokedSession[] Sessions) : RevocationEvent
+{
+    public const string Name = "sessions.revoked";
+    [JsonIgnore] public override string Kind => Name;
+}
+
+/// <summary>Users whose security version moved (roles, ban, kick-all, password, deletion): their live entries are rewritten.</summary>
+public sealed record UsersChanged(string Reason, Guid[] Users) : RevocationEvent
+{
+    public const string Name = "users.changed";
+    [JsonIgnore] public override string Kind => Name;
+}
+
+/// <summary>A tenant's roles changed (permissions, deletion); <see cref="Users"/> hold an affected role.</summary>
+public sealed record RolesChanged(Guid TenantId, Guid[] Users) : RevocationEvent
+{
+    public const string Name = "roles.changed";
+    [JsonIgnore] public override string Kind => Name;
+}
+
+/// <summary>The signing keys changed (rotation, emergency revocation): every instance re-reads them.</summary>
+public sealed record KeysChanged : RevocationEvent
+{
+    public const string Name = "keys.changed";
+    [JsonIgnore] public override string Kind => Name;
+}
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+[JsonSerializable(typeof(SessionsRevoked))]
+[JsonSerializable(typeof(UsersChanged))]
+[JsonSerializable(typeof(RolesChanged))]
+internal sealed partial class RevocationJson : JsonSerializerContext;

@@ -1,0 +1,63 @@
+using SessionGate.Data;
+using SessionGate.Revocation;
+
+namespace SessionGate.Sessions;
+
+/// <summary>
+/// One strategy per <see cref="AuthMode"/>: how a credential is issued, checked on the hot path, and how a committed
+/// change reaches Redis. Endpoints and policies only ever see this interface.
+/// </summary>
+public interface IAuthMode
+{
+    /// <summary>Whether the session cookie is a credential (Opaque only).</summary>
+    bool AcceptsCookie { get; }
+
+    /// <summary>Whether the mode hands out refresh tokens (the JWT modes).</summary>
+    bool UsesRefreshTokens { get; }
+
+    /// <summary>Fills the mode's parts of a new (or refreshed) session inside the caller's transaction on <paramref name="db"/>.</summary>
+    Task<IssuedCredential> IssueAsync(AppDbContext db, Session session, SessionIdentity identity, long securityVersion, CancellationToken ct);
+
+    /// <summary>Warms Redis once the session is committed (best effort: a miss is rebuilt from PostgreSQL).</summary>
+    Task AfterIssueAsync(Session session, SessionSnapshot snapshot, CancellationToken ct);
+
+    /// <summary>The hot path. With <paramref name="databaseOnly"/> neither Redis nor the L1 is used.</summary>
+    ValueTask<AuthOutcome> AuthenticateAsync(string credential, bool databaseOnly, CancellationToken ct);
+
+    /// <summary>
+    /// Makes Redis agree with a committed change (idempotent: the outbox relay may apply it again) and names the
+    /// users whose L1 entries every instance must drop.
+    /// </summary>
+    Task ApplyAsync(RevocationEvent change, ISet<Guid> usersToInvalidate, CancellationToken ct);
+}
+
+public enum AuthResult { Success, Unknown, Revoked, Unavailable, CrossSite }
+
+/// <summary>What the hot path decided. The authentication handler turns it into HTTP.</summary>
+public sealed class AuthOutcome
+{
+    private AuthOutcome(AuthResult result, System.Security.Claims.ClaimsPrincipal? principal, string? reason) =>
+        (Result, Principal, Reason) = (result, principal, reason);
+
+    public AuthResult Result { get; }
+    public System.Security.Claims.ClaimsPrincipal? Principal { get; }
+    /// <summary>For <see cref="AuthResult.Revoked"/>: one of <see cref="RevokeReasons"/>.</summary>
+    public string? Reason { get; }
+
+    public static AuthOutcome Success(System.Security.Claims.ClaimsPrincipal principal) => new(AuthResult.Success, principal, null);
+    public static readonly AuthOutcome Unknown = new(AuthResult.Unknown, null, null);
+    public static readonly AuthOutcome Unavailable = new(AuthResult.Unavailable, null, null);
+    public static readonly AuthOutcome CrossSite = new(AuthResult.CrossSite, null, null);
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, AuthOutcome> RevokedByReason = new();
+    public static AuthOutcome Revoked(string reason) => RevokedByReason.GetOrAdd(reason, r => new AuthOutcome(AuthResult.Revoked, null, r));
+}
+
+/// <summary>What login or refresh hands the client: the access credential and, in the JWT modes, a refresh token.</summary>
+public sealed record IssuedCredential(
+    string Credential,
+    DateTimeOffset CredentialExpiresAt,
+    string? RefreshToken,
+    DateTimeOffset? RefreshExpiresAt,
+    DateTimeOffset SessionExpiresAt,
+    DateTimeOffset IdleExpiresAt);

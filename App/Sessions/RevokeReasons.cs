@@ -1,0 +1,13 @@
+namespace SessionGate.Sessions;
+
+/// <summary>Why a session ended; the values of <c>reason</c> in a session-revoked problem.</summary>
+public static class RevokeReasons
+{
+    public const string LoggedOut = "logged-out";
+    public const string Kicked = "kicked";
+    public const string Replaced = "replaced";
+    public const string Banned = "banned";
+    public const string PasswordChanged = "password-changed";
+    public const string Expired = "expired";
+    public const string RolesChanged = "roles-changed";
+}

@@ -1,0 +1,171 @@
+using System.Security.Claims;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using SessionGate.Data;
+using SessionGate.Revocation;
+using SessionGate.Tokens;
+using StackExchange.Redis;
+
+namespace SessionGate.Sessions;
+
+/// <summary>What the server-side modes need besides their own parts; one bundle so the modes' constructors stay short.</summary>
+public sealed class ServerSessionServices(
+    RedisStore redis,
+    IDbContextFactory<AppDbContext> dbs,
+    LocalCache cache,
+    RoleSets roleSets,
+    SlidingWriter slider,
+    TimeProvider time,
+    IOptions<SessionLifetimeOptions> options)
+{
+    public RedisStore Redis => redis;
+    public IDbContextFactory<AppDbContext> Dbs => dbs;
+    public LocalCache Cache => cache;
+    public RoleSets RoleSets => roleSets;
+    public SlidingWriter Slider => slider;
+    public TimeProvider Time => time;
+    public SessionLifetimeOptions Options => options.Value;
+}
+
+/// <summary>
+/// The two modes that keep the whole session server-side (Opaque and SessionCache). Per request: the L1, else one
+/// Redis GET, else PostgreSQL (which then re-warms Redis). Expiry is checked on every request; the sliding expiry is
+/// written at most once per <see cref="SessionLifetimeOptions.SlidingWriteInterval"/>, batched per instance.
+/// </summary>
+public abstract class ServerSessionMode
+{
+    /// <summary>An L1 entry: the Redis entry, and the principal built from it at a role-set version.</summary>
+    protected sealed record View(SessionEntry Entry, AuthOutcome? Outcome = null, long RoleSetVersion = -1);
+
+    /// <summary>Names one session: its L1 key, and what the mode needs to find it in Redis and PostgreSQL.</summary>
+    protected readonly record struct SessionRef(CredentialKey Key, byte[]? SecretHash, Guid UserId, Guid SessionId);
+
+    private readonly ServerSessionServices _s;
+    private readonly LocalMap<CredentialKey, View> _local;
+
+    protected ServerSessionMode(ServerSessionServices services)
+    {
+        _s = services;
+        _local = services.Cache.CreateMap<CredentialKey, View>("sessions");
+    }
+
+    protected RedisStore Redis => _s.Redis;
+    protected TimeProvider Time => _s.Time;
+
+    protected abstract RedisKey KeyOf(in SessionRef session);
+    protected abstract RedisKey KeyOf(Session row);
+    protected abstract RedisKey KeyOf(RevokedSession revoked);
+    protected abstract IQueryable<Session> Find(AppDbContext db, SessionRef session);
+
+    /// <summary>Whether this mode keeps an entry for the session (Opaque ones have a secret hash).</summary>
+    protected virtual bool Holds(Session row) => true;
+    protected virtual bool Holds(RevokedSession revoked) => true;
+
+    protected async ValueTask<AuthOutcome> CheckAsync(SessionRef session, bool databaseOnly, CancellationToken ct)
+    {
+        if (!databaseOnly && _local.TryGet(session.Key, out var view)) return await DecideAsync(session, view, databaseOnly, ct);
+
+        var sequence = _s.Cache.Sequence;
+        SessionEntry? entry;
+        if (databaseOnly)
+        {
+            entry = await RebuildAsync(session, ct);
+            if (entry is null) return AuthOutcome.Unknown;
+        }
+        else
+        {
+            var key = KeyOf(session);
+            entry = await Redis.GetSessionAsync(key);
+            if (entry is null)
+            {
+                // Redis lost it (flush, restart, failover, eviction) or never had it: PostgreSQL decides.
+                entry = await RebuildAsync(session, ct);
+                if (entry is null) return AuthOutcome.Unknown;
+                await Redis.WriteSessionAsync(key, entry, EntryTtl(entry));
+                // A revocation may have landed in between; its tombstone won, so read what Redis holds now.
+                if (entry.Live is not null) entry = await Redis.GetSessionAsync(key) ?? entry;
+            }
+            view = new View(entry);
+            if (entry.Live is { } live) _local.Fill(session.Key, view, live.UserId, sequence);
+            else _local.FillFinal(session.Key, view);
+            return await DecideAsync(session, view, databaseOnly, ct);
+        }
+        return await DecideAsync(session, new View(entry), databaseOnly, ct);
+    }
+
+    private async ValueTask<AuthOutcome> DecideAsync(SessionRef session, View view, bool databaseOnly, CancellationToken ct)
+    {
+        if (view.Entry.Live is not { } s) return AuthOutcome.Revoked(view.Entry.Revoked ?? RevokeReasons.Kicked);
+        if (session.UserId != Guid.Empty && (s.UserId != session.UserId || s.SessionId != session.SessionId)) return AuthOutcome.Unknown;
+        var now = Time.GetUtcNow();
+        if (s.IsExpired(now)) return AuthOutcome.Revoked(RevokeReasons.Expired);
+
+        var roles = await _s.RoleSets.GetAsync(s.TenantId, s.RoleIds, databaseOnly, ct);
+        var outcome = view.Outcome;
+        if (outcome is null || view.RoleSetVersion != roles.Version)
+        {
+            var (names, permissions) = roles.Resolve(s.RoleIds);
+            var identity = new SessionIdentity(s.UserId, s.TenantId, roles.TenantSlug, s.Username, s.SessionId, s.DeviceType,
+                names, permissions, s.CreatedAt, s.AbsoluteExpiresAt);
+            outcome = AuthOutcome.Success(identity.ToPrincipal());
+            view = view with { Outcome = outcome, RoleSetVersion = roles.Version };
+            if (!databaseOnly) _local.Update(session.Key, view);
+        }
+        if (now - s.LastTouchedAt >= _s.Options.SlidingWriteInterval)
+        {
+            var slid = s with { LastTouchedAt = now, IdleExpiresAt = _s.Options.NextIdleExpiry(now, s.AbsoluteExpiresAt) };
+            _s.Slider.Enqueue(slid, databaseOnly ? (RedisKey?)null : KeyOf(session));
+            if (!databaseOnly) _local.Update(session.Key, view with { Entry = SessionEntry.Of(slid) });
+        }
+        return outcome;
+    }
+
+    private async Task<SessionEntry?> RebuildAsync(SessionRef session, CancellationToken ct)
+    {
+        await using var db = await _s.Dbs.CreateDbContextAsync(ct);
+        return await SessionReader.LoadEntryAsync(db, Find(db, session), ct);
+    }
+
+    public Task AfterIssueAsync(Session session, SessionSnapshot snapshot, CancellationToken ct) =>
+        Redis.WriteSessionAsync(KeyOf(session), SessionEntry.Of(snapshot), snapshot.RemainingLife(Time.GetUtcNow()));
+
+    public async Task ApplyAsync(RevocationEvent change, ISet<Guid> usersToInvalidate, CancellationToken ct)
+    {
+        switch (change)
+        {
+            case SessionsRevoked revoked:
+                var now = Time.GetUtcNow();
+                await Task.WhenAll(revoked.Sessions.Where(Holds).Select(s =>
+                    Redis.WriteSessionAsync(KeyOf(s), SessionEntry.Tombstone(revoked.Reason), TombstoneTtl(s.AbsoluteExpiresAt, now))));
+                usersToInvalidate.UnionWith(revoked.Sessions.Select(s => s.UserId));
+                break;
+            case UsersChanged users:
+                await RewriteLiveAsync(users.Users, ct);
+                usersToInvalidate.UnionWith(users.Users);
+                break;
+            case RolesChanged roles:
+                // Entries hold role ids; the tenant's role set carries the permissions, so it alone is rewritten.
+                await _s.RoleSets.RefreshAsync(roles.TenantId, ct);
+                break;
+        }
+    }
+
+    /// <summary>Rewrites the users' live entries with what PostgreSQL holds now (roles, name, security version).</summary>
+    private async Task RewriteLiveAsync(Guid[] users, CancellationToken ct)
+    {
+        await using var db = await _s.Dbs.CreateDbContextAsync(ct);
+        var now = Time.GetUtcNow();
+        var live = await SessionReader.LoadSnapshotsAsync(db, db.Sessions.Where(s => users.Contains(s.UserId)).Where(SessionReader.IsLive(now)), ct);
+        await Task.WhenAll(live.Where(l => Holds(l.Row)).Select(l => Redis.WriteSessionAsync(KeyOf(l.Row), SessionEntry.Of(l.Snapshot), l.Snapshot.RemainingLife(now))));
+    }
+
+    private TimeSpan EntryTtl(SessionEntry entry) =>
+        entry.Live is { } live ? live.RemainingLife(Time.GetUtcNow()) : TimeSpan.FromHours(1);
+
+    // A tombstone answers with the reason for an hour at most; after that PostgreSQL does (and writes it again).
+    private static TimeSpan TombstoneTtl(DateTimeOffset absoluteExpiresAt, DateTimeOffset now)
+    {
+        var remaining = absoluteExpiresAt - now;
+        return remaining > TimeSpan.FromHours(1) ? TimeSpan.FromHours(1) : remaining + TimeSpan.FromMinutes(1);
+    }
+}

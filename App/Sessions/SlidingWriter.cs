@@ -1,0 +1,144 @@
+using System.Collections.Concurrent;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using SessionGate.Data;
+using SessionGate.Revocation;
+using StackExchange.Redis;
+
+namespace SessionGate.Sessions;
+
+/// <summary>
+/// Coalesces sliding-expiry writes per instance: every <see cref="SessionLifetimeOptions.SlidingFlushInterval"/> one
+/// PostgreSQL statement carries every due session, so the write rate follows the flush rate, not the number of
+/// active sessions. PostgreSQL may lag the hot path by at most one flush; a rebuild after Redis lost an entry then
+/// sees an idle expiry at most that much older, which the idle timeout dwarfs. A flush that fails (PostgreSQL down)
+/// is kept and retried; it never fails a request. A session that PostgreSQL says has ended meanwhile gets its
+/// tombstone, so a revocation whose own Redis write was lost is caught here too.
+/// </summary>
+public sealed partial class SlidingWriter : BackgroundService
+{
+    private sealed record Slide(SessionSnapshot Snapshot, RedisKey? Key);
+
+    private readonly ConcurrentDictionary<Guid, Slide> _due = new();
+    private readonly IDbContextFactory<AppDbContext> _dbs;
+    private readonly RedisStore _redis;
+    private readonly InvalidationBus _bus;
+    private readonly SessionLifetimeOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<SlidingWriter> _logger;
+    private bool _failing;
+
+    public SlidingWriter(IDbContextFactory<AppDbContext> dbs, RedisStore redis, InvalidationBus bus, IOptions<SessionLifetimeOptions> options,
+        TimeProvider time, ILogger<SlidingWriter> logger)
+    {
+        _dbs = dbs;
+        _redis = redis;
+        _bus = bus;
+        _options = options.Value;
+        _time = time;
+        _logger = logger;
+    }
+
+    /// <summary>Statements written so far (for the benchmark and metrics).</summary>
+    public long Flushes => Interlocked.Read(ref _flushes);
+    private long _flushes;
+
+    public int Pending => _due.Count;
+
+    /// <summary>Queues a slid session; <paramref name="key"/> is its Redis entry (null when Redis is not in use).</summary>
+    public void Enqueue(SessionSnapshot slid, RedisKey? key) =>
+        _due.AddOrUpdate(slid.SessionId, new Slide(slid, key), (_, old) => old.Snapshot.LastTouchedAt >= slid.LastTouchedAt ? old : new Slide(slid, key));
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(_options.SlidingFlushInterval, _time);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            try
+            {
+                await FlushAsync(stoppingToken);
+                if (_failing) LogRecovered(_logger);
+                _failing = false;
+            }
+            catch (Exception e) when (RevocationPipeline.IsTransient(e))
+            {
+                if (!_failing) LogDeferred(_logger, e.GetType().Name, _due.Count);
+                _failing = true;
+            }
+        }
+    }
+
+    public async Task FlushAsync(CancellationToken ct)
+    {
+        if (_due.IsEmpty) return;
+        var batch = new List<Slide>();
+        foreach (var id in _due.Keys)
+        {
+            if (_due.TryRemove(id, out var slide)) batch.Add(slide);
+            if (batch.Count == 5_000) break;
+        }
+        if (batch.Count == 0) return;
+
+        List<Guid> updated;
+        try
+        {
+            await using var db = await _dbs.CreateDbContextAsync(ct);
+            var ids = batch.Select(b => b.Snapshot.SessionId).ToArray();
+            var seen = batch.Select(b => b.Snapshot.LastTouchedAt).ToArray();
+            var idle = batch.Select(b => b.Snapshot.IdleExpiresAt).ToArray();
+            // Never backwards: two instances may slide one session with slightly different clocks.
+            updated = await db.Database.SqlQuery<Guid>($"""
+                UPDATE sessions AS s
+                SET "LastSeenAt" = GREATEST(s."LastSeenAt", v.seen), "IdleExpiresAt" = GREATEST(s."IdleExpiresAt", v.idle)
+                FROM unnest({ids}, {seen}, {idle}) AS v(id, seen, idle)
+                WHERE s."Id" = v.id AND s."RevokedAt" IS NULL
+                RETURNING s."Id" AS "Value"
+                """).ToListAsync(ct);
+            Interlocked.Increment(ref _flushes);
+            var ended = ids.Except(updated).ToArray();
+            if (ended.Length > 0) await EndAsync(db, batch.Where(b => ended.Contains(b.Snapshot.SessionId)).ToList(), ct);
+        }
+        catch (Exception e) when (RevocationPipeline.IsTransient(e))
+        {
+            // Keep them (unless a newer slide of the same session arrived meanwhile) and try again next flush.
+            foreach (var slide in batch) _due.TryAdd(slide.Snapshot.SessionId, slide);
+            throw;
+        }
+
+        var now = _time.GetUtcNow();
+        var set = updated.ToHashSet();
+        try
+        {
+            await Task.WhenAll(batch.Where(b => b.Key is not null && set.Contains(b.Snapshot.SessionId))
+                .Select(b => _redis.WriteSessionAsync(b.Key!.Value, SessionEntry.Of(b.Snapshot), b.Snapshot.RemainingLife(now))));
+        }
+        catch (Exception e) when (e is RedisException or RedisTimeoutException)
+        {
+            // The entry keeps its older idle expiry; when it runs out, it is rebuilt from PostgreSQL, which has the new one.
+        }
+    }
+
+    // PostgreSQL says these ended (or no longer exist): make Redis and every L1 agree.
+    private async Task EndAsync(AppDbContext db, List<Slide> slides, CancellationToken ct)
+    {
+        var ids = slides.Select(s => s.Snapshot.SessionId).ToList();
+        var reasons = await db.Sessions.AsNoTracking().Where(s => ids.Contains(s.Id))
+            .Select(s => new { s.Id, s.RevokeReason }).ToDictionaryAsync(s => s.Id, s => s.RevokeReason, ct);
+        try
+        {
+            await Task.WhenAll(slides.Where(s => s.Key is not null).Select(s => _redis.WriteSessionAsync(s.Key!.Value,
+                SessionEntry.Tombstone(reasons.GetValueOrDefault(s.Snapshot.SessionId) ?? RevokeReasons.Kicked), TimeSpan.FromHours(1))));
+            await _bus.PublishAsync(slides.Select(s => s.Snapshot.UserId).Distinct().Select(u => $"{RevocationPipeline.UserKind}:{u:N}").ToList());
+        }
+        catch (Exception e) when (e is RedisException or RedisTimeoutException)
+        {
+            // The outbox relay owns getting revocations into Redis; this was only a second chance.
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Sliding writes deferred ({ExceptionType}); {Count} sessions wait for PostgreSQL")]
+    private static partial void LogDeferred(ILogger logger, string exceptionType, int count);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Sliding writes caught up")]
+    private static partial void LogRecovered(ILogger logger);
+}
