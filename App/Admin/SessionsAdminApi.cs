@@ -49,14 +49,17 @@ internal static class SessionsAdminApi
     {
         if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
         var now = time.GetUtcNow();
-        var target = await db.Sessions.AsNoTracking().Where(x => x.Id == id && x.TenantId == tenantId).Where(SessionReader.IsLive(now))
+        // Any session of the tenant, ended or not: a retried kick succeeds and repairs Redis again.
+        var target = await db.Sessions.AsNoTracking().Where(x => x.Id == id && x.TenantId == tenantId)
             .Select(x => new { x.UserId }).FirstOrDefaultAsync(ct);
         if (target is null) return AdminApi.NotFound();
         if (!await AdminApi.MayManageAsync(caller, target.UserId, db, ct)) return AdminApi.Forbidden();
-        await sessions.ChangeAsync(change =>
+        await sessions.ChangeAsync(async change =>
         {
+            var n = await change.RevokeAsync(x => x.Id == id && x.TenantId == tenantId, RevokeReasons.Kicked, ct);
+            if (n == 0) return await change.RemirrorAsync(x => x.Id == id && x.TenantId == tenantId, ct);
             audit.Add(AuditTypes.SessionKicked, caller.UserId(), target.UserId, tenantId, AdminApi.Ip(http), new { session_id = id });
-            return change.RevokeAsync(x => x.Id == id && x.TenantId == tenantId, RevokeReasons.Kicked, ct);
+            return n;
         }, ct);
         return TypedResults.NoContent();
     }

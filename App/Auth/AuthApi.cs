@@ -83,10 +83,12 @@ public static class AuthApi
     private static async Task<NoContent> Logout(ClaimsPrincipal user, HttpContext http, SessionService sessions, AuditLog audit, CancellationToken ct)
     {
         var (userId, sessionId) = (user.UserId(), user.SessionIdOf());
-        await sessions.ChangeAsync(change =>
+        await sessions.ChangeAsync(async change =>
         {
             audit.Add(AuditTypes.Logout, userId, userId, user.TenantIdOf(), ClientIp(http), new { session_id = sessionId });
-            return change.RevokeAsync(s => s.Id == sessionId && s.UserId == userId, RevokeReasons.LoggedOut, ct);
+            var ended = await change.RevokeAsync(s => s.Id == sessionId && s.UserId == userId, RevokeReasons.LoggedOut, ct);
+            // A retry of a logout whose Redis write was lost: the session ended already, so say so again.
+            return ended > 0 ? ended : await change.RemirrorAsync(s => s.Id == sessionId && s.UserId == userId, ct);
         }, ct);
         http.ClearSessionCookie();
         return TypedResults.NoContent();
@@ -138,7 +140,8 @@ public static class AuthApi
         {
             var n = await change.RevokeAsync(s => s.Id == id && s.UserId == userId && s.IdleExpiresAt > now && s.AbsoluteExpiresAt > now, RevokeReasons.LoggedOut, ct);
             if (n > 0) audit.Add(AuditTypes.Logout, userId, userId, user.TenantIdOf(), ClientIp(http), new { session_id = id });
-            return n;
+            // A retry: the session ended already (its Redis write may have been lost), so announce it again.
+            return n > 0 ? n : await change.RemirrorAsync(s => s.Id == id && s.UserId == userId, ct);
         }, ct);
         return ended == 0 ? Problems.NotFoundResult() : TypedResults.NoContent();
     }

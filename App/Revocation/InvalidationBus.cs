@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using Microsoft.Extensions.Options;
 using SessionGate.Sessions;
 using StackExchange.Redis;
@@ -140,7 +139,7 @@ public sealed partial class InvalidationBus : BackgroundService
         if (sep < 0 || !arg[..sep].SequenceEqual(_instance) || !long.TryParse(arg[(sep + 1)..], out var n)) return;
         if (n > Interlocked.Read(ref _probeReceived)) Interlocked.Exchange(ref _probeReceived, n);
         if (_cache.Trusted) return;
-        _cache.Trust(Stopwatch.GetTimestamp());
+        _cache.Trust();
         if (Interlocked.Exchange(ref _lostLogged, 0) == 1) LogSubscriptionRestored(_logger);
     }
 

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using Microsoft.Extensions.Options;
 
 namespace SessionGate.Revocation;
@@ -24,12 +23,18 @@ public sealed class LocalCache
     private long _trustedFrom = long.MaxValue;
     private volatile bool _subscribed;
 
-    public LocalCache(IOptions<RevocationOptions> options)
+    public LocalCache(IOptions<RevocationOptions> options, TimeProvider time)
     {
         var o = options.Value;
-        _maxAge = (long)(o.LocalCacheMaxAge.TotalSeconds * Stopwatch.Frequency);
+        Time = time;
+        _maxAge = (long)(o.LocalCacheMaxAge.TotalSeconds * time.TimestampFrequency);
         _maxEntries = o.LocalCacheMaxEntries;
     }
+
+    internal TimeProvider Time { get; }
+
+    /// <summary>A timestamp <paramref name="after"/> from now, on the clock entries are stamped with.</summary>
+    public long TimestampIn(TimeSpan after) => Time.GetTimestamp() + (long)(after.TotalSeconds * Time.TimestampFrequency);
 
     /// <summary>False when the L1 is configured off: nothing is stored, every request reads Redis.</summary>
     public bool Enabled => _maxAge > 0;
@@ -43,7 +48,7 @@ public sealed class LocalCache
     public LocalMap<TKey, TValue> CreateMap<TKey, TValue>(string name, TimeSpan? tombstoneLife = null) where TKey : notnull where TValue : class
     {
         var map = new LocalMap<TKey, TValue>(this, name, _maxEntries,
-            (long)((tombstoneLife ?? TimeSpan.FromMinutes(10)).TotalSeconds * Stopwatch.Frequency));
+            (long)((tombstoneLife ?? TimeSpan.FromMinutes(10)).TotalSeconds * Time.TimestampFrequency));
         lock (_maps) _maps.Add(map);
         return map;
     }
@@ -51,7 +56,7 @@ public sealed class LocalCache
     internal bool IsTrusted(long filledAt, Guid userId)
     {
         if (!_subscribed || filledAt < Volatile.Read(ref _trustedFrom)) return false;
-        if (Stopwatch.GetTimestamp() - filledAt > _maxAge) return false;
+        if (Time.GetTimestamp() - filledAt > _maxAge) return false;
         return userId == Guid.Empty || !_userInvalidatedAt.TryGetValue(userId, out var at) || filledAt > at;
     }
 
@@ -61,7 +66,7 @@ public sealed class LocalCache
     public void InvalidateUser(Guid userId)
     {
         Interlocked.Increment(ref _sequence);
-        _userInvalidatedAt[userId] = Stopwatch.GetTimestamp();
+        _userInvalidatedAt[userId] = Time.GetTimestamp();
     }
 
     /// <summary>Something changed; fills that started before now must not land.</summary>
@@ -77,18 +82,18 @@ public sealed class LocalCache
     }
 
     /// <summary>The subscription is proven (a message sent by this instance came back); entries filled from now on count.</summary>
-    public void Trust(long provenSince)
+    public void Trust()
     {
         if (_subscribed) return;
         Interlocked.Increment(ref _sequence);
-        Volatile.Write(ref _trustedFrom, provenSince);
+        Volatile.Write(ref _trustedFrom, Time.GetTimestamp());
         _subscribed = true;
     }
 
     /// <summary>Drops what can no longer be trusted, so memory follows the working set.</summary>
     public void Sweep()
     {
-        var now = Stopwatch.GetTimestamp();
+        var now = Time.GetTimestamp();
         foreach (var (user, at) in _userInvalidatedAt)
         {
             if (now - at > _maxAge) _userInvalidatedAt.TryRemove(new KeyValuePair<Guid, long>(user, at));
@@ -146,7 +151,7 @@ public sealed class LocalMap<TKey, TValue> : ILocalMap where TKey : notnull wher
     public bool TryGet(TKey key, out TValue value)
     {
         if (_slots.TryGetValue(key, out var slot)
-            && (slot.Final ? Stopwatch.GetTimestamp() < slot.ValidUntil : _cache.IsTrusted(slot.FilledAt, slot.UserId)))
+            && (slot.Final ? _cache.Time.GetTimestamp() < slot.ValidUntil : _cache.IsTrusted(slot.FilledAt, slot.UserId)))
         {
             value = slot.Value;
             return true;
@@ -159,17 +164,17 @@ public sealed class LocalMap<TKey, TValue> : ILocalMap where TKey : notnull wher
     public void Fill(TKey key, TValue value, Guid userId, long sequence)
     {
         if (!_cache.Enabled || !_cache.MayFill(sequence)) return;
-        Store(key, new Slot(value, System.Diagnostics.Stopwatch.GetTimestamp(), userId, false, 0));
+        Store(key, new Slot(value, _cache.Time.GetTimestamp(), userId, false, 0));
     }
 
     /// <summary>
-    /// Stores an answer that cannot go stale before <paramref name="validUntil"/> (a Stopwatch timestamp): a revoked
+    /// Stores an answer that cannot go stale before <paramref name="validUntil"/> (a TimeProvider timestamp): a revoked
     /// session never comes back, and a verified signature stays verified until the token expires.
     /// </summary>
     public void FillFinal(TKey key, TValue value, long? validUntil = null)
     {
         if (!_cache.Enabled) return;
-        var now = Stopwatch.GetTimestamp();
+        var now = _cache.Time.GetTimestamp();
         Store(key, new Slot(value, now, Guid.Empty, true, validUntil ?? now + _finalLife));
     }
 

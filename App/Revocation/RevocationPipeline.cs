@@ -25,6 +25,25 @@ public sealed partial class RevocationPipeline(
 {
     public const char UserKind = 'u';
     public const char KeysKind = 'k';
+    public const char TombstoneKind = 't';
+
+    /// <summary>A revoked session as every instance's L1 remembers it: <c>&lt;sid&gt;|&lt;secret hash&gt;|&lt;reason&gt;</c>.</summary>
+    public static string TombstoneLine(RevokedSession s, string reason) =>
+        $"{TombstoneKind}:{s.Id:N}|{(s.SecretHash is null ? "" : Microsoft.AspNetCore.WebUtilities.WebEncoders.Base64UrlEncode(s.SecretHash))}|{reason}";
+
+    public static bool TryParseTombstone(string arg, out Guid sessionId, out byte[]? secretHash, out string reason)
+    {
+        var parts = arg.Split('|');
+        secretHash = null;
+        reason = parts.Length == 3 ? parts[2] : "";
+        if (parts.Length != 3 || !Guid.TryParse(parts[0], out sessionId) || reason.Length == 0)
+        {
+            sessionId = Guid.Empty;
+            return false;
+        }
+        if (parts[1].Length > 0) secretHash = Microsoft.AspNetCore.WebUtilities.WebEncoders.Base64UrlDecode(parts[1]);
+        return true;
+    }
 
     /// <summary>Adds the outbox row to <paramref name="db"/>'s unit of work; it commits with the change.</summary>
     public OutboxMessage Enqueue(AppDbContext db, RevocationEvent change)
@@ -62,6 +81,19 @@ public sealed partial class RevocationPipeline(
     {
         var change = RevocationEvent.Read(row.Kind, row.Payload);
         if (change is null) return true;
+        if (change is SessionsRevoked ended)
+        {
+            // First, and whatever Redis does with the write below: every instance remembers the tombstones in its L1,
+            // so a write Redis refuses (or loses) does not let the session back in while the relay retries.
+            try
+            {
+                await bus.PublishAsync(ended.Sessions.Select(s => TombstoneLine(s, ended.Reason)).ToList());
+            }
+            catch (Exception e) when (IsTransient(e))
+            {
+                LogApplyFailed(logger, row.Kind, row.Id, e.GetType().Name);
+            }
+        }
         try
         {
             var lines = new List<string>();

@@ -24,6 +24,7 @@ public sealed class BlacklistMode : IAuthMode
     private readonly LocalCache _cache;
     private readonly VerifiedTokens<TokenState> _verified;
     private readonly LocalMap<Guid, UserRevocations> _local;
+    private readonly LocalMap<Guid, string> _revokedSessions;
     private readonly TimeProvider _time;
     private readonly JwtOptions _jwt;
 
@@ -38,6 +39,12 @@ public sealed class BlacklistMode : IAuthMode
         _jwt = jwt.Value;
         _verified = new VerifiedTokens<TokenState>(tokens, keys, time, cache, bus);
         _local = cache.CreateMap<Guid, UserRevocations>("user_revocations");
+        // Tombstones announced by whoever revoked: remembered for as long as a token of the session can live.
+        _revokedSessions = cache.CreateMap<Guid, string>("revoked_sessions", RevocationLife);
+        bus.On(RevocationPipeline.TombstoneKind, arg =>
+        {
+            if (RevocationPipeline.TryParseTombstone(arg, out var sessionId, out _, out var reason)) _revokedSessions.FillFinal(sessionId, reason);
+        });
     }
 
     public bool AcceptsCookie => false;
@@ -70,6 +77,7 @@ public sealed class BlacklistMode : IAuthMode
     {
         var token = await _verified.GetAsync(credential, Read, ct);
         if (token is null) return AuthOutcome.Unknown;
+        if (!databaseOnly && _revokedSessions.TryGet(token.Identity.SessionId, out var ended)) return AuthOutcome.Revoked(ended);
         var userId = token.Identity.UserId;
 
         UserRevocations? state;

@@ -42,6 +42,7 @@ public sealed class OpaqueMode(ServerSessionServices services, SessionSecrets se
 
     protected override RedisKey KeyOf(Session row) => Redis.OpaqueKey(row.SecretHash);
     protected override RedisKey KeyOf(RevokedSession revoked) => Redis.OpaqueKey(revoked.SecretHash);
+    protected override CredentialKey? LocalKeyOf(Guid sessionId, byte[]? secretHash) => secretHash is { Length: 32 } ? CredentialKey.Of(secretHash) : null;
     protected override bool Holds(Session row) => row.SecretHash is not null;
     protected override bool Holds(RevokedSession revoked) => revoked.SecretHash is not null;
 

@@ -47,7 +47,7 @@ public sealed class RefreshService(
         SessionSnapshot? snapshot = null;
         var outcome = await sessions.ChangeAsync(async change =>
         {
-            session = await db.Sessions.FromSql($"""SELECT * FROM sessions WHERE "Id" = {token.SessionId} FOR UPDATE""").FirstOrDefaultAsync(ct);
+            session = (await db.Sessions.FromSql($"""SELECT * FROM sessions WHERE "Id" = {token.SessionId} FOR UPDATE""").ToListAsync(ct)).FirstOrDefault();
             if (session is null || session.RevokedAt is not null || now >= session.AbsoluteExpiresAt || now >= session.IdleExpiresAt)
                 return change.Cancel(Outcome.Invalid);
             // Spend the token: of two concurrent refreshes, only one gets the row; the other is a reuse.

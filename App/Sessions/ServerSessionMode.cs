@@ -15,6 +15,7 @@ public sealed class ServerSessionServices(
     LocalCache cache,
     RoleSets roleSets,
     SlidingWriter slider,
+    InvalidationBus bus,
     TimeProvider time,
     IOptions<SessionLifetimeOptions> options)
 {
@@ -23,6 +24,7 @@ public sealed class ServerSessionServices(
     public LocalCache Cache => cache;
     public RoleSets RoleSets => roleSets;
     public SlidingWriter Slider => slider;
+    public InvalidationBus Bus => bus;
     public TimeProvider Time => time;
     public SessionLifetimeOptions Options => options.Value;
 }
@@ -47,7 +49,15 @@ public abstract class ServerSessionMode
     {
         _s = services;
         _local = services.Cache.CreateMap<CredentialKey, View>("sessions");
+        services.Bus.On(RevocationPipeline.TombstoneKind, arg =>
+        {
+            if (RevocationPipeline.TryParseTombstone(arg, out var sessionId, out var hash, out var reason) && LocalKeyOf(sessionId, hash) is { } key)
+                _local.FillFinal(key, new View(SessionEntry.Tombstone(reason)));
+        });
     }
+
+    /// <summary>The L1 key of a revoked session, or null if this mode keeps none for it.</summary>
+    protected abstract CredentialKey? LocalKeyOf(Guid sessionId, byte[]? secretHash);
 
     protected RedisStore Redis => _s.Redis;
     protected TimeProvider Time => _s.Time;

@@ -52,6 +52,8 @@ public sealed class SessionCacheMode : ServerSessionMode, IAuthMode
     protected override RedisKey KeyOf(Session row) => Redis.SessionKey(row.UserId, row.Id);
     protected override RedisKey KeyOf(RevokedSession revoked) => Redis.SessionKey(revoked.UserId, revoked.Id);
 
+    protected override CredentialKey? LocalKeyOf(Guid sessionId, byte[]? secretHash) => CredentialKey.Of(sessionId);
+
     protected override IQueryable<Session> Find(AppDbContext db, SessionRef session)
     {
         var (userId, sessionId) = (session.UserId, session.SessionId);

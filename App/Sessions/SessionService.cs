@@ -153,9 +153,10 @@ public sealed class SessionChange(AppDbContext db, RevocationPipeline pipeline, 
 
     /// <summary>Locks the user's row until the transaction ends; null if the user does not exist.</summary>
     public async Task<LockedUser?> LockUserAsync(Guid userId, CancellationToken ct) =>
-        await db.Database.SqlQuery<LockedUser>($"""
+        // Materialised as written (not composed into a subquery), so the lock is exactly this statement's.
+        (await db.Database.SqlQuery<LockedUser>($"""
             SELECT "Id", "TenantId", "Username", "SecurityVersion", "BannedUntil", "PasswordHash" FROM users WHERE "Id" = {userId} FOR UPDATE
-            """).FirstOrDefaultAsync(ct);
+            """).ToListAsync(ct)).FirstOrDefault();
 
     /// <summary>
     /// Ends the live sessions the filter selects, atomically per row (of two concurrent revocations of one session
@@ -189,6 +190,22 @@ public sealed class SessionChange(AppDbContext db, RevocationPipeline pipeline, 
         }
         _outbox.Add(pipeline.Enqueue(db, new SessionsRevoked(reason,
             rows.Select(r => new RevokedSession(r.Id, r.UserId, r.SecretHash, r.AbsoluteExpiresAt, r.CurrentJti, r.CurrentJtiExpiresAt)).ToArray())));
+        return rows.Count;
+    }
+
+    /// <summary>
+    /// Announces sessions the filter selects that already ended, with the reason they ended: a retried logout or
+    /// kick repairs Redis even if the first attempt's write was lost.
+    /// </summary>
+    public async Task<int> RemirrorAsync(Expression<Func<Session, bool>> filter, CancellationToken ct)
+    {
+        var rows = await db.Sessions.AsNoTracking().Where(filter).Where(s => s.RevokedAt != null)
+            .Select(s => new { s.Id, s.UserId, s.SecretHash, s.AbsoluteExpiresAt, s.CurrentJti, s.CurrentJtiExpiresAt, s.RevokeReason }).ToListAsync(ct);
+        foreach (var group in rows.GroupBy(r => r.RevokeReason ?? RevokeReasons.Kicked))
+        {
+            _outbox.Add(pipeline.Enqueue(db, new SessionsRevoked(group.Key,
+                group.Select(r => new RevokedSession(r.Id, r.UserId, r.SecretHash, r.AbsoluteExpiresAt, r.CurrentJti, r.CurrentJtiExpiresAt)).ToArray())));
+        }
         return rows.Count;
     }
 

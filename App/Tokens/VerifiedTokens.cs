@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
@@ -58,9 +57,11 @@ public sealed class VerifiedTokens<T> where T : class
     private readonly KeyRing _keys;
     private readonly TimeProvider _time;
     private readonly LocalMap<CredentialKey, Entry> _local;
+    private readonly LocalCache _cache;
 
     public VerifiedTokens(TokenService tokens, KeyRing keys, TimeProvider time, LocalCache cache, InvalidationBus bus)
     {
+        _cache = cache;
         _tokens = tokens;
         _keys = keys;
         _time = time;
@@ -78,7 +79,7 @@ public sealed class VerifiedTokens<T> where T : class
         if (jwt is null || read(jwt) is not { } value) return null;
         var remaining = new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero) + _tokens.ClockSkew - _time.GetUtcNow();
         if (remaining > TimeSpan.Zero)
-            _local.FillFinal(key, new Entry(value, jwt.Kid), Stopwatch.GetTimestamp() + (long)(remaining.TotalSeconds * Stopwatch.Frequency));
+            _local.FillFinal(key, new Entry(value, jwt.Kid), _cache.TimestampIn(remaining));
         return value;
     }
 }
