@@ -10,7 +10,18 @@ builder.AddSessionGateConfiguration();
 builder.Services.AddSessionGate(builder.Configuration);
 
 var app = builder.Build();
-app.UseSessionGate();
+
+// The request pipeline, in order. Authentication runs before rate limiting, so it must stay cheap for anonymous
+// and forged credentials (it is: no credential costs nothing, a forged one fails its MAC or signature without I/O).
+app.UseExceptionHandler();            // any exception: problem+json, 503 for a dependency outage
+app.UseStatusCodePages();             // bare status codes: problem+json
+app.UseSessionGateRequestLogging();   // one line per request, successes at Debug
+app.UseRequestHygiene();              // NUL in the query: 400; credential paths: no-store
+app.UseSessionGateSwagger();          // /swagger only, and only when enabled
+app.UseAuthentication();
+app.UseRateLimiter();
+app.UseAuthorization();
+
 app.MapSessionGateHealth();
 app.MapJwksApi();
 app.MapAuthApi();

@@ -261,7 +261,11 @@ public abstract class AuthFlowTests<TMode> where TMode : IMode
 
         var closed = Fx.AnotherInstance(s => s["Redis:Configuration"] = "127.0.0.1:1,connectTimeout=500");
         await Problem.AssertAsync(await closed.GetAsync("/auth/me", live), HttpStatusCode.ServiceUnavailable, Problems.ServiceUnavailable);
-        await Problem.AssertAsync(await closed.GetAsync("/api/profile", revoked), HttpStatusCode.ServiceUnavailable, Problems.ServiceUnavailable);
+        // The revoked one is refused either way: 503, or (once this instance's relay has replayed the outbox into its
+        // own L1) session-revoked. Never accepted.
+        var refused = await closed.GetAsync("/api/profile", revoked);
+        if (refused.StatusCode == HttpStatusCode.Unauthorized) await Problem.AssertAsync(refused, HttpStatusCode.Unauthorized, Problems.SessionRevoked, "logged-out");
+        else await Problem.AssertAsync(refused, HttpStatusCode.ServiceUnavailable, Problems.ServiceUnavailable);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await closed.GetAsync("/health/ready")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await closed.GetAsync("/health/live")).StatusCode);
         await Problem.AssertAsync(await closed.LoginRawAsync(new { tenant = "acme", username = user.Username, password = user.Password }),

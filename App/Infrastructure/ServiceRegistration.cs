@@ -165,13 +165,27 @@ public static class ServiceRegistration
         return services;
     }
 
-    public static WebApplication UseSessionGate(this WebApplication app)
-    {
-        app.UseExceptionHandler();
-        app.UseStatusCodePages();
-        app.UseSerilogRequestLogging(o => o.Logger = app.Services.GetRequiredService<Serilog.ILogger>());
-        app.Use(ProblemExceptionHandler.RejectNulInQueryAsync);
-        app.Use((context, next) =>
+    /// <summary>
+    /// One line per request: successes at Debug (metrics count them), client errors at Information, a 503 (a
+    /// dependency outage, logged once by DependencyHealth) at Debug, other server errors at Error.
+    /// </summary>
+    public static IApplicationBuilder UseSessionGateRequestLogging(this WebApplication app) =>
+        app.UseSerilogRequestLogging(o =>
+        {
+            o.Logger = app.Services.GetRequiredService<Serilog.ILogger>();
+            o.GetLevel = (http, _, error) => http.Response.StatusCode switch
+            {
+                _ when error is not null => Serilog.Events.LogEventLevel.Error,
+                StatusCodes.Status503ServiceUnavailable => Serilog.Events.LogEventLevel.Debug,
+                >= 500 => Serilog.Events.LogEventLevel.Error,
+                >= 400 => Serilog.Events.LogEventLevel.Information,
+                _ => Serilog.Events.LogEventLevel.Debug,
+            };
+        });
+
+    /// <summary>Refuses NUL characters in query values, and marks every response that may carry a credential no-store.</summary>
+    public static IApplicationBuilder UseRequestHygiene(this IApplicationBuilder app) =>
+        app.Use(ProblemExceptionHandler.RejectNulInQueryAsync).Use((context, next) =>
         {
             // Anything under these paths may carry a credential or personal data: never cache it.
             var path = context.Request.Path;
@@ -182,13 +196,6 @@ public static class ServiceRegistration
             }
             return next(context);
         });
-        app.UseSwagger();
-        app.UseSwaggerUI(o => o.ConfigObject.AdditionalItems["withCredentials"] = true);
-        app.UseAuthentication();
-        app.UseRateLimiter();
-        app.UseAuthorization();
-        return app;
-    }
 }
 
 public sealed class ConnectionOptions

@@ -7,6 +7,21 @@ namespace SessionGate.Infrastructure;
 /// <summary>Swagger UI with the bearer and the cookie scheme, so a person can log in and call protected endpoints.</summary>
 public static class Swagger
 {
+    /// <summary>
+    /// Serves the document and the UI under /swagger only (other requests skip both), and only when
+    /// <c>Swagger:Enabled</c> is true (the default outside Production; scripts/run turns it on).
+    /// </summary>
+    public static IApplicationBuilder UseSessionGateSwagger(this WebApplication app)
+    {
+        var enabled = app.Configuration.GetValue<bool?>("Swagger:Enabled") ?? !app.Environment.IsProduction();
+        if (!enabled) return app;
+        return app.UseWhen(http => http.Request.Path.StartsWithSegments("/swagger"), swagger =>
+        {
+            swagger.UseSwagger();
+            swagger.UseSwaggerUI(o => o.ConfigObject.AdditionalItems["withCredentials"] = true);
+        });
+    }
+
     public static IServiceCollection AddSessionGateSwagger(this IServiceCollection services) =>
         services.AddEndpointsApiExplorer().AddSwaggerGen(o =>
         {

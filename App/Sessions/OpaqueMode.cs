@@ -26,10 +26,13 @@ public sealed class OpaqueMode(ServerSessionServices services, SessionSecrets se
 
     public ValueTask<AuthOutcome> AuthenticateAsync(string credential, bool databaseOnly, CancellationToken ct)
     {
-        if (!secrets.IsGenuine(credential)) return ValueTask.FromResult(AuthOutcome.Unknown);
+        if (credential.Length != SessionSecrets.EncodedLength) return ValueTask.FromResult(AuthOutcome.Unknown);
         Span<byte> hash = stackalloc byte[32];
         SessionSecrets.Hash(credential, hash);
-        return CheckAsync(new SessionRef(CredentialKey.Of(hash), null, Guid.Empty, Guid.Empty), databaseOnly, ct);
+        var session = new SessionRef(CredentialKey.Of(hash), null, Guid.Empty, Guid.Empty);
+        // An id already in the L1 passed its MAC when it was stored; anything else must pass it before any I/O.
+        if (!IsCached(session, databaseOnly) && !secrets.IsGenuine(credential)) return ValueTask.FromResult(AuthOutcome.Unknown);
+        return CheckAsync(session, databaseOnly, ct);
     }
 
     protected override RedisKey KeyOf(in SessionRef session)

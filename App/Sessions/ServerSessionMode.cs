@@ -71,6 +71,8 @@ public abstract class ServerSessionMode
     protected virtual bool Holds(Session row) => true;
     protected virtual bool Holds(RevokedSession revoked) => true;
 
+    protected bool IsCached(in SessionRef session, bool databaseOnly) => !databaseOnly && _local.TryGet(session.Key, out _);
+
     protected async ValueTask<AuthOutcome> CheckAsync(SessionRef session, bool databaseOnly, CancellationToken ct)
     {
         if (!databaseOnly && _local.TryGet(session.Key, out var view)) return await DecideAsync(session, view, databaseOnly, ct);
