@@ -13,9 +13,9 @@ var app = builder.Build();
 
 // The request pipeline, in order. Authentication runs before rate limiting, so it must stay cheap for anonymous
 // and forged credentials (it is: no credential costs nothing, a forged one fails its MAC or signature without I/O).
+app.UseSessionGateRequestLogging();   // one line per request with the status the client got; successes at Debug
 app.UseExceptionHandler();            // any exception: problem+json, 503 for a dependency outage
 app.UseStatusCodePages();             // bare status codes: problem+json
-app.UseSessionGateRequestLogging();   // one line per request, successes at Debug
 app.UseRequestHygiene();              // NUL in the query: 400; credential paths: no-store
 app.UseSessionGateSwagger();          // /swagger only, and only when enabled
 app.UseAuthentication();

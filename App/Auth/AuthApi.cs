@@ -15,7 +15,7 @@ public static class AuthApi
 {
     public static RouteGroupBuilder MapAuthApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/auth").WithTags("Auth").RequireRateLimiting(RateLimits.AuthPolicy);
+        var group = app.MapGroup("/auth").WithTags("Auth");
 
         // POST /auth/login             anonymous
         // POST /auth/refresh           anonymous (JWT modes)
@@ -25,10 +25,11 @@ public static class AuthApi
         // GET  /auth/sessions
         // DELETE /auth/sessions/{id}
         // POST /auth/password
-        group.MapPost("/login", Login).AllowAnonymous().WithName("Login")
+        // The per-address request limit guards the anonymous endpoints only: polling /auth/me must not block logins.
+        group.MapPost("/login", Login).AllowAnonymous().RequireRateLimiting(RateLimits.AuthPolicy).WithName("Login")
             .WithSummary("Log in; Opaque mode returns a session id (and cookie), the JWT modes an access and a refresh token.")
             .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(429);
-        group.MapPost("/refresh", Refresh).AllowAnonymous().WithName("Refresh")
+        group.MapPost("/refresh", Refresh).AllowAnonymous().RequireRateLimiting(RateLimits.AuthPolicy).WithName("Refresh")
             .WithSummary("Rotate a refresh token (JWT modes). Reusing a spent one revokes its whole family.")
             .ProducesProblem(400).ProducesProblem(401);
 

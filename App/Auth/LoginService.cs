@@ -3,6 +3,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using SessionGate.Audit;
 using SessionGate.Data;
+using SessionGate.Infrastructure;
 using SessionGate.Sessions;
 
 namespace SessionGate.Auth;
@@ -23,6 +24,30 @@ public sealed partial class LoginService(
 {
     public async Task<LoginOutcome> LoginAsync(LoginRequest request, string? ip, string? userAgent, CancellationToken ct)
     {
+        var reserved = new List<StackExchange.Redis.RedisKey>(2);
+        try
+        {
+            return await LoginCoreAsync(request, ip, userAgent, reserved, ct);
+        }
+        catch (Exception e) when (DependencyHealth.IsPostgresFailure(e) || DependencyHealth.IsRedisFailure(e))
+        {
+            // A login that failed because a dependency is down is no failed guess: give the reservations back.
+            foreach (var key in reserved)
+            {
+                try
+                {
+                    await redis.UncountAttemptAsync(key);
+                }
+                catch (Exception r) when (DependencyHealth.IsRedisFailure(r))
+                {
+                }
+            }
+            throw;
+        }
+    }
+
+    private async Task<LoginOutcome> LoginCoreAsync(LoginRequest request, string? ip, string? userAgent, List<StackExchange.Redis.RedisKey> reserved, CancellationToken ct)
+    {
         var device = (request.DeviceType ?? "web").Trim().ToLowerInvariant();
         var invalid = Validate(request, device);
         if (invalid is not null) return new LoginOutcome(LoginResult.Invalid, Detail: invalid);
@@ -36,9 +61,12 @@ public sealed partial class LoginService(
         // Reserve the attempt before the (slow) password check, atomically: parallel guesses cannot all slip
         // under the limit. Only failures keep their reservation.
         var accountCount = await redis.CountAttemptAsync(accountKey, limit.Window);
+        reserved.Add(accountKey);
         var ipCount = await redis.CountAttemptAsync(ipKey, limit.Window);
+        reserved.Add(ipKey);
         if (accountCount > limit.MaxFailuresPerAccount || ipCount > limit.MaxFailuresPerIp)
         {
+            reserved.Clear();
             await redis.UncountAttemptAsync(accountKey);
             await redis.UncountAttemptAsync(ipKey);
             var retry = Max(accountCount > limit.MaxFailuresPerAccount ? await redis.FailuresResetInAsync(accountKey) : null,
@@ -54,6 +82,7 @@ public sealed partial class LoginService(
             return await FailedAsync(user?.Id, tenant?.Id, tenantSlug, device, ip, ct);
 
         // A right password is no failed guess: give the reservations back.
+        reserved.Clear();
         await redis.ResetFailuresAsync(accountKey);
         await redis.UncountAttemptAsync(ipKey);
         if (verified == PasswordVerificationResult.SuccessRehashNeeded)

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using SessionGate.Data;
 using SessionGate.Sessions;
@@ -42,7 +43,22 @@ public static class HealthEndpoints
     {
         var getOnly = new HttpMethodMetadata([HttpMethods.Get, HttpMethods.Head]);
         app.MapHealthChecks("/health/live", new() { Predicate = _ => false }).WithMetadata(getOnly);
-        app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") }).WithMetadata(getOnly);
+        app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = WriteReadinessAsync }).WithMetadata(getOnly);
         return app;
+    }
+
+    /// <summary>Ready: 200 with the running mode and each check. Not ready: 503 problem+json naming what is down.</summary>
+    private static Task WriteReadinessAsync(HttpContext http, HealthReport report)
+    {
+        var checks = report.Entries.ToDictionary(e => e.Key, e => e.Value.Status.ToString());
+        if (report.Status == HealthStatus.Healthy)
+        {
+            var mode = http.RequestServices.GetRequiredService<IOptions<AuthOptions>>().Value.Mode.ToString();
+            return http.Response.WriteAsJsonAsync(new { status = report.Status.ToString(), mode, checks });
+        }
+        http.Response.Headers.RetryAfter = DependencyHealth.RetryAfterSeconds;
+        var down = string.Join(", ", report.Entries.Where(e => e.Value.Status != HealthStatus.Healthy).Select(e => e.Key));
+        return Problems.WriteAsync(http, StatusCodes.Status503ServiceUnavailable, Problems.ServiceUnavailable,
+            $"Not ready: {down} does not answer.", new Dictionary<string, object?> { ["checks"] = checks });
     }
 }

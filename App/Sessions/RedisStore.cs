@@ -184,12 +184,17 @@ public sealed class RedisStore(IConnectionMultiplexer redis, IOptions<RedisOptio
     public static IConnectionMultiplexer Connect(RedisOptions options)
     {
         var config = ConfigurationOptions.Parse(options.Configuration);
-        // Start even when Redis is down, and fail fast per command: authentication then fails closed (503).
+        // Start even when Redis is down, and fail fast per command: authentication then fails closed (503) at once
+        // instead of queueing behind a dead master during a failover. Timeouts the configuration string names win.
         config.AbortOnConnectFail = false;
         config.BacklogPolicy = BacklogPolicy.FailFast;
-        config.ConnectTimeout = Math.Min(config.ConnectTimeout, 3000);
-        config.AsyncTimeout = Math.Min(config.AsyncTimeout, 3000);
-        config.SyncTimeout = Math.Min(config.SyncTimeout, 3000);
+        var named = options.Configuration.ToLowerInvariant();
+        if (!named.Contains("connecttimeout")) config.ConnectTimeout = 2000;
+        if (!named.Contains("asynctimeout")) config.AsyncTimeout = 1000;
+        if (!named.Contains("synctimeout")) config.SyncTimeout = 1000;
+        // Notice a dead connection within seconds, and re-read the cluster layout often enough to follow a promotion.
+        if (!named.Contains("keepalive")) config.KeepAlive = 5;
+        config.ReconnectRetryPolicy ??= new ExponentialRetry(250, 2000);
         return ConnectionMultiplexer.Connect(config);
     }
 }
