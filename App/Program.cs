@@ -13,6 +13,7 @@ var app = builder.Build();
 
 // The request pipeline, in order. Authentication runs before rate limiting, so it must stay cheap for anonymous
 // and forged credentials (it is: no credential costs nothing, a forged one fails its MAC or signature without I/O).
+app.UseTrustedForwardedHeaders();     // the client's address and scheme, from trusted proxies only
 app.UseSessionGateRequestLogging();   // one line per request with the status the client got; successes at Debug
 app.UseExceptionHandler();            // any exception: problem+json, 503 for a dependency outage
 app.UseStatusCodePages();             // bare status codes: problem+json

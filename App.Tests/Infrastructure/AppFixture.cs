@@ -1,4 +1,6 @@
 using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
@@ -31,8 +33,30 @@ public sealed class SessionGateFactory(IReadOnlyDictionary<string, string?> sett
         builder.UseEnvironment("Testing");
         // Added last, so these win over the environment that scripts/test exports.
         builder.ConfigureAppConfiguration((_, config) => config.AddInMemoryCollection(settings));
-        builder.ConfigureTestServices(services => services.AddSingleton<ILogEventSink>(logs));
+        builder.ConfigureTestServices(services =>
+        {
+            services.AddSingleton<ILogEventSink>(logs);
+            services.AddSingleton<IStartupFilter, LoopbackConnection>();
+        });
     }
+}
+
+/// <summary>
+/// The in-memory test server has no socket, so no remote address: give every request the loopback address a local
+/// client would have. With <c>ForwardedHeaders:Enabled</c>, a test then picks its client address with
+/// X-Forwarded-For, exactly as a trusted local proxy would set it.
+/// </summary>
+public sealed class LoopbackConnection : IStartupFilter
+{
+    public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+    {
+        app.Use((context, nextMiddleware) =>
+        {
+            context.Connection.RemoteIpAddress ??= IPAddress.Loopback;
+            return nextMiddleware(context);
+        });
+        next(app);
+    };
 }
 
 public class AppFixture<TMode> : IAsyncLifetime where TMode : IMode
@@ -69,12 +93,16 @@ public class AppFixture<TMode> : IAsyncLifetime where TMode : IMode
             ["ConnectionStrings:Postgres"] = TestEnvironment.ConnectionFor(Database),
             ["Redis:Configuration"] = RedisConfiguration,
             ["Redis:KeyPrefix"] = Prefix,
+            ["ForwardedHeaders:Enabled"] = "true",
+            // The suite runs many hosts on two busy cores: logins may wait long for a hashing worker here.
+            ["PasswordHashing:MaxWait"] = "00:01:00",
             ["Auth:Mode"] = Mode.ToString(),
             ["Database:MigrateOnStart"] = "false",
             ["Bootstrap:AdminPassword"] = AdminPassword,
             ["Demo:Seed"] = "true",
             ["Demo:Password"] = DemoPassword,
             ["LoginLimits:MaxFailuresPerAccount"] = "1000",
+            ["LoginLimits:MaxFailuresPerAccountAndAddress"] = "1000",
             ["LoginLimits:MaxFailuresPerIp"] = "100000",
             ["LoginLimits:RequestsPerMinutePerIp"] = "100000",
             ["Session:SlidingWriteInterval"] = "00:00:01",
@@ -178,6 +206,10 @@ public sealed class ApiClient
     public HttpClient Http => _http ??= Factory.CreateClient(new WebApplicationFactoryClientOptions { HandleCookies = false, AllowAutoRedirect = false });
 
     public Task<HttpResponseMessage> LoginRawAsync(object body) => Http.PostAsJsonAsync("/auth/login", body);
+
+    /// <summary>A login from a given client address (through the trusted-proxy header).</summary>
+    public Task<HttpResponseMessage> LoginFromAsync(string address, object body) =>
+        SendAsync(HttpMethod.Post, "/auth/login", body: body, configure: r => r.Headers.Add("X-Forwarded-For", address));
 
     public Task<Login> LoginAsync(TestUser user, string device = "web") => LoginAsync(user.Tenant, user.Username, user.Password, device);
 

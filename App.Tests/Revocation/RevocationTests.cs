@@ -74,8 +74,10 @@ public abstract class FaultTests<TMode> where TMode : IMode
     [Fact]
     public async Task Revocations_made_while_redis_refuses_writes_hold_and_reach_redis_once_it_accepts_them()
     {
+        // Every kind but the self-service password change, which counts wrong guesses in Redis and so refuses (503)
+        // while Redis refuses writes: nothing commits, nothing is lost.
         var targets = new List<(RevocationKind Kind, RevocationKind.Target Target)>();
-        foreach (var kind in RevocationKind.All) targets.Add((kind, await RevocationKind.SetUpAsync(_fx)));
+        foreach (var kind in RevocationKind.All.Where(k => k.Name != "password")) targets.Add((kind, await RevocationKind.SetUpAsync(_fx)));
         foreach (var (kind, t) in targets) Assert.Equal(HttpStatusCode.OK, (await kind.ProbeAsync(_fx.B, t.Victim)).StatusCode);
 
         await _fx.Redis.RefuseWritesAsync();

@@ -69,8 +69,6 @@ public static partial class AdminApi
         return null;
     }
 
-    internal static string? Ip(HttpContext http) => http.Connection.RemoteIpAddress?.ToString();
-
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")]
     internal static partial Regex UsernamePattern();
 

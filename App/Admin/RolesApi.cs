@@ -56,7 +56,7 @@ internal static class RolesApi
 
         var permissions = Normalize(body.Permissions ?? []);
         db.Roles.Add(new Role { TenantId = tenantId, Name = name, Permissions = permissions, CreatedAt = time.GetUtcNow() });
-        audit.Add(AuditTypes.RoleCreated, caller.UserId(), null, tenantId, AdminApi.Ip(http), new { role = name, permissions });
+        audit.Add(AuditTypes.RoleCreated, caller.UserId(), null, tenantId, ClientAddress.Of(http), new { role = name, permissions });
         try
         {
             await db.SaveChangesAsync(ct);
@@ -81,7 +81,7 @@ internal static class RolesApi
         if (!AdminApi.MayGrant(caller, role.Permissions.Concat(body.Permissions))) return AdminApi.Forbidden();
 
         role.Permissions = Normalize(body.Permissions);
-        audit.Add(AuditTypes.RolePermissionsChanged, caller.UserId(), null, tenantId, AdminApi.Ip(http), new { role = role.Name, permissions = role.Permissions });
+        audit.Add(AuditTypes.RolePermissionsChanged, caller.UserId(), null, tenantId, ClientAddress.Of(http), new { role = role.Name, permissions = role.Permissions });
         await sessions.ChangeAsync(async change =>
         {
             var holders = await db.UserRoles.Where(ur => ur.RoleId == role.Id).Select(ur => ur.UserId).ToListAsync(ct);
@@ -104,7 +104,7 @@ internal static class RolesApi
         {
             var holders = await db.UserRoles.Where(ur => ur.RoleId == role.Id).Select(ur => ur.UserId).ToListAsync(ct);
             await db.Roles.Where(r => r.Id == role.Id).ExecuteDeleteAsync(ct);
-            audit.Add(AuditTypes.RoleDeleted, caller.UserId(), null, tenantId, AdminApi.Ip(http), new { role = role.Name });
+            audit.Add(AuditTypes.RoleDeleted, caller.UserId(), null, tenantId, ClientAddress.Of(http), new { role = role.Name });
             // The holders' entries still name the role: rewrite them as well as the role set.
             await change.RolesChangedAsync(tenantId, holders, ct);
             await change.UsersChangedAsync(holders, RevokeReasons.RolesChanged, ct);

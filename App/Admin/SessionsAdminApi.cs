@@ -58,7 +58,7 @@ internal static class SessionsAdminApi
         {
             var n = await change.RevokeAsync(x => x.Id == id && x.TenantId == tenantId, RevokeReasons.Kicked, ct);
             if (n == 0) return await change.RemirrorAsync(x => x.Id == id && x.TenantId == tenantId, ct);
-            audit.Add(AuditTypes.SessionKicked, caller.UserId(), target.UserId, tenantId, AdminApi.Ip(http), new { session_id = id });
+            audit.Add(AuditTypes.SessionKicked, caller.UserId(), target.UserId, tenantId, ClientAddress.Of(http), new { session_id = id });
             return n;
         }, ct);
         return TypedResults.NoContent();

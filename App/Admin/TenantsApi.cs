@@ -56,7 +56,7 @@ internal static class TenantsApi
         if (await db.Tenants.AnyAsync(t => t.Slug == slug, ct)) return Problems.Result(409, Problems.Conflict, "A tenant with this slug exists.");
         var tenant = new Tenant { Slug = slug, Name = body.Name.Trim(), CreatedAt = time.GetUtcNow() };
         db.Tenants.Add(tenant);
-        audit.Add(AuditTypes.TenantCreated, caller.UserId(), null, tenant.Id, AdminApi.Ip(http), new { slug });
+        audit.Add(AuditTypes.TenantCreated, caller.UserId(), null, tenant.Id, ClientAddress.Of(http), new { slug });
         try
         {
             await db.SaveChangesAsync(ct);
@@ -88,7 +88,7 @@ internal static class TenantsApi
         tenant.LoginPolicy = policy;
         tenant.MaxSessions = policy == LoginPolicy.MaxN ? body.MaxSessions : null;
         tenant.OnLimit = onLimit;
-        audit.Add(AuditTypes.LoginPolicyChanged, caller.UserId(), null, tenant.Id, AdminApi.Ip(http),
+        audit.Add(AuditTypes.LoginPolicyChanged, caller.UserId(), null, tenant.Id, ClientAddress.Of(http),
             new { policy = policy.ToString(), max_sessions = tenant.MaxSessions, on_limit = onLimit.ToString() });
         await db.SaveChangesAsync(ct);
         return TypedResults.Ok(View(tenant));
@@ -102,7 +102,7 @@ internal static class TenantsApi
         {
             var kid = await keys.RotateAsync(change.Db, ct);
             change.KeysChanged();
-            audit.Add(AuditTypes.KeyRotated, caller.UserId(), null, caller.TenantIdOf(), AdminApi.Ip(http), new { kid });
+            audit.Add(AuditTypes.KeyRotated, caller.UserId(), null, caller.TenantIdOf(), ClientAddress.Of(http), new { kid });
             return kid;
         }, ct);
         await keys.ReloadAsync(ct);

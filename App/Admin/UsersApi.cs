@@ -13,12 +13,17 @@ namespace SessionGate.Admin;
 
 public sealed record UserView(Guid Id, string Username, string[] Roles, DateTimeOffset? BannedUntil, DateTimeOffset CreatedAt);
 
+/// <summary>The failed-login state of an account: failures in the window, whether the account-wide ceiling holds, and the addresses locked out.</summary>
+public sealed record LoginLockView(long Failures, bool AccountLocked, int LockedAddresses, DateTimeOffset? LockedUntil);
+
+public sealed record UserDetail(Guid Id, string Username, string[] Roles, DateTimeOffset? BannedUntil, DateTimeOffset CreatedAt, LoginLockView LoginLock);
+
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record CreateUserRequest(string? Username, string? Password, string[]? Roles);
 
 /// <summary>The fields an admin may change; anything else in the body (tenant, roles, ids) is refused.</summary>
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
-public sealed record PatchUserRequest(string? Username, string? Password);
+public sealed record PatchUserRequest(string? Username, string? Password, string? CurrentPassword = null);
 
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record SetRolesRequest(string[]? Roles);
@@ -53,6 +58,8 @@ internal static class UsersApi
         users.MapPost("/{id:guid}/ban", Ban).RequireAuthorization(Permissions.UsersWrite).WithName("BanUser")
             .WithSummary("End every session and refuse login until `until` (forever when absent).");
         users.MapPost("/{id:guid}/unban", Unban).RequireAuthorization(Permissions.UsersWrite).WithName("UnbanUser").WithSummary("Lift a ban.");
+        users.MapPost("/{id:guid}/unlock", Unlock).RequireAuthorization(Permissions.UsersWrite).WithName("UnlockUser")
+            .WithSummary("Clear the failed-login limits that hold for this user, from every address.");
         users.MapPost("/{id:guid}/logout-all", LogoutAll).RequireAuthorization(Permissions.SessionsKick).WithName("KickAllUserSessions")
             .WithSummary("End all of the user's sessions.");
     }
@@ -94,10 +101,10 @@ internal static class UsersApi
         if (!AdminApi.MayGrant(caller, roles.SelectMany(r => r.Permissions))) return AdminApi.Forbidden();
 
         var user = new User { TenantId = tenantId, Username = username, NormalizedUsername = normalized, PasswordHash = "", CreatedAt = time.GetUtcNow() };
-        user.PasswordHash = passwords.Hash(user, body.Password);
+        user.PasswordHash = await passwords.HashAsync(user, body.Password, ct);
         user.Roles.AddRange(roles.Select(r => new UserRole { RoleId = r.Id }));
         db.Users.Add(user);
-        audit.Add(AuditTypes.UserCreated, caller.UserId(), user.Id, tenantId, AdminApi.Ip(http), new { username, roles = roles.Select(r => r.Name) });
+        audit.Add(AuditTypes.UserCreated, caller.UserId(), user.Id, tenantId, ClientAddress.Of(http), new { username, roles = roles.Select(r => r.Name) });
         try
         {
             await db.SaveChangesAsync(ct);
@@ -110,12 +117,36 @@ internal static class UsersApi
         return TypedResults.Created($"/admin/users/{user.Id}", view);
     }
 
-    private static async Task<Results<Ok<UserView>, ProblemHttpResult>> Get(
-        Guid id, ClaimsPrincipal caller, AppDbContext db, [FromQuery] string? tenant, CancellationToken ct)
+    private static async Task<Results<Ok<UserDetail>, ProblemHttpResult>> Get(
+        Guid id, ClaimsPrincipal caller, AppDbContext db, RedisStore redis, TimeProvider time,
+        Microsoft.Extensions.Options.IOptions<LoginLimitOptions> limits, [FromQuery] string? tenant, CancellationToken ct)
     {
         if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
         var view = await Project(db.Users.AsNoTracking().Where(u => u.Id == id && u.TenantId == tenantId), db).FirstOrDefaultAsync(ct);
-        return view is null ? AdminApi.NotFound() : TypedResults.Ok(view);
+        if (view is null) return AdminApi.NotFound();
+        var account = await AccountOfAsync(db, id, ct);
+        var (failures, addresses, until) = await redis.GetLoginLockAsync(account!, time.GetUtcNow());
+        return TypedResults.Ok(new UserDetail(view.Id, view.Username, view.Roles, view.BannedUntil, view.CreatedAt,
+            new LoginLockView(failures, failures >= limits.Value.MaxFailuresPerAccount, addresses, until)));
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> Unlock(
+        Guid id, ClaimsPrincipal caller, HttpContext http, AppDbContext db, RedisStore redis, AuditLog audit,
+        Microsoft.Extensions.Options.IOptions<LoginLimitOptions> limits, [FromQuery] string? tenant, CancellationToken ct)
+    {
+        if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
+        if (!await db.Users.AnyAsync(u => u.Id == id && u.TenantId == tenantId, ct)) return AdminApi.NotFound();
+        if (!await AdminApi.MayManageAsync(caller, id, db, ct)) return AdminApi.Forbidden();
+        await redis.UnlockLoginAsync((await AccountOfAsync(db, id, ct))!, limits.Value.Window);
+        await audit.WriteAsync(AuditTypes.UserUnlocked, caller.UserId(), id, tenantId, ClientAddress.Of(http), null, ct);
+        return TypedResults.NoContent();
+    }
+
+    // The failed-login limits key an account by tenant slug and normalised username.
+    private static async Task<string?> AccountOfAsync(AppDbContext db, Guid id, CancellationToken ct)
+    {
+        var user = await db.Users.AsNoTracking().Where(u => u.Id == id).Select(u => new { u.Tenant!.Slug, u.NormalizedUsername }).FirstOrDefaultAsync(ct);
+        return user is null ? null : LoginService.Account(user.Slug, user.NormalizedUsername);
     }
 
     private static async Task<Results<Ok<UserView>, ProblemHttpResult>> Patch(
@@ -143,10 +174,18 @@ internal static class UsersApi
         {
             if (body.Password.Length > Limits.MaxPassword) return Problems.ValidationFailed("password is too long.");
             if (PasswordPolicy.Weakness(body.Password, user.Username) is { } weakness) return Problems.Result(400, Problems.WeakPassword, weakness);
-            user.PasswordHash = passwords.Hash(user, body.Password);
+            // An admin changing its own password proves it knows the current one, like any user (a stolen session
+            // must not be enough to take the account over).
+            if (id == caller.UserId())
+            {
+                if (string.IsNullOrEmpty(body.CurrentPassword)) return Problems.ValidationFailed("current_password is required to change your own password.", "current_password");
+                if (await passwords.VerifyAsync(user, user.PasswordHash, body.CurrentPassword, ct) == Microsoft.AspNetCore.Identity.PasswordVerificationResult.Failed)
+                    return Problems.Result(403, Problems.InvalidCredentials);
+            }
+            user.PasswordHash = await passwords.HashAsync(user, body.Password, ct);
             changed.Add("password");
         }
-        audit.Add(AuditTypes.UserUpdated, caller.UserId(), user.Id, tenantId, AdminApi.Ip(http), new { fields = changed });
+        audit.Add(AuditTypes.UserUpdated, caller.UserId(), user.Id, tenantId, ClientAddress.Of(http), new { fields = changed });
         try
         {
             await sessions.ChangeAsync(async change =>
@@ -177,7 +216,7 @@ internal static class UsersApi
             if (await change.LockUserAsync(id, ct) is null) return change.Cancel(false);
             await change.RevokeAsync(s => s.UserId == id, RevokeReasons.Kicked, ct);
             await db.Users.Where(u => u.Id == id && u.TenantId == tenantId).ExecuteDeleteAsync(ct);
-            audit.Add(AuditTypes.UserDeleted, caller.UserId(), id, tenantId, AdminApi.Ip(http));
+            audit.Add(AuditTypes.UserDeleted, caller.UserId(), id, tenantId, ClientAddress.Of(http));
             return true;
         }, ct);
         return deleted ? TypedResults.NoContent() : AdminApi.NotFound();
@@ -200,7 +239,7 @@ internal static class UsersApi
             await change.LockUserAsync(id, ct);
             await db.UserRoles.Where(ur => ur.UserId == id).ExecuteDeleteAsync(ct);
             db.UserRoles.AddRange(roles.Select(r => new UserRole { UserId = id, RoleId = r.Id }));
-            audit.Add(AuditTypes.UserRolesChanged, caller.UserId(), id, tenantId, AdminApi.Ip(http), new { roles = roles.Select(r => r.Name) });
+            audit.Add(AuditTypes.UserRolesChanged, caller.UserId(), id, tenantId, ClientAddress.Of(http), new { roles = roles.Select(r => r.Name) });
             await change.UsersChangedAsync([id], RevokeReasons.RolesChanged, ct);
             return 0;
         }, ct);
@@ -226,7 +265,7 @@ internal static class UsersApi
                 .ExecuteUpdateAsync(s => s.SetProperty(u => u.BannedUntil, body.Until ?? Forever).SetProperty(u => u.BanReason, body.Reason), ct);
             await change.RevokeAsync(s => s.UserId == id, RevokeReasons.Banned, ct);
             await change.UsersChangedAsync([id], RevokeReasons.Banned, ct);
-            audit.Add(AuditTypes.UserBanned, caller.UserId(), id, tenantId, AdminApi.Ip(http), new { until = body.Until, reason = body.Reason });
+            audit.Add(AuditTypes.UserBanned, caller.UserId(), id, tenantId, ClientAddress.Of(http), new { until = body.Until, reason = body.Reason });
             return true;
         }, ct);
         return banned ? TypedResults.NoContent() : AdminApi.NotFound();
@@ -242,7 +281,7 @@ internal static class UsersApi
         var updated = await db.Users.Where(u => u.Id == id && u.TenantId == tenantId)
             .ExecuteUpdateAsync(s => s.SetProperty(u => u.BannedUntil, (DateTimeOffset?)null).SetProperty(u => u.BanReason, (string?)null), ct);
         if (updated == 0) return AdminApi.NotFound();
-        await audit.WriteAsync(AuditTypes.UserUnbanned, caller.UserId(), id, tenantId, AdminApi.Ip(http), null, ct);
+        await audit.WriteAsync(AuditTypes.UserUnbanned, caller.UserId(), id, tenantId, ClientAddress.Of(http), null, ct);
         return TypedResults.NoContent();
     }
 
@@ -258,7 +297,7 @@ internal static class UsersApi
             await change.LockUserAsync(id, ct);
             var ended = await change.RevokeAsync(s => s.UserId == id, RevokeReasons.Kicked, ct);
             await change.UsersChangedAsync([id], RevokeReasons.Kicked, ct);
-            audit.Add(AuditTypes.UserLogoutAll, caller.UserId(), id, tenantId, AdminApi.Ip(http), new { sessions = ended });
+            audit.Add(AuditTypes.UserLogoutAll, caller.UserId(), id, tenantId, ClientAddress.Of(http), new { sessions = ended });
             return ended;
         }, ct);
         return TypedResults.NoContent();

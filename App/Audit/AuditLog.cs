@@ -9,6 +9,8 @@ public static class AuditTypes
     public const string LoginSucceeded = "login.succeeded";
     public const string LoginFailed = "login.failed";
     public const string LoginRejected = "login.rejected";
+    public const string LoginLocked = "login.locked";
+    public const string UserUnlocked = "user.unlocked";
     public const string Logout = "logout";
     public const string LogoutAll = "logout.all";
     public const string SessionKicked = "session.kicked";
@@ -24,6 +26,7 @@ public static class AuditTypes
     public const string RolePermissionsChanged = "role.permissions-changed";
     public const string RoleDeleted = "role.deleted";
     public const string PasswordChanged = "password.changed";
+    public const string PasswordChangeFailed = "password.change-failed";
     public const string TenantCreated = "tenant.created";
     public const string LoginPolicyChanged = "tenant.login-policy-changed";
     public const string KeyRotated = "key.rotated";

@@ -47,9 +47,8 @@ public static class AuthApi
         LoginRequest? body, HttpContext http, LoginService login, IAuthMode mode, TimeProvider time, CancellationToken ct)
     {
         if (body is null) return Problems.ValidationFailed("A JSON body is required.");
-        var outcome = await login.LoginAsync(body, ClientIp(http), UserAgent(http), ct);
-        if (outcome.RetryAfter is { } retry)
-            http.Response.Headers.RetryAfter = ((int)Math.Ceiling(Math.Max(1, retry.TotalSeconds))).ToString();
+        var outcome = await login.LoginAsync(body, ClientAddress.Of(http), ClientAddress.LimitKey(http), UserAgent(http), ct);
+        if (outcome.RetryAfter is { } retry) http.Response.Headers.RetryAfter = RetryAfter(retry);
         switch (outcome.Result)
         {
             case LoginResult.Success:
@@ -72,7 +71,7 @@ public static class AuthApi
     private static async Task<Results<Ok<LoginResponse>, ProblemHttpResult>> Refresh(
         RefreshRequest? body, HttpContext http, RefreshService refresh, TimeProvider time, CancellationToken ct)
     {
-        var outcome = await refresh.RotateAsync(body?.RefreshToken ?? "", ClientIp(http), ct);
+        var outcome = await refresh.RotateAsync(body?.RefreshToken ?? "", ClientAddress.Of(http), ct);
         return outcome.Result switch
         {
             RefreshService.Result.Rotated => TypedResults.Ok(LoginResponse.From(outcome.Credential!, time.GetUtcNow())),
@@ -86,7 +85,7 @@ public static class AuthApi
         var (userId, sessionId) = (user.UserId(), user.SessionIdOf());
         await sessions.ChangeAsync(async change =>
         {
-            audit.Add(AuditTypes.Logout, userId, userId, user.TenantIdOf(), ClientIp(http), new { session_id = sessionId });
+            audit.Add(AuditTypes.Logout, userId, userId, user.TenantIdOf(), ClientAddress.Of(http), new { session_id = sessionId });
             var ended = await change.RevokeAsync(s => s.Id == sessionId && s.UserId == userId, RevokeReasons.LoggedOut, ct);
             // A retry of a logout whose Redis write was lost: the session ended already, so say so again.
             return ended > 0 ? ended : await change.RemirrorAsync(s => s.Id == sessionId && s.UserId == userId, ct);
@@ -101,7 +100,7 @@ public static class AuthApi
         await sessions.ChangeAsync(async change =>
         {
             var ended = await change.RevokeAsync(s => s.UserId == userId, RevokeReasons.LoggedOut, ct);
-            audit.Add(AuditTypes.LogoutAll, userId, userId, user.TenantIdOf(), ClientIp(http), new { sessions = ended });
+            audit.Add(AuditTypes.LogoutAll, userId, userId, user.TenantIdOf(), ClientAddress.Of(http), new { sessions = ended });
             return ended;
         }, ct);
         http.ClearSessionCookie();
@@ -140,7 +139,7 @@ public static class AuthApi
         var ended = await sessions.ChangeAsync(async change =>
         {
             var n = await change.RevokeAsync(s => s.Id == id && s.UserId == userId && s.IdleExpiresAt > now && s.AbsoluteExpiresAt > now, RevokeReasons.LoggedOut, ct);
-            if (n > 0) audit.Add(AuditTypes.Logout, userId, userId, user.TenantIdOf(), ClientIp(http), new { session_id = id });
+            if (n > 0) audit.Add(AuditTypes.Logout, userId, userId, user.TenantIdOf(), ClientAddress.Of(http), new { session_id = id });
             // A retry: the session ended already (its Redis write may have been lost), so announce it again.
             return n > 0 ? n : await change.RemirrorAsync(s => s.Id == id && s.UserId == userId, ct);
         }, ct);
@@ -149,7 +148,7 @@ public static class AuthApi
 
     private static async Task<Results<NoContent, ProblemHttpResult>> ChangePassword(
         ChangePasswordRequest? body, ClaimsPrincipal user, HttpContext http, AppDbContext db, PasswordPolicy passwords,
-        SessionService sessions, AuditLog audit, CancellationToken ct)
+        SessionService sessions, AuditLog audit, RedisStore redis, IOptions<LoginLimitOptions> limits, CancellationToken ct)
     {
         if (body is null || string.IsNullOrEmpty(body.CurrentPassword) || string.IsNullOrEmpty(body.NewPassword))
             return Problems.ValidationFailed("current_password and new_password are required.");
@@ -158,28 +157,54 @@ public static class AuthApi
         var userId = user.UserId();
         var entity = await db.Users.AsNoTracking().FirstOrDefaultAsync(u => u.Id == userId, ct);
         if (entity is null) return Problems.Result(401, Problems.Unauthenticated);
-        if (passwords.Verify(entity, body.CurrentPassword) == PasswordVerificationResult.Failed)
-            return Problems.Result(403, Problems.InvalidCredentials);
         if (PasswordPolicy.Weakness(body.NewPassword, entity.Username) is { } weakness)
             return Problems.Result(400, Problems.WeakPassword, weakness);
 
-        var verifiedHash = entity.PasswordHash;
-        var newHash = passwords.Hash(entity, body.NewPassword);
-        var current = user.SessionIdOf();
-        var changed = await sessions.ChangeAsync(async change =>
+        // A stolen session must not become a password oracle: wrong current passwords are counted per user.
+        var limit = limits.Value;
+        var guesses = redis.PasswordGuessKey(userId);
+        if (await redis.CountAttemptAsync(guesses, limit.Window) > limit.MaxPasswordChangeFailures)
         {
-            // Under the row lock: a concurrent change of the password wins, and this one is refused.
-            var locked = await change.LockUserAsync(userId, ct);
-            if (locked is null || locked.PasswordHash != verifiedHash) return change.Cancel(false);
-            await db.Users.Where(u => u.Id == userId).ExecuteUpdateAsync(u => u.SetProperty(x => x.PasswordHash, newHash), ct);
-            audit.Add(AuditTypes.PasswordChanged, userId, userId, entity.TenantId, ClientIp(http));
-            await change.RevokeAsync(s => s.UserId == userId && s.Id != current, RevokeReasons.PasswordChanged, ct);
-            return true;
-        }, ct);
-        return changed ? TypedResults.NoContent() : Problems.Result(403, Problems.InvalidCredentials);
+            await redis.UncountAsync(guesses);
+            http.Response.Headers.RetryAfter = RetryAfter(await redis.ResetsInAsync(guesses) ?? limit.Window);
+            return Problems.Result(StatusCodes.Status429TooManyRequests, Problems.TooManyAttempts);
+        }
+        var wrong = false;
+        var right = false;
+        try
+        {
+            if (await passwords.VerifyAsync(entity, entity.PasswordHash, body.CurrentPassword, ct) == PasswordVerificationResult.Failed)
+            {
+                wrong = true;
+                audit.Add(AuditTypes.PasswordChangeFailed, userId, userId, entity.TenantId, ClientAddress.Of(http));
+                await db.SaveChangesAsync(ct);
+                return Problems.Result(403, Problems.InvalidCredentials);
+            }
+            right = true;
+            var verifiedHash = entity.PasswordHash;
+            var newHash = await passwords.HashAsync(entity, body.NewPassword, ct);
+            var current = user.SessionIdOf();
+            var changed = await sessions.ChangeAsync(async change =>
+            {
+                // Under the row lock: a concurrent change of the password wins, and this one is refused.
+                var locked = await change.LockUserAsync(userId, ct);
+                if (locked is null || locked.PasswordHash != verifiedHash) return change.Cancel(false);
+                await db.Users.Where(u => u.Id == userId).ExecuteUpdateAsync(u => u.SetProperty(x => x.PasswordHash, newHash), ct);
+                audit.Add(AuditTypes.PasswordChanged, userId, userId, entity.TenantId, ClientAddress.Of(http));
+                await change.RevokeAsync(s => s.UserId == userId && s.Id != current, RevokeReasons.PasswordChanged, ct);
+                return true;
+            }, ct);
+            return changed ? TypedResults.NoContent() : Problems.Result(403, Problems.InvalidCredentials);
+        }
+        finally
+        {
+            // The right password clears the count; an outage or a saturated hasher gives its reservation back.
+            if (right) await redis.ResetAsync(guesses);
+            else if (!wrong) await redis.UncountAsync(guesses);
+        }
     }
 
-    public static string? ClientIp(HttpContext http) => http.Connection.RemoteIpAddress?.ToString();
+    private static string RetryAfter(TimeSpan wait) => ((int)Math.Ceiling(Math.Max(1, wait.TotalSeconds))).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private static string? UserAgent(HttpContext http)
     {

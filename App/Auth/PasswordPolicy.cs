@@ -3,25 +3,34 @@ using SessionGate.Data;
 
 namespace SessionGate.Auth;
 
-/// <summary>Hashing (PasswordHasher with at least 210,000 PBKDF2 iterations) and the strength rule.</summary>
-public sealed class PasswordPolicy(IPasswordHasher<User> hasher)
+/// <summary>
+/// Hashing (PasswordHasher with at least 210,000 PBKDF2 iterations, run on <see cref="PasswordHashing"/>'s workers,
+/// never on a request thread) and the strength rule.
+/// </summary>
+public sealed class PasswordPolicy(IPasswordHasher<User> hasher, PasswordHashing hashing)
 {
     public const int Iterations = 210_000;
 
     // Unknown users are checked against this hash so that they cost as much time as known ones.
     private readonly Lazy<string> _dummyHash = new(() => hasher.HashPassword(null!, Guid.NewGuid().ToString("N")));
 
-    public string Hash(User user, string password) => hasher.HashPassword(user, password);
+    public Task<string> HashAsync(User user, string password, CancellationToken ct) =>
+        hashing.RunAsync(() => hasher.HashPassword(user, password), ct);
 
-    public PasswordVerificationResult Verify(User? user, string password)
-    {
-        if (user is null)
+    /// <summary>Checks a password; an unknown user costs the same as a known one and always fails.</summary>
+    public Task<PasswordVerificationResult> VerifyAsync(User? user, string hash, string password, CancellationToken ct) =>
+        hashing.RunAsync(() =>
         {
-            hasher.VerifyHashedPassword(null!, _dummyHash.Value, password);
-            return PasswordVerificationResult.Failed;
-        }
-        return hasher.VerifyHashedPassword(user, user.PasswordHash, password);
-    }
+            if (user is null)
+            {
+                hasher.VerifyHashedPassword(null!, _dummyHash.Value, password);
+                return PasswordVerificationResult.Failed;
+            }
+            return hasher.VerifyHashedPassword(user, hash, password);
+        }, ct);
+
+    /// <summary>For start-up seeding only, where no request waits.</summary>
+    public string HashNow(User user, string password) => hasher.HashPassword(user, password);
 
     public void Warm() => _ = _dummyHash.Value;
 

@@ -24,6 +24,12 @@ public sealed partial class ProblemExceptionHandler(ILogger<ProblemExceptionHand
             await Problems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, Problems.ServiceUnavailable);
             return true;
         }
+        if (exception is SessionGate.Auth.PasswordHashingBusyException && !context.RequestAborted.IsCancellationRequested)
+        {
+            context.Response.Headers.RetryAfter = DependencyHealth.RetryAfterSeconds;
+            await Problems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, Problems.ServiceUnavailable, "Too many logins at once; try again shortly.");
+            return true;
+        }
         var (status, name) = exception switch
         {
             BadHttpRequestException { StatusCode: 413 or 414 or 431 } bad => (bad.StatusCode, Problems.RequestTooLarge),

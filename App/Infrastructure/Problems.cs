@@ -72,7 +72,9 @@ public static class Problems
     public static ProblemHttpResult Result(int status, string name, string? detail = null, IDictionary<string, object?>? extensions = null) =>
         TypedResults.Problem(Create(status, name, detail, extensions));
 
-    public static ProblemHttpResult ValidationFailed(string detail) => Result(StatusCodes.Status400BadRequest, Validation, detail);
+    /// <summary>A 400 validation problem; <paramref name="field"/> names the refused field (as <c>field</c>) when there is one.</summary>
+    public static ProblemHttpResult ValidationFailed(string detail, string? field = null) =>
+        Result(StatusCodes.Status400BadRequest, Validation, detail, field is null ? null : new Dictionary<string, object?> { ["field"] = field });
 
     public static ProblemHttpResult NotFoundResult() => Result(StatusCodes.Status404NotFound, NotFound);
 

@@ -26,7 +26,7 @@ public static class RateLimits
             o.AddPolicy(AuthPolicy, http =>
             {
                 var limit = http.RequestServices.GetRequiredService<IOptions<LoginLimitOptions>>().Value.RequestsPerMinutePerIp;
-                return RateLimitPartition.GetFixedWindowLimiter(http.Connection.RemoteIpAddress?.ToString() ?? "unknown",
+                return RateLimitPartition.GetFixedWindowLimiter(ClientAddress.LimitKey(http),
                     _ => new FixedWindowRateLimiterOptions { PermitLimit = limit, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 });
             });
         });

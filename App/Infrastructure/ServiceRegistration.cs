@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -98,6 +99,18 @@ public static class ServiceRegistration
         services.Configure<PasswordHasherOptions>(o => o.IterationCount = PasswordPolicy.Iterations);
         services.AddSingleton<IPasswordHasher<User>, PasswordHasher<User>>();
         services.AddSingleton<PasswordPolicy>();
+        services.AddOptions<PasswordHashingOptions>().BindConfiguration("PasswordHashing")
+            .Validate(o => o.MaxConcurrency >= 0 && o.MaxQueue > 0 && o.MaxWait > TimeSpan.Zero && o.Niceness is >= 0 and <= 19,
+                "PasswordHashing:MaxConcurrency must be 0 (one per core) or more, MaxQueue and MaxWait positive, Niceness 0 to 19.")
+            .ValidateOnStart();
+        services.AddSingleton<PasswordHashing>();
+        services.AddOptions<ForwardedHeadersSettings>().BindConfiguration("ForwardedHeaders");
+        services.AddOptions<ForwardedHeadersOptions>().Configure<IOptions<ForwardedHeadersSettings>>((o, s) =>
+        {
+            o.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
+            foreach (var proxy in s.Value.KnownProxies) o.KnownProxies.Add(System.Net.IPAddress.Parse(proxy));
+            foreach (var network in s.Value.KnownNetworks) o.KnownIPNetworks.Add(System.Net.IPNetwork.Parse(network));
+        });
         services.AddSingleton<KeyRing>();
         services.AddHostedService(sp => sp.GetRequiredService<KeyRing>());
         services.AddSingleton<TokenService>();
@@ -182,6 +195,10 @@ public static class ServiceRegistration
                 _ => Serilog.Events.LogEventLevel.Debug,
             };
         });
+
+    /// <summary>Believes X-Forwarded-For/-Proto from trusted proxies, when <c>ForwardedHeaders:Enabled</c>.</summary>
+    public static IApplicationBuilder UseTrustedForwardedHeaders(this WebApplication app) =>
+        app.Services.GetRequiredService<IOptions<ForwardedHeadersSettings>>().Value.Enabled ? app.UseForwardedHeaders() : app;
 
     /// <summary>Refuses NUL characters in query values, and marks every response that may carry a credential no-store.</summary>
     public static IApplicationBuilder UseRequestHygiene(this IApplicationBuilder app) =>

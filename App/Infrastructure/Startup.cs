@@ -108,7 +108,7 @@ internal static class Seed
     {
         if (await db.Users.AnyAsync(u => u.TenantId == tenant.Id && u.NormalizedUsername == username)) return;
         var user = new User { TenantId = tenant.Id, Username = username, NormalizedUsername = username, PasswordHash = "", CreatedAt = time.GetUtcNow() };
-        user.PasswordHash = passwords.Hash(user, password);
+        user.PasswordHash = passwords.HashNow(user, password);
         user.Roles.Add(new UserRole { RoleId = role.Id });
         db.Users.Add(user);
         await db.SaveChangesAsync();

@@ -1,0 +1,131 @@
+using System.Runtime.InteropServices;
+using System.Threading.Channels;
+using Microsoft.Extensions.Options;
+
+namespace SessionGate.Auth;
+
+/// <summary>Where password hashing runs (<c>PasswordHashing</c> section).</summary>
+public sealed class PasswordHashingOptions
+{
+    /// <summary>Hashes computed at once; 0 means one per core.</summary>
+    public int MaxConcurrency { get; set; }
+
+    /// <summary>Hashes that may wait for a worker; beyond it a login is refused at once with 503.</summary>
+    public int MaxQueue { get; set; } = 64;
+
+    /// <summary>Longest a login waits for a worker before it is refused with 503 (and nothing is counted against anyone).</summary>
+    public TimeSpan MaxWait { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Linux niceness of the hashing threads (0 to 19): the higher, the less CPU a login flood takes from
+    /// authenticated requests when the cores are saturated, and the slower logins get then.
+    /// </summary>
+    public int Niceness { get; set; } = 10;
+}
+
+/// <summary>Every hashing worker is busy and the wait ran out: the caller answers 503 with Retry-After.</summary>
+public sealed class PasswordHashingBusyException() : Exception("Password hashing is saturated.");
+
+/// <summary>
+/// Runs PBKDF2 (tens of milliseconds of CPU each) on dedicated background threads at the lowest scheduling priority,
+/// never on the request thread pool, and at most <see cref="PasswordHashingOptions.MaxConcurrency"/> at a time. A
+/// flood of logins then queues here and slows only logins: authenticated requests keep the CPU they need.
+/// </summary>
+public sealed partial class PasswordHashing : IDisposable
+{
+    private sealed record Work(Func<object> Run, TaskCompletionSource<object> Done, CancellationToken Abandoned);
+
+    private readonly Channel<Work> _queue;
+    private readonly PasswordHashingOptions _options;
+    private readonly ILogger<PasswordHashing> _logger;
+    private readonly Thread[] _workers;
+    private int _busyLogged;
+
+    public PasswordHashing(IOptions<PasswordHashingOptions> options, ILogger<PasswordHashing> logger)
+    {
+        _options = options.Value;
+        _logger = logger;
+        _queue = Channel.CreateBounded<Work>(new BoundedChannelOptions(Math.Max(1, _options.MaxQueue)) { FullMode = BoundedChannelFullMode.Wait });
+        var workers = _options.MaxConcurrency > 0 ? _options.MaxConcurrency : Environment.ProcessorCount;
+        _workers = Enumerable.Range(0, workers).Select(i => new Thread(() => RunWorker(_options.Niceness)) { IsBackground = true, Name = $"password-hashing-{i}" }).ToArray();
+        foreach (var worker in _workers) worker.Start();
+    }
+
+    /// <summary>Hashes waiting for a worker (metrics).</summary>
+    public int Queued => _queue.Reader.Count;
+
+    public async Task<T> RunAsync<T>(Func<T> work, CancellationToken ct) where T : notnull
+    {
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        wait.CancelAfter(_options.MaxWait);
+        var item = new Work(() => work(), new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously), wait.Token);
+        if (!_queue.Writer.TryWrite(item)) throw Busy();
+        try
+        {
+            return (T)await item.Done.Task.WaitAsync(wait.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw Busy();
+        }
+    }
+
+    private PasswordHashingBusyException Busy()
+    {
+        if (Interlocked.Exchange(ref _busyLogged, 1) == 0) LogBusy(_logger, _workers.Length, _options.MaxQueue);
+        return new PasswordHashingBusyException();
+    }
+
+    private void RunWorker(int niceness)
+    {
+        LowerPriority(niceness);
+        var reader = _queue.Reader;
+        while (reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+        {
+            while (reader.TryRead(out var item))
+            {
+                // A caller that gave up is not worth the CPU.
+                if (item.Abandoned.IsCancellationRequested)
+                {
+                    item.Done.TrySetCanceled();
+                    continue;
+                }
+                try
+                {
+                    item.Done.TrySetResult(item.Run());
+                }
+                catch (Exception e)
+                {
+                    item.Done.TrySetException(e);
+                }
+                if (reader.Count == 0) Interlocked.Exchange(ref _busyLogged, 0);
+            }
+        }
+    }
+
+    // Linux: nice 19 for this thread only (a thread is a task to the scheduler); raising one's own niceness needs no
+    // privilege. Elsewhere the .NET priority is the best there is.
+    private static void LowerPriority(int niceness)
+    {
+        try
+        {
+            if (OperatingSystem.IsLinux()) _ = SetPriority(0, GetThreadId(), niceness);
+            else Thread.CurrentThread.Priority = ThreadPriority.Lowest;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            Thread.CurrentThread.Priority = ThreadPriority.Lowest;
+        }
+    }
+
+    [DllImport("libc", EntryPoint = "setpriority")]
+    private static extern int SetPriority(int which, int who, int priority);
+
+    [DllImport("libc", EntryPoint = "gettid")]
+    private static extern int GetThreadId();
+
+    public void Dispose() => _queue.Writer.TryComplete();
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Password hashing is saturated ({Workers} workers, {Queue} waiting); logins are refused with 503 until it drains")]
+    private static partial void LogBusy(ILogger logger, int workers, int queue);
+}
