@@ -20,8 +20,9 @@ public sealed class Options
           --redis-cli PATH      redis-cli (default: redis-cli)
           --bound 2000          ms after A answered; B accepting later than this is counted
           --timeout 5000        ms after A answered before one revocation counts as never refused
+          --give-up 5           stop a kind after this many revocations in a row that B never refused
           --pool 16             test users per batch (logins of a batch run in parallel, before it is measured)
-          --parallel 2          logins at once while preparing a batch
+          --parallel 3          logins at once while preparing a batch
           --label TEXT          first column of the table (e.g. the Auth__Mode)
 
         Prints a markdown table on stdout (progress on stderr). Exit code 1 when a pass could not run.
@@ -41,7 +42,8 @@ public sealed class Options
     public TimeSpan Bound { get; init; } = TimeSpan.FromSeconds(2);
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(5);
     public int Pool { get; init; } = 16;
-    public int Parallel { get; init; } = 2;
+    public int Parallel { get; init; } = 3;
+    public int GiveUp { get; init; } = 5;
     public string Label { get; init; } = "";
 
     public static readonly string[] AllKinds = ["logout", "kick", "kick-all", "ban", "roles", "password"];
@@ -102,7 +104,8 @@ public sealed class Options
             Bound = TimeSpan.FromMilliseconds(Int("bound", 2000, 0)),
             Timeout = TimeSpan.FromMilliseconds(Int("timeout", 5000, 1)),
             Pool = Int("pool", 16, 1),
-            Parallel = Int("parallel", 2, 1),
+            Parallel = Int("parallel", 3, 1),
+            GiveUp = Int("give-up", 5, 1),
             Label = Get("label") ?? "",
         };
         if (values.Count > 0) throw new UsageException($"unknown option --{values.Keys.First()}");

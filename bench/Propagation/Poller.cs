@@ -17,9 +17,10 @@ public sealed record Sample(
 
 /// <summary>
 /// Polls B back to back on one connection, from before the revocation is sent until B refuses for good.
-/// A refusal counts once it is followed by <c>confirm</c> more refusals with no acceptance in between; the
-/// latency is the time from A's answer to the sending of the first request of that run of refusals (0 when it
-/// was sent before A answered). Its resolution is one poll round trip.
+/// A refusal counts once it is followed by <c>confirm</c> more refusals with no acceptance in between. The
+/// latency is 0 when B accepted no request sent after A answered (it refused at the first chance); otherwise it
+/// is the time from A's answer to the sending of the first request of that run of refusals, so it is at most
+/// one poll round trip later than the true moment, and never earlier than a request B accepted.
 /// </summary>
 public sealed class Poller(Api b, string path, string bearer, Func<int, bool> isRefused, TimeSpan bound, TimeSpan timeout, int confirm = 2)
 {
@@ -42,7 +43,7 @@ public sealed class Poller(Api b, string path, string bearer, Func<int, bool> is
         var boundTicks = (long)(bound.TotalSeconds * Stopwatch.Frequency);
         var timeoutTicks = (long)(timeout.TotalSeconds * Stopwatch.Frequency);
         int polls = 0, errors = 0, flaps = 0, acceptedAfterBound = 0, streak = 0;
-        long firstRefusedSent = 0, pollTicks = 0;
+        long firstRefusedSent = 0, lastAcceptedSent = 0, pollTicks = 0;
         while (!_abort)
         {
             var sent = Stopwatch.GetTimestamp();
@@ -76,6 +77,7 @@ public sealed class Poller(Api b, string path, string bearer, Func<int, bool> is
             {
                 if (streak > 0) flaps++;
                 streak = 0;
+                lastAcceptedSent = sent;
                 if (answered != 0 && sent - answered > boundTicks) acceptedAfterBound++;
             }
             else
@@ -86,7 +88,7 @@ public sealed class Poller(Api b, string path, string bearer, Func<int, bool> is
             if (answered == 0) continue;
             if (streak > confirm)
             {
-                var latency = Math.Max(0, firstRefusedSent - answered) * 1000.0 / Stopwatch.Frequency;
+                var latency = lastAcceptedSent > answered ? (firstRefusedSent - answered) * 1000.0 / Stopwatch.Frequency : 0;
                 return Result(latency, null);
             }
             if (sent - answered > timeoutTicks) return Result(null, null);

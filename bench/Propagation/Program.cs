@@ -73,7 +73,11 @@ public sealed class Runner(Options o, Api a, Api b)
                 _killed = 0;
                 _cuts = 0;
                 var passRows = new List<(string Kind, List<Sample> Samples)>();
-                foreach (var kind in o.Kinds) passRows.Add((kind, await RunKindAsync(kind, count, cut)));
+                foreach (var kind in o.Kinds)
+                {
+                    var (samples, stopped) = await RunKindAsync(kind, count, cut);
+                    passRows.Add((stopped ? $"{kind} (stopped: {o.GiveUp} in a row never refused)" : kind, samples));
+                }
                 var pass = cut ? $"cut ({(_cuts == 0 ? 0 : (double)_killed / _cuts):0.#} subscribers killed per cut)" : "normal";
                 rows.AddRange(passRows.Select(r => Row(pass, r.Kind, r.Samples)));
             }
@@ -169,17 +173,31 @@ public sealed class Runner(Options o, Api a, Api b)
     // Kinds
     // ------------------------------------------------------------------------------------------------
 
-    private async Task<List<Sample>> RunKindAsync(string kind, int count, bool cut)
+    private async Task<(List<Sample> Samples, bool Stopped)> RunKindAsync(string kind, int count, bool cut)
     {
         var started = Stopwatch.StartNew();
         var samples = new List<Sample>(count);
+        // A B that never refuses would cost the full timeout per revocation: a few in a row tell enough.
+        var neverInARow = 0;
+        var stopped = false;
+        bool Record(Sample sample)
+        {
+            samples.Add(sample);
+            if (sample.Invalid is null) neverInARow = sample.LatencyMs is null ? neverInARow + 1 : 0;
+            stopped = neverInARow >= o.GiveUp;
+            return !stopped;
+        }
+
         switch (kind)
         {
             case "roles":
-                for (var i = 0; i < count; i++) samples.Add(await RolesOnceAsync(cut));
+                for (var i = 0; i < count; i++)
+                {
+                    if (!Record(await RolesOnceAsync(cut))) break;
+                }
                 break;
             case "password":
-                for (var done = 0; done < count;)
+                for (var done = 0; done < count && !stopped;)
                 {
                     var batch = _passwordPool.Take(Math.Min(_passwordPool.Count, count - done)).ToList();
                     await RenewAdminIfOldAsync();
@@ -189,19 +207,20 @@ public sealed class Runner(Options o, Api a, Api b)
                     {
                         var (user, changer) = batch[j];
                         var next = NewPassword();
-                        samples.Add(await MeasureAsync(victims[j].Bearer, "/api/profile", roles: false, cut, async () =>
+                        var sample = await MeasureAsync(victims[j].Bearer, "/api/profile", roles: false, cut, async () =>
                         {
                             var reply = await a.SendAsync(HttpMethod.Post, "/auth/password", changer.Bearer,
                                 new { current_password = user.Password, new_password = next });
                             if (reply.Ok) user.Password = next;
                             return reply;
-                        }));
+                        });
+                        if (!Record(sample)) break;
                     }
                     done += batch.Count;
                 }
                 break;
             default:
-                for (var done = 0; done < count;)
+                for (var done = 0; done < count && !stopped;)
                 {
                     var batch = _pool.Take(Math.Min(_pool.Count, count - done)).ToList();
                     await RenewAdminIfOldAsync();
@@ -228,12 +247,13 @@ public sealed class Runner(Options o, Api a, Api b)
                             "ban" => () => AdminAsync(HttpMethod.Post, $"/admin/users/{user.Id}/ban", new { }),
                             _ => throw new BenchException($"unknown kind {kind}"),
                         };
-                        samples.Add(await MeasureAsync(credential.Bearer, "/api/profile", roles: false, cut, revoke));
+                        var sample = await MeasureAsync(credential.Bearer, "/api/profile", roles: false, cut, revoke);
                         if (kind == "ban")
                         {
                             var unban = await AdminAsync(HttpMethod.Post, $"/admin/users/{user.Id}/unban");
                             if (!unban.Ok) throw new BenchException($"unban of {user.Username} failed: {unban}");
                         }
+                        if (!Record(sample)) break;
                     }
                     done += batch.Count;
                 }
@@ -242,9 +262,10 @@ public sealed class Runner(Options o, Api a, Api b)
         var valid = samples.Where(s => s.Invalid is null).ToList();
         Log($"{(cut ? "cut" : "normal")} {kind}: {valid.Count} measured in {started.Elapsed.TotalSeconds:0}s; " +
             $"p50 {Stats.Percentile(valid, 50, o.Timeout)} ms, p99 {Stats.Percentile(valid, 99, o.Timeout)} ms, max {Stats.Percentile(valid, 100, o.Timeout)} ms" +
-            (samples.Count > valid.Count ? $"; skipped {samples.Count - valid.Count}: {samples.First(s => s.Invalid is not null).Invalid}" : ""));
+            (samples.Count > valid.Count ? $"; skipped {samples.Count - valid.Count}: {samples.First(s => s.Invalid is not null).Invalid}" : "") +
+            (stopped ? $"; stopped after {o.GiveUp} revocations in a row that B never refused" : ""));
         if (valid.Count < samples.Count / 2) throw new BenchException($"{kind}: most revocations could not be measured (first reason: {samples.First(s => s.Invalid is not null).Invalid})");
-        return samples;
+        return (samples, stopped);
     }
 
     /// <summary>Role change: B must turn /api/reports from 200 to 403 (or 401 where a role change revokes the token).</summary>
