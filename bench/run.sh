@@ -2,8 +2,8 @@
 # SessionGate against the stacks users would pick instead, measured in the SAME run,
 # interleaved, and reported as RATIOS (the machine is shared and noisy).
 #
-#   bench/run.sh                    everything (about 15 minutes on an idle 2-core machine)
-#   BENCH_ROUNDS=1 BENCH_PROP_COUNT=20 BENCH_PROP_CUT_COUNT=10 bench/run.sh    a quick pass (about 5 minutes)
+#   bench/run.sh                    everything (37 min on the shared 2-core machine under load; see README)
+#   BENCH_ROUNDS=1 BENCH_PROP_COUNT=20 BENCH_PROP_CUT_COUNT=10 bench/run.sh    a quick pass
 #
 # Per Auth__Mode (SessionGate restarted for each), with wrk at -t1 -c32:
 #   profile      GET /api/profile, one credential, vs each peer (bench/Peers):
@@ -27,8 +27,8 @@
 #   BENCH_DURATION=3s  BENCH_ROUNDS=3  BENCH_WARMUP=1s  BENCH_CONNECTIONS=32  BENCH_THREADS=1
 #   BENCH_CREDENTIALS=256          credentials for profile256
 #   BENCH_PROP_COUNT=200           revocations of each kind (first pass)
-#   BENCH_PROP_CUT_COUNT=50        revocations of each kind in the pub/sub-cut pass (0 skips it); 50 keeps
-#                                  the full run near 15 minutes (every revocation costs a PBKDF2 login)
+#   BENCH_PROP_CUT_COUNT=50        revocations of each kind in the pub/sub-cut pass (0 skips it); every
+#                                  revocation costs at least one PBKDF2 login, so this pass is kept short
 #   BENCH_PROP_GIVE_UP=5           stop a kind after this many revocations in a row B never refused
 #   BENCH_PROP_KINDS="logout,kick,kick-all,ban,roles,password"
 #   BENCH_PROP_BOUND_MS=2000       accepted-after-bound threshold   BENCH_PROP_TIMEOUT_MS=5000
