@@ -1,27 +1,43 @@
 #!/usr/bin/env bash
-# SessionGate micro-benchmark: gateway and auth hot-path overhead, as RATIOS against
-# a baseline measured in the same run (the machine is shared and noisy).
+# SessionGate against the stacks users would pick instead, measured in the SAME run,
+# interleaved, and reported as RATIOS (the machine is shared and noisy).
 #
-#   bench/run.sh
+#   bench/run.sh                    everything (37 min on the shared 2-core machine under load; see README)
+#   BENCH_ROUNDS=1 BENCH_PROP_COUNT=20 BENCH_PROP_CUT_COUNT=10 bench/run.sh    a quick pass
 #
-# For each Auth__Mode (Opaque, Blacklist, SessionCache) it measures, with wrk:
-#   gateway   GET /demo/ping through SessionGate (auth + internal JWT + YARP proxy)
-#             vs GET /ping directly on the downstream
-#   hot-path  GET /api/profile (authenticated) vs GET /health/live (anonymous) on the app
-# Baseline and subject runs are interleaved (base, subject, base, subject, ...)
-# after a warm-up of each endpoint. The table is printed and written to
+# Per Auth__Mode (SessionGate restarted for each), with wrk at -t1 -c32:
+#   profile      GET /api/profile, one credential, vs each peer (bench/Peers):
+#                jwt-hs, jwt-es, jwt-hs-redis (JWT + Redis jti blacklist), cookie (AddCookie + Redis ticket store)
+#   profile256   the same with 256 credentials round robin (256 logins of alice; 256 peer credentials)
+#   health       GET /health/live vs the peers' bare GET /ping
+#   gateway      GET /demo/secure-ping through SessionGate vs bare YARP /yarp-jwt/secure-ping carrying a
+#                real internal JWT (both reach the same downstream, which checks the token)
+#   chain        GET /demo/secure-ping through SessionGate vs bare YARP /yarp/ping (anonymous, no check)
+#   redis-bytes  Opaque only: Redis MEMORY USAGE per session key vs the cookie peer's ticket
+#   propagation  two SessionGate instances on one PostgreSQL and a dedicated Redis; bench/Propagation
+#                revokes on A and times how soon B refuses (plus a pass that cuts pub/sub first)
+# Each measured group runs its endpoints in turn (subject, peer 1, peer 2, ...; reversed on even rounds),
+# for BENCH_ROUNDS rounds after a warm-up of each. The tables are printed and written to
 # .local/bench/results.md.
 #
 # Environment (all optional):
-#   BENCH_DURATION=5s      length of each measured wrk run
-#   BENCH_CONNECTIONS=8    wrk connections (-c)
-#   BENCH_THREADS=1        wrk threads (-t)
-#   BENCH_WARMUP=2s        warm-up per endpoint (before the measured runs)
-#   BENCH_ROUNDS=2         measured runs per endpoint (interleaved)
 #   BENCH_MODES="Opaque Blacklist SessionCache"
-#   BENCH_APP_PORT=18180   BENCH_DOWNSTREAM_PORT=18181  (next free port is used if taken)
-#   BENCH_DB=sg_bench      PostgreSQL database (created if missing)
-#   BENCH_SKIP_BUILD=1     reuse the binaries in .local/bench/build
+#   BENCH_SCENARIOS="profile profile256 health gateway chain redis-bytes propagation"
+#   BENCH_PEERS="jwt-hs jwt-es jwt-hs-redis cookie"   peers for the profile scenarios
+#   BENCH_DURATION=3s  BENCH_ROUNDS=3  BENCH_WARMUP=1s  BENCH_CONNECTIONS=32  BENCH_THREADS=1
+#   BENCH_CREDENTIALS=256          credentials for profile256
+#   BENCH_PROP_COUNT=200           revocations of each kind (first pass)
+#   BENCH_PROP_CUT_COUNT=50        revocations of each kind in the pub/sub-cut pass (0 skips it); every
+#                                  revocation costs at least one PBKDF2 login, so this pass is kept short
+#   BENCH_PROP_GIVE_UP=5           stop a kind after this many revocations in a row B never refused
+#   BENCH_PROP_KINDS="logout,kick,kick-all,ban,roles,password"
+#   BENCH_PROP_BOUND_MS=2000       accepted-after-bound threshold   BENCH_PROP_TIMEOUT_MS=5000
+#   BENCH_SESSION_KEY_PATTERN='bench:{o:*'      Redis keys of Opaque sessions (the layout may change)
+#   BENCH_PEER_SESSION_KEY_PATTERN='peer:ck:*'  Redis keys of the cookie peer's tickets
+#   BENCH_APP_PORT=18180 BENCH_DOWNSTREAM_PORT=18181 BENCH_PEERS_PORT=18182 BENCH_APP_B_PORT=18183
+#   BENCH_PROP_REDIS_PORT=18184    (the next free port is used when one is taken)
+#   BENCH_DB=sg_bench              PostgreSQL database (created if missing)
+#   BENCH_SKIP_BUILD=1             reuse the binaries in .local/bench/build
 #   ConnectionStrings__Postgres / Redis__Configuration: servers to use; otherwise
 #   `scripts/run services` is asked (it starts them when needed), else the defaults
 #   127.0.0.1:15432 (sessiongate/sessiongate) and 127.0.0.1:16379.
@@ -33,21 +49,34 @@ cd "$ROOT"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1
 export DOTNET_NOLOGO=1
 
-DURATION="${BENCH_DURATION:-5s}"
-CONNECTIONS="${BENCH_CONNECTIONS:-8}"
+DURATION="${BENCH_DURATION:-3s}"
+CONNECTIONS="${BENCH_CONNECTIONS:-32}"
 THREADS="${BENCH_THREADS:-1}"
-WARMUP="${BENCH_WARMUP:-2s}"
-ROUNDS="${BENCH_ROUNDS:-2}"
+WARMUP="${BENCH_WARMUP:-1s}"
+ROUNDS="${BENCH_ROUNDS:-3}"
 MODES="${BENCH_MODES:-Opaque Blacklist SessionCache}"
+SCENARIOS="${BENCH_SCENARIOS:-profile profile256 health gateway chain redis-bytes propagation}"
+PEERS="${BENCH_PEERS:-jwt-hs jwt-es jwt-hs-redis cookie}"
+CREDENTIALS="${BENCH_CREDENTIALS:-256}"
+PROP_COUNT="${BENCH_PROP_COUNT:-200}"
+PROP_CUT_COUNT="${BENCH_PROP_CUT_COUNT:-50}"
+PROP_GIVE_UP="${BENCH_PROP_GIVE_UP:-5}"
+PROP_KINDS="${BENCH_PROP_KINDS:-logout,kick,kick-all,ban,roles,password}"
+PROP_BOUND_MS="${BENCH_PROP_BOUND_MS:-2000}"
+PROP_TIMEOUT_MS="${BENCH_PROP_TIMEOUT_MS:-5000}"
+default_session_pattern='bench:{o:*'
+SESSION_KEY_PATTERN="${BENCH_SESSION_KEY_PATTERN:-$default_session_pattern}"
+PEER_SESSION_KEY_PATTERN="${BENCH_PEER_SESSION_KEY_PATTERN:-peer:ck:*}"
 BENCH_DB="${BENCH_DB:-sg_bench}"
 DEMO_PASSWORD="demo-password-123"
+LOGIN_PARALLEL=4
 
 OUT="$ROOT/.local/bench"
 BUILD="$OUT/build"
-APP_LOG="$OUT/app.log"
-DOWNSTREAM_LOG="$OUT/downstream.log"
 WRK_DIR="$OUT/wrk"
+CRED_DIR="$OUT/credentials"
 RESULTS="$OUT/results.md"
+LUA="$ROOT/bench/creds.lua"
 
 log() { printf '==> %s\n' "$*" >&2; }
 note() { printf '    %s\n' "$*" >&2; }
@@ -56,11 +85,33 @@ die() {
   exit 1
 }
 
+has_scenario() { [[ " $SCENARIOS " == *" $1 "* ]]; }
+
+for s in $SCENARIOS; do
+  case $s in profile | profile256 | health | gateway | chain | redis-bytes | propagation) ;; *) die "unknown scenario '$s' (BENCH_SCENARIOS)" ;; esac
+done
+for p in $PEERS; do
+  case $p in jwt-hs | jwt-es | jwt-hs-redis | cookie) ;; *) die "unknown peer '$p' (BENCH_PEERS)" ;; esac
+done
+for m in $MODES; do
+  case $m in Opaque | Blacklist | SessionCache) ;; *) die "unknown mode '$m' (BENCH_MODES)" ;; esac
+done
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive integer"
+[[ $CREDENTIALS =~ ^[1-9][0-9]*$ ]] || die "BENCH_CREDENTIALS must be a positive integer"
+
+WRK_SCENARIOS=0
+for s in profile profile256 health gateway chain; do has_scenario "$s" && WRK_SCENARIOS=1; done
+NEED_APP=$WRK_SCENARIOS
+has_scenario redis-bytes && NEED_APP=1
+
 # ---------------------------------------------------------------------------
 # Processes we start (and only those) are stopped on exit.
 # ---------------------------------------------------------------------------
 APP_PID=""
+APP_B_PID=""
 DOWNSTREAM_PID=""
+PEERS_PID=""
+PROP_REDIS_PID=""
 
 stop_pid() {
   local pid=$1 i
@@ -75,18 +126,21 @@ stop_pid() {
   wait "$pid" 2>/dev/null || true
 }
 
-stop_app() {
+stop_apps() {
   stop_pid "$APP_PID"
+  stop_pid "$APP_B_PID"
   APP_PID=""
+  APP_B_PID=""
 }
 
 # shellcheck disable=SC2317  # invoked via trap
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM HUP
-  stop_app
+  stop_apps
+  stop_pid "$PEERS_PID"
   stop_pid "$DOWNSTREAM_PID"
-  DOWNSTREAM_PID=""
+  stop_pid "$PROP_REDIS_PID"
   exit "$rc"
 }
 trap cleanup EXIT
@@ -104,10 +158,11 @@ port_in_use() {
   (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
 }
 
-# First free TCP port >= $1 (below 32768) that is not $2.
+TAKEN_PORTS=" "
+# First free TCP port >= $1 (below 32768) that this script has not handed out yet.
 free_port_from() {
-  local p=$1 avoid=${2:-}
-  while [[ $p == "$avoid" ]] || port_in_use "$p"; do
+  local p=$1
+  while [[ $TAKEN_PORTS == *" $p "* ]] || port_in_use "$p"; do
     p=$((p + 1))
     ((p < 32768)) || die "no free TCP port found below 32768"
   done
@@ -150,7 +205,14 @@ to_ms() {
   }'
 }
 
-# Show the tail of a log and fail.
+# Median of the numbers on stdin.
+median() {
+  sort -g | awk '{ v[NR] = $1 } END {
+    if (NR == 0) { print "nan"; exit }
+    if (NR % 2) printf "%.3f\n", v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2
+  }'
+}
+
 fail_with_log() {
   local msg=$1 file=$2
   printf 'ERROR: %s\n' "$msg" >&2
@@ -176,41 +238,59 @@ wait_http() {
   fail_with_log "$name did not answer 200 on $url within 90 s (last status: ${code:-none})" "$logf"
 }
 
-# ---------------------------------------------------------------------------
-# wrk
-# ---------------------------------------------------------------------------
-ensure_wrk() {
-  command -v wrk >/dev/null 2>&1 && return 0
-  log "Installing wrk"
+# check_200 NAME URL LOG [HEADER]: one GET must answer 200.
+check_200() {
+  local name=$1 url=$2 logf=$3 header=${4:-} code body
+  body=$(mktemp /tmp/sg-bench-check.XXXXXX)
+  local -a args=(-s -o "$body" -w '%{http_code}' --max-time 10)
+  [[ -n $header ]] && args+=(-H "$header")
+  code=$(curl "${args[@]}" "$url" || true)
+  if [[ $code != 200 ]]; then
+    printf 'response (HTTP %s): %s\n' "$code" "$(head -c 500 "$body")" >&2
+    rm -f "$body"
+    fail_with_log "$name: GET $url answered $code, expected 200" "$logf"
+  fi
+  rm -f "$body"
+}
+
+apt_install() {
   local -a sudo=()
   [[ $EUID -eq 0 ]] || sudo=(sudo -n)
   export DEBIAN_FRONTEND=noninteractive
-  if ! "${sudo[@]}" apt-get install -y -q wrk >/dev/null 2>&1; then
+  if ! "${sudo[@]}" apt-get install -y -q "$@" >/dev/null 2>&1; then
     "${sudo[@]}" apt-get update -q >/dev/null
-    "${sudo[@]}" apt-get install -y -q wrk >/dev/null
+    "${sudo[@]}" apt-get install -y -q "$@" >/dev/null
   fi
-  command -v wrk >/dev/null 2>&1 || die "wrk is not installed and could not be installed with apt-get"
 }
 
-# run_wrk FILE URL [TOKEN] [DURATION]: one wrk run, output kept in FILE.
+# ---------------------------------------------------------------------------
+# wrk
+# ---------------------------------------------------------------------------
+# run_wrk FILE DURATION SPEC: one wrk run against an endpoint spec, output kept in FILE.
+# SPEC is "label|url|credential file|header|prefix"; no credential file = anonymous.
 run_wrk() {
-  local file=$1 url=$2 token=${3:-} dur=${4:-$DURATION}
+  local file=$1 dur=$2 spec=$3 label url cfile header prefix
+  IFS='|' read -r label url cfile header prefix <<<"$spec"
   local -a args=(-t"$THREADS" -c"$CONNECTIONS" -d"$dur" --latency --timeout 10s)
-  [[ -n $token ]] && args+=(-H "Authorization: Bearer $token")
-  if ! wrk "${args[@]}" "$url" >"$file" 2>&1; then
+  if [[ -n $cfile ]]; then
+    args+=(-s "$LUA" "$url" -- "$cfile" "$header" "$prefix")
+  else
+    args+=("$url")
+  fi
+  if ! wrk "${args[@]}" >"$file" 2>&1; then
     cat "$file" >&2
-    die "wrk failed against $url"
+    die "wrk failed against $label ($url)"
   fi
   if grep -q 'Non-2xx or 3xx responses' "$file"; then
     cat "$file" >&2
-    die "wrk saw non-2xx responses from $url (see above; app log: ${APP_LOG#"$ROOT"/})"
+    die "wrk saw non-2xx responses from $label ($url); logs in ${OUT#"$ROOT"/}/"
   fi
   if grep -qE 'Socket errors:.*(connect [1-9]|timeout [1-9])' "$file"; then
     cat "$file" >&2
-    die "wrk saw connect errors or timeouts against $url"
+    die "wrk saw connect errors or timeouts against $label ($url)"
   fi
   if grep -q 'Socket errors' "$file"; then
-    note "warning: $(grep 'Socket errors' "$file" | sed 's/^ *//') ($url)"
+    note "warning: $(grep 'Socket errors' "$file" | sed 's/^ *//') ($label)"
   fi
 }
 
@@ -227,62 +307,90 @@ parse_wrk() {
   printf '%s %s %s\n' "$rps" "$(to_ms "$p50")" "$(to_ms "$p99")"
 }
 
-TABLE_ROWS=()
-
-# measure MODE NAME BASE_LABEL BASE_URL SUBJECT_LABEL SUBJECT_URL TOKEN [WARM_BASE=1]
-# The token is sent to the subject only: UseAuthentication would otherwise
-# authenticate it on the app's anonymous /health/live too.
-measure() {
-  local mode=$1 name=$2 blabel=$3 burl=$4 slabel=$5 surl=$6 token=$7 warm_base=${8:-1}
-  local r file tag
-  tag="$(printf '%s' "$mode-$name" | tr '[:upper:]' '[:lower:]')"
-  log "$mode / $name: $slabel vs $blabel (warm-up $WARMUP, $ROUNDS x $DURATION each, -c$CONNECTIONS)"
-  if [[ $warm_base == 1 ]]; then run_wrk "$WRK_DIR/$tag-warmup-base.txt" "$burl" "" "$WARMUP"; fi
-  run_wrk "$WRK_DIR/$tag-warmup-subject.txt" "$surl" "$token" "$WARMUP"
-
-  local -a base=() subj=()
-  for ((r = 1; r <= ROUNDS; r++)); do
-    file="$WRK_DIR/$tag-base-$r.txt"
-    run_wrk "$file" "$burl" ""
-    base+=("$(parse_wrk "$file")")
-    note "round $r baseline: $(fmt_run "${base[-1]}")"
-    file="$WRK_DIR/$tag-subject-$r.txt"
-    run_wrk "$file" "$surl" "$token"
-    subj+=("$(parse_wrk "$file")")
-    note "round $r subject:  $(fmt_run "${subj[-1]}")"
-  done
-
-  # Means over the rounds; ratios of the means.
-  local row
-  row=$(printf '%s\n' "${base[@]}" | awk '{r += $1; a += $2; b += $3} END {printf "%.1f %.3f %.3f", r/NR, a/NR, b/NR}')
-  local brps bp50 bp99
-  read -r brps bp50 bp99 <<<"$row"
-  row=$(printf '%s\n' "${subj[@]}" | awk '{r += $1; a += $2; b += $3} END {printf "%.1f %.3f %.3f", r/NR, a/NR, b/NR}')
-  local srps sp50 sp99
-  read -r srps sp50 sp99 <<<"$row"
-  local tput lat lat99
-  tput=$(awk -v s="$srps" -v b="$brps" 'BEGIN {printf "%.2f", (b > 0 ? s / b : 0)}')
-  lat=$(awk -v s="$sp50" -v b="$bp50" 'BEGIN {printf "%.2f", (b > 0 ? s / b : 0)}')
-  lat99=$(awk -v s="$sp99" -v b="$bp99" 'BEGIN {printf "%.2f", (b > 0 ? s / b : 0)}')
-  TABLE_ROWS+=("| $mode | $name: \`$slabel\` vs \`$blabel\` | $(printf '%.0f' "$brps") | $(printf '%.0f' "$srps") | ${tput}x | $bp50 / $sp50 | $bp99 / $sp99 | ${lat}x | ${lat99}x |")
-  note "=> throughput ratio ${tput}x, p50 latency ratio ${lat}x, p99 latency ratio ${lat99}x"
-}
-
 fmt_run() {
   local rps p50 p99
   read -r rps p50 p99 <<<"$1"
   printf '%8.0f req/s  p50 %7.3f ms  p99 %7.3f ms' "$rps" "$p50" "$p99"
 }
 
+TABLE_ROWS=()
+ROUND_HOOK=""
+
+# measure_group MODE GROUP SUBJECT_SPEC "SCENARIO#PEER_SPEC"...
+# Runs subject and peers in turn (reversed on even rounds) for ROUNDS rounds after a warm-up of each, then
+# adds one row per peer: medians over the rounds, and the median of the per-round ratios subject/peer
+# (each ratio compares runs seconds apart, which cancels most of the machine's drift).
+measure_group() {
+  local mode=$1 group=$2 subject=$3
+  shift 3
+  local -a specs=("$subject") scen=("")
+  local item
+  for item in "$@"; do
+    scen+=("${item%%#*}")
+    specs+=("${item#*#}")
+  done
+  local n=${#specs[@]} r i k tag file label
+  tag=$(printf '%s' "$mode-$group" | tr '[:upper:]' '[:lower:]')
+  log "$mode / $group: ${ROUNDS} round(s) of $n endpoints, ${DURATION} each, -t$THREADS -c$CONNECTIONS (warm-up $WARMUP each)"
+  [[ -n $ROUND_HOOK ]] && "$ROUND_HOOK"
+  for ((i = 0; i < n; i++)); do
+    run_wrk "$WRK_DIR/$tag-warmup-$i.txt" "$WARMUP" "${specs[$i]}"
+  done
+
+  declare -A res=()
+  local -a order
+  for ((r = 1; r <= ROUNDS; r++)); do
+    [[ -n $ROUND_HOOK && $r -gt 1 ]] && "$ROUND_HOOK"
+    order=()
+    for ((i = 0; i < n; i++)); do
+      if ((r % 2)); then order+=("$i"); else order=("$i" "${order[@]}"); fi
+    done
+    for i in "${order[@]}"; do
+      file="$WRK_DIR/$tag-$i-round$r.txt"
+      run_wrk "$file" "$DURATION" "${specs[$i]}"
+      res[$i,$r]=$(parse_wrk "$file")
+      IFS='|' read -r label _ <<<"${specs[$i]}"
+      note "round $r $(printf '%-34s' "$label") $(fmt_run "${res[$i,$r]}")"
+    done
+  done
+
+  local s_rps s_p50 s_p99 p_rps p_p50 p_p99 ratio s_label p_label
+  s_rps=$(for ((r = 1; r <= ROUNDS; r++)); do awk '{print $1}' <<<"${res[0,$r]}"; done | median)
+  s_p50=$(for ((r = 1; r <= ROUNDS; r++)); do awk '{print $2}' <<<"${res[0,$r]}"; done | median)
+  s_p99=$(for ((r = 1; r <= ROUNDS; r++)); do awk '{print $3}' <<<"${res[0,$r]}"; done | median)
+  IFS='|' read -r s_label _ <<<"$subject"
+  for ((k = 1; k < n; k++)); do
+    p_rps=$(for ((r = 1; r <= ROUNDS; r++)); do awk '{print $1}' <<<"${res[$k,$r]}"; done | median)
+    p_p50=$(for ((r = 1; r <= ROUNDS; r++)); do awk '{print $2}' <<<"${res[$k,$r]}"; done | median)
+    p_p99=$(for ((r = 1; r <= ROUNDS; r++)); do awk '{print $3}' <<<"${res[$k,$r]}"; done | median)
+    ratio=$(for ((r = 1; r <= ROUNDS; r++)); do
+      awk -v s="${res[0,$r]%% *}" -v p="${res[$k,$r]%% *}" 'BEGIN { printf "%.4f\n", (p > 0 ? s / p : 0) }'
+    done | median)
+    IFS='|' read -r p_label _ <<<"${specs[$k]}"
+    TABLE_ROWS+=("$(printf '| %s | %s: %s vs %s | %.0f | %.0f | %.2fx | %.2f / %.2f | %.2f / %.2f |' \
+      "$mode" "${scen[$k]}" "$s_label" "$p_label" "$s_rps" "$p_rps" "$ratio" "$s_p50" "$p_p50" "$s_p99" "$p_p99")")
+    note "=> ${scen[$k]}: $s_label / $p_label = $(printf '%.2f' "$ratio")x req/s"
+  done
+}
+
 # ---------------------------------------------------------------------------
 # Setup
 # ---------------------------------------------------------------------------
-mkdir -p "$OUT" "$WRK_DIR"
-rm -f "$WRK_DIR"/*.txt
-ensure_wrk
+mkdir -p "$OUT" "$WRK_DIR" "$CRED_DIR"
+rm -f "$WRK_DIR"/*.txt "$CRED_DIR"/*.txt "$OUT"/propagation-*.md
 command -v curl >/dev/null 2>&1 || die "curl is required"
 command -v psql >/dev/null 2>&1 || die "psql is required (apt-get install postgresql-client)"
 command -v dotnet >/dev/null 2>&1 || die "the .NET SDK (dotnet) is required"
+if ((WRK_SCENARIOS)) && ! command -v wrk >/dev/null 2>&1; then
+  log "Installing wrk"
+  apt_install wrk || true
+  command -v wrk >/dev/null 2>&1 || die "wrk is not installed and could not be installed with apt-get"
+fi
+if ! command -v redis-cli >/dev/null 2>&1 || { has_scenario propagation && ! command -v redis-server >/dev/null 2>&1; }; then
+  log "Installing redis-server (redis-cli, and a private Redis for the propagation scenario)"
+  apt_install redis-server || true
+  command -v redis-cli >/dev/null 2>&1 || die "redis-cli is not installed and could not be installed with apt-get"
+fi
 
 # PostgreSQL / Redis: explicit settings win; else ask scripts/run services; else defaults.
 if [[ -z ${ConnectionStrings__Postgres:-} || -z ${Redis__Configuration:-} ]] && [[ -x $ROOT/scripts/run ]]; then
@@ -303,7 +411,12 @@ PGUSER_=$(conn_get "$PG_CONN" username || conn_get "$PG_CONN" userid || conn_get
 PGPASS_=$(conn_get "$PG_CONN" password || echo "")
 [[ $BENCH_DB =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "BENCH_DB must be a plain identifier"
 
-log "PostgreSQL $PGHOST_:$PGPORT_ (database $BENCH_DB), Redis $REDIS_CONF (key prefix bench:)"
+redis_main=${REDIS_CONF%%,*}
+REDIS_HOST=${redis_main%:*}
+REDIS_PORT=${redis_main##*:}
+rcli() { redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" "$@"; }
+
+log "PostgreSQL $PGHOST_:$PGPORT_ (database $BENCH_DB), Redis $REDIS_HOST:$REDIS_PORT (key prefixes bench: and peer:)"
 psql_admin() {
   PGPASSWORD="$PGPASS_" PGCONNECT_TIMEOUT=5 psql -X -q -v ON_ERROR_STOP=1 -h "$PGHOST_" -p "$PGPORT_" -U "$PGUSER_" -d postgres "$@"
 }
@@ -315,112 +428,263 @@ if [[ $exists != 1 ]]; then
   note "creating database $BENCH_DB"
   psql_admin -c "CREATE DATABASE $BENCH_DB" || die "could not create database $BENCH_DB"
 fi
-redis_host=${REDIS_CONF%%,*}
-if ! (exec 3<>"/dev/tcp/${redis_host%:*}/${redis_host##*:}") 2>/dev/null; then
-  die "Redis does not answer on $redis_host (start it with: eval \"\$(scripts/run services)\")"
-fi
+[[ $(rcli PING 2>/dev/null) == PONG ]] || die "Redis does not answer on $REDIS_HOST:$REDIS_PORT (start it with: eval \"\$(scripts/run services)\")"
 
-if [[ ${BENCH_SKIP_BUILD:-0} == 1 && -f $BUILD/app/App.dll && -f $BUILD/downstream/Downstream.dll ]]; then
+build() {
+  local name=$1 project=$2 dir=$3
+  log "Building $name (Release) -> ${BUILD#"$ROOT"/}/$dir"
+  dotnet build "$ROOT/$project" -c Release -o "$BUILD/$dir" --nologo -v quiet >>"$OUT/build.log" 2>&1 ||
+    fail_with_log "building $project failed" "$OUT/build.log"
+}
+if [[ ${BENCH_SKIP_BUILD:-0} == 1 && -f $BUILD/app/App.dll && -f $BUILD/downstream/Downstream.dll &&
+  -f $BUILD/peers/Peers.dll && -f $BUILD/propagation/Propagation.dll ]]; then
   log "Reusing binaries in ${BUILD#"$ROOT"/}"
 else
-  log "Building app (Release) -> ${BUILD#"$ROOT"/}/app"
-  dotnet build "$ROOT/migrations/Migrations.csproj" -c Release -o "$BUILD/app" --nologo -v quiet >"$OUT/build.log" 2>&1 ||
-    fail_with_log "building migrations/Migrations.csproj failed" "$OUT/build.log"
-  log "Building downstream (Release) -> ${BUILD#"$ROOT"/}/downstream"
-  dotnet build "$ROOT/samples/Downstream/Downstream.csproj" -c Release -o "$BUILD/downstream" --nologo -v quiet >>"$OUT/build.log" 2>&1 ||
-    fail_with_log "building samples/Downstream/Downstream.csproj failed" "$OUT/build.log"
+  : >"$OUT/build.log"
+  build app migrations/Migrations.csproj app
+  build downstream samples/Downstream/Downstream.csproj downstream
+  build peers bench/Peers/Peers.csproj peers
+  build propagation bench/Propagation/Propagation.csproj propagation
 fi
 
 APP_PORT=$(free_port_from "${BENCH_APP_PORT:-18180}")
-DOWNSTREAM_PORT=$(free_port_from "${BENCH_DOWNSTREAM_PORT:-18181}" "$APP_PORT")
+TAKEN_PORTS+="$APP_PORT "
+DOWNSTREAM_PORT=$(free_port_from "${BENCH_DOWNSTREAM_PORT:-18181}")
+TAKEN_PORTS+="$DOWNSTREAM_PORT "
+PEERS_PORT=$(free_port_from "${BENCH_PEERS_PORT:-18182}")
+TAKEN_PORTS+="$PEERS_PORT "
+APP_B_PORT=$(free_port_from "${BENCH_APP_B_PORT:-18183}")
+TAKEN_PORTS+="$APP_B_PORT "
+PROP_REDIS_PORT=$(free_port_from "${BENCH_PROP_REDIS_PORT:-18184}")
+TAKEN_PORTS+="$PROP_REDIS_PORT "
 APP_URL="http://127.0.0.1:$APP_PORT"
+APP_B_URL="http://127.0.0.1:$APP_B_PORT"
 DOWNSTREAM_URL="http://127.0.0.1:$DOWNSTREAM_PORT"
+PEERS_URL="http://127.0.0.1:$PEERS_PORT"
 
 # ---------------------------------------------------------------------------
-# Downstream (kept running for all modes)
+# Downstream and peers (kept running for all modes)
 # ---------------------------------------------------------------------------
-log "Starting downstream on $DOWNSTREAM_URL (log: ${DOWNSTREAM_LOG#"$ROOT"/})"
-env ASPNETCORE_URLS="$DOWNSTREAM_URL" Downstream__Authority="$APP_URL" \
-  Logging__LogLevel__Default=Warning \
-  dotnet "$BUILD/downstream/Downstream.dll" </dev/null >"$DOWNSTREAM_LOG" 2>&1 &
-DOWNSTREAM_PID=$!
-wait_http "$DOWNSTREAM_URL/ping" "$DOWNSTREAM_PID" "$DOWNSTREAM_LOG" "downstream"
+if ((WRK_SCENARIOS)); then
+  log "Starting downstream on $DOWNSTREAM_URL (log: ${OUT#"$ROOT"/}/downstream.log)"
+  env ASPNETCORE_URLS="$DOWNSTREAM_URL" Downstream__Authority="$APP_URL" Downstream__ExposeTokenForBench=true \
+    Logging__LogLevel__Default=Warning \
+    dotnet "$BUILD/downstream/Downstream.dll" </dev/null >"$OUT/downstream.log" 2>&1 &
+  DOWNSTREAM_PID=$!
+  log "Starting peers on $PEERS_URL (log: ${OUT#"$ROOT"/}/peers.log)"
+  env ASPNETCORE_URLS="$PEERS_URL" Redis__Configuration="$REDIS_CONF" Peers__DownstreamAddress="$DOWNSTREAM_URL/" \
+    Logging__LogLevel__Default=Warning \
+    dotnet "$BUILD/peers/Peers.dll" </dev/null >"$OUT/peers.log" 2>&1 &
+  PEERS_PID=$!
+  wait_http "$DOWNSTREAM_URL/ping" "$DOWNSTREAM_PID" "$OUT/downstream.log" "downstream"
+  wait_http "$PEERS_URL/ping" "$PEERS_PID" "$OUT/peers.log" "peers"
+fi
 
-start_app() {
-  local mode=$1
-  log "Starting SessionGate (Auth__Mode=$mode) on $APP_URL (log: ${APP_LOG#"$ROOT"/})"
-  {
-    printf '\n===== %s Auth__Mode=%s =====\n' "$(date -u +%FT%TZ)" "$mode"
-  } >>"$APP_LOG"
-  env ASPNETCORE_URLS="$APP_URL" \
+# Redis MEMORY USAGE of keys matching $1 that are not in file $2; prints "mean count".
+new_key_bytes() {
+  local pattern=$1 before=$2 after
+  after=$(mktemp /tmp/sg-bench-keys.XXXXXX)
+  rcli --scan --pattern "$pattern" | sort >"$after"
+  comm -13 "$before" "$after" | head -n 64 | while read -r key; do rcli MEMORY USAGE "$key"; done |
+    awk '$1 ~ /^[0-9]+$/ { s += $1; n++ } END { if (n) printf "%.0f %d\n", s / n, n; else print "0 0" }'
+  rm -f "$after"
+}
+
+# mint KIND N FILE: N peer credentials, one a line.
+mint() {
+  local kind=$1 n=$2 file=$3
+  curl -sf --max-time 60 -X POST "$PEERS_URL/__bench/tokens?kind=$kind&n=$n" -o "$file" ||
+    fail_with_log "minting $n $kind credentials from the peers failed" "$OUT/peers.log"
+  [[ $(grep -c . "$file") == "$n" ]] || die "the peers returned $(grep -c . "$file") $kind credentials, expected $n"
+}
+
+PEER_BYTES="0 0"
+if has_scenario profile || has_scenario profile256 || has_scenario redis-bytes; then
+  log "Minting peer credentials (1 and $CREDENTIALS of each kind)"
+  before=$(mktemp /tmp/sg-bench-keys.XXXXXX)
+  rcli --scan --pattern "$PEER_SESSION_KEY_PATTERN" | sort >"$before"
+  for kind in hs es cookie; do
+    mint "$kind" "$CREDENTIALS" "$CRED_DIR/peer-$kind-many.txt"
+    head -n 1 "$CRED_DIR/peer-$kind-many.txt" >"$CRED_DIR/peer-$kind-1.txt"
+  done
+  PEER_BYTES=$(new_key_bytes "$PEER_SESSION_KEY_PATTERN" "$before")
+  rm -f "$before"
+  tok=$(cat "$CRED_DIR/peer-hs-1.txt")
+  check_200 "peer jwt-hs" "$PEERS_URL/jwt-hs/profile" "$OUT/peers.log" "Authorization: Bearer $tok"
+  check_200 "peer jwt-hs-redis" "$PEERS_URL/jwt-hs-redis/profile" "$OUT/peers.log" "Authorization: Bearer $tok"
+  check_200 "peer jwt-es" "$PEERS_URL/jwt-es/profile" "$OUT/peers.log" "Authorization: Bearer $(cat "$CRED_DIR/peer-es-1.txt")"
+  check_200 "peer cookie" "$PEERS_URL/cookie/profile" "$OUT/peers.log" "Cookie: peer.sid=$(cat "$CRED_DIR/peer-cookie-1.txt")"
+fi
+
+# ---------------------------------------------------------------------------
+# SessionGate
+# ---------------------------------------------------------------------------
+# start_sg PIDVAR URL REDIS MODE LOG: the pid goes into PIDVAR at once, so cleanup stops it whatever happens.
+start_sg() {
+  local pidvar=$1 url=$2 redis=$3 mode=$4 logf=$5
+  log "Starting SessionGate (Auth__Mode=$mode) on $url, Redis $redis (log: ${logf#"$ROOT"/})"
+  printf '\n===== %s Auth__Mode=%s %s =====\n' "$(date -u +%FT%TZ)" "$mode" "$url" >>"$logf"
+  env ASPNETCORE_URLS="$url" \
     ConnectionStrings__Postgres="$BENCH_CONN" \
-    Redis__Configuration="$REDIS_CONF" \
+    Redis__Configuration="$redis" \
     Redis__KeyPrefix="bench:" \
     Database__MigrateOnStart=true \
     Demo__Seed=true \
     Demo__Password="$DEMO_PASSWORD" \
     Auth__Mode="$mode" \
     LoginLimits__RequestsPerMinutePerIp=1000000 \
+    LoginLimits__MaxFailuresPerAccount=1000000 \
+    LoginLimits__MaxFailuresPerIp=1000000 \
     Serilog__MinimumLevel__Default=Warning \
     ReverseProxy__Clusters__demo__Destinations__downstream__Address="$DOWNSTREAM_URL/" \
-    dotnet "$BUILD/app/App.dll" </dev/null >>"$APP_LOG" 2>&1 &
-  APP_PID=$!
-  wait_http "$APP_URL/health/ready" "$APP_PID" "$APP_LOG" "SessionGate ($mode)"
+    dotnet "$BUILD/app/App.dll" </dev/null >>"$logf" 2>&1 &
+  printf -v "$pidvar" '%s' "$!"
+  wait_http "$url/health/ready" "${!pidvar}" "$logf" "SessionGate ($mode, $url)"
 }
 
-# login MODE -> bearer credential
-login() {
-  local mode=$1 body code field value
-  body=$(mktemp /tmp/sg-bench-login.XXXXXX)
-  code=$(curl -s -o "$body" -w '%{http_code}' --max-time 10 -H 'Content-Type: application/json' \
-    -d "{\"tenant\":\"acme\",\"username\":\"alice\",\"password\":\"$DEMO_PASSWORD\"}" \
-    "$APP_URL/auth/login" || true)
-  if [[ $mode == Opaque ]]; then field=session_id; else field=access_token; fi
-  value=$(tr -d '\n' <"$body" | sed -nE "s/.*\"$field\"[[:space:]]*:[[:space:]]*\"([^\"]+)\".*/\\1/p")
-  if [[ $code != 200 || -z $value ]]; then
-    printf 'login response (HTTP %s): %s\n' "$code" "$(head -c 500 "$body")" >&2
-    rm -f "$body"
-    fail_with_log "login as acme/alice failed in mode $mode (no \"$field\" in the response)" "$APP_LOG"
+cred_field() { if [[ $1 == Opaque ]]; then echo session_id; else echo access_token; fi; }
+
+# login_many MODE N FILE: N logins of acme/alice, LOGIN_PARALLEL at a time; one credential a line.
+login_many() {
+  local mode=$1 n=$2 file=$3 field raw
+  field=$(cred_field "$mode")
+  raw=$(mktemp /tmp/sg-bench-login.XXXXXX)
+  seq "$n" | xargs -P "$LOGIN_PARALLEL" -I{} curl -s --max-time 60 -H 'Content-Type: application/json' \
+    -d "{\"tenant\":\"acme\",\"username\":\"alice\",\"password\":\"$DEMO_PASSWORD\"}" -w '\n' "$APP_URL/auth/login" >"$raw" || true
+  grep -o "\"$field\":\"[^\"]*\"" "$raw" | sed -E 's/.*:"([^"]*)"/\1/' >"$file" || true
+  if [[ $(grep -c . "$file") != "$n" ]]; then
+    printf 'login responses: %s\n' "$(head -c 500 "$raw")" >&2
+    rm -f "$raw"
+    fail_with_log "$n logins as acme/alice in mode $mode gave $(grep -c . "$file") \"$field\" values" "$OUT/app.log"
   fi
-  rm -f "$body"
-  printf '%s\n' "$value"
+  rm -f "$raw"
 }
 
-# check URL TOKEN NAME: one request must answer 200.
-check_200() {
-  local url=$1 token=$2 name=$3 code body
-  body=$(mktemp /tmp/sg-bench-check.XXXXXX)
-  code=$(curl -s -o "$body" -w '%{http_code}' --max-time 10 -H "Authorization: Bearer $token" "$url" || true)
-  if [[ $code != 200 ]]; then
-    printf 'response (HTTP %s): %s\n' "$code" "$(head -c 500 "$body")" >&2
-    rm -f "$body"
-    fail_with_log "$name: GET $url answered $code, expected 200" "$APP_LOG"
-  fi
-  rm -f "$body"
+INTERNAL_JWT_TOKEN=""
+# A real internal JWT, minted by SessionGate for alice's session and echoed by the downstream, handed to
+# the bare-YARP peer. It lives 5 minutes, so it is fetched again before every round.
+refresh_internal_jwt() {
+  local jwt
+  jwt=$(curl -sf --max-time 10 -H "Authorization: Bearer $INTERNAL_JWT_TOKEN" "$APP_URL/demo/__bench/internal-jwt") ||
+    fail_with_log "could not fetch an internal JWT through $APP_URL/demo/__bench/internal-jwt" "$OUT/downstream.log"
+  [[ $jwt == ey* ]] || die "the downstream echoed no internal JWT (got: ${jwt:0:80})"
+  curl -sf --max-time 10 -X POST --data-binary "$jwt" "$PEERS_URL/__bench/internal-jwt" >/dev/null ||
+    fail_with_log "could not hand the internal JWT to the peers" "$OUT/peers.log"
+  check_200 "bare YARP with the internal JWT" "$PEERS_URL/yarp-jwt/secure-ping" "$OUT/peers.log"
+}
+
+PROP_REDIS_CONF=""
+start_prop_redis() {
+  [[ -n $PROP_REDIS_PID ]] && return 0
+  command -v redis-server >/dev/null 2>&1 || die "redis-server is required for the propagation scenario"
+  mkdir -p "$OUT/redis-propagation"
+  log "Starting a private Redis for the propagation scenario on 127.0.0.1:$PROP_REDIS_PORT (CLIENT KILL there touches nobody else)"
+  redis-server --port "$PROP_REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$OUT/redis-propagation" \
+    </dev/null >"$OUT/redis-propagation.log" 2>&1 &
+  PROP_REDIS_PID=$!
+  local i
+  for ((i = 0; i < 100; i++)); do
+    [[ $(redis-cli -h 127.0.0.1 -p "$PROP_REDIS_PORT" PING 2>/dev/null) == PONG ]] && break
+    kill -0 "$PROP_REDIS_PID" 2>/dev/null || fail_with_log "redis-server exited" "$OUT/redis-propagation.log"
+    sleep 0.1
+  done
+  PROP_REDIS_CONF="127.0.0.1:$PROP_REDIS_PORT"
 }
 
 # ---------------------------------------------------------------------------
 # Measurements
 # ---------------------------------------------------------------------------
-: >"$APP_LOG"
+: >"$OUT/app.log"
+: >"$OUT/app-b.log"
 START_TS=$(date +%s)
-first=1
+SG_BYTES=()
+PROP_TABLES=()
 for mode in $MODES; do
-  case $mode in Opaque | Blacklist | SessionCache) ;; *) die "unknown mode '$mode'" ;; esac
-  start_app "$mode"
-  token=$(login "$mode")
-  check_200 "$APP_URL/api/profile" "$token" "$mode"
-  check_200 "$APP_URL/demo/ping" "$token" "$mode"
-  # End-to-end check of the internal JWT (the downstream's /ping is anonymous,
-  # so a broken internal JWT would not show up in the measured requests).
-  check_200 "$APP_URL/demo/claims" "$token" "$mode (internal JWT accepted by the downstream)"
+  if ((NEED_APP)); then
+    start_sg APP_PID "$APP_URL" "$REDIS_CONF" "$mode" "$OUT/app.log"
+    field=$(cred_field "$mode")
 
-  measure "$mode" gateway "GET /ping (direct)" "$DOWNSTREAM_URL/ping" \
-    "GET /demo/ping (gateway)" "$APP_URL/demo/ping" "$token" "$first"
-  measure "$mode" hot-path "GET /health/live" "$APP_URL/health/live" \
-    "GET /api/profile" "$APP_URL/api/profile" "$token"
-  first=0
-  stop_app
+    before=$(mktemp /tmp/sg-bench-keys.XXXXXX)
+    rcli --scan --pattern "$SESSION_KEY_PATTERN" | sort >"$before"
+    log "Logging in as acme/alice (1 + ${CREDENTIALS} sessions; PBKDF2, $LOGIN_PARALLEL at a time)"
+    login_many "$mode" 1 "$CRED_DIR/sg-$mode-1.txt"
+    if has_scenario profile256; then
+      login_many "$mode" "$CREDENTIALS" "$CRED_DIR/sg-$mode-many.txt"
+    elif [[ $mode == Opaque ]] && has_scenario redis-bytes; then
+      login_many "$mode" 16 "$CRED_DIR/sg-$mode-many.txt"
+    fi
+    if [[ $mode == Opaque ]] && has_scenario redis-bytes; then
+      read -r bytes nkeys <<<"$(new_key_bytes "$SESSION_KEY_PATTERN" "$before")"
+      ((nkeys > 0)) || die "no new Redis key matched '$SESSION_KEY_PATTERN' after Opaque logins (set BENCH_SESSION_KEY_PATTERN)"
+      read -r pbytes pkeys <<<"$PEER_BYTES"
+      note "Redis bytes per session: SessionGate $bytes (mean of $nkeys keys), cookie peer ticket $pbytes (mean of $pkeys keys)"
+      if ((pkeys > 0)); then
+        ratio=$(awk -v s="$bytes" -v p="$pbytes" 'BEGIN { printf "%.2f", s / p }')
+      else
+        ratio="–"
+        pbytes="–"
+      fi
+      TABLE_ROWS+=("| $mode | redis-bytes: MEMORY USAGE per session key vs the cookie peer's ticket | $bytes B | $pbytes B | ${ratio}x | – | – |")
+    fi
+    rm -f "$before"
+
+    INTERNAL_JWT_TOKEN=$(cat "$CRED_DIR/sg-$mode-1.txt")
+    auth="Authorization: Bearer $INTERNAL_JWT_TOKEN"
+    check_200 "$mode /api/profile" "$APP_URL/api/profile" "$OUT/app.log" "$auth"
+    if has_scenario gateway || has_scenario chain; then
+      check_200 "$mode /demo/secure-ping" "$APP_URL/demo/secure-ping" "$OUT/app.log" "$auth"
+      # The downstream really checks the internal JWT (its /secure-ping would 401 otherwise).
+      check_200 "$mode /demo/claims (internal JWT accepted by the downstream)" "$APP_URL/demo/claims" "$OUT/app.log" "$auth"
+    fi
+
+    sg1="SessionGate /api/profile|$APP_URL/api/profile|$CRED_DIR/sg-$mode-1.txt|Authorization|Bearer "
+    sgN="SessionGate /api/profile ($CREDENTIALS creds)|$APP_URL/api/profile|$CRED_DIR/sg-$mode-many.txt|Authorization|Bearer "
+    for variant in profile profile256; do
+      has_scenario "$variant" || continue
+      if [[ $variant == profile ]]; then suffix=1 subject=$sg1 desc="1 credential"; else suffix=many subject=$sgN desc="$CREDENTIALS credentials"; fi
+      peers=()
+      for p in $PEERS; do
+        case $p in
+          jwt-hs) peers+=("$variant#JwtBearer HS256 ($desc)|$PEERS_URL/jwt-hs/profile|$CRED_DIR/peer-hs-$suffix.txt|Authorization|Bearer ") ;;
+          jwt-es) peers+=("$variant#JwtBearer ES256 ($desc)|$PEERS_URL/jwt-es/profile|$CRED_DIR/peer-es-$suffix.txt|Authorization|Bearer ") ;;
+          jwt-hs-redis) peers+=("$variant#JwtBearer HS256 + Redis jti EXISTS ($desc)|$PEERS_URL/jwt-hs-redis/profile|$CRED_DIR/peer-hs-$suffix.txt|Authorization|Bearer ") ;;
+          cookie) peers+=("$variant#AddCookie + Redis ticket store ($desc)|$PEERS_URL/cookie/profile|$CRED_DIR/peer-cookie-$suffix.txt|Cookie|peer.sid=") ;;
+        esac
+      done
+      ROUND_HOOK=""
+      measure_group "$mode" "$variant" "$subject" "${peers[@]}"
+    done
+    if has_scenario health; then
+      ROUND_HOOK=""
+      measure_group "$mode" health "SessionGate /health/live|$APP_URL/health/live|||" "health#bare ASP.NET Core /ping|$PEERS_URL/ping|||"
+    fi
+    if has_scenario gateway || has_scenario chain; then
+      peers=()
+      has_scenario gateway && peers+=("gateway#bare YARP + downstream JWT check /yarp-jwt/secure-ping|$PEERS_URL/yarp-jwt/secure-ping|||")
+      has_scenario chain && peers+=("chain#bare YARP, anonymous /yarp/ping|$PEERS_URL/yarp/ping|||")
+      ROUND_HOOK=""
+      has_scenario gateway && ROUND_HOOK=refresh_internal_jwt
+      measure_group "$mode" gateway "SessionGate /demo/secure-ping|$APP_URL/demo/secure-ping|$CRED_DIR/sg-$mode-1.txt|Authorization|Bearer " "${peers[@]}"
+      ROUND_HOOK=""
+    fi
+    stop_apps
+  fi
+
+  if has_scenario propagation; then
+    start_prop_redis
+    redis-cli -h 127.0.0.1 -p "$PROP_REDIS_PORT" FLUSHALL >/dev/null
+    start_sg APP_PID "$APP_URL" "$PROP_REDIS_CONF" "$mode" "$OUT/app.log"
+    start_sg APP_B_PID "$APP_B_URL" "$PROP_REDIS_CONF" "$mode" "$OUT/app-b.log"
+    log "$mode / propagation: revoke on $APP_URL, watch $APP_B_URL ($PROP_COUNT of each kind, then $PROP_CUT_COUNT with pub/sub cut)"
+    prop_out="$OUT/propagation-$mode.md"
+    if ! dotnet "$BUILD/propagation/Propagation.dll" --a "$APP_URL" --b "$APP_B_URL" --label "$mode" \
+      --admin-password "$DEMO_PASSWORD" --count "$PROP_COUNT" --cut-count "$PROP_CUT_COUNT" --kinds "$PROP_KINDS" \
+      --redis "$PROP_REDIS_CONF" --bound "$PROP_BOUND_MS" --timeout "$PROP_TIMEOUT_MS" --give-up "$PROP_GIVE_UP" >"$prop_out"; then
+      fail_with_log "bench/Propagation failed in mode $mode" "$OUT/app.log"
+    fi
+    PROP_TABLES+=("$prop_out")
+    stop_apps
+  fi
 done
 ELAPSED=$(($(date +%s) - START_TS))
 
@@ -431,16 +695,28 @@ commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [[ -n $(git -C "$ROOT" status --porcelain 2>/dev/null | head -1) ]]; then commit+=" (dirty tree)"; fi
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)
 {
-  printf '## SessionGate benchmark, %s\n\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
-  printf 'Commit %s; %s CPU(s)%s; .NET %s; wrk -t%s -c%s -d%s, %s interleaved rounds per endpoint after a %s warm-up; measured in %ss.\n' \
-    "$commit" "$(nproc)" "${cpu:+ ($cpu)}" "$(dotnet --version 2>/dev/null || echo '?')" \
-    "$THREADS" "$CONNECTIONS" "$DURATION" "$ROUNDS" "$WARMUP" "$ELAPSED"
-  printf 'Means over the rounds. Ratios are subject / baseline: throughput < 1 and latency > 1 mean the subject is slower.\n\n'
-  printf '| mode | measurement (subject vs baseline) | baseline req/s | subject req/s | throughput ratio | p50 ms (base / subject) | p99 ms (base / subject) | latency ratio (p50) | latency ratio (p99) |\n'
-  printf '|---|---|---:|---:|---:|---:|---:|---:|---:|\n'
-  printf '%s\n' "${TABLE_ROWS[@]}"
+  printf '## SessionGate vs peers, %s\n\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
+  printf 'Commit %s; %s CPU(s)%s; .NET %s; modes: %s; measured in %ss.\n' \
+    "$commit" "$(nproc)" "${cpu:+ ($cpu)}" "$(dotnet --version 2>/dev/null || echo '?')" "$MODES" "$ELAPSED"
+  if ((${#TABLE_ROWS[@]})); then
+    printf '\nwrk -t%s -c%s -d%s, %s interleaved round(s) after a %s warm-up of each endpoint. req/s and latencies are medians over the rounds; the ratio is the median of the per-round ratios subject / peer (below 1: SessionGate serves fewer requests per second). For redis-bytes the columns are bytes, and below 1 means SessionGate stores less.\n\n' \
+      "$THREADS" "$CONNECTIONS" "$DURATION" "$ROUNDS" "$WARMUP"
+    printf '| mode | scenario: subject vs peer | subject req/s | peer req/s | ratio | p50 ms subject / peer | p99 ms subject / peer |\n'
+    printf '|---|---|---:|---:|---:|---:|---:|\n'
+    printf '%s\n' "${TABLE_ROWS[@]}"
+  fi
+  if ((${#PROP_TABLES[@]})); then
+    printf '\n### Revocation propagation (instance A revokes, instance B refuses)\n\n'
+    printf 'Latency: from A'"'"'s answer to the sending of the first request B refused for good; 0 when B accepted no request sent after A answered. It errs late by at most one poll round trip. %s revocations of each kind, then %s with every pub/sub subscriber of the Redis killed (CLIENT KILL TYPE pubsub) just before each revocation. Never refused: B still accepted %s ms after A answered. Flaps: B accepted again after refusing. Skipped: not measurable (the warm-up or the revocation failed).\n\n' \
+      "$PROP_COUNT" "$PROP_CUT_COUNT" "$PROP_TIMEOUT_MS"
+    first=1
+    for f in "${PROP_TABLES[@]}"; do
+      if ((first)); then cat "$f"; else tail -n +3 "$f"; fi
+      first=0
+    done
+  fi
 } >"$RESULTS"
 
 printf '\n'
 cat "$RESULTS"
-printf '\n(written to %s; raw wrk output in %s/)\n' "${RESULTS#"$ROOT"/}" "${WRK_DIR#"$ROOT"/}"
+printf '\n(written to %s; raw wrk output in %s/, logs in %s/)\n' "${RESULTS#"$ROOT"/}" "${WRK_DIR#"$ROOT"/}" "${OUT#"$ROOT"/}"

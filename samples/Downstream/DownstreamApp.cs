@@ -16,6 +16,11 @@ public static class DownstreamApp
         var builder = WebApplication.CreateBuilder(args);
         var config = builder.Configuration;
         var authority = (config["Downstream:Authority"] ?? "http://127.0.0.1:8080").TrimEnd('/');
+        // Verify each internal JWT's signature once, then trust it from memory until its exp (see README.md).
+        var cacheTokens = config.GetValue("Downstream:CacheValidatedTokens", true);
+        var cacheSize = config.GetValue("Downstream:TokenCacheSize", 10_000);
+        // Bench only: echo the internal JWT this service received, so bench/run.sh can replay a real one.
+        var exposeToken = config.GetValue("Downstream:ExposeTokenForBench", false);
 
         builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(o =>
         {
@@ -42,6 +47,11 @@ public static class DownstreamApp
                     return Task.CompletedTask;
                 },
             };
+            if (cacheTokens)
+            {
+                o.TokenHandlers.Clear();
+                o.TokenHandlers.Add(new CachingJsonWebTokenHandler(cacheSize) { MapInboundClaims = o.MapInboundClaims });
+            }
             configure?.Invoke(o);
         });
         builder.Services.AddAuthorization();
@@ -52,6 +62,15 @@ public static class DownstreamApp
 
         // Trivial and anonymous: the benchmark's baseline.
         app.MapGet("/ping", () => TypedResults.Text("pong"));
+
+        // Trivial but authorized: what "gateway + downstream check" costs compared with a bare proxy.
+        app.MapGet("/secure-ping", () => TypedResults.Text("pong")).RequireAuthorization();
+
+        if (exposeToken)
+        {
+            app.MapGet("/__bench/internal-jwt", (HttpContext http) => TypedResults.Text(http.Request.Headers["X-Internal-JWT"].ToString()))
+                .RequireAuthorization();
+        }
 
         // Echoes the verified claims, and what reached this service of the client's own credentials.
         app.MapGet("/claims", (ClaimsPrincipal user, HttpContext http) =>
