@@ -19,7 +19,7 @@ app.UseExceptionHandler();            // any exception: problem+json, 503 for a 
 app.UseStatusCodePages();             // bare status codes: problem+json
 app.UseRequestHygiene();              // NUL in the query: 400; credential paths: no-store
 app.UseSessionGateSwagger();          // /swagger only, and only when enabled
-app.UseAuthentication();
+app.UseSessionAuthentication();       // only requests that carry a credential pay for the scheme's handler
 app.UseRateLimiter();
 app.UseAuthorization();
 

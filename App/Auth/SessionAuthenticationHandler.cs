@@ -171,6 +171,19 @@ public static class SessionAuthenticationExtensions
         return builder.AddScheme<SessionAuthenticationOptions, SessionAuthenticationHandler>(SessionAuthenticationHandler.SchemeName, configure);
     }
 
+    /// <summary>
+    /// Authentication for requests that carry a credential (an Authorization header or the session cookie). The rest
+    /// skip the per-request handler; an endpoint that requires a user still challenges them through the scheme, so
+    /// they get the same 401 problem.
+    /// </summary>
+    public static IApplicationBuilder UseSessionAuthentication(this IApplicationBuilder app)
+    {
+        var cookie = app.ApplicationServices.GetRequiredService<IOptionsMonitor<SessionAuthenticationOptions>>()
+            .Get(SessionAuthenticationHandler.SchemeName).Cookie.Name!;
+        return app.UseWhen(http => http.Request.Headers.ContainsKey(Microsoft.Net.Http.Headers.HeaderNames.Authorization) || http.Request.Cookies.ContainsKey(cookie),
+            branch => branch.UseAuthentication());
+    }
+
     /// <summary>Sets the session cookie (Opaque mode) with the scheme's cookie settings.</summary>
     public static void AppendSessionCookie(this HttpContext http, string value, DateTimeOffset expires)
     {

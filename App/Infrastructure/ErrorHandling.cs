@@ -52,6 +52,7 @@ public sealed partial class ProblemExceptionHandler(ILogger<ProblemExceptionHand
     /// </summary>
     public static Task RejectNulInQueryAsync(HttpContext context, Func<Task> next)
     {
+        if (!context.Request.QueryString.HasValue) return next();
         foreach (var (_, values) in context.Request.Query)
         {
             foreach (var value in values)

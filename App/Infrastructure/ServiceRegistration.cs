@@ -178,23 +178,8 @@ public static class ServiceRegistration
         return services;
     }
 
-    /// <summary>
-    /// One line per request: successes at Debug (metrics count them), client errors at Information, a 503 (a
-    /// dependency outage, logged once by DependencyHealth) at Debug, other server errors at Error.
-    /// </summary>
-    public static IApplicationBuilder UseSessionGateRequestLogging(this WebApplication app) =>
-        app.UseSerilogRequestLogging(o =>
-        {
-            o.Logger = app.Services.GetRequiredService<Serilog.ILogger>();
-            o.GetLevel = (http, _, error) => http.Response.StatusCode switch
-            {
-                _ when error is not null => Serilog.Events.LogEventLevel.Error,
-                StatusCodes.Status503ServiceUnavailable => Serilog.Events.LogEventLevel.Debug,
-                >= 500 => Serilog.Events.LogEventLevel.Error,
-                >= 400 => Serilog.Events.LogEventLevel.Information,
-                _ => Serilog.Events.LogEventLevel.Debug,
-            };
-        });
+    /// <summary>One line per request with the status the client got (see <see cref="RequestLog"/>).</summary>
+    public static IApplicationBuilder UseSessionGateRequestLogging(this IApplicationBuilder app) => app.UseMiddleware<RequestLog>();
 
     /// <summary>Believes X-Forwarded-For/-Proto from trusted proxies, when <c>ForwardedHeaders:Enabled</c>.</summary>
     public static IApplicationBuilder UseTrustedForwardedHeaders(this WebApplication app) =>
