@@ -534,8 +534,18 @@ start_sg() {
     Auth__Mode="$mode" \
     LoginLimits__RequestsPerMinutePerIp=1000000 \
     LoginLimits__MaxFailuresPerAccount=1000000 \
+    LoginLimits__MaxFailuresPerAccountAndAddress=1000000 \
     LoginLimits__MaxFailuresPerIp=1000000 \
     Serilog__MinimumLevel__Default=Warning \
+    ReverseProxy__Routes__demo__ClusterId=demo \
+    ReverseProxy__Routes__demo__Match__Path='/demo/{**catch-all}' \
+    ReverseProxy__Routes__demo__Metadata__InternalJwtAudience=demo-api \
+    ReverseProxy__Routes__demo__Transforms__0__PathRemovePrefix=/demo \
+    ReverseProxy__Routes__demo_strict__ClusterId=demo \
+    ReverseProxy__Routes__demo_strict__Match__Path='/demo-strict/{**catch-all}' \
+    ReverseProxy__Routes__demo_strict__Metadata__InternalJwtAudience=demo-api \
+    ReverseProxy__Routes__demo_strict__Metadata__InternalJwtPerRequest=true \
+    ReverseProxy__Routes__demo_strict__Transforms__0__PathRemovePrefix=/demo-strict \
     ReverseProxy__Clusters__demo__Destinations__downstream__Address="$DOWNSTREAM_URL/" \
     dotnet "$BUILD/app/App.dll" </dev/null >>"$logf" 2>&1 &
   printf -v "$pidvar" '%s' "$!"

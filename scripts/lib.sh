@@ -625,6 +625,25 @@ sg_ensure_services() {
   return "$rc"
 }
 
+# The demo gateway routes (scripts/run, bench/run.sh): /demo/** with the internal JWT cached per session, and
+# /demo-strict/** with a fresh one per request, both to the sample downstream at $1. Settings already in the
+# environment win.
+sg_export_demo_routes() {
+  local downstream=${1%/}
+  local r=ReverseProxy__Routes
+  export ${r}__demo__ClusterId="${ReverseProxy__Routes__demo__ClusterId:-demo}"
+  export ${r}__demo__Match__Path="${ReverseProxy__Routes__demo__Match__Path:-/demo/{**catch-all}}"
+  export ${r}__demo__Metadata__InternalJwtAudience="${ReverseProxy__Routes__demo__Metadata__InternalJwtAudience:-demo-api}"
+  export ${r}__demo__Transforms__0__PathRemovePrefix="${ReverseProxy__Routes__demo__Transforms__0__PathRemovePrefix:-/demo}"
+  export ${r}__demo_strict__ClusterId="${ReverseProxy__Routes__demo_strict__ClusterId:-demo}"
+  export ${r}__demo_strict__Match__Path="/demo-strict/{**catch-all}"
+  export ${r}__demo_strict__Metadata__InternalJwtAudience="demo-api"
+  export ${r}__demo_strict__Metadata__InternalJwtPerRequest="true"
+  export ${r}__demo_strict__Transforms__0__PathRemovePrefix="/demo-strict"
+  export ReverseProxy__Clusters__demo__HttpRequest__ActivityTimeout="${ReverseProxy__Clusters__demo__HttpRequest__ActivityTimeout:-00:00:30}"
+  export ReverseProxy__Clusters__demo__Destinations__downstream__Address="${ReverseProxy__Clusters__demo__Destinations__downstream__Address:-$downstream/}"
+}
+
 sg_shell_quote() {
   local v=$1
   printf "'%s'" "${v//\'/\'\\\'\'}"

@@ -48,6 +48,12 @@ public sealed class GatewayFixture<TMode> : AppFixture<TMode> where TMode : IMod
             ctx.Response.Headers["X-Internal-JWT"] = ctx.Request.Headers["X-Internal-JWT"].ToString();
             return "leaked?";
         });
+        _downstream.MapGet("/raw", (HttpContext ctx) => new
+        {
+            cookie = ctx.Request.Headers.Cookie.ToString(),
+            authorization = ctx.Request.Headers.Authorization.ToString(),
+            jwt = ctx.Request.Headers["X-Internal-JWT"].ToString(),
+        });
         _downstream.MapGet("/slow", async () =>
         {
             await Task.Delay(TimeSpan.FromSeconds(4));
@@ -72,6 +78,8 @@ public sealed class GatewayFixture<TMode> : AppFixture<TMode> where TMode : IMod
         Route("dead", "dead", "/dead");
         s["ReverseProxy:Clusters:dead:Destinations:d1:Address"] = "http://127.0.0.1:1/";
         Route("slow", "slow", "/slowpoke");
+        Route("strict", "down", "/strict");
+        s["ReverseProxy:Routes:strict:Metadata:InternalJwtPerRequest"] = "true";
         s["ReverseProxy:Clusters:slow:Destinations:d1:Address"] = DownstreamUrl + "/";
         s["ReverseProxy:Clusters:slow:HttpRequest:ActivityTimeout"] = "00:00:01";
     }
@@ -136,6 +144,9 @@ public abstract class GatewayTests<TMode> where TMode : IMode
         Assert.Equal(GatewayFixture<TMode>.Audience, One("aud"));
         Assert.Equal("sessiongate", One("iss"));
         Assert.True(Guid.TryParse(One("tenant_id"), out _));
+        // Tenant-local role names are not enough for a downstream: the tenant's slug and the permissions come too.
+        Assert.Equal("acme", One("tenant"));
+        Assert.Equal(["reports:read"], claims.GetProperty("permissions").EnumerateArray().Select(r => r.GetString()));
         Assert.False(string.IsNullOrEmpty(One("jti")));
         var iat = long.Parse(One("iat"));
         Assert.True(long.Parse(One("exp")) - iat <= 300);
@@ -152,6 +163,65 @@ public abstract class GatewayTests<TMode> where TMode : IMode
         Assert.Equal(1, received.GetProperty("internal_jwt_headers").GetInt32());
         Assert.Equal("kept", received.GetProperty("custom").GetString());
         Assert.DoesNotContain("eyJ", echo.GetRawText().Replace(_fx.LastInternalJwt ?? "\u0000", ""), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_session_cookie_goes_whatever_the_case_of_its_name_and_other_cookies_pass_byte_for_byte()
+    {
+        var login = await Api.LoginAsync(await _fx.NewUserAsync());
+        const string others = "a=1%202; q=\"quoted value\"; empty=";
+        var response = await Api.SendAsync(HttpMethod.Get, "/down/raw", login, configure: r =>
+            r.Headers.TryAddWithoutValidation("Cookie", $"a=1%202; __HOST-SID={login.Bearer}; q=\"quoted value\"; __host-sid=x; empty="));
+        var raw = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal(others, raw.GetProperty("cookie").GetString());
+        Assert.Equal("", raw.GetProperty("authorization").GetString());
+    }
+
+    [Fact]
+    public async Task An_authorization_header_carrying_the_session_id_goes_whatever_its_scheme_and_others_pass()
+    {
+        if (Api.IsJwtMode) return; // only Opaque ids ride in a cookie, so only there can another scheme carry them
+        var login = await Api.LoginAsync(await _fx.NewUserAsync());
+        async Task<string> AuthorizationSeen(string authorization)
+        {
+            var response = await Api.SendAsync(HttpMethod.Get, "/down/raw", configure: r =>
+            {
+                r.Headers.Add("Cookie", login.Cookie!);
+                r.Headers.TryAddWithoutValidation("Authorization", authorization);
+            });
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("authorization").GetString()!;
+        }
+        Assert.Equal("", await AuthorizationSeen("Session " + login.Bearer));
+        Assert.Equal("", await AuthorizationSeen("token=" + login.Bearer));
+        Assert.Equal("Basic ZG93bnN0cmVhbTpvd24=", await AuthorizationSeen("Basic ZG93bnN0cmVhbTpvd24="));
+    }
+
+    [Fact]
+    public async Task A_zero_trust_route_gets_a_fresh_short_lived_token_per_request_tied_to_the_trace()
+    {
+        var login = await Api.LoginAsync(await _fx.NewUserAsync(["reporter"]));
+        var traceId = System.Diagnostics.ActivityTraceId.CreateRandom().ToHexString();
+        var tokens = new List<System.Text.Json.Nodes.JsonObject>();
+        for (var i = 0; i < 2; i++)
+        {
+            var response = await Api.SendAsync(HttpMethod.Get, "/strict/raw", login, configure: r =>
+                r.Headers.Add("traceparent", $"00-{traceId}-{System.Diagnostics.ActivitySpanId.CreateRandom().ToHexString()}-01"));
+            var jwt = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("jwt").GetString()!;
+            Assert.Equal(HttpStatusCode.OK, await DirectAsync("/claims", jwt)); // the downstream accepts it
+            tokens.Add(TokenForge.Split(jwt).Payload);
+        }
+        Assert.NotEqual(tokens[0]["jti"]!.GetValue<string>(), tokens[1]["jti"]!.GetValue<string>());
+        foreach (var p in tokens)
+        {
+            Assert.True(p["exp"]!.GetValue<long>() - p["iat"]!.GetValue<long>() <= 60);
+            Assert.Equal(traceId, p["trace_id"]!.GetValue<string>());
+            Assert.Equal(["reports:read"], p["permissions"]!.AsArray().Select(x => x!.GetValue<string>()));
+        }
+        // The other routes keep the cached per-session token.
+        var first = (await ClaimsAsync(login)).GetProperty("claims").GetProperty("jti")[0].GetString();
+        var second = (await ClaimsAsync(login)).GetProperty("claims").GetProperty("jti")[0].GetString();
+        Assert.Equal(first, second);
     }
 
     [Fact]

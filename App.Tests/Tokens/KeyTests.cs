@@ -125,4 +125,34 @@ public sealed class Hs256Tests(Hs256Fixture<SessionCache> fx) : IClassFixture<Hs
         var error = Assert.Throws<OptionsValidationException>(() => bad.Factory.Server);
         Assert.Contains("Jwt:", error.Message);
     }
+
+    [Fact]
+    public void The_app_refuses_hs256_when_gateway_routes_are_configured()
+    {
+        var bad = fx.AnotherInstance(s =>
+        {
+            s["Jwt:Algorithm"] = "HS256";
+            s["Jwt:HmacSecret"] = "a-long-enough-shared-secret-of-40-bytes!";
+            s["ReverseProxy:Routes:r:ClusterId"] = "c";
+            s["ReverseProxy:Routes:r:Match:Path"] = "/r/{**rest}";
+            s["ReverseProxy:Routes:r:Metadata:InternalJwtAudience"] = "r";
+            s["ReverseProxy:Clusters:c:Destinations:d:Address"] = "http://127.0.0.1:1/";
+        });
+        var error = Assert.Throws<OptionsValidationException>(() => bad.Factory.Server);
+        Assert.Contains("ReverseProxy:Routes", error.Message);
+    }
+
+    [Fact]
+    public void The_app_refuses_a_gateway_route_without_an_internal_jwt_audience()
+    {
+        var bad = fx.AnotherInstance(s =>
+        {
+            s["Jwt:Algorithm"] = "ES256";
+            s["ReverseProxy:Routes:r:ClusterId"] = "c";
+            s["ReverseProxy:Routes:r:Match:Path"] = "/r/{**rest}";
+            s["ReverseProxy:Clusters:c:Destinations:d:Address"] = "http://127.0.0.1:1/";
+        });
+        var error = Assert.ThrowsAny<Exception>(() => bad.Factory.Server);
+        Assert.Contains("InternalJwtAudience", error.ToString());
+    }
 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Security.Claims;
 using Microsoft.Extensions.Options;
@@ -9,27 +10,48 @@ using SessionGate.Tokens;
 namespace SessionGate.Gateway;
 
 /// <summary>
-/// The internal JWT the gateway hands a downstream: minted once per session and audience, then reused until shortly
-/// before it expires. A cached token is reused only while it says exactly what the caller's principal says (roles,
-/// permissions, tenant), so a role change gets a new token on the next request. A revoked session never gets here:
-/// authentication refuses it first.
+/// The internal JWT the gateway hands a downstream. It names the caller in terms a downstream can authorize on
+/// without trusting tenant-local role names: <c>sub</c>, <c>tenant_id</c>, <c>tenant</c> (the slug), <c>roles</c>,
+/// <c>permissions</c>, <c>sid</c> (the public session id) and a <c>jti</c>.
+/// <para>
+/// By default one is minted per session and audience and reused until shortly before it expires, and only while
+/// it says exactly what the caller's principal says (so a role change gets a new one on the next request). A route
+/// marked <c>InternalJwtPerRequest</c> gets a fresh one per forwarded request instead: its own <c>jti</c>, a life
+/// of <see cref="JwtOptions.PerRequestTokenLifetime"/> (at most 60 s) and the request's <c>trace_id</c>.
+/// A revoked session never gets here: authentication refuses it first.
+/// </para>
 /// </summary>
 public sealed class InternalTokens(TokenService tokens, IOptions<JwtOptions> jwt, TimeProvider time)
 {
-    private sealed record Cached(string Token, DateTimeOffset RenewAt, string[] Roles, string[] Permissions, string Tenant);
+    private sealed record Cached(string Token, long RenewAt, string[] Roles, string[] Permissions, string Tenant);
 
     private readonly ConcurrentDictionary<(string Sid, string Audience), Cached> _cache = new();
     // The hot path's principal is itself cached (per session, in the L1), so most requests find their token here
     // without reading a claim.
     private readonly ConditionalWeakTable<ClaimsPrincipal, ConcurrentDictionary<string, Cached>> _byPrincipal = new();
     private readonly TimeSpan _lifetime = jwt.Value.InternalTokenLifetime;
+    private readonly TimeSpan _perRequestLifetime = jwt.Value.PerRequestTokenLifetime;
     private int _writes;
 
     public ValueTask<string> GetAsync(ClaimsPrincipal user, string audience, CancellationToken ct)
     {
-        if (_byPrincipal.TryGetValue(user, out var mine) && mine.TryGetValue(audience, out var hit) && time.GetUtcNow() < hit.RenewAt)
+        if (_byPrincipal.TryGetValue(user, out var mine) && mine.TryGetValue(audience, out var hit) && Environment.TickCount64 < hit.RenewAt)
             return ValueTask.FromResult(hit.Token);
         return GetSlowAsync(user, audience, ct);
+    }
+
+    /// <summary>
+    /// A token for this request only, tied to its trace: the current activity's, else the incoming W3C
+    /// <c>traceparent</c>'s, else a new trace.
+    /// </summary>
+    public Task<string> MintPerRequestAsync(ClaimsPrincipal user, string audience, string? traceparent, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var claims = Claims(user, user.RolesOf(), user.PermissionsOf(), user.FindFirstValue(SessionClaims.Tenant) ?? "");
+        var trace = Activity.Current?.TraceId
+            ?? (ActivityContext.TryParse(traceparent, null, out var incoming) ? incoming.TraceId : ActivityTraceId.CreateRandom());
+        claims["trace_id"] = trace.ToHexString();
+        return tokens.CreateInternalTokenAsync(claims, audience, now, now + _perRequestLifetime, ct);
     }
 
     private async ValueTask<string> GetSlowAsync(ClaimsPrincipal user, string audience, CancellationToken ct)
@@ -38,34 +60,39 @@ public sealed class InternalTokens(TokenService tokens, IOptions<JwtOptions> jwt
         var roles = user.RolesOf();
         var permissions = user.PermissionsOf();
         var tenant = user.FindFirstValue(SessionClaims.Tenant) ?? "";
-        var now = time.GetUtcNow();
-        if (_cache.TryGetValue((sid, audience), out var hit) && now < hit.RenewAt && hit.Tenant == tenant
+        var tick = Environment.TickCount64;
+        if (_cache.TryGetValue((sid, audience), out var hit) && tick < hit.RenewAt && hit.Tenant == tenant
             && hit.Roles.AsSpan().SequenceEqual(roles) && hit.Permissions.AsSpan().SequenceEqual(permissions))
         {
             _byPrincipal.GetOrCreateValue(user)[audience] = hit;
             return hit.Token;
         }
 
-        var token = await tokens.CreateInternalTokenAsync(new Dictionary<string, object>
-        {
-            [SessionClaims.Subject] = user.FindFirstValue(SessionClaims.Subject)!,
-            [SessionClaims.TenantId] = user.FindFirstValue(SessionClaims.TenantId)!,
-            [SessionClaims.Role] = roles,
-            [SessionClaims.SessionId] = sid,
-            [JwtRegisteredClaimNames.Jti] = TokenService.NewId(),
-        }, audience, now, now + _lifetime, ct);
-        var cached = new Cached(token, now + _lifetime * 0.8, roles, permissions, tenant);
+        var now = time.GetUtcNow();
+        var token = await tokens.CreateInternalTokenAsync(Claims(user, roles, permissions, tenant), audience, now, now + _lifetime, ct);
+        var cached = new Cached(token, tick + (long)(_lifetime * 0.8).TotalMilliseconds, roles, permissions, tenant);
         _cache[(sid, audience)] = cached;
         _byPrincipal.GetOrCreateValue(user)[audience] = cached;
-        if (Interlocked.Increment(ref _writes) % 1024 == 0) Sweep(now);
+        if (Interlocked.Increment(ref _writes) % 1024 == 0) Sweep(tick);
         return token;
     }
 
-    private void Sweep(DateTimeOffset now)
+    private static Dictionary<string, object> Claims(ClaimsPrincipal user, string[] roles, string[] permissions, string tenant) => new()
+    {
+        [SessionClaims.Subject] = user.FindFirstValue(SessionClaims.Subject)!,
+        [SessionClaims.TenantId] = user.FindFirstValue(SessionClaims.TenantId)!,
+        [SessionClaims.Tenant] = tenant,
+        [SessionClaims.Role] = roles,
+        [SessionClaims.Permission] = permissions,
+        [SessionClaims.SessionId] = user.FindFirstValue(SessionClaims.SessionId)!,
+        [JwtRegisteredClaimNames.Jti] = TokenService.NewId(),
+    };
+
+    private void Sweep(long tick)
     {
         foreach (var (key, value) in _cache)
         {
-            if (now >= value.RenewAt) _cache.TryRemove(new KeyValuePair<(string, string), Cached>(key, value));
+            if (tick >= value.RenewAt) _cache.TryRemove(new KeyValuePair<(string, string), Cached>(key, value));
         }
     }
 }

@@ -44,7 +44,12 @@ public static class ServiceRegistration
             .Validate(o => o.InternalTokenLifetime > TimeSpan.Zero && o.InternalTokenLifetime <= TimeSpan.FromMinutes(5),
                 "Jwt:InternalTokenLifetime must be positive and at most 00:05:00.")
             .Validate(o => o.AccessTokenLifetime > TimeSpan.Zero, "Jwt:AccessTokenLifetime must be positive.")
+            .Validate(o => o.PerRequestTokenLifetime > TimeSpan.Zero && o.PerRequestTokenLifetime <= TimeSpan.FromSeconds(60),
+                "Jwt:PerRequestTokenLifetime must be positive and at most 00:01:00.")
             .Validate(o => o.ClockSkew >= TimeSpan.Zero && o.ClockSkew <= TimeSpan.FromSeconds(30), "Jwt:ClockSkew must be between 0 and 30 seconds.")
+            // A downstream that verifies an HS256 internal JWT holds the secret, and could mint access tokens with it.
+            .Validate<IConfiguration>((o, c) => o.Algorithm != "HS256" || !c.GetSection("ReverseProxy:Routes").GetChildren().Any(),
+                "Jwt:Algorithm HS256 cannot be used with gateway routes (ReverseProxy:Routes): a downstream holding the secret could mint tokens. Use ES256 or RS256.")
             .ValidateOnStart();
         services.AddOptions<SessionLifetimeOptions>().BindConfiguration("Session")
             .Validate(o => o.IdleTimeout > TimeSpan.Zero && o.AbsoluteTimeout > TimeSpan.Zero, "Session:IdleTimeout and Session:AbsoluteTimeout must be positive.")
@@ -114,7 +119,6 @@ public static class ServiceRegistration
         services.AddSingleton<KeyRing>();
         services.AddHostedService(sp => sp.GetRequiredService<KeyRing>());
         services.AddSingleton<TokenService>();
-        services.AddSingleton<InternalTokens>();
         services.AddSingleton<SessionSecrets>();
 
         // The modes are singletons: the hot path allocates no scope and no DbContext unless it misses.

@@ -18,6 +18,9 @@ public sealed class JwtOptions
     /// <summary>Life of the internal JWT the gateway injects; at most 5 minutes.</summary>
     public TimeSpan InternalTokenLifetime { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>Life of the internal JWT minted per request on routes with <c>InternalJwtPerRequest</c>; at most 60 s.</summary>
+    public TimeSpan PerRequestTokenLifetime { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>The HS256 secret (at least 32 bytes of UTF-8); required only for HS256.</summary>
     public string? HmacSecret { get; set; }
 
