@@ -288,8 +288,12 @@ namespace SessionGate.Migrations
                     b.HasIndex("SecretHash")
                         .IsUnique();
 
-                    b.HasIndex("TenantId", "CreatedAt")
+                    b.HasIndex("TenantId", "Id")
                         .HasDatabaseName("IX_sessions_live_by_tenant")
+                        .HasFilter("\"RevokedAt\" IS NULL");
+
+                    b.HasIndex("TenantId", "UserId")
+                        .HasDatabaseName("IX_sessions_live_users_by_tenant")
                         .HasFilter("\"RevokedAt\" IS NULL");
 
                     b.HasIndex("UserId", "CreatedAt")

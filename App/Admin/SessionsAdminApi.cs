@@ -9,6 +9,8 @@ using SessionGate.Sessions;
 
 namespace SessionGate.Admin;
 
+public sealed record OnlineUserView(Guid UserId, string Username, int Sessions, DateTimeOffset LastSeenAt);
+
 public sealed record AdminSessionView(Guid Id, Guid UserId, string Username, string DeviceType, DateTimeOffset CreatedAt, DateTimeOffset LastSeenAt, string? Ip);
 
 internal static class SessionsAdminApi
@@ -17,30 +19,57 @@ internal static class SessionsAdminApi
     private const int TotalCap = 10_000;
 
     // GET    /admin/sessions        sessions:read
+    // GET    /admin/online-users    sessions:read
     // DELETE /admin/sessions/{id}   sessions:kick
     public static void MapAdminSessions(this RouteGroupBuilder admin)
     {
         var sessions = admin.MapGroup("/sessions").WithTags("Admin: sessions");
         sessions.MapGet("/", List).RequireAuthorization(Permissions.SessionsRead).WithName("ListSessions")
             .WithSummary($"Online sessions, newest first, paged from an index (total counts up to {TotalCap}).");
+        admin.MapGet("/online-users", OnlineUsers).WithTags("Admin: sessions").RequireAuthorization(Permissions.SessionsRead).WithName("ListOnlineUsers")
+            .WithSummary($"One row per user with a live session: how many, and when last seen. Paged from an index (total counts up to {TotalCap}); pass `next` back as `after`.");
         sessions.MapDelete("/{id:guid}", Kick).RequireAuthorization(Permissions.SessionsKick).WithName("KickSession")
             .WithSummary("Kick one session; its client then gets session-revoked with reason kicked.");
     }
 
     private static async Task<Results<Ok<Paged<AdminSessionView>>, ProblemHttpResult>> List(
         ClaimsPrincipal caller, AppDbContext db, TimeProvider time, [FromQuery(Name = "user_id")] Guid? userId,
-        [FromQuery] int? page, [FromQuery] int? size, [FromQuery] string? tenant, CancellationToken ct)
+        [FromQuery] int? page, [FromQuery] int? size, [FromQuery] Guid? after, [FromQuery] string? tenant, CancellationToken ct)
     {
         if (AdminApi.ValidatePage(page, size, out var p, out var s) is { } invalid) return Problems.ValidationFailed(invalid);
         if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
         var query = db.Sessions.AsNoTracking().Where(x => x.TenantId == tenantId).Where(SessionReader.IsLive(time.GetUtcNow()));
         if (userId is { } uid) query = query.Where(x => x.UserId == uid);
-        var total = await query.OrderBy(x => x.CreatedAt).Take(TotalCap).LongCountAsync(ct);
-        var items = await (from x in query.OrderByDescending(x => x.CreatedAt).Skip((p - 1) * s).Take(s)
+        var total = await query.Take(TotalCap).LongCountAsync(ct);
+        // Newest first: session ids are version-7 UUIDs, so id order is creation order.
+        var ordered = query.OrderByDescending(x => x.Id);
+        var window = after is { } cursor ? ordered.Where(x => x.Id.CompareTo(cursor) < 0).Take(s) : ordered.Skip((p - 1) * s).Take(s);
+        var items = await (from x in window
                            join u in db.Users on x.UserId equals u.Id
+                           orderby x.Id descending
                            select new AdminSessionView(x.Id, x.UserId, u.Username, x.DeviceType, x.CreatedAt, x.LastSeenAt, x.Ip))
             .ToListAsync(ct);
-        return TypedResults.Ok(new Paged<AdminSessionView>(items, p, s, total));
+        return TypedResults.Ok(new Paged<AdminSessionView>(items, p, s, total, items.Count == s ? items[^1].Id.ToString() : null));
+    }
+
+    private static async Task<Results<Ok<Paged<OnlineUserView>>, ProblemHttpResult>> OnlineUsers(
+        ClaimsPrincipal caller, AppDbContext db, TimeProvider time, [FromQuery] int? page, [FromQuery] int? size, [FromQuery] Guid? after,
+        [FromQuery] string? tenant, CancellationToken ct)
+    {
+        if (AdminApi.ValidatePage(page, size, out var p, out var s) is { } invalid) return Problems.ValidationFailed(invalid);
+        if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
+        var live = db.Sessions.AsNoTracking().Where(x => x.TenantId == tenantId).Where(SessionReader.IsLive(time.GetUtcNow()));
+        var total = await live.Select(x => x.UserId).Distinct().Take(TotalCap).LongCountAsync(ct);
+        var users = live.Where(x => after == null || x.UserId.CompareTo(after.Value) > 0)
+            .GroupBy(x => x.UserId)
+            .Select(g => new { UserId = g.Key, Sessions = g.Count(), LastSeenAt = g.Max(x => x.LastSeenAt) })
+            .OrderBy(g => g.UserId);
+        var window = after is null ? users.Skip((p - 1) * s).Take(s) : users.Take(s);
+        var items = await (from g in window
+                           join u in db.Users on g.UserId equals u.Id
+                           orderby g.UserId
+                           select new OnlineUserView(g.UserId, u.Username, g.Sessions, g.LastSeenAt)).ToListAsync(ct);
+        return TypedResults.Ok(new Paged<OnlineUserView>(items, p, s, total, items.Count == s ? items[^1].UserId.ToString() : null));
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> Kick(

@@ -62,7 +62,10 @@ internal sealed class SessionConfiguration : IEntityTypeConfiguration<Session>
         b.HasIndex(s => s.SecretHash).IsUnique();
         // Online-session listings and login policies read live sessions only, newest first, by index.
         b.HasIndex(s => new { s.UserId, s.CreatedAt }).HasFilter("\"RevokedAt\" IS NULL").HasDatabaseName("IX_sessions_live_by_user");
-        b.HasIndex(s => new { s.TenantId, s.CreatedAt }).HasFilter("\"RevokedAt\" IS NULL").HasDatabaseName("IX_sessions_live_by_tenant");
+        // Admin listings page through a tenant's live sessions by id (v7: creation order) and its online users by
+        // user id, from these indexes, with keyset cursors: a deep page costs what the first does.
+        b.HasIndex(s => new { s.TenantId, s.Id }).HasFilter("\"RevokedAt\" IS NULL").HasDatabaseName("IX_sessions_live_by_tenant");
+        b.HasIndex(s => new { s.TenantId, s.UserId }).HasFilter("\"RevokedAt\" IS NULL").HasDatabaseName("IX_sessions_live_users_by_tenant");
         // Rebuilding a user's revocations (Blacklist) reads the sessions that ended recently.
         b.HasIndex(s => new { s.UserId, s.RevokedAt }).HasFilter("\"RevokedAt\" IS NOT NULL").HasDatabaseName("IX_sessions_revoked_by_user");
         b.Property(s => s.DeviceType).HasMaxLength(16);
