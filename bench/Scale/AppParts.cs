@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using SessionGate.Data;
+using SessionGate.Infrastructure;
 using SessionGate.Sessions;
 using StackExchange.Redis;
 
@@ -39,7 +40,9 @@ public sealed class AppParts : IAsyncDisposable
 
     public static async Task<AppParts> CreateAsync(Args args)
     {
-        var postgres = args.Required("postgres");
+        // Connected as the app connects (ConnectionOptions.Tune: no DISCARD ALL on every return to the pool), so the
+        // tool never puts a statement into pg_stat_statements that the app would not send.
+        var postgres = ConnectionOptions.Tune(args.Required("postgres"))!;
         var redisConfiguration = args.Required("redis");
         var prefix = args.String("prefix", "sg:");
 

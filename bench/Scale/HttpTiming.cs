@@ -111,12 +111,22 @@ public static class HttpTiming
             await gate.WaitAsync();
             try
             {
-                using var request = Request(HttpMethod.Post, $"admin/users?tenant={Uri.EscapeDataString(tenant)}", bearer);
-                request.Content = JsonContent.Create(new { username = name, password, roles });
-                using var response = await http.SendAsync(request);
-                if (response.StatusCode == HttpStatusCode.Created) Interlocked.Increment(ref created);
-                else if (response.StatusCode == HttpStatusCode.Conflict) Interlocked.Increment(ref existed);
-                else throw new BenchException($"POST /admin/users {name} answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+                for (var attempt = 1; ; attempt++)
+                {
+                    using var request = Request(HttpMethod.Post, $"admin/users?tenant={Uri.EscapeDataString(tenant)}", bearer);
+                    request.Content = JsonContent.Create(new { username = name, password, roles });
+                    using var response = await http.SendAsync(request);
+                    if (response.StatusCode == HttpStatusCode.Created) Interlocked.Increment(ref created);
+                    else if (response.StatusCode == HttpStatusCode.Conflict) Interlocked.Increment(ref existed);
+                    // Hashing saturated (a busy shared machine): the app says try again shortly.
+                    else if (response.StatusCode == HttpStatusCode.ServiceUnavailable && attempt < 10)
+                    {
+                        await Task.Delay(TimeSpan.FromSeconds(attempt));
+                        continue;
+                    }
+                    else throw new BenchException($"POST /admin/users {name} answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+                    break;
+                }
             }
             finally
             {

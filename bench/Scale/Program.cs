@@ -35,7 +35,9 @@ public static class Program
           sliding-capacity --postgres CS --mode batched|single [--seconds 10] [--batch 2500] [--connections 1]
                     [--ids 100000] [--idle-timeout 02:00:00]
                     Sliding-expiry writes straight to PostgreSQL: the app's batched UPDATE ... FROM unnest, or one
-                    UPDATE per session as the previous design did. Rows/s, statements/s, WAL bytes per row.
+                    UPDATE per session as the previous design did. Rows/s, statements/s, WAL bytes and backend CPU per row.
+          pbkdf2    [--count 20]
+                    CPU per password check (the app's PasswordHasher at its iteration count), on one thread.
         """;
 
     public static async Task<int> Main(string[] argv)
@@ -57,6 +59,7 @@ public static class Program
                 "http-time" => await HttpTiming.RunAsync(args),
                 "create-users" => await HttpTiming.CreateUsersAsync(args),
                 "sliding-capacity" => await SlidingCapacity.RunAsync(args),
+                "pbkdf2" => Pbkdf2.Run(args),
                 _ => throw new UsageException($"unknown command '{args.Command}'"),
             };
         }

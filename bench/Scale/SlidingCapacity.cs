@@ -29,7 +29,7 @@ public static class SlidingCapacity
 
     public static async Task<int> RunAsync(Args args)
     {
-        var cs = args.Required("postgres");
+        var cs = SessionGate.Infrastructure.ConnectionOptions.Tune(args.Required("postgres"))!;
         var mode = args.Required("mode");
         if (mode is not ("batched" or "single")) throw new UsageException("--mode is batched or single");
         var seconds = args.Double("seconds", 10);
@@ -50,12 +50,16 @@ public static class SlidingCapacity
         long next = 0;
         long rows = 0;
         long statements = 0;
+        long backendTicks = 0;
         var deadline = Stopwatch.StartNew();
         var until = TimeSpan.FromSeconds(seconds);
         await Task.WhenAll(Enumerable.Range(0, connections).Select(async _ =>
         {
             await using var connection = new NpgsqlConnection(cs);
             await connection.OpenAsync();
+            // The backend serving this connection exits with it, taking its CPU time along: read it before closing.
+            var backend = int.Parse(await ScalarAsync(connection, "SELECT pg_backend_pid()::text"), System.Globalization.CultureInfo.InvariantCulture);
+            var ticksBefore = CpuTicks(backend);
             while (deadline.Elapsed < until)
             {
                 var now = DateTimeOffset.UtcNow;
@@ -85,6 +89,7 @@ public static class SlidingCapacity
                 }
                 Interlocked.Increment(ref statements);
             }
+            Interlocked.Add(ref backendTicks, CpuTicks(backend) - ticksBefore);
         }));
         var elapsed = deadline.Elapsed.TotalSeconds;
 
@@ -104,7 +109,25 @@ public static class SlidingCapacity
         Program.Emit("rows_per_s", Math.Round(rows / elapsed));
         Program.Emit("statements_per_s", Math.Round(statements / elapsed, 1));
         Program.Emit("wal_bytes_per_row", rows == 0 ? 0 : Math.Round((double)wal / rows));
+        // Clock ticks are 1/100 s on Linux (USER_HZ); -1 when /proc could not be read (PostgreSQL on another host).
+        Program.Emit("backend_cpu_s", backendTicks < 0 ? -1 : Math.Round(backendTicks / 100.0, 2));
+        Program.Emit("backend_cpu_ms_per_1000_rows", backendTicks < 0 || rows == 0 ? -1 : Math.Round(backendTicks * 10.0 / rows * 1000, 1));
         return 0;
+    }
+
+    /// <summary>utime + stime of a local process, in clock ticks; a large negative number when it cannot be read.</summary>
+    private static long CpuTicks(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            return -1_000_000_000;
+        }
     }
 
     private static async Task<Guid[]> ReadIdsAsync(NpgsqlConnection connection, int count)
