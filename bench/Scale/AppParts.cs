@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.DataProtection;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Metadata;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -48,9 +49,13 @@ public sealed class AppParts : IAsyncDisposable
 
         var services = new ServiceCollection();
         services.AddLogging();
+        // The app's DataProtection:* settings (a certificate that encrypts the key ring) come from the environment, as
+        // the app reads them (DataProtection__CertificatePath and so on).
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddEnvironmentVariables().Build());
         services.AddDbContext<AppDbContext>(o => o.UseNpgsql(postgres));
         // Exactly as ServiceRegistration.AddSessionGate configures it: same application name, same key ring.
         services.AddDataProtection().SetApplicationName("SessionGate").PersistKeysToDbContext<AppDbContext>();
+        DataProtectionCertificate.Register(services);
         services.AddSingleton<SessionSecrets>();
         var provider = services.BuildServiceProvider();
 
