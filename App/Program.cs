@@ -27,6 +27,7 @@ app.UseAuthorization();
 
 app.MapSessionGateHealth();
 app.MapSessionGateMetrics();
+app.MapSessionGateDocs();
 app.MapJwksApi();
 app.MapAuthApi();
 app.MapSampleApi();
