@@ -40,6 +40,7 @@ LOGIN_CONNECTIONS=${SCALE_LOGIN_CONNECTIONS:-8}
 OPS=${SCALE_OPS:-40}                       # operations per statement-count window
 SLIDE_DURATION=${SCALE_SLIDE_DURATION:-20}  # seconds of requests over SLIDE_SESSIONS sessions
 CAPACITY_SECONDS=${SCALE_CAPACITY_SECONDS:-10}
+DRAIN=${SCALE_DRAIN:-2000}                  # logouts committed while Redis refuses writes, then drained by the relay
 PORT_BASE=${SCALE_PORT_BASE:-24100}
 KEEP=${SCALE_KEEP:-0}                      # 1: keep the databases' data dirs after the run
 SKIP_BUILD=${SCALE_SKIP_BUILD:-0}
@@ -311,6 +312,18 @@ login_json() { # url tenant user password
     -d "{\"tenant\":\"$2\",\"username\":\"$3\",\"password\":\"$4\",\"device_type\":\"api\"}"
 }
 admin_session() { login_json "$1" system admin "$ADMIN_PASSWORD" | jq -er .session_id; }
+# tcurl LABEL CURL-ARGS...: one timed request; the body goes to $DATA/body, the status is printed, and the client's
+# latency (curl's time_total, seconds) is appended to $DATA/lat-LABEL.txt for the statements table.
+tcurl() {
+  local label=$1 out
+  shift
+  out=$(curl -s --max-time 30 -o "$DATA/body" -w '%{http_code} %{time_total}' "$@") || out="000 0"
+  printf '%s\n' "${out#* }" >>"$DATA/lat-$label.txt"
+  printf '%s' "${out%% *}"
+}
+login_body() { # tenant user password
+  printf '{"tenant":"%s","username":"%s","password":"%s","device_type":"api"}' "$1" "$2" "$3"
+}
 
 phase "Starting the app twice (10k side on sg_small, 1M side on sg_big; Opaque); each migrates and creates its keys"
 start_app small "$APP_PORT_SMALL" sg_small "$REDIS_SMALL" Opaque
@@ -350,6 +363,7 @@ wrk_parse() { # NAME OUT -> W_RPS W_REQ W_P50 (ms); any failed request fails the
   W_RPS=$(awk '/^Requests\/sec:/ {print $2}' "$out")
   W_REQ=$(awk '/requests in/ {print $1}' "$out")
   W_P50=$(lat_ms "$(awk '$1 == "50%" {print $2}' "$out")")
+  W_P99=$(lat_ms "$(awk '$1 == "99%" {print $2}' "$out")")
   if grep -qE 'Non-2xx|Socket errors' "$out"; then cat "$out" >&2; die "wrk $name saw failed requests"; fi
   [[ -n $W_RPS && -n $W_REQ ]] || { cat "$out" >&2; die "could not read wrk output for $name"; }
 }
@@ -385,17 +399,17 @@ simultaneous() {
 
 # interleave LABEL ROUNDS: rounds of small vs big, order alternating; sets I_RATIO I_RPS_S I_RPS_B and more
 interleave() {
-  local label=$1 rounds=$2 r ratios=() cpu_ratios=() rs=() rb=() us=() ub=() rds=() rdb=() p50s=() p50b=()
+  local label=$1 rounds=$2 r ratios=() cpu_ratios=() rs=() rb=() us=() ub=() rds=() rdb=() p50s=() p50b=() p99s=() p99b=()
   for ((r = 1; r <= rounds; r++)); do
     local order=(small big)
     ((r % 2 == 0)) && order=(big small)
     for side in "${order[@]}"; do
       if [[ $side == small ]]; then
         run_wrk "$label-r$r-small" "$URL_SMALL/api/profile" "$DATA/hot-small.txt" "$DURATION" "${APP_PID[small]}" "$REDIS_PID_small"
-        rs+=("$W_RPS"); us+=("$(us_per_req "$W_APP_TICKS" "$W_REQ")"); rds+=("$(us_per_req "$W_REDIS_TICKS" "$W_REQ")"); p50s+=("$W_P50")
+        rs+=("$W_RPS"); us+=("$(us_per_req "$W_APP_TICKS" "$W_REQ")"); rds+=("$(us_per_req "$W_REDIS_TICKS" "$W_REQ")"); p50s+=("$W_P50"); p99s+=("$W_P99")
       else
         run_wrk "$label-r$r-big" "$URL_BIG/api/profile" "$HOT_BIG" "$DURATION" "${APP_PID[big]}" "$REDIS_PID_big"
-        rb+=("$W_RPS"); ub+=("$(us_per_req "$W_APP_TICKS" "$W_REQ")"); rdb+=("$(us_per_req "$W_REDIS_TICKS" "$W_REQ")"); p50b+=("$W_P50")
+        rb+=("$W_RPS"); ub+=("$(us_per_req "$W_APP_TICKS" "$W_REQ")"); rdb+=("$(us_per_req "$W_REDIS_TICKS" "$W_REQ")"); p50b+=("$W_P50"); p99b+=("$W_P99")
       fi
     done
     ratios+=("$(calc %.3f "${rb[-1]} / ${rs[-1]}")")
@@ -408,6 +422,7 @@ interleave() {
   I_US_S=$(median "${us[@]}"); I_US_B=$(median "${ub[@]}")
   I_RUS_S=$(median "${rds[@]}"); I_RUS_B=$(median "${rdb[@]}")
   I_P50_S=$(median "${p50s[@]}"); I_P50_B=$(median "${p50b[@]}")
+  I_P99_S=$(median "${p99s[@]}"); I_P99_B=$(median "${p99b[@]}")
 }
 
 phase "Hot path, A/A control: both sides hold $SMALL sessions ($CONTROL_ROUNDS interleaved rounds)"
@@ -435,7 +450,7 @@ LIVE_BIG=$(psql_db sg_big -c "SELECT count(*) FROM sessions WHERE \"RevokedAt\" 
 KEYS_BIG=$(rcli "$REDIS_BIG" DBSIZE)
 note "live sessions in PostgreSQL: $LIVE_BIG; Redis keys: $KEYS_BIG"
 scale sample --from "$DATA/creds-big.txt" --out "$DATA/hot-big.txt=$SAMPLE" --out "$DATA/slide.txt=$SLIDE_SESSIONS" \
-  --out "$DATA/spare.txt=$((OPS * 3))" >"$LOGS/sample-big.out"
+  --out "$DATA/spare.txt=$((OPS * 3))" --out "$DATA/drain.txt=$DRAIN" >"$LOGS/sample-big.out"
 
 phase "Hot path: $SAMPLE of the $LIVE_BIG sessions vs all $SAMPLE_SMALL_N of the 10k side ($ROUNDS interleaved rounds)"
 HOT_BIG=$DATA/hot-big.txt
@@ -542,13 +557,15 @@ LOGIN_PG_MS=$(median "${login_pg[@]}")
 LOGIN_CORES=$(median "${login_app_cores[@]}")
 
 # ---- Background statements of an idle instance (default settings) ---------------------------------------------------
-phase "Background PostgreSQL statements of one idle instance (default settings, 10 s)"
+IDLE_SECS=16 # longer than the online-sessions gauge's 15 s count, so the window holds one
+phase "Background PostgreSQL statements of one idle instance (default settings, $IDLE_SECS s)"
 sleep 2
 psql_db sg_big -c "SELECT pg_stat_statements_reset()" >/dev/null
-sleep 10
-BG_TOTAL=$(psql_db sg_big -c "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE $APP_STATEMENTS")
-psql_db sg_big -c "SELECT calls, regexp_replace(query, '\s+', ' ', 'g') FROM pg_stat_statements WHERE $APP_STATEMENTS ORDER BY calls DESC" >"$STMT_DIR/idle-default.tsv"
-BG_PER_S=$(calc %.1f "$BG_TOTAL / 10")
+sleep "$IDLE_SECS"
+read -r BG_TOTAL BG_EXEC < <(psql_db sg_big -c "SELECT coalesce(sum(calls), 0), round(coalesce(sum(total_exec_time), 0)::numeric, 1) FROM pg_stat_statements WHERE $APP_STATEMENTS" | tr '\t' ' ')
+psql_db sg_big -c "SELECT calls, regexp_replace(query, '\s+', ' ', 'g'), round(total_exec_time::numeric, 1) FROM pg_stat_statements WHERE $APP_STATEMENTS ORDER BY calls DESC" >"$STMT_DIR/idle-default.tsv"
+BG_PER_S=$(calc %.1f "$BG_TOTAL / $IDLE_SECS")
+BG_EXEC_PER_S=$(calc %.1f "$BG_EXEC / $IDLE_SECS")
 stop_app big
 
 # ---- Statements per operation -------------------------------------------------------------------------------------
@@ -589,7 +606,12 @@ stats_read() { # label description ops
     END { pp = p - int(dur + 0.5); if (pp < 0) pp = 0; printf "%.2f %.2f\n", c / ops, pp / ops }' "$rds")
   breakdown_redis=$(awk -F'[:,=]' -v ops="$ops" '/^cmdstat_/ { name = substr($1, 9); if (name ~ /^(info|config|ping|client|command)/) next
       printf "%s%s %.2f", sep, name, $3 / ops; sep = ", " }' "$rds")
-  STMT_ROWS+=("| $desc | $ops | $per | $exec | $pgcpu | $wal | $redis_per | $publish_per |")
+  local lat="–"
+  if [[ -s $DATA/lat-$label.txt ]]; then
+    lat=$(sort -g "$DATA/lat-$label.txt" | awk '{ a[NR] = $1 * 1000 } END { i50 = int((NR + 1) / 2); i95 = int(NR * 0.95 + 0.999); if (i95 < 1) i95 = 1
+      printf "%.1f / %.1f", a[i50], a[i95] }')
+  fi
+  STMT_ROWS+=("| $desc | $ops | $lat | $per | $exec | $pgcpu | $wal | $redis_per | $publish_per |")
   local lines
   lines=$(awk -F'\t' -v ops="$ops" -v bg="$BG_RE" '$5 !~ bg {
       q = $5; if (length(q) > 150) q = substr(q, 1, 147) "..."; gsub(/\|/, "\\|", q)
@@ -617,14 +639,16 @@ PROFILE_REQ=$W_REQ
 
 stats_reset
 for ((i = 0; i < OPS; i++)); do
-  login_json "$URL_COUNT" "$LOGIN_TENANT" "login-$(printf %02d $((i % LOGIN_USERS)))" "$LOGIN_PASSWORD" >/dev/null || die "login failed"
+  code=$(tcurl login "$URL_COUNT/auth/login" -H 'content-type: application/json' \
+    -d "$(login_body "$LOGIN_TENANT" "login-$(printf %02d $((i % LOGIN_USERS)))" "$LOGIN_PASSWORD")")
+  [[ $code == 200 ]] || die "login answered $code"
 done
 stats_read login "POST /auth/login (Opaque)" "$OPS"
 
 sed -n "1,${OPS}p" "$DATA/spare.txt" >"$DATA/logout.txt"
 stats_reset
 while read -r cred; do
-  code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$URL_COUNT/auth/logout" -H "Authorization: Bearer $cred")
+  code=$(tcurl logout -X POST "$URL_COUNT/auth/logout" -H "Authorization: Bearer $cred")
   [[ $code == 204 ]] || die "logout answered $code"
 done <"$DATA/logout.txt"
 stats_read logout "POST /auth/logout (Opaque)" "$OPS"
@@ -636,21 +660,21 @@ while read -r cred; do
 done <"$DATA/kick.txt"
 stats_reset
 while read -r sid tenant; do
-  code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$URL_COUNT/admin/sessions/$sid?tenant=$tenant" -H "Authorization: Bearer $ADMIN_COUNT")
+  code=$(tcurl kick -X DELETE "$URL_COUNT/admin/sessions/$sid?tenant=$tenant" -H "Authorization: Bearer $ADMIN_COUNT")
   [[ $code == 204 ]] || die "kick answered $code"
 done <"$DATA/kick-targets.txt"
 stats_read kick "DELETE /admin/sessions/{id} (kick one session, platform admin)" "$OPS"
 
 scale heavy --postgres "$(pg_cs sg_big)" --redis "$(redis_cfg "$REDIS_BIG")" --count "$HEAVY" >/dev/null 2>"$LOGS/seed-heavy-count.log"
 stats_reset
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$URL_COUNT/admin/users/$HEAVY_ID/logout-all?tenant=$BIG_TENANT" -H "Authorization: Bearer $ADMIN_COUNT")
+code=$(tcurl kickall -X POST "$URL_COUNT/admin/users/$HEAVY_ID/logout-all?tenant=$BIG_TENANT" -H "Authorization: Bearer $ADMIN_COUNT")
 [[ $code == 204 ]] || die "kick-all answered $code"
 stats_read kickall "POST /admin/users/{id}/logout-all ($HEAVY sessions)" 1
 
 page_window() { # label description url
   stats_reset
   for ((i = 0; i < PAGE_OPS; i++)); do
-    curl -sf -o /dev/null "$3" -H "Authorization: Bearer $ADMIN_COUNT" || die "$3 failed"
+    [[ $(tcurl "$1" "$3" -H "Authorization: Bearer $ADMIN_COUNT") == 200 ]] || die "$3 failed"
   done
   stats_read "$1" "$2" "$PAGE_OPS"
 }
@@ -666,24 +690,66 @@ sleep 2
 : >"$DATA/bl-tokens.txt"
 stats_reset
 for ((i = 0; i < OPS; i++)); do
-  login_json "$URL_COUNT" "$LOGIN_TENANT" "login-$(printf %02d $((i % LOGIN_USERS)))" "$LOGIN_PASSWORD" | jq -r '.refresh_token' >>"$DATA/bl-tokens.txt" ||
+  [[ $(tcurl bl-login "$URL_COUNT/auth/login" -H 'content-type: application/json' \
+    -d "$(login_body "$LOGIN_TENANT" "login-$(printf %02d $((i % LOGIN_USERS)))" "$LOGIN_PASSWORD")") == 200 ]] &&
+    jq -er '.refresh_token' "$DATA/body" >>"$DATA/bl-tokens.txt" ||
     die "Blacklist login failed"
 done
 stats_read bl-login "POST /auth/login (Blacklist)" "$OPS"
 : >"$DATA/bl-access.txt"
 stats_reset
 while read -r rt; do
-  curl -sf "$URL_COUNT/auth/refresh" -H 'content-type: application/json' -d "{\"refresh_token\":\"$rt\"}" | jq -r .access_token >>"$DATA/bl-access.txt" ||
+  [[ $(tcurl bl-refresh "$URL_COUNT/auth/refresh" -H 'content-type: application/json' -d "{\"refresh_token\":\"$rt\"}") == 200 ]] &&
+    jq -er .access_token "$DATA/body" >>"$DATA/bl-access.txt" ||
     die "refresh failed"
 done <"$DATA/bl-tokens.txt"
 stats_read bl-refresh "POST /auth/refresh (Blacklist)" "$OPS"
 stats_reset
 while read -r at; do
-  code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$URL_COUNT/auth/logout" -H "Authorization: Bearer $at")
+  code=$(tcurl bl-logout -X POST "$URL_COUNT/auth/logout" -H "Authorization: Bearer $at")
   [[ $code == 204 ]] || die "Blacklist logout answered $code"
 done <"$DATA/bl-access.txt"
 stats_read bl-logout "POST /auth/logout (Blacklist)" "$OPS"
 stop_app blacklist
+
+
+# ---- Outbox drain -----------------------------------------------------------------------------------------------------
+# Logouts commit in PostgreSQL while Redis refuses every write (NOREPLICAS, reads still served), so each leaves an
+# outbox row the request could not confirm. Then Redis takes writes again, and the relay of one default instance
+# drains the backlog: time until no row is pending, and every logged-out session is refused afterwards.
+phase "Outbox drain: $DRAIN logouts while Redis refuses writes, then the relay of one instance drains them"
+start_app drain "$APP_PORT_COUNT" sg_big "$REDIS_BIG" Opaque
+sleep 2
+pending() { psql_db sg_big -c "SELECT count(*) FROM outbox WHERE \"AppliedAt\" IS NULL"; }
+DRAIN_PENDING0=$(pending)
+rcli "$REDIS_BIG" CONFIG SET min-replicas-to-write 1 >/dev/null
+DRAIN_T0=$(date +%s.%N)
+# 4 clients at once; a logout that PostgreSQL committed answers 204 whatever Redis does.
+xargs -P 4 -I{} curl -s -o /dev/null -w '%{http_code}\n' --max-time 30 -X POST "$URL_COUNT/auth/logout" -H "Authorization: Bearer {}" \
+  <"$DATA/drain.txt" >"$DATA/drain-codes.txt"
+DRAIN_COMMIT_S=$(awk -v a="$DRAIN_T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+DRAIN_OK=$(grep -c '^204$' "$DATA/drain-codes.txt" || true)
+DRAIN_CODES=$(sort "$DATA/drain-codes.txt" | uniq -c | awk '{ printf "%s%s x %s", sep, $1, $2; sep = ", " }')
+sleep 3 # the relay tries (and fails) meanwhile
+DRAIN_BACKLOG=$(($(pending) - DRAIN_PENDING0))
+rcli "$REDIS_BIG" CONFIG SET min-replicas-to-write 0 >/dev/null
+DRAIN_T1=$(date +%s.%N)
+for ((i = 0; i < 1200; i++)); do
+  (($(pending) <= DRAIN_PENDING0)) && break
+  sleep 0.1
+done
+DRAIN_S=$(awk -v a="$DRAIN_T1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+(($(pending) <= DRAIN_PENDING0)) || die "the outbox was not drained within 120 s ($(pending) rows pending)"
+DRAIN_RATE=$(calc %.0f "$DRAIN_BACKLOG / $DRAIN_S")
+# Every logged-out session is refused now, through this instance and from Redis alone.
+DRAIN_ACCEPTED=0
+for _ in 1 2 3; do sleep 1; done # past the L1 bound
+while read -r cred; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' "$URL_COUNT/api/profile" -H "Authorization: Bearer $cred")
+  [[ $code == 200 ]] && DRAIN_ACCEPTED=$((DRAIN_ACCEPTED + 1))
+done < <(head -200 "$DATA/drain.txt")
+note "$DRAIN logouts in $DRAIN_COMMIT_S s ($DRAIN_CODES); $DRAIN_BACKLOG rows pending; drained in $DRAIN_S s ($DRAIN_RATE rows/s); $DRAIN_ACCEPTED of 200 logged-out sessions accepted afterwards"
+stop_app drain
 
 # ---- Sliding writes ---------------------------------------------------------------------------------------------------
 phase "Sliding writes: requests over $SLIDE_SESSIONS sessions with Session__SlidingWriteInterval=00:00:05 ($SLIDE_DURATION s)"
@@ -747,8 +813,8 @@ hot_target=$(pass "$I_RATIO" 0.909 ">=")
   printf 'wrk -t%s -c%s -d%s; ratios are medians of per-round ratios measured seconds apart, order alternating. CPU figures come from /proc (utime+stime) of the process over the run.\n\n' \
     "$THREADS" "$CONNECTIONS" "$DURATION"
   printf '| measurement | result | target | met |\n|---|---|---|---|\n'
-  printf '| hot path `GET /api/profile`, requests over %s sessions: 1M side vs 10k side, interleaved | **%sx** req/s (rounds: %s); medians %s vs %s req/s, p50 %s vs %s ms | 1M side ≥ 1/1.1 = 0.91x of the 10k side | %s |\n' \
-    "$SAMPLE" "$I_RATIO" "$I_RATIOS" "$I_RPS_B" "$I_RPS_S" "$I_P50_B" "$I_P50_S" "$hot_target"
+  printf '| hot path `GET /api/profile`, requests over %s sessions: 1M side vs 10k side, interleaved | **%sx** req/s (rounds: %s); medians %s vs %s req/s, p50 %s vs %s ms, p99 %s vs %s ms | 1M side ≥ 1/1.1 = 0.91x of the 10k side | %s |\n' \
+    "$SAMPLE" "$I_RATIO" "$I_RATIOS" "$I_RPS_B" "$I_RPS_S" "$I_P50_B" "$I_P50_S" "$I_P99_B" "$I_P99_S" "$hot_target"
   printf '| the same, both loaded at once (same machine state for both) | **%sx** req/s (rounds: %s) | ≥ 0.91x | %s |\n' "$S_RATIO" "$S_RATIOS" "$(pass "$S_RATIO" 0.909 ">=")"
   printf '| the same in app CPU per request (independent of how much CPU the app got) | **%sx** 1M/10k interleaved (rounds: %s); %sx simultaneous | ≤ 1.1x | %s |\n' \
     "$I_CPU_RATIO" "$I_CPU_RATIOS" "$S_CPU_RATIO" "$(pass "$I_CPU_RATIO" 1.1 "<=")"
@@ -769,28 +835,30 @@ hot_target=$(pass "$I_RATIO" 0.909 ">=")
   printf '| login throughput (`POST /auth/login`, %s clients, PBKDF2 %s, %s iterations) | %s logins/s on the shared 2 cores (app busy %s cores); **%s logins per app CPU-second**; one password check alone %s ms CPU (%s per core); PostgreSQL %s ms CPU per login | Keycloak: 15 per vCPU | %s |\n' \
     "$LOGIN_CONNECTIONS" "$HASH_PRF" "$HASH_ITER" "$LOGIN_RPS" "$LOGIN_CORES" "$LOGIN_PER_CORE" "$PBKDF2_MS" "$PBKDF2_PER_CORE" "$LOGIN_PG_MS" "$(pass "$LOGIN_PER_CORE" 15 ">=")"
   printf '| PostgreSQL statements per authenticated request (L1/Redis hit) | %s over %s requests | 0 | %s |\n' \
-    "$(awk -F'|' '/authenticated GET/ {gsub(/ /, "", $4); print $4}' <<<"$(printf '%s\n' "${STMT_ROWS[@]}")")" "$PROFILE_REQ" \
-    "$(awk -F'|' '/authenticated GET/ {gsub(/ /, "", $4); print ($4 + 0 == 0) ? "yes" : "**no**"}' <<<"$(printf '%s\n' "${STMT_ROWS[@]}")")"
+    "$(awk -F'|' '/authenticated GET/ {gsub(/ /, "", $5); print $5}' <<<"$(printf '%s\n' "${STMT_ROWS[@]}")")" "$PROFILE_REQ" \
+    "$(awk -F'|' '/authenticated GET/ {gsub(/ /, "", $5); print ($5 + 0 == 0) ? "yes" : "**no**"}' <<<"$(printf '%s\n' "${STMT_ROWS[@]}")")"
   printf '| `DISCARD ALL` seen in pg_stat_statements | %s (all windows the app alone talked to PostgreSQL) | 0 | %s |\n' "$DISCARD_SEEN" "$( ((DISCARD_SEEN == 0)) && echo yes || echo '**no**')"
   printf '| sliding writes at %s active sessions (interval 5 s) | **%s UPDATE statements/s carrying %s rows/s** (%s rows each; %s req/s); unbatched that is %s statements/s; %s%% HOT; %s WAL B/row; PostgreSQL (all processes) %s ms CPU per 1000 rows | batched | – |\n' \
     "$SLIDE_SESSIONS" "$SLIDE_STMT_S" "$SLIDE_ROWS_S" "$SLIDE_ROWS_PER_STMT" "$SLIDE_RPS" "$SLIDE_ROWS_S" "$SLIDE_HOT" "$SLIDE_WAL_ROW" "$SLIDE_PG_MS"
   printf '| sliding-write capacity of this PostgreSQL | batched (1 connection, 2,500 rows/statement): %s rows/s, %s ms backend CPU per 1000 rows, %s WAL B/row; one UPDATE per session (8 connections, autocommit): %s rows/s, %s ms backend CPU per 1000 rows, %s WAL B/row | – | – |\n' \
     "$(cap batched rows_per_s)" "$(cap batched backend_cpu_ms_per_1000_rows)" "$(cap batched wal_bytes_per_row)" \
     "$(cap single rows_per_s)" "$(cap single backend_cpu_ms_per_1000_rows)" "$(cap single wal_bytes_per_row)"
-  printf '| background PostgreSQL statements of one idle instance (default settings) | %s per second | – | – |\n' "$BG_PER_S"
+  printf '| background PostgreSQL statements of one idle instance (default settings) | %s per second, %s ms execution per second | – | – |\n' "$BG_PER_S" "$BG_EXEC_PER_S"
+  printf '| outbox drain: %s logouts committed while Redis refused writes (%s) | **%s rows pending drained in %s s by the relay of one instance: %s rows/s**; %s of 200 logged-out sessions accepted afterwards | 0 accepted | %s |\n' \
+    "$DRAIN" "$DRAIN_CODES" "$DRAIN_BACKLOG" "$DRAIN_S" "$DRAIN_RATE" "$DRAIN_ACCEPTED" "$( ((DRAIN_ACCEPTED == 0)) && echo yes || echo '**no**')"
   printf '| seeding | %s sessions in %s s (users: %s s on the first call) | – | – |\n\n' \
     "$((GROW + HEAVY))" "$GROW_S" "$(kv "$LOGS/seed-big-1.out" users_seconds)"
 
   printf '### Statements per operation\n\n'
   printf 'pg_stat_statements and Redis `INFO commandstats`, reset before each window; the counting instances ran with `Revocation__RelayInterval=01:00:00` and `Session__SlidingWriteInterval=01:00:00` so a window holds only its requests'"'"' own statements (the background of a default instance is in the table above). PostgreSQL exec ms is pg_stat_statements'"'"' execution time; PostgreSQL CPU ms is the CPU all PostgreSQL processes used during the window (parsing, planning, the protocol and background writers included). Redis calls include the commands Lua scripts run; PUBLISH excludes the invalidation probe (one per instance per second).\n\n'
-  printf '| operation | ops | PostgreSQL statements/op | PostgreSQL exec ms/op | PostgreSQL CPU ms/op | WAL bytes/op | Redis calls/op | PUBLISH/op |\n|---|---:|---:|---:|---:|---:|---:|---:|\n'
+  printf '| operation | ops | client latency ms p50 / p95 (one client, serial) | PostgreSQL statements/op | PostgreSQL exec ms/op | PostgreSQL CPU ms/op | WAL bytes/op | Redis calls/op | PUBLISH/op |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n'
   printf '%s\n' "${STMT_ROWS[@]}"
   printf '\n### Phases\n\n| phase | seconds |\n|---|---:|\n'
   for p in "${PHASES[@]}"; do printf '| %s | %s |\n' "${p%|*}" "${p##*|}"; done
   printf '\n### Statements in detail\n\n'
   printf '%s\n' "${STMT_DETAILS[@]}"
-  printf '#### Idle instance with default settings (10 s)\n\n| calls | statement |\n|---:|---|\n'
-  awk -F'\t' '{ q = $2; if (length(q) > 150) q = substr(q, 1, 147) "..."; gsub(/\|/, "\\|", q); printf "| %s | `%s` |\n", $1, q }' "$STMT_DIR/idle-default.tsv"
+  printf '#### Idle instance with default settings (%s s)\n\n| calls | exec ms (total) | statement |\n|---:|---:|---|\n' "$IDLE_SECS"
+  awk -F'\t' '{ q = $2; if (length(q) > 150) q = substr(q, 1, 147) "..."; gsub(/\|/, "\\|", q); printf "| %s | %s | `%s` |\n", $1, $3, q }' "$STMT_DIR/idle-default.tsv"
   printf '\n#### Sessions indexes at %s rows\n\n| index | bytes |\n|---|---:|\n' "$PG_ROWS"
   awk -F'\t' '{ printf "| %s | %s |\n", $1, $2 }' "$OUT/pg-indexes.tsv"
   printf '\nUsers and roles (%s users): %s bytes in `users` and `user_roles` with indexes.\n' "$USERS" "$USERS_BYTES"
