@@ -81,33 +81,45 @@ public sealed partial class OutboxRelay : BackgroundService
             _replayRequested = false;
             if (!await ReplayAsync(ct)) _replayRequested = true;
         }
-        await RelayPendingAsync(ct);
+        // A backlog drains at the speed Redis takes it, not one batch per tick: batches (each its own transaction)
+        // follow one another while every row of the last one was applied, for at most a tick's worth of time.
+        var started = _time.GetTimestamp();
+        while (await RelayBatchAsync(ct) && _time.GetElapsedTime(started) < _options.RelayInterval) { }
+        await MeasureBacklogAsync(ct);
         if (_time.GetUtcNow() - _cleanedAt >= CleanUpEvery) await CleanUpAsync(ct);
     }
 
-    private async Task RelayPendingAsync(CancellationToken ct)
+    /// <summary>Applies one batch of pending rows; true if it was full and all of it applied (more may be waiting).</summary>
+    private async Task<bool> RelayBatchAsync(CancellationToken ct)
     {
         await using var db = await _dbs.CreateDbContextAsync(ct);
         var now = _time.GetUtcNow();
         var cutoff = now - _options.RelayGrace;
-        await using (var tx = await db.Database.BeginTransactionAsync(ct))
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        var rows = await db.Outbox
+            .FromSql($"""SELECT * FROM outbox WHERE "AppliedAt" IS NULL AND "CreatedAt" < {cutoff} ORDER BY "Id" LIMIT {Batch} FOR UPDATE SKIP LOCKED""")
+            .ToListAsync(ct);
+        var applied = 0;
+        foreach (var row in rows)
         {
-            var rows = await db.Outbox
-                .FromSql($"""SELECT * FROM outbox WHERE "AppliedAt" IS NULL AND "CreatedAt" < {cutoff} ORDER BY "Id" LIMIT {Batch} FOR UPDATE SKIP LOCKED""")
-                .ToListAsync(ct);
-            foreach (var row in rows)
+            if (await _pipeline.TryApplyAsync(row, ct))
             {
-                if (await _pipeline.TryApplyAsync(row, ct))
-                {
-                    row.AppliedAt = now;
-                    continue;
-                }
-                row.Attempts++;
-                break; // Redis refuses: keep the order, try again next tick.
+                row.AppliedAt = now;
+                applied++;
+                continue;
             }
-            await db.SaveChangesAsync(ct);
-            await tx.CommitAsync(ct);
+            row.Attempts++;
+            break; // Redis refuses: keep the order, try again next tick.
         }
+        await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
+        return rows.Count == Batch && applied == rows.Count;
+    }
+
+    private async Task MeasureBacklogAsync(CancellationToken ct)
+    {
+        await using var db = await _dbs.CreateDbContextAsync(ct);
+        var now = _time.GetUtcNow();
         var pending = db.Outbox.AsNoTracking().Where(o => o.AppliedAt == null);
         var oldest = await pending.MinAsync(o => (DateTimeOffset?)o.CreatedAt, ct);
         Backlog = oldest is null ? (0, TimeSpan.Zero) : (await pending.LongCountAsync(ct), now - oldest.Value);
