@@ -26,7 +26,7 @@ public abstract class AdminTests<TMode> where TMode : IMode
     /// <summary>The next request sees the change: directly in Opaque/SessionCache; in Blacklist after the refresh the rejection asks for.</summary>
     private async Task<Login> NextRequestAsync(Login login, string url, HttpStatusCode expected)
     {
-        if (Api.IsJwtMode && typeof(TMode) == typeof(Blacklist))
+        if (TMode.RoleChangeNeedsRefresh)
         {
             await Problem.AssertAsync(await Api.GetAsync(url, login), HttpStatusCode.Unauthorized, Problems.SessionRevoked, "roles-changed");
             login = await Api.RefreshAsync(login);

@@ -255,6 +255,7 @@ public abstract class GatewayTests<TMode> where TMode : IMode
         var sid = (await Api.GetJsonAsync("/auth/me", kicked)).GetProperty("session").GetProperty("id").GetGuid();
         await Api.SendAsync(HttpMethod.Delete, $"/admin/sessions/{sid}", await _fx.AliceAsync());
         await Problem.AssertAsync(await Api.GetAsync("/down/claims", kicked), HttpStatusCode.Unauthorized, Problems.SessionRevoked, "kicked");
+        Assert.Equal(hits, _fx.Hits); // none of the refused requests above was forwarded
 
         var banned = await Api.LoginAsync(user);
         await ClaimsAsync(banned);
@@ -271,7 +272,7 @@ public abstract class GatewayTests<TMode> where TMode : IMode
         var login = await Api.LoginAsync(user);
         Assert.Equal(["user"], (await ClaimsAsync(login)).GetProperty("claims").GetProperty("roles").EnumerateArray().Select(r => r.GetString()));
         await Api.SendAsync(HttpMethod.Put, $"/admin/users/{user.Id}/roles", await _fx.AliceAsync(), new { roles = new[] { "reporter" } });
-        if (typeof(TMode) == typeof(Blacklist))
+        if (TMode.RoleChangeNeedsRefresh)
         {
             await Problem.AssertAsync(await Api.GetAsync("/down/claims", login), HttpStatusCode.Unauthorized, Problems.SessionRevoked, "roles-changed");
             login = await Api.RefreshAsync(login);

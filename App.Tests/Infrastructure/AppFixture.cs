@@ -19,11 +19,18 @@ namespace SessionGate.Tests.Infrastructure;
 public interface IMode
 {
     static abstract AuthMode Value { get; }
+
+    /// <summary>
+    /// True when a role change reaches a credential only through a refresh: the old access token is refused with
+    /// <c>roles-changed</c> and the refreshed one carries the new roles (Blacklist's self-contained JWT). The other
+    /// modes read roles per request, so the same credential sees the change.
+    /// </summary>
+    static abstract bool RoleChangeNeedsRefresh { get; }
 }
 
-public sealed class Opaque : IMode { public static AuthMode Value => AuthMode.Opaque; }
-public sealed class Blacklist : IMode { public static AuthMode Value => AuthMode.Blacklist; }
-public sealed class SessionCache : IMode { public static AuthMode Value => AuthMode.SessionCache; }
+public sealed class Opaque : IMode { public static AuthMode Value => AuthMode.Opaque; public static bool RoleChangeNeedsRefresh => false; }
+public sealed class Blacklist : IMode { public static AuthMode Value => AuthMode.Blacklist; public static bool RoleChangeNeedsRefresh => true; }
+public sealed class SessionCache : IMode { public static AuthMode Value => AuthMode.SessionCache; public static bool RoleChangeNeedsRefresh => false; }
 
 /// <summary>Hosts the real app against its own database (cloned from the migrated template) and Redis prefix.</summary>
 public sealed class SessionGateFactory(IReadOnlyDictionary<string, string?> settings, LogSink logs, Action<IServiceCollection>? configureServices = null)
