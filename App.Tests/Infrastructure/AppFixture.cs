@@ -258,6 +258,21 @@ public sealed class ApiClient
 
     public Task<HttpResponseMessage> GetAsync(string url, Login? caller = null) => SendAsync(HttpMethod.Get, url, caller);
 
+    private static readonly JsonSerializerOptions Strict = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
+    };
+
+    /// <summary>GET /auth/me as the test's own record of the contract: a member added, renamed or dropped fails here.</summary>
+    public async Task<Me> MeAsync(Login caller)
+    {
+        var response = await GetAsync("/auth/me", caller);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"GET /auth/me: {response.StatusCode} {text}");
+        return JsonSerializer.Deserialize<Me>(text, Strict)!;
+    }
+
     public async Task<JsonElement> GetJsonAsync(string url, Login? caller)
     {
         var response = await GetAsync(url, caller);
@@ -274,6 +289,11 @@ public sealed class ApiClient
 
     public bool IsJwtMode => _mode != AuthMode.Opaque;
 }
+
+/// <summary>GET /auth/me, as API.md defines it.</summary>
+public sealed record Me(Guid UserId, string Tenant, string Username, string[] Roles, string[] Permissions, MeSession Session);
+
+public sealed record MeSession(Guid Id, string DeviceType, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt);
 
 /// <summary>An RFC 9457 problem as SessionGate writes it: the standard members and the extensions it may add.</summary>
 public sealed record ProblemDocument(
