@@ -1,8 +1,6 @@
-using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
-using SessionGate.Infrastructure;
 using SessionGate.Observability;
 using SessionGate.Sessions;
 

@@ -1,6 +1,4 @@
-using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using SessionGate.Infrastructure;
 using SessionGate.Observability;

@@ -1,7 +1,5 @@
-using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using SessionGate.Data;
 using SessionGate.Sessions;
 
 namespace SessionGate.Infrastructure;

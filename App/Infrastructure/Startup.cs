@@ -1,6 +1,5 @@
 using System.Reflection;
 using System.Runtime.Loader;
-using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using SessionGate.Auth;

@@ -1,4 +1,3 @@
-using SessionGate.Data;
 using SessionGate.Revocation;
 
 namespace SessionGate.Sessions;

@@ -1,6 +1,5 @@
 using System.Linq.Expressions;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
 using SessionGate.Audit;
 using SessionGate.Data;
 using SessionGate.Revocation;
