@@ -7,15 +7,15 @@ namespace SessionGate.Infrastructure;
 
 /// <summary>What one problem type means and what a client should do about it; GET /errors/{name} shows it.</summary>
 /// <param name="Name">The stable name that ends the problem's <c>type</c>.</param>
+/// <param name="Title">The problem's <c>title</c>: the same for every occurrence of the type.</param>
 /// <param name="Statuses">The HTTP statuses it comes with.</param>
 /// <param name="Summary">One line, for the response descriptions in Swagger.</param>
 /// <param name="Meaning">What happened.</param>
 /// <param name="WhatToDo">What the client should do next.</param>
 /// <param name="Fields">Extension members the body may carry, with their meaning.</param>
-public sealed record ErrorInfo(string Name, int[] Statuses, string Summary, string Meaning, string WhatToDo, (string Name, string Meaning)[] Fields)
+public sealed record ErrorInfo(string Name, string Title, int[] Statuses, string Summary, string Meaning, string WhatToDo, (string Name, string Meaning)[] Fields)
 {
     public string Type => TypeUri(Name);
-    public string Title => TitleOf(Name);
 }
 
 /// <summary>One error an operation can answer: its status and problem type.</summary>
@@ -42,70 +42,70 @@ public static class ErrorCatalog
 
     private static readonly ErrorInfo[] Infos =
     [
-        new(Validation, [400], "The request is not valid; `detail` says why (and `field` names the field when there is one).",
+        new(Validation, "The request is not valid.", [400], "The request is not valid; `detail` says why (and `field` names the field when there is one).",
             "A required field is missing, a value is malformed or out of range, or the body or a parameter could not be read (not JSON, a wrong type, an unknown member). The answer is the same however often it is sent.",
             "Fix the request as `detail` says and send it again.",
             [("detail", "what is wrong, in words"), ("field", "the refused field, when there is one")]),
-        new(RequestTooLarge, [413, 414, 431], "The body, URL or headers are too large.",
+        new(RequestTooLarge, "The request is too large.", [413, 414, 431], "The body, URL or headers are too large.",
             "The body is over the configured limit (Limits:MaxRequestBodySize, 64 KB by default), or the URL or the headers are too long. It was refused before it was read.",
             "Send a smaller request. No operation of this API needs a body anywhere near the limit.", []),
-        new(InvalidCredentials, [401, 403], "The tenant, username and password do not match (or, when changing a password, the current password is wrong).",
+        new(InvalidCredentials, "The credentials are not valid.", [401, 403], "The tenant, username and password do not match (or, when changing a password, the current password is wrong).",
             "On login: the tenant, the username and the password do not match an account. The answer is the same for an unknown tenant, an unknown user and a wrong password, on purpose, so that nobody can find out which accounts exist. When changing a password (403): current_password is wrong.",
             "Check all three (the tenant is its slug, such as acme). Wrong passwords count: after too many from one address, that address gets too-many-attempts for a while.", []),
-        new(AccountBanned, [403], "The password was right, but the account is banned.",
+        new(AccountBanned, "The account is banned.", [403], "The password was right, but the account is banned.",
             "An administrator banned the account (until a date, or for good). This is only said after the right password, so it reveals nothing to a guesser.",
             "Contact your administrator. An administrator lifts the ban with POST /admin/users/{id}/unban.", []),
-        new(SessionLimitReached, [403], "The tenant allows no more sessions for this user (policy MaxN with RejectNew).",
+        new(SessionLimitReached, "The session limit is reached.", [403], "The tenant allows no more sessions for this user (policy MaxN with RejectNew).",
             "The tenant's login policy is MaxN with on_limit RejectNew, and the user already has max_sessions live sessions.",
             "End one of the other sessions (log out there, or DELETE /auth/sessions/{id} from a live one) and log in again, or ask an administrator to change the policy (PUT /admin/tenants/{slug}/login-policy).", []),
-        new(TooManyAttempts, [429], "Too many attempts; wait the seconds that `Retry-After` says.",
+        new(TooManyAttempts, "Too many attempts. Try again later.", [429], "Too many attempts; wait the seconds that `Retry-After` says.",
             "Too many failed logins from this address for this account (or from this address overall), too many wrong current passwords on POST /auth/password, or too many requests to /auth from this address. The limits hold per address, so the owner of an account can still log in from elsewhere.",
             "Wait as many seconds as the Retry-After header says, then try again. An administrator can clear an account's limits with POST /admin/users/{id}/unlock.", []),
-        new(InvalidRefreshToken, [401], "The refresh token is unknown, expired, revoked or already used.",
+        new(InvalidRefreshToken, "The refresh token is not valid.", [401], "The refresh token is unknown, expired, revoked or already used.",
             "The refresh token is unknown, expired or revoked, or it was already used once. Reusing a spent refresh token also revokes its whole family (every token rotated from the same login), because that is what a stolen token looks like.",
             "Log in again with POST /auth/login. Use each refresh token once, and keep only the newest.", []),
-        new(NotSupportedInMode, [400], "Not available in the configured Auth:Mode (for example refresh in Opaque mode).",
+        new(NotSupportedInMode, "Not supported in the configured mode.", [400], "Not available in the configured Auth:Mode (for example refresh in Opaque mode).",
             "The operation does not apply to the configured Auth:Mode. In Opaque mode there are no refresh tokens: the session itself slides while it is used.",
             "In Opaque mode, keep using the session and log in again when it ends.", []),
-        new(Unauthenticated, [401], "No credential, or one that is unknown, malformed or expired.",
+        new(Unauthenticated, "Authentication is required.", [401], "No credential, or one that is unknown, malformed or expired.",
             "The request carries no credential, or one that is unknown, malformed or expired (an access token past its exp, for example). The response has WWW-Authenticate: Bearer.",
             "Log in with POST /auth/login and send the credential with every request: in Opaque mode the session cookie or Authorization: Bearer <session_id>; in the JWT modes Authorization: Bearer <access_token>, renewed with POST /auth/refresh when it expires.", []),
-        new(SessionRevoked, [401], "The session was ended on purpose; `reason` says why.",
+        new(SessionRevoked, "The session has ended.", [401], "The session was ended on purpose; `reason` says why.",
             "The credential belongs to a session that was ended on purpose. The `reason` member says why; it is one of the reasons below.",
             "Log in again (for roles-changed in the JWT modes, refreshing is enough). The same credential will never work again, so do not retry it.",
             [("reason", "why the session ended: " + string.Join(", ", RevokeReasonsExplained.Select(r => r.Reason)))]),
-        new(CrossSiteRequest, [403], "A state-changing request carried the session cookie from another origin.",
+        new(CrossSiteRequest, "Cross-site requests may not change state.", [403], "A state-changing request carried the session cookie from another origin.",
             "A request that changes state (POST, PUT, PATCH or DELETE) carried the session cookie, but came from another origin: its Origin header is not this API's origin, or it says Sec-Fetch-Site: cross-site. It is refused to stop cross-site request forgery, and the session is left as it was.",
             "Call the API from its own origin, or send the credential in the Authorization header instead of the cookie.", []),
-        new(Forbidden, [403], "You lack the permission this needs; `required_permissions` names it.",
+        new(Forbidden, "You do not have permission for this action.", [403], "You lack the permission this needs; `required_permissions` names it.",
             "You are logged in, but your roles do not carry the permission the operation needs (`required_permissions` names it). An administrator also gets it when acting on a user whose permissions it does not hold itself, or when granting permissions it does not hold.",
             "Ask an administrator for a role with the permission. GET /auth/me lists the permissions you have.",
             [("required_permissions", "the permissions of which the operation needs one")]),
-        new(NotFound, [404], "Nothing by that id or name in your tenant.",
+        new(NotFound, "Not found.", [404], "Nothing by that id or name in your tenant.",
             "There is nothing by that id or name in your tenant. Objects of other tenants are answered the same way, exactly as if they did not exist.",
             "Check the id or name. A platform administrator names another tenant with ?tenant=<slug>.", []),
-        new(Conflict, [409], "Something by that name already exists.",
+        new(Conflict, "The resource already exists.", [409], "Something by that name already exists.",
             "A user, role or tenant with that name or slug already exists.",
             "Choose another name, or change the one that exists.", []),
-        new(WeakPassword, [400], "The new password breaks the password policy; `detail` says which rule.",
+        new(WeakPassword, "The password is too weak.", [400], "The new password breaks the password policy; `detail` says which rule.",
             "The new password is refused by the password policy: at least 12 characters, at least 4 different characters, and not containing the username. `detail` says which rule it broke.",
             "Choose a longer passphrase and send it again.", [("detail", "the rule the password broke")]),
-        new(ServiceUnavailable, [503], "A dependency does not answer, or logins are saturated; retry after `Retry-After`.",
+        new(ServiceUnavailable, "The service is temporarily unavailable.", [503], "A dependency does not answer, or logins are saturated; retry after `Retry-After`.",
             "PostgreSQL or Redis does not answer, or too many logins are being checked at once. Nothing was decided about your request or your credential: this is not a rejection. The response has Retry-After.",
             "Retry after as many seconds as the Retry-After header says. Operators: GET /health/ready names what is down.", []),
-        new(BadGateway, [502], "Gateway routes: the downstream service failed.",
+        new(BadGateway, "The upstream service failed.", [502], "Gateway routes: the downstream service failed.",
             "A gateway route's downstream service failed or could not be reached.",
             "Retry later. Operators: check the downstream service named by the route.", []),
-        new(GatewayTimeout, [504], "Gateway routes: the downstream did not answer in time.",
+        new(GatewayTimeout, "The upstream service did not answer in time.", [504], "Gateway routes: the downstream did not answer in time.",
             "A gateway route's downstream service did not answer in time.",
             "Retry later. Operators: check the downstream service and its timeout (ReverseProxy:Clusters).", []),
-        new(MethodNotAllowed, [405], "The path exists, but not with this method.",
+        new(MethodNotAllowed, "The method is not allowed.", [405], "The path exists, but not with this method.",
             "The path exists, but not with this HTTP method (POST /health/live, for example).",
             "Use one of the methods the Allow header lists (Swagger UI shows them).", []),
-        new(UnsupportedMediaType, [415], "The body must be sent as application/json.",
+        new(UnsupportedMediaType, "The content type is not supported.", [415], "The body must be sent as application/json.",
             "The request has a body whose Content-Type is not application/json.",
             "Send the body as JSON with Content-Type: application/json.", []),
-        new(Internal, [500], "An unexpected error; nothing internal is in the response.",
+        new(Internal, "An unexpected error occurred.", [500], "An unexpected error; nothing internal is in the response.",
             "Something unexpected failed on the server. The response says nothing about it, on purpose; the server's log has the details.",
             "Retry once. If it happens again, report the time and the request line to the operators.", []),
     ];
@@ -117,68 +117,6 @@ public static class ErrorCatalog
 
     public static ErrorInfo? Find(string name) => ByName.GetValueOrDefault(name);
 
-    private static ErrorResponse E(int status, string name) => new(status, name);
-
-    /// <summary>
-    /// What each operation's handler answers, by endpoint name. Authentication, permissions, the request body and
-    /// rate limiting add theirs from the endpoint's metadata (see <c>For</c>), so they are not repeated here.
-    /// </summary>
-    private static readonly Dictionary<string, ErrorResponse[]> HandlerErrors = new(StringComparer.Ordinal)
-    {
-        // Auth
-        ["Login"] = [E(400, Validation), E(401, InvalidCredentials), E(403, AccountBanned), E(403, SessionLimitReached), E(429, TooManyAttempts), E(503, ServiceUnavailable)],
-        ["Refresh"] = [E(400, NotSupportedInMode), E(401, InvalidRefreshToken), E(503, ServiceUnavailable)],
-        ["Logout"] = [],
-        ["LogoutAll"] = [],
-        ["Me"] = [],
-        ["ListOwnSessions"] = [],
-        ["EndOwnSession"] = [E(404, NotFound)],
-        ["ChangePassword"] = [E(400, Validation), E(400, WeakPassword), E(403, InvalidCredentials), E(429, TooManyAttempts)],
-        // Sample API
-        ["Profile"] = [],
-        ["Reports"] = [],
-        // Admin: users (a named tenant that does not exist is 404 too)
-        ["ListUsers"] = [E(400, Validation), E(404, NotFound)],
-        ["CreateUser"] = [E(400, Validation), E(400, WeakPassword), E(404, NotFound), E(409, Conflict)],
-        ["GetUser"] = [E(404, NotFound)],
-        ["PatchUser"] = [E(400, Validation), E(400, WeakPassword), E(403, InvalidCredentials), E(404, NotFound), E(409, Conflict)],
-        ["DeleteUser"] = [E(404, NotFound)],
-        ["SetUserRoles"] = [E(400, Validation), E(404, NotFound)],
-        ["BanUser"] = [E(400, Validation), E(404, NotFound)],
-        ["UnbanUser"] = [E(404, NotFound)],
-        ["UnlockUser"] = [E(404, NotFound)],
-        ["KickAllUserSessions"] = [E(404, NotFound)],
-        // Admin: roles
-        ["ListRoles"] = [E(404, NotFound)],
-        ["CreateRole"] = [E(400, Validation), E(404, NotFound), E(409, Conflict)],
-        ["SetRolePermissions"] = [E(400, Validation), E(404, NotFound)],
-        ["DeleteRole"] = [E(404, NotFound)],
-        ["ListPermissions"] = [],
-        // Admin: sessions
-        ["ListSessions"] = [E(400, Validation), E(404, NotFound)],
-        ["ListOnlineUsers"] = [E(400, Validation), E(404, NotFound)],
-        ["KickSession"] = [E(404, NotFound)],
-        // Admin: audit
-        ["ListAudit"] = [E(400, Validation), E(404, NotFound)],
-        // Admin: tenants
-        ["ListTenants"] = [],
-        ["CreateTenant"] = [E(400, Validation), E(409, Conflict)],
-        ["GetLoginPolicy"] = [E(404, NotFound)],
-        ["SetLoginPolicy"] = [E(400, Validation), E(404, NotFound)],
-        // Admin: keys (HS256 has no keys to rotate: 400)
-        ["RotateKeys"] = [E(400, Validation)],
-        ["RevokeKey"] = [E(400, Validation), E(404, NotFound)],
-        // Keys, health, docs
-        ["Jwks"] = [],
-        ["Discovery"] = [],
-        ["Live"] = [],
-        ["ErrorIndex"] = [],
-        ["ErrorPage"] = [E(404, NotFound)],
-    };
-
-    /// <summary>The endpoint names the table above knows.</summary>
-    public static IReadOnlyCollection<string> DocumentedEndpoints => HandlerErrors.Keys;
-
     /// <summary>Whether the endpoint needs an authenticated caller (it has authorization data and no AllowAnonymous).</summary>
     public static bool IsProtected(IReadOnlyList<object> metadata) =>
         metadata.OfType<IAuthorizeData>().Any() && !metadata.OfType<IAllowAnonymous>().Any();
@@ -187,17 +125,19 @@ public static class ErrorCatalog
     public static IReadOnlyList<string> Policies(IReadOnlyList<object> metadata) =>
         IsProtected(metadata) ? metadata.OfType<IAuthorizeData>().Select(a => a.Policy).OfType<string>().Distinct().ToList() : [];
 
+    private static ErrorResponse E(int status, string name) => new(status, name);
+
     /// <summary>
-    /// Every error an operation can answer, ordered by status: its handler's (by endpoint name) and those its
-    /// metadata implies. A protected endpoint can answer 401 (no or an unknown credential, or a revoked session) and
+    /// Every error an operation can answer, ordered by status: those its endpoint declares with
+    /// <see cref="ProblemTypeExtensions.ProducesProblems"/> (what the handler and its filters answer), and those the
+    /// rest of its metadata implies. A protected endpoint can answer 401 (no or an unknown credential, or a revoked session) and
     /// 503 (the credential could not be checked); a state-changing one also 403 cross-site-request (cookie from
     /// another origin); one with a permission policy 403 forbidden. A JSON body brings 400, 413 and 415, and the
     /// /auth rate limit 429.
     /// </summary>
-    public static IReadOnlyList<ErrorResponse> For(string? endpointName, string? httpMethod, IReadOnlyList<object> metadata)
+    public static IReadOnlyList<ErrorResponse> For(string? httpMethod, IReadOnlyList<object> metadata)
     {
-        var errors = new List<ErrorResponse>();
-        if (endpointName is not null && HandlerErrors.TryGetValue(endpointName, out var own)) errors.AddRange(own);
+        var errors = metadata.OfType<ProblemTypesMetadata>().SelectMany(m => m.Names.Select(n => E(m.Status, n))).ToList();
         var method = httpMethod ?? HttpMethods.Get;
         var changesState = HttpMethods.IsPost(method) || HttpMethods.IsPut(method) || HttpMethods.IsPatch(method) || HttpMethods.IsDelete(method);
         if (IsProtected(metadata))
@@ -218,7 +158,30 @@ public static class ErrorCatalog
         return errors.Distinct().OrderBy(e => e.Status).ThenBy(e => e.Name, StringComparer.Ordinal).ToList();
     }
 
-    /// <summary><see cref="For(string?, string?, IReadOnlyList{object})"/> for a routed endpoint.</summary>
-    public static IReadOnlyList<ErrorResponse> For(Endpoint endpoint, string httpMethod) =>
-        For(endpoint.Metadata.GetMetadata<IEndpointNameMetadata>()?.EndpointName, httpMethod, endpoint.Metadata);
+    /// <summary><see cref="For(string?, IReadOnlyList{object})"/> for a routed endpoint.</summary>
+    public static IReadOnlyList<ErrorResponse> For(Endpoint endpoint, string httpMethod) => For(httpMethod, endpoint.Metadata);
+}
+
+/// <summary>Endpoint metadata: the problem types an endpoint (its handler or its filters) answers with a status.</summary>
+public sealed record ProblemTypesMetadata(int Status, IReadOnlyList<string> Names);
+
+public static class ProblemTypeExtensions
+{
+    /// <summary>
+    /// Declares that the endpoint (or every endpoint of a group) answers <paramref name="status"/> with these problem
+    /// types: a problem+json response for OpenAPI, and the type names that Swagger and the /errors pages list. Errors
+    /// that authentication, permissions, the JSON body and rate limiting bring are added from their own metadata
+    /// (see <see cref="ErrorCatalog.For(string?, IReadOnlyList{object})"/>), so they are not declared here.
+    /// </summary>
+    public static TBuilder ProducesProblems<TBuilder>(this TBuilder builder, int status, params string[] names)
+        where TBuilder : IEndpointConventionBuilder
+    {
+        foreach (var name in names)
+        {
+            if (ErrorCatalog.Find(name) is null) throw new ArgumentException($"Unknown problem type '{name}': add it to ErrorCatalog.", nameof(names));
+        }
+        return builder.WithMetadata(
+            new ProducesResponseTypeMetadata(status, typeof(Microsoft.AspNetCore.Mvc.ProblemDetails), ["application/problem+json"]),
+            new ProblemTypesMetadata(status, names));
+    }
 }

@@ -7,7 +7,8 @@ namespace SessionGate.Infrastructure;
 
 /// <summary>
 /// GET /errors and GET /errors/{name}: a short page per problem type, so that every <c>type</c> the API answers with
-/// resolves to what it means and what to do. Served whether or not Swagger is on, to anyone.
+/// resolves to what it means and what to do. HTML for people; the same entries as JSON for <c>Accept: application/json</c>.
+/// Served whether or not Swagger is on, to anyone, from <see cref="ErrorCatalog"/> alone (no I/O).
 /// </summary>
 public static class ErrorPages
 {
@@ -15,14 +16,41 @@ public static class ErrorPages
     {
         var errors = app.MapGroup("/errors").WithTags("Errors").AllowAnonymous();
         errors.MapGet("/", Index).WithName("ErrorIndex").WithSummary("Every problem type of the API, each with a link to its page.")
-            .Produces<string>(StatusCodes.Status200OK, "text/html");
+            .Produces<string>(StatusCodes.Status200OK, "text/html").Produces<ErrorEntry[]>(StatusCodes.Status200OK, "application/json");
         errors.MapGet("/{name}", Page).WithName("ErrorPage").WithSummary("What one problem type means and what to do about it.")
-            .Produces<string>(StatusCodes.Status200OK, "text/html");
+            .Produces<string>(StatusCodes.Status200OK, "text/html").Produces<ErrorEntry>(StatusCodes.Status200OK, "application/json")
+            .ProducesProblems(StatusCodes.Status404NotFound, Problems.NotFound);
         return errors;
     }
 
-    private static ContentHttpResult Index(HttpContext http)
+    /// <summary>One problem type as JSON: the catalog entry that the HTML page shows.</summary>
+    public sealed record ErrorEntry(string Name, string Type, string Title, int[] Statuses, string Summary, string Meaning, string WhatToDo,
+        IReadOnlyList<ErrorField> Fields, IReadOnlyList<RevokeReason>? Reasons);
+
+    public sealed record ErrorField(string Name, string Meaning);
+
+    public sealed record RevokeReason(string Reason, string Meaning, string WhatToDo);
+
+    private static ErrorEntry Entry(ErrorInfo info) => new(info.Name, info.Type, info.Title, info.Statuses, info.Summary, info.Meaning, info.WhatToDo,
+        [.. info.Fields.Select(f => new ErrorField(f.Name, f.Meaning))],
+        info.Name == Problems.SessionRevoked ? [.. ErrorCatalog.RevokeReasonsExplained.Select(r => new RevokeReason(r.Reason, r.Meaning, r.WhatToDo))] : null);
+
+    /// <summary>JSON when the client asks for JSON (and not for HTML first); a browser gets the page.</summary>
+    private static bool WantsJson(HttpContext http)
     {
+        var accept = http.Request.GetTypedHeaders().Accept;
+        var json = accept.Where(a => a.MediaType.Value is { } m && (m.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+                || m.EndsWith("+json", StringComparison.OrdinalIgnoreCase)))
+            .Select(a => a.Quality ?? 1).DefaultIfEmpty(0).Max();
+        var html = accept.Where(a => a.MediaType.Value is { } m && m.Equals("text/html", StringComparison.OrdinalIgnoreCase))
+            .Select(a => a.Quality ?? 1).DefaultIfEmpty(0).Max();
+        return json > 0 && json >= html;
+    }
+
+    private static IResult Index(HttpContext http)
+    {
+        Cacheable(http);
+        if (WantsJson(http)) return TypedResults.Json(ErrorCatalog.All.Select(Entry).ToArray());
         var body = new StringBuilder();
         body.Append("<p>Every error of this API is an RFC 9457 <code>application/problem+json</code> body. Its <code>type</code> ")
             .Append("is <code>/errors/{name}</code>, relative to the API, and resolves to one of these pages.</p>\n<table>\n")
@@ -36,10 +64,12 @@ public static class ErrorPages
         return Document(http, "Errors", "The problem types of SessionGate", body.ToString());
     }
 
-    private static Results<ContentHttpResult, ProblemHttpResult> Page(string name, HttpContext http, EndpointDataSource endpoints)
+    private static IResult Page(string name, HttpContext http, EndpointDataSource endpoints)
     {
         if (ErrorCatalog.Find(name) is not { } info)
             return Problems.Result(StatusCodes.Status404NotFound, Problems.NotFound, "There is no error by that name. GET /errors lists them.");
+        Cacheable(http);
+        if (WantsJson(http)) return TypedResults.Json(Entry(info));
 
         var body = new StringBuilder();
         body.Append("<dl><dt>type</dt><dd><code>").Append(Html(info.Type)).Append("</code></dd>")
@@ -122,9 +152,15 @@ public static class ErrorPages
         return html.ToString();
     }
 
-    private static ContentHttpResult Document(HttpContext http, string heading, string title, string body)
+    /// <summary>The pages change only with a new release; the answer depends on Accept.</summary>
+    private static void Cacheable(HttpContext http)
     {
         http.Response.Headers.CacheControl = "public, max-age=3600";
+        http.Response.Headers.Vary = "Accept";
+    }
+
+    private static ContentHttpResult Document(HttpContext http, string heading, string title, string body)
+    {
         var page = $$"""
             <!doctype html>
             <html lang="en">

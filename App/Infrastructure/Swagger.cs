@@ -21,10 +21,10 @@ namespace SessionGate.Infrastructure;
 /// and request examples that work when executed.
 /// </summary>
 /// <remarks>
-/// Two security schemes. <c>bearer</c> works from the Authorize dialog. <c>cookie</c> documents the session cookie,
-/// which the dialog cannot set (browsers do not let a page set a Cookie header, and the cookie is HttpOnly): after
-/// POST /auth/login in Opaque mode the browser holds it, and Swagger UI sends it with every request because
-/// <c>withCredentials</c> is on. So it works with nothing to enter.
+/// One security scheme, <c>bearer</c>, because it is the one the Authorize dialog can really fill in. The session
+/// cookie is no scheme of its own: the dialog could only offer a box that does nothing (a page may not set a Cookie
+/// header, and the cookie is HttpOnly). It still works from the page: after POST /auth/login in Opaque mode the
+/// browser holds the cookie and sends it with every request, because <c>withCredentials</c> is on.
 /// </remarks>
 public static class Swagger
 {
@@ -94,7 +94,7 @@ public static class Swagger
                     Sessions and tokens for your services. How to try it from this page:
 
                     1. **POST /auth/login** → *Try it out* → *Execute*. When the demo data is seeded (scripts/run does), the example logs in as `bob` of tenant `acme`.
-                    2. **Opaque mode** (the default): the login sets the session cookie. It is HttpOnly, so you never see it, and your browser sends it with every request from this page: nothing to paste. **JWT modes** (Blacklist, SessionCache): copy `access_token` into **Authorize → bearer**.
+                    2. **Opaque mode** (the default): the login sets the session cookie (`__Host-sid`). It is HttpOnly, so you never see it, and your browser sends it with every request from this page: nothing to paste. Or paste `session_id` into **Authorize → bearer**. **JWT modes** (Blacklist, SessionCache): copy `access_token` into **Authorize → bearer**.
                     3. **GET /auth/me** says who you are; **POST /auth/logout** ends the session, and GET /auth/me then answers 401.
 
                     Operations with a lock need a credential; the others are public. Every error is `application/problem+json`, and its `type` links to a page that says what it means and what to do: [all errors](/errors).
@@ -104,16 +104,9 @@ public static class Swagger
             {
                 Type = SecuritySchemeType.Http,
                 Scheme = "bearer",
-                Description = "Opaque mode: the session_id from POST /auth/login. Blacklist and SessionCache modes: the access_token.",
-            });
-            o.AddSecurityDefinition("cookie", new OpenApiSecurityScheme
-            {
-                Type = SecuritySchemeType.ApiKey,
-                In = ParameterLocation.Cookie,
-                Name = "__Host-sid",
-                Description = "The session cookie that POST /auth/login sets in Opaque mode. Nothing to enter here: it is HttpOnly and "
-                    + "browsers do not let a page set cookies on a request, but after logging in from this page your browser holds it and "
-                    + "sends it with every request. Other clients send `Cookie: __Host-sid=<session_id>`.",
+                Description = "Opaque mode: the session_id from POST /auth/login. Blacklist and SessionCache modes: the access_token. "
+                    + "(In Opaque mode the session cookie works too: after logging in from this page your browser sends it by itself; "
+                    + "other clients may send `Cookie: __Host-sid=<session_id>`.)",
             });
             var rank = Tags.Select((t, i) => (t.Name, i)).ToDictionary(t => t.Name, t => t.i);
             // Groups in the order above; within a group, the order the endpoints are mapped in (OrderBy is stable).
@@ -137,11 +130,7 @@ public static class Swagger
 
             if (ErrorCatalog.IsProtected(metadata))
             {
-                operation.Security =
-                [
-                    new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("bearer", context.Document)] = [] },
-                    new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("cookie", context.Document)] = [] },
-                ];
+                operation.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("bearer", context.Document)] = [] }];
             }
             else
             {
@@ -188,7 +177,7 @@ public static class Swagger
             {
                 if (!status.StartsWith('4') && !status.StartsWith('5')) responses[status] = response;
             }
-            foreach (var group in ErrorCatalog.For(name, method, metadata).GroupBy(e => e.Status))
+            foreach (var group in ErrorCatalog.For(method, metadata).GroupBy(e => e.Status))
             {
                 var lines = group.Select(e => $"- [`{e.Name}`]({Problems.TypeUri(e.Name)}): {ErrorCatalog.Find(e.Name)?.Summary}");
                 var response = new OpenApiResponse
