@@ -448,13 +448,21 @@ public static class Swagger
                                 ["application/problem+json"] = new OpenApiMediaType
                                 {
                                     Schema = problem,
-                                    Example = new JsonObject
+                                    // Named by problem type, as every other operation's error examples are.
+                                    Examples = new Dictionary<string, IOpenApiExample>
                                     {
-                                        ["type"] = Problems.TypeUri(Problems.ServiceUnavailable),
-                                        ["title"] = Problems.TitleOf(Problems.ServiceUnavailable),
-                                        ["status"] = 503,
-                                        ["detail"] = "Not ready: redis does not answer.",
-                                        ["checks"] = new JsonObject { ["postgres"] = "Healthy", ["redis"] = "Unhealthy" },
+                                        [Problems.ServiceUnavailable] = new OpenApiExample
+                                        {
+                                            Summary = Problems.ServiceUnavailable,
+                                            Value = new JsonObject
+                                            {
+                                                ["type"] = Problems.TypeUri(Problems.ServiceUnavailable),
+                                                ["title"] = Problems.TitleOf(Problems.ServiceUnavailable),
+                                                ["status"] = 503,
+                                                ["detail"] = "Not ready: redis does not answer.",
+                                                ["checks"] = new JsonObject { ["postgres"] = "Healthy", ["redis"] = "Unhealthy" },
+                                            },
+                                        },
                                     },
                                 },
                             },
