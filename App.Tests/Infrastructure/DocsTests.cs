@@ -182,6 +182,26 @@ public sealed class DocsTests : IClassFixture<AppFixture<Opaque>>
     }
 
     [Fact]
+    public async Task Every_path_parameter_is_declared_so_try_it_out_can_fill_it_in()
+    {
+        var doc = await DocumentAsync();
+        foreach (var (path, item) in doc["paths"]!.AsObject())
+        {
+            var names = System.Text.RegularExpressions.Regex.Matches(path, @"\{(\w+)\}").Select(m => m.Groups[1].Value).ToList();
+            foreach (var (method, operation) in item!.AsObject())
+            {
+                var declared = (operation!["parameters"]?.AsArray() ?? [])
+                    .Where(p => p!["in"]!.GetValue<string>() == "path" && p["required"]?.GetValue<bool>() == true)
+                    .Select(p => p!["name"]!.GetValue<string>());
+                Assert.True(names.Order().SequenceEqual(declared.Order()), $"{method.ToUpperInvariant()} {path}: declares {string.Join(", ", declared)}");
+            }
+        }
+        var id = Operation(doc, "post", "/admin/users/{id}/ban")["parameters"]!.AsArray().Single(p => p!["name"]!.GetValue<string>() == "id")!;
+        Assert.Equal("uuid", id["schema"]!["format"]!.GetValue<string>());
+        Assert.False(string.IsNullOrWhiteSpace(id["description"]?.GetValue<string>()));
+    }
+
+    [Fact]
     public async Task Query_parameters_are_described_and_enums_list_their_values()
     {
         var doc = await DocumentAsync();

@@ -144,6 +144,7 @@ public static class Swagger
             }
 
             Responses(operation, context, name, api.HttpMethod, metadata, permissions.Permissions);
+            RouteParameters(operation, api.ActionDescriptor.AttributeRouteInfo?.Template ?? api.RelativePath ?? "");
             Parameters(operation, name, api.RelativePath ?? "");
             if (RequestExample(name) is { } example
                 && operation.RequestBody?.Content?.TryGetValue("application/json", out var media) == true && media is OpenApiMediaType json)
@@ -256,6 +257,29 @@ public static class Swagger
                     break;
             }
             return body;
+        }
+
+        /// <summary>
+        /// Route values that a group filter reads (the {id} of /admin/users/{id}) are no handler parameter, so
+        /// ApiExplorer misses them; without them the path is invalid and Try it out cannot fill it in.
+        /// </summary>
+        private static void RouteParameters(OpenApiOperation operation, string template)
+        {
+            foreach (System.Text.RegularExpressions.Match match in System.Text.RegularExpressions.Regex.Matches(template, @"\{(\w+)(?::(\w+))?\}"))
+            {
+                var routeName = match.Groups[1].Value;
+                if (operation.Parameters?.Any(p => p.Name == routeName && p.In == ParameterLocation.Path) == true) continue;
+                operation.Parameters ??= [];
+                operation.Parameters.Insert(0, new OpenApiParameter
+                {
+                    Name = routeName,
+                    In = ParameterLocation.Path,
+                    Required = true,
+                    Schema = match.Groups[2].Value == "guid"
+                        ? new OpenApiSchema { Type = JsonSchemaType.String, Format = "uuid" }
+                        : new OpenApiSchema { Type = JsonSchemaType.String },
+                });
+            }
         }
 
         private static void Parameters(OpenApiOperation operation, string? endpoint, string route)
