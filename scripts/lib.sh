@@ -326,7 +326,7 @@ sg_ensure_postgres() {
   chown postgres: "$SG_PG_DATA/sessiongate.conf"
 
   sg_log "PostgreSQL: starting on 127.0.0.1:$port (log: .local/postgres.log)"
-  if ! sg_as_postgres "$SG_PG_BIN/pg_ctl" -D "$SG_PG_DATA" -l "$SG_PG_LOG" -w -t 60 start \
+  if ! sg_detached sg_as_postgres "$SG_PG_BIN/pg_ctl" -D "$SG_PG_DATA" -l "$SG_PG_LOG" -w -t 60 start \
        </dev/null >/dev/null 2>&1 9>&-; then
     tail -n 20 "$SG_PG_LOG" >&2 || true
     sg_err "PostgreSQL failed to start (see .local/postgres.log)"
@@ -408,6 +408,19 @@ sg_redis_cluster_ok() {
   sg_rcli "$1" cluster info | tr -d '\r' | grep -qx 'cluster_state:ok'
 }
 
+# Runs "$@" with every file descriptor above 2 closed, so a server it daemonizes holds none of the caller's
+# (a lock that a caller such as `flock FILE scripts/test` holds would otherwise live as long as the server).
+sg_detached() {
+  (
+    local fd
+    for fd in /proc/$BASHPID/fd/*; do
+      fd=${fd##*/}
+      if [[ $fd =~ ^[0-9]+$ ]] && (( fd > 2 )); then eval "exec $fd>&-" 2>/dev/null || true; fi
+    done
+    "$@"
+  )
+}
+
 # Pid from pidfile $1 if that process is a live redis-server.
 sg_redis_pid_alive() {
   local pidfile=$1 pid
@@ -425,7 +438,7 @@ sg_redis_start() {
   rm -f "$dir/redis.pid"
   local pw
   pw=$(sg_redis_password)
-  redis-server --port "$port" --bind 127.0.0.1 --daemonize yes --requirepass "$pw" --masterauth "$pw" \
+  sg_detached redis-server --port "$port" --bind 127.0.0.1 --daemonize yes --requirepass "$pw" --masterauth "$pw" \
     --dir "$dir" --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
     --save "" --appendonly no --maxmemory-policy noeviction "$@" \
     </dev/null >/dev/null 2>&1 9>&-
