@@ -568,7 +568,7 @@ start_sg() {
     limits=(ForwardedHeaders__Enabled=true)
     what=", shipped login limits, X-Forwarded-For trusted"
   fi
-  log "Starting SessionGate (Auth__Mode=$mode$what) on $url, Redis $redis (log: ${logf#"$ROOT"/})"
+  log "Starting SessionGate (Auth__Mode=$mode$what) on $url, Redis ${redis%%,*} (log: ${logf#"$ROOT"/})"
   printf '\n===== %s Auth__Mode=%s %s =====\n' "$(date -u +%FT%TZ)" "$mode" "$url" >>"$logf"
   env ASPNETCORE_URLS="$url" \
     ConnectionStrings__Postgres="$BENCH_CONN" \
