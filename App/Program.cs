@@ -14,10 +14,11 @@ var app = builder.Build();
 // The request pipeline, in order. Authentication runs before rate limiting, so it must stay cheap for anonymous
 // and forged credentials (it is: no credential costs nothing, a forged one fails its MAC or signature without I/O).
 app.UseTrustedForwardedHeaders();     // the client's address and scheme, from trusted proxies only
+if (!app.Environment.IsDevelopment()) app.UseHsts(); // HTTPS responses only
 app.UseSessionGateRequestLogging();   // one line per request with the status the client got; successes at Debug
 app.UseExceptionHandler();            // any exception: problem+json, 503 for a dependency outage
 app.UseStatusCodePages();             // bare status codes: problem+json
-app.UseRequestHygiene();              // NUL in the query: 400; credential paths: no-store
+app.UseRequestHygiene();              // NUL input: 400; big bodies: 413; nosniff, no framing; credential paths: no-store
 app.UseSessionGateSwagger();          // /swagger only, and only when enabled
 app.UseSessionAuthentication();       // only requests that carry a credential pay for the scheme's handler
 app.UseRateLimiter();

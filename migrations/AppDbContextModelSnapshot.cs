@@ -328,6 +328,9 @@ namespace SessionGate.Migrations
                     b.Property<DateTimeOffset?>("RetiresAt")
                         .HasColumnType("timestamp with time zone");
 
+                    b.Property<DateTimeOffset?>("RevokedAt")
+                        .HasColumnType("timestamp with time zone");
+
                     b.HasKey("Kid");
 
                     b.ToTable("signing_keys", (string)null);

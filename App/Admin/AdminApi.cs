@@ -22,6 +22,7 @@ public static partial class AdminApi
         admin.MapAdminSessions();
         admin.MapAdminAudit();
         admin.MapAdminTenants();
+        admin.MapAdminKeys();
         return admin;
     }
 
@@ -75,8 +76,6 @@ public static partial class AdminApi
     [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,63}$")]
     internal static partial Regex RoleNamePattern();
 
-    [GeneratedRegex("^[a-z][a-z0-9_-]{0,31}:[a-z][a-z0-9_-]{0,31}$")]
-    internal static partial Regex PermissionPattern();
 
     [GeneratedRegex("^[a-z0-9][a-z0-9-]{1,62}$")]
     internal static partial Regex SlugPattern();

@@ -26,12 +26,17 @@ internal static class RolesApi
     // DELETE /admin/roles/{name}   roles:write
     public static void MapAdminRoles(this RouteGroupBuilder admin)
     {
-        var roles = admin.MapGroup("/roles").WithTags("Admin: roles").RequireAuthorization(Permissions.RolesWrite);
-        roles.MapGet("/", List).WithName("ListRoles").WithSummary("Roles of the tenant with their permissions.");
-        roles.MapPost("/", Create).WithName("CreateRole").WithSummary("Create a role.");
-        roles.MapPut("/{name}", SetPermissions).WithName("SetRolePermissions").WithSummary("Replace a role's permissions; every holder sees them on the next request.");
-        roles.MapDelete("/{name}", Delete).WithName("DeleteRole").WithSummary("Delete a role; its holders lose it on the next request.");
+        var roles = admin.MapGroup("/roles").WithTags("Admin: roles");
+        roles.MapGet("/", List).RequireAuthorization(Permissions.RolesList).WithName("ListRoles").WithSummary("Roles of the tenant with their permissions (roles:read or roles:write).");
+        roles.MapPost("/", Create).RequireAuthorization(Permissions.RolesWrite).WithName("CreateRole").WithSummary("Create a role.");
+        roles.MapPut("/{name}", SetPermissions).RequireAuthorization(Permissions.RolesWrite).WithName("SetRolePermissions")
+            .WithSummary("Replace a role's permissions; every holder sees them on the next request.");
+        roles.MapDelete("/{name}", Delete).RequireAuthorization(Permissions.RolesWrite).WithName("DeleteRole").WithSummary("Delete a role; its holders lose it on the next request.");
+        admin.MapGet("/permissions", ListPermissions).WithTags("Admin: roles").RequireAuthorization(Permissions.AnyAdmin).WithName("ListPermissions")
+            .WithSummary("The permission strings a role may hold.");
     }
+
+    private static Ok<string[]> ListPermissions() => TypedResults.Ok(Permissions.All);
 
     private static async Task<Results<Ok<List<RoleView>>, ProblemHttpResult>> List(
         ClaimsPrincipal caller, AppDbContext db, [FromQuery] string? tenant, CancellationToken ct)
@@ -48,9 +53,13 @@ internal static class RolesApi
     {
         if (body is null || string.IsNullOrWhiteSpace(body.Name)) return Problems.ValidationFailed("name is required.");
         var name = body.Name.Trim().ToLowerInvariant();
-        if (!AdminApi.RoleNamePattern().IsMatch(name)) return Problems.ValidationFailed("name may hold a-z, 0-9, _ and - (at most 64).");
+        if (!AdminApi.RoleNamePattern().IsMatch(name)) return Problems.ValidationFailed("name may hold a-z, 0-9, _ and - (at most 64).", "name");
         if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
-        if (await ValidatePermissionsAsync(db, tenantId, body.Permissions ?? [], ct) is { } invalid) return Problems.ValidationFailed(invalid);
+        // A downstream may trust a role called platform-admin: only the system tenant may have one.
+        if (name.StartsWith(Permissions.ReservedRolePrefix, StringComparison.Ordinal)
+            && !await db.Tenants.AnyAsync(t => t.Id == tenantId && t.Slug == Permissions.PlatformTenant, ct))
+            return Problems.ValidationFailed($"Role names starting with '{Permissions.ReservedRolePrefix}' are reserved to the system tenant.", "name");
+        if (await ValidatePermissionsAsync(db, tenantId, body.Permissions ?? [], ct) is { } invalid) return Problems.ValidationFailed(invalid, "permissions");
         if (!AdminApi.MayGrant(caller, body.Permissions ?? [])) return AdminApi.Forbidden();
         if (await db.Roles.AnyAsync(r => r.TenantId == tenantId && r.Name == name, ct)) return Problems.Result(409, Problems.Conflict, "A role with this name exists.");
 
@@ -74,7 +83,7 @@ internal static class RolesApi
     {
         if (body?.Permissions is null) return Problems.ValidationFailed("permissions is required.");
         if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
-        if (await ValidatePermissionsAsync(db, tenantId, body.Permissions, ct) is { } invalid) return Problems.ValidationFailed(invalid);
+        if (await ValidatePermissionsAsync(db, tenantId, body.Permissions, ct) is { } invalid) return Problems.ValidationFailed(invalid, "permissions");
         var key = name.ToLowerInvariant();
         var role = await db.Roles.FirstOrDefaultAsync(r => r.TenantId == tenantId && r.Name == key, ct);
         if (role is null) return AdminApi.NotFound();
@@ -118,7 +127,9 @@ internal static class RolesApi
         if (permissions.Length > 100) return "At most 100 permissions.";
         foreach (var p in permissions)
         {
-            if (p is null || !AdminApi.PermissionPattern().IsMatch(p)) return "Each permission looks like area:action (a-z, 0-9, _ and -).";
+            // Checked before anything else, for every caller: an unknown permission is bad input, not a lack of rights.
+            if (p is null || !Permissions.All.Contains(p, StringComparer.Ordinal))
+                return $"Unknown permission '{LogText.Safe(p, 64)}'. GET /admin/permissions lists them.";
         }
         // Only the platform tenant's roles may carry platform:admin.
         if (permissions.Contains(Permissions.PlatformAdmin)

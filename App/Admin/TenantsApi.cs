@@ -6,7 +6,6 @@ using SessionGate.Audit;
 using SessionGate.Data;
 using SessionGate.Infrastructure;
 using SessionGate.Sessions;
-using SessionGate.Tokens;
 
 namespace SessionGate.Admin;
 
@@ -18,23 +17,23 @@ public sealed record CreateTenantRequest(string? Slug, string? Name);
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record LoginPolicyRequest(string? Policy, int? MaxSessions, string? OnLimit);
 
-public sealed record RotatedKey(string Kid);
+/// <summary>The login-policy body, as PUT takes it and GET gives it.</summary>
+public sealed record LoginPolicyView(string Policy, int? MaxSessions, string OnLimit);
 
 internal static class TenantsApi
 {
     // GET  /admin/tenants                       platform:admin
     // POST /admin/tenants                       platform:admin
     // PUT  /admin/tenants/{slug}/login-policy   tenant:write (own tenant; a platform admin any)
-    // POST /admin/keys/rotate                   platform:admin
     public static void MapAdminTenants(this RouteGroupBuilder admin)
     {
         var tenants = admin.MapGroup("/tenants").WithTags("Admin: tenants");
         tenants.MapGet("/", List).RequireAuthorization(Permissions.PlatformAdmin).WithName("ListTenants").WithSummary("All tenants.");
         tenants.MapPost("/", Create).RequireAuthorization(Permissions.PlatformAdmin).WithName("CreateTenant").WithSummary("Create a tenant.");
+        tenants.MapGet("/{slug}/login-policy", GetLoginPolicy).RequireAuthorization(Permissions.LoginPolicyRead).WithName("GetLoginPolicy")
+            .WithSummary("The tenant's login policy (tenant:write or sessions:read; own tenant, a platform admin any).");
         tenants.MapPut("/{slug}/login-policy", SetLoginPolicy).RequireAuthorization(Permissions.TenantWrite).WithName("SetLoginPolicy")
             .WithSummary("Multiple, Single, PerDeviceType or MaxN (with max_sessions and on_limit KickOldest or RejectNew).");
-        admin.MapPost("/keys/rotate", Rotate).WithTags("Admin: keys").RequireAuthorization(Permissions.PlatformAdmin).WithName("RotateKeys")
-            .WithSummary("Add a new signing key; old keys stay published until their tokens have expired.");
     }
 
     private static Ok<List<TenantView>> ToList(List<Tenant> tenants) => TypedResults.Ok(tenants.Select(View).ToList());
@@ -68,6 +67,16 @@ internal static class TenantsApi
         return TypedResults.Created($"/admin/tenants/{slug}", View(tenant));
     }
 
+    private static async Task<Results<Ok<LoginPolicyView>, ProblemHttpResult>> GetLoginPolicy(
+        string slug, ClaimsPrincipal caller, AppDbContext db, CancellationToken ct)
+    {
+        // A tenant admin may only name its own tenant; any other slug is answered as if it did not exist.
+        if (!caller.IsPlatformAdmin() && !string.Equals(slug, caller.FindFirstValue(SessionClaims.Tenant), StringComparison.Ordinal)) return AdminApi.NotFound();
+        var tenant = await db.Tenants.AsNoTracking().FirstOrDefaultAsync(t => t.Slug == slug, ct);
+        return tenant is null ? AdminApi.NotFound()
+            : TypedResults.Ok(new LoginPolicyView(tenant.LoginPolicy.ToString(), tenant.MaxSessions, tenant.OnLimit.ToString()));
+    }
+
     private static async Task<Results<Ok<TenantView>, ProblemHttpResult>> SetLoginPolicy(
         string slug, LoginPolicyRequest? body, ClaimsPrincipal caller, HttpContext http, AppDbContext db, AuditLog audit, CancellationToken ct)
     {
@@ -94,18 +103,4 @@ internal static class TenantsApi
         return TypedResults.Ok(View(tenant));
     }
 
-    private static async Task<Results<Ok<RotatedKey>, ProblemHttpResult>> Rotate(
-        ClaimsPrincipal caller, HttpContext http, KeyRing keys, SessionService sessions, AuditLog audit, CancellationToken ct)
-    {
-        if (keys.IsSymmetric) return Problems.ValidationFailed("HS256 uses the configured secret; rotate it in configuration.");
-        var kid = await sessions.ChangeAsync(async change =>
-        {
-            var kid = await keys.RotateAsync(change.Db, ct);
-            change.KeysChanged();
-            audit.Add(AuditTypes.KeyRotated, caller.UserId(), null, caller.TenantIdOf(), ClientAddress.Of(http), new { kid });
-            return kid;
-        }, ct);
-        await keys.ReloadAsync(ct);
-        return TypedResults.Ok(new RotatedKey(kid));
-    }
 }

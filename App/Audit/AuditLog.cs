@@ -30,6 +30,7 @@ public static class AuditTypes
     public const string TenantCreated = "tenant.created";
     public const string LoginPolicyChanged = "tenant.login-policy-changed";
     public const string KeyRotated = "key.rotated";
+    public const string KeyRevoked = "key.revoked";
     public const string RefreshTokenReused = "refresh-token.reused";
 }
 

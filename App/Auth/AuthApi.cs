@@ -91,6 +91,7 @@ public static class AuthApi
             return ended > 0 ? ended : await change.RemirrorAsync(s => s.Id == sessionId && s.UserId == userId, ct);
         }, ct);
         http.ClearSessionCookie();
+        http.Response.Headers["Clear-Site-Data"] = "\"cookies\"";
         return TypedResults.NoContent();
     }
 
@@ -104,6 +105,7 @@ public static class AuthApi
             return ended;
         }, ct);
         http.ClearSessionCookie();
+        http.Response.Headers["Clear-Site-Data"] = "\"cookies\"";
         return TypedResults.NoContent();
     }
 

@@ -119,6 +119,8 @@ public sealed class SigningKey
     public DateTimeOffset CreatedAt { get; set; }
     /// <summary>Set when a newer key replaces this one; the key is still published and accepted until then.</summary>
     public DateTimeOffset? RetiresAt { get; set; }
+    /// <summary>Set by an emergency revocation: the key leaves the JWKS at once and its tokens die.</summary>
+    public DateTimeOffset? RevokedAt { get; set; }
 }
 
 /// <summary>

@@ -21,16 +21,33 @@ namespace SessionGate.Gateway;
 /// A revoked session never gets here: authentication refuses it first.
 /// </para>
 /// </summary>
-public sealed class InternalTokens(TokenService tokens, IOptions<JwtOptions> jwt, TimeProvider time)
+public sealed class InternalTokens
 {
+    private readonly TokenService tokens;
+    private readonly TimeProvider time;
+
+    public InternalTokens(TokenService tokens, IOptions<JwtOptions> jwt, TimeProvider time, Revocation.InvalidationBus bus)
+    {
+        this.tokens = tokens;
+        this.time = time;
+        _lifetime = jwt.Value.InternalTokenLifetime;
+        _perRequestLifetime = jwt.Value.PerRequestTokenLifetime;
+        // A revoked key takes its tokens with it: mint again with the new one.
+        bus.On(Revocation.RevocationPipeline.KeysKind, _ =>
+        {
+            _cache.Clear();
+            _byPrincipal.Clear();
+        });
+    }
+
     private sealed record Cached(string Token, long RenewAt, string[] Roles, string[] Permissions, string Tenant);
 
     private readonly ConcurrentDictionary<(string Sid, string Audience), Cached> _cache = new();
     // The hot path's principal is itself cached (per session, in the L1), so most requests find their token here
     // without reading a claim.
     private readonly ConditionalWeakTable<ClaimsPrincipal, ConcurrentDictionary<string, Cached>> _byPrincipal = new();
-    private readonly TimeSpan _lifetime = jwt.Value.InternalTokenLifetime;
-    private readonly TimeSpan _perRequestLifetime = jwt.Value.PerRequestTokenLifetime;
+    private readonly TimeSpan _lifetime;
+    private readonly TimeSpan _perRequestLifetime;
     private int _writes;
 
     public ValueTask<string> GetAsync(ClaimsPrincipal user, string audience, CancellationToken ct)

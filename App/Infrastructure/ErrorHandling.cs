@@ -46,24 +46,6 @@ public sealed partial class ProblemExceptionHandler(ILogger<ProblemExceptionHand
         return true;
     }
 
-    /// <summary>
-    /// PostgreSQL cannot store U+0000 in text, so a NUL anywhere in a request's strings is refused up front
-    /// (a 400, like any other bad input) instead of failing deep in a query.
-    /// </summary>
-    public static Task RejectNulInQueryAsync(HttpContext context, Func<Task> next)
-    {
-        if (!context.Request.QueryString.HasValue) return next();
-        foreach (var (_, values) in context.Request.Query)
-        {
-            foreach (var value in values)
-            {
-                if (value is not null && value.Contains('\0'))
-                    return Problems.WriteAsync(context, StatusCodes.Status400BadRequest, Problems.Validation, "Query values may not contain NUL characters.");
-            }
-        }
-        return next();
-    }
-
     [LoggerMessage(Level = LogLevel.Error, Message = "Request failed with {ExceptionType}")]
     private static partial void LogUnhandled(ILogger logger, string exceptionType, Exception exception);
 

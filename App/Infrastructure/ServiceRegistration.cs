@@ -44,6 +44,7 @@ public static class ServiceRegistration
             .Validate(o => o.InternalTokenLifetime > TimeSpan.Zero && o.InternalTokenLifetime <= TimeSpan.FromMinutes(5),
                 "Jwt:InternalTokenLifetime must be positive and at most 00:05:00.")
             .Validate(o => o.AccessTokenLifetime > TimeSpan.Zero, "Jwt:AccessTokenLifetime must be positive.")
+            .Validate(o => o.PublicOrigin is null || Uri.TryCreate(o.PublicOrigin, UriKind.Absolute, out _), "Jwt:PublicOrigin must be an absolute URL.")
             .Validate(o => o.PerRequestTokenLifetime > TimeSpan.Zero && o.PerRequestTokenLifetime <= TimeSpan.FromSeconds(60),
                 "Jwt:PerRequestTokenLifetime must be positive and at most 00:01:00.")
             .Validate(o => o.ClockSkew >= TimeSpan.Zero && o.ClockSkew <= TimeSpan.FromSeconds(30), "Jwt:ClockSkew must be between 0 and 30 seconds.")
@@ -79,7 +80,10 @@ public static class ServiceRegistration
             sp.GetRequiredService<IOptions<ConnectionOptions>>().Value.Postgres,
             npgsql => npgsql.MigrationsAssembly(AppDbContext.MigrationsAssembly)));
         services.AddScoped(sp => sp.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContext());
+        // The key ring that protects the signing keys lives in PostgreSQL; with a certificate configured it is itself
+        // encrypted there, so a copy of the database alone does not yield the keys.
         services.AddDataProtection().SetApplicationName("SessionGate").PersistKeysToDbContext<AppDbContext>();
+        DataProtectionCertificate.Register(services);
 
         services.AddSingleton<IConnectionMultiplexer>(sp => RedisStore.Connect(sp.GetRequiredService<IOptions<RedisOptions>>().Value));
         services.AddSingleton<RedisStore>();
@@ -148,14 +152,20 @@ public static class ServiceRegistration
                 o.MaxCredentialLength = auth.Value.MaxCredentialLength;
                 o.RedisUnavailable = auth.Value.RedisUnavailable;
             });
+        services.AddSingleton<Microsoft.AspNetCore.Authorization.IAuthorizationMiddlewareResultHandler, PermissionProblems>();
         var authorization = services.AddAuthorizationBuilder();
         foreach (var permission in Permissions.All.Where(p => p != Permissions.PlatformAdmin))
             authorization.AddPolicy(permission, p => p.RequireAuthenticatedUser().RequireClaim(SessionClaims.Permission, permission));
+        authorization.AddPolicy(Permissions.AnyAdmin, p => p.RequireAuthenticatedUser().RequireClaim(SessionClaims.Permission, Permissions.Administrative));
+        authorization.AddPolicy(Permissions.RolesList, p => p.RequireAuthenticatedUser().RequireClaim(SessionClaims.Permission, Permissions.RolesRead, Permissions.RolesWrite));
+        authorization.AddPolicy(Permissions.LoginPolicyRead, p => p.RequireAuthenticatedUser().RequireClaim(SessionClaims.Permission, Permissions.TenantWrite, Permissions.SessionsRead));
         // platform:admin counts only in the system tenant, whatever a tenant admin writes into its own roles.
         authorization.AddPolicy(Permissions.PlatformAdmin, p => p.RequireAuthenticatedUser()
             .RequireClaim(SessionClaims.Permission, Permissions.PlatformAdmin)
             .RequireClaim(SessionClaims.Tenant, Permissions.PlatformTenant));
 
+        services.AddOptions<RequestLimitOptions>().BindConfiguration("Limits")
+            .Validate(o => o.MaxRequestBodySize > 0, "Limits:MaxRequestBodySize must be positive.").ValidateOnStart();
         services.AddSessionGateRateLimits();
         services.AddProblemDetails(o => o.CustomizeProblemDetails = ProblemExceptionHandler.Customize);
         services.AddExceptionHandler<ProblemExceptionHandler>();
@@ -189,19 +199,8 @@ public static class ServiceRegistration
     public static IApplicationBuilder UseTrustedForwardedHeaders(this WebApplication app) =>
         app.Services.GetRequiredService<IOptions<ForwardedHeadersSettings>>().Value.Enabled ? app.UseForwardedHeaders() : app;
 
-    /// <summary>Refuses NUL characters in query values, and marks every response that may carry a credential no-store.</summary>
-    public static IApplicationBuilder UseRequestHygiene(this IApplicationBuilder app) =>
-        app.Use(ProblemExceptionHandler.RejectNulInQueryAsync).Use((context, next) =>
-        {
-            // Anything under these paths may carry a credential or personal data: never cache it.
-            var path = context.Request.Path;
-            if (path.StartsWithSegments("/auth") || path.StartsWithSegments("/admin") || path.StartsWithSegments("/api"))
-            {
-                context.Response.Headers.CacheControl = "no-store";
-                context.Response.Headers.Pragma = "no-cache";
-            }
-            return next(context);
-        });
+    /// <summary>NUL-free input, body limits, and the headers every response carries (see <see cref="RequestHygiene"/>).</summary>
+    public static IApplicationBuilder UseRequestHygiene(this IApplicationBuilder app) => app.UseMiddleware<RequestHygiene>();
 }
 
 public sealed class ConnectionOptions

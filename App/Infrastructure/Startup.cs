@@ -29,6 +29,35 @@ public static partial class Startup
         await sp.GetRequiredService<SessionSecrets>().InitializeAsync(db, sp.GetRequiredService<TimeProvider>());
         await sp.GetRequiredService<KeyRing>().ReloadAsync();
         sp.GetRequiredService<PasswordPolicy>().Warm();
+        await WarnAboutRiskySettingsAsync(sp, logger);
+        LogStarted(logger, sp.GetRequiredService<IOptions<AuthOptions>>().Value.Mode.ToString(),
+            sp.GetRequiredService<IOptions<JwtOptions>>().Value.Algorithm);
+    }
+
+    private static async Task WarnAboutRiskySettingsAsync(IServiceProvider sp, ILogger logger)
+    {
+        if (!DataProtectionCertificate.IsConfigured(sp.GetRequiredService<IConfiguration>())) LogKeyRingUnencrypted(logger);
+        // An evicting Redis could drop a tombstone or a revocation marker under memory pressure: PostgreSQL would
+        // still decide correctly on a miss, but the pipeline's guarantees assume Redis keeps what it is given.
+        try
+        {
+            // INFO is an admin command: ask on a short-lived admin connection, never on the app's own.
+            var options = StackExchange.Redis.ConfigurationOptions.Parse(sp.GetRequiredService<IOptions<RedisOptions>>().Value.Configuration);
+            options.AllowAdmin = true;
+            options.AbortOnConnectFail = false;
+            options.ConnectTimeout = Math.Min(options.ConnectTimeout, 2000);
+            await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(options);
+            foreach (var server in redis.GetServers().Where(s => s.IsConnected && !s.IsReplica))
+            {
+                var info = await server.InfoAsync("memory");
+                var policy = info.SelectMany(g => g).FirstOrDefault(p => p.Key == "maxmemory_policy").Value;
+                if (policy is not null && policy != "noeviction") LogEvictingRedis(logger, server.EndPoint.ToString() ?? "?", policy);
+            }
+        }
+        catch (Exception e) when (e is StackExchange.Redis.RedisException or StackExchange.Redis.RedisTimeoutException)
+        {
+            // Redis may be down at start; the app fails closed until it is back.
+        }
     }
 
     /// <summary>
@@ -51,6 +80,15 @@ public static partial class Startup
                 "Build migrations/Migrations.csproj (scripts/run does), or apply migrations with dotnet ef.");
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "SessionGate started in {Mode} mode, signing with {Algorithm}")]
+    private static partial void LogStarted(ILogger logger, string mode, string algorithm);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The Data Protection key ring (which protects the signing keys) is stored unencrypted in PostgreSQL; set DataProtection:CertificatePath or DataProtection:CertificateThumbprint")]
+    private static partial void LogKeyRingUnencrypted(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis {Endpoint} evicts keys under memory pressure (maxmemory-policy {Policy}); set it to noeviction so revocations are never evicted")]
+    private static partial void LogEvictingRedis(ILogger logger, string endpoint, string policy);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Database migrations applied")]
     private static partial void LogMigrated(ILogger logger);

@@ -21,7 +21,7 @@ public sealed partial class InvalidationBus : BackgroundService
     private readonly ILogger<InvalidationBus> _logger;
     private readonly RedisChannel _channel;
     private readonly string _instance = Guid.NewGuid().ToString("N")[..12];
-    private readonly ConcurrentDictionary<char, Action<string>> _handlers = new();
+    private readonly ConcurrentDictionary<char, Action<string>[]> _handlers = new();
     private long _probeSent;
     private long _probeReceived;
     private int _lostLogged;
@@ -49,8 +49,8 @@ public sealed partial class InvalidationBus : BackgroundService
     public long Received => Interlocked.Read(ref _received);
     private long _received;
 
-    /// <summary>Routes every line of <paramref name="kind"/> to <paramref name="handler"/>.</summary>
-    public void On(char kind, Action<string> handler) => _handlers[kind] = handler;
+    /// <summary>Routes every line of <paramref name="kind"/> to <paramref name="handler"/> (besides the kind's other handlers).</summary>
+    public void On(char kind, Action<string> handler) => _handlers.AddOrUpdate(kind, [handler], (_, existing) => [.. existing, handler]);
 
     /// <summary>Applies the lines here at once, then tells every other instance.</summary>
     public Task PublishAsync(IReadOnlyCollection<string> lines)
@@ -129,7 +129,9 @@ public sealed partial class InvalidationBus : BackgroundService
             }
             Interlocked.Increment(ref _received);
             _cache.Touch();
-            if (_handlers.TryGetValue(line[0], out var handler)) handler(arg.ToString());
+            if (!_handlers.TryGetValue(line[0], out var handlers)) continue;
+            var text = arg.ToString();
+            foreach (var handler in handlers) handler(text);
         }
     }
 

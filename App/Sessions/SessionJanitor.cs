@@ -42,7 +42,8 @@ public sealed partial class SessionJanitor(IServiceScopeFactory scopes, TimeProv
                            LIMIT {Batch})
             """, ct);
         await db.RevokedTokens.Where(r => r.ExpiresAt <= now).ExecuteDeleteAsync(ct);
-        await db.RefreshTokens.Where(r => r.ExpiresAt <= now || (r.ConsumedAt != null && r.IdleExpiresAt <= now)).ExecuteDeleteAsync(ct);
+        // Spent refresh tokens stay as long as their family (session) could live, so a reuse is caught for that long.
+        await db.RefreshTokens.Where(r => r.ExpiresAt <= now).ExecuteDeleteAsync(ct);
         if (expired > 0) LogExpired(logger, expired);
         return expired;
     }

@@ -17,7 +17,10 @@ public static class JwksApi
         }).WithName("Jwks").WithSummary("The public keys (RS256/ES256) with their kid. Never private parts or oct keys.");
         group.MapGet("/openid-configuration", (HttpContext http, IOptions<JwtOptions> jwt) =>
         {
-            var origin = $"{http.Request.Scheme}://{http.Request.Host}{http.Request.PathBase}";
+            // The published origin comes from configuration, so a forged Host header cannot point verifiers (or a
+            // cache in front of us) at someone else's keys. Only when it is not configured does the request say.
+            var origin = jwt.Value.PublicOrigin?.TrimEnd('/') ?? $"{http.Request.Scheme}://{http.Request.Host}{http.Request.PathBase}";
+            http.Response.Headers.CacheControl = jwt.Value.PublicOrigin is null ? "no-store" : "public, max-age=300";
             return TypedResults.Ok(new Dictionary<string, object>
             {
                 ["issuer"] = jwt.Value.Issuer,

@@ -9,6 +9,13 @@ public sealed class JwtOptions
     /// <summary>The <c>iss</c> of every token.</summary>
     public string Issuer { get; set; } = "sessiongate";
 
+    /// <summary>
+    /// Where verifiers reach this service (e.g. <c>https://auth.example.com</c>): the discovery document's
+    /// <c>jwks_uri</c> is built from it. Set it in production; unset, the request's own origin is used and the
+    /// document is not cacheable.
+    /// </summary>
+    public string? PublicOrigin { get; set; }
+
     /// <summary>The <c>aud</c> of access tokens (JWT modes).</summary>
     public string Audience { get; set; } = "sessiongate";
 

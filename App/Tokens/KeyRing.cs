@@ -143,6 +143,23 @@ public sealed partial class KeyRing : BackgroundService
         return key.Kid;
     }
 
+    /// <summary>
+    /// Emergency revocation inside the caller's transaction: the key leaves the set (and the JWKS) and every token it
+    /// signed is refused once instances reload (the caller announces the change). If it was the signing key, a new
+    /// one takes over at once. False when no live key has that kid.
+    /// </summary>
+    public async Task<bool> RevokeAsync(AppDbContext db, string kid, CancellationToken ct)
+    {
+        if (IsSymmetric) throw new InvalidOperationException("HS256 keys come from configuration.");
+        await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock({KeyLockId})", ct);
+        var now = _time.GetUtcNow();
+        var key = await db.SigningKeys.FirstOrDefaultAsync(k => k.Kid == kid && k.Algorithm == _jwt.Algorithm && k.RevokedAt == null, ct);
+        if (key is null) return false;
+        key.RevokedAt = now;
+        if (key.RetiresAt is null) db.SigningKeys.Add(NewKey(now));
+        return true;
+    }
+
     private TimeSpan MaxTokenLifetime =>
         _jwt.AccessTokenLifetime > _jwt.InternalTokenLifetime ? _jwt.AccessTokenLifetime : _jwt.InternalTokenLifetime;
 
@@ -198,7 +215,7 @@ public sealed partial class KeyRing : BackgroundService
 
     private async Task<List<SigningKey>> ActiveKeysAsync(AppDbContext db, DateTimeOffset now, CancellationToken ct) =>
         await db.SigningKeys.AsNoTracking()
-            .Where(k => k.Algorithm == _jwt.Algorithm && (k.RetiresAt == null || k.RetiresAt > now))
+            .Where(k => k.Algorithm == _jwt.Algorithm && k.RevokedAt == null && (k.RetiresAt == null || k.RetiresAt > now))
             .ToListAsync(ct);
 
     private SigningKey NewKey(DateTimeOffset now)
