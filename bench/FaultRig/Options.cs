@@ -22,6 +22,7 @@ public sealed class Options
           --pg-outage 20          seconds PostgreSQL stays down
           --redis-outage 5        seconds the standalone Redis stays down
           --admin-password demo-password-123   acme/alice's password
+          --logs PREFIX           the instances' logs are PREFIX-A.log, PREFIX-B.log (read for evidence, e.g. deferred sliding writes)
 
         run writes one JSON row per scenario (or part) as FILE-PREFIX-<n>.json; report renders a directory of them.
         Exit code: 0 when every check passed, 1 when one failed, 2 when the rig itself could not run.
@@ -44,6 +45,7 @@ public sealed class Options
     public double PgOutage { get; init; } = 20;
     public double RedisOutage { get; init; } = 5;
     public string AdminPassword { get; init; } = "demo-password-123";
+    public string? Logs { get; init; }
 
     public bool JwtMode => Mode != "Opaque";
 
@@ -79,6 +81,7 @@ public sealed class Options
             PgOutage = Num("pg-outage", 20),
             RedisOutage = Num("redis-outage", 5),
             AdminPassword = Get("admin-password") ?? "demo-password-123",
+            Logs = Get("logs"),
         };
         if (values.Count > 0) throw new UsageException($"unknown option --{values.Keys.First()}");
         switch (o.Command)

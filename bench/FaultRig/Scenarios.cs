@@ -216,6 +216,14 @@ public static class Scenarios
             $"{duringBad.Count} of {during.Count} not 200" + (duringBad.Count > 0 ? $" ({string.Join(", ", duringBad.GroupBy(x => x.Status).Select(g => $"{g.Count()}×{g.Key}"))})" : ""));
         var total500 = r.Load.S500 + r.Ops.S500;
         r.Check("no 500 (load and every other request)", total500 == 0, $"{total500}");
+        if (o.Mode != "Blacklist" && o.Logs is not null)
+        {
+            // Evidence that the outage really met sliding writes that fell due (Blacklist slides only on refresh).
+            var deferred = new[] { "A", "B" }.Select(i => $"{o.Logs}-{i}.log").Where(File.Exists)
+                .SelectMany(File.ReadLines).Count(l => l.Contains("Sliding writes deferred", StringComparison.Ordinal));
+            r.Check("sliding writes fell due during the outage and were deferred, not failed (app logs)", deferred > 0,
+                $"{deferred} 'Sliding writes deferred' lines in the A and B logs");
+        }
         r.Check("every request needing PostgreSQL during the outage answered 503 problem+json with Retry-After", improper.Count == 0,
             improper.Count == 0 ? $"{outageOps} of {outageOps}" : string.Join("; ", improper.Distinct()));
         r.Check("right-password logins during the outage counted as no failure (no 429, then a login at once)",
