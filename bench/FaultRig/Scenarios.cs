@@ -552,10 +552,10 @@ public static class Scenarios
         var unaffectedOutside = unaffected.Count(x => down.From is null || x.DoneMs < down.From - 500 || (down.To is not null && x.SentMs > down.To + 500));
         var rejoinBad = ctx.Load.Between(tStable, tEnd).Count(x => x.Status != 200);
         var noAnswer = window.Count(x => x.Status == 0);
-        var slow = failures.Count(x => x.Ms > 2500);
+        var slow = failures.Count(x => x.Ms > 3000);
         r.Check("replica promoted after SIGKILL of its master", tP is not null, tP is null ? "not within 30 s" : Rig.Seconds(tP.Value - tK));
         r.Check("no 500", r.Load.S500 + r.Ops.S500 == 0, $"{r.Load.S500 + r.Ops.S500}");
-        r.Check("failed requests answer within 2.5 s (1 s command timeout, no hang) and none goes unanswered", slow == 0 && noAnswer == 0,
+        r.Check("failed requests answer within 3 s (1 s command timeout + the client's 1 s timeout check; no hang), none unanswered", slow == 0 && noAnswer == 0,
             $"{failures.Count} failed: {Latencies(failures)}; {Spread(failures)}; {noAnswer} without answer");
         r.Check("all load sessions answer 200 again within 10 s of the promotion", lastFail is null || (tP is not null && lastFail - tP <= 10_000),
             lastFail is null ? "never failed" : tP is null ? "no promotion" : $"{Rig.Seconds(lastFail.Value - tP.Value)} after promotion");
