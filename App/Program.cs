@@ -2,6 +2,7 @@ using SessionGate.Admin;
 using SessionGate.Auth;
 using SessionGate.Gateway;
 using SessionGate.Infrastructure;
+using SessionGate.Observability;
 using SessionGate.Sample;
 using SessionGate.Tokens;
 
@@ -25,6 +26,8 @@ app.UseRateLimiter();
 app.UseAuthorization();
 
 app.MapSessionGateHealth();
+app.MapSessionGateMetrics();
+app.MapSessionGateDocs();
 app.MapJwksApi();
 app.MapAuthApi();
 app.MapSampleApi();

@@ -414,7 +414,8 @@ PGPASS_=$(conn_get "$PG_CONN" password || echo "")
 redis_main=${REDIS_CONF%%,*}
 REDIS_HOST=${redis_main%:*}
 REDIS_PORT=${redis_main##*:}
-rcli() { redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" "$@"; }
+REDIS_PASSWORD=$(printf '%s' "$REDIS_CONF" | tr ',' '\n' | sed -n 's/^password=//p' | head -n 1)
+rcli() { REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli --no-auth-warning -h "$REDIS_HOST" -p "$REDIS_PORT" "$@"; }
 
 log "PostgreSQL $PGHOST_:$PGPORT_ (database $BENCH_DB), Redis $REDIS_HOST:$REDIS_PORT (key prefixes bench: and peer:)"
 psql_admin() {

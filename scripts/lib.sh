@@ -177,10 +177,11 @@ sg_pg_psql_app() { # port, sql...
     "$SG_PG_BIN/psql" -X -h 127.0.0.1 -p "$port" -U sessiongate -d sessiongate -qtA "$@" </dev/null 2>/dev/null
 }
 
-# A server on $1 is compatible if sessiongate/sessiongate can log in and is superuser.
+# A server on $1 is compatible if sessiongate/sessiongate can log in with the least privilege the app and the
+# tests need: it may create databases (one per test class), and it is no superuser.
 sg_pg_compatible() {
   local out
-  out=$(sg_pg_psql_app "$1" -c "select rolsuper from pg_roles where rolname = current_user") || return 1
+  out=$(sg_pg_psql_app "$1" -c "select rolcreatedb and not rolsuper from pg_roles where rolname = current_user") || return 1
   [[ $out == t ]]
 }
 
@@ -212,9 +213,9 @@ sg_pg_setup_role() {
   local -a psql=("$SG_PG_BIN/psql" -X -h "$sock" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 -qtA)
   sg_as_postgres "${psql[@]}" -c "DO \$\$ BEGIN
       IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sessiongate') THEN
-        CREATE ROLE sessiongate LOGIN SUPERUSER PASSWORD 'sessiongate';
+        CREATE ROLE sessiongate LOGIN NOSUPERUSER NOCREATEROLE CREATEDB PASSWORD 'sessiongate';
       ELSE
-        ALTER ROLE sessiongate LOGIN SUPERUSER PASSWORD 'sessiongate';
+        ALTER ROLE sessiongate LOGIN NOSUPERUSER NOCREATEROLE CREATEDB PASSWORD 'sessiongate';
       END IF;
     END \$\$;" </dev/null >/dev/null || return 1
   exists=$(sg_as_postgres "${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname = 'sessiongate'" </dev/null) || return 1
@@ -345,13 +346,30 @@ sg_stop_postgres() {
 # Redis (single node + cluster)
 # ---------------------------------------------------------------------------
 
-sg_rcli() { # port, args...
-  local port=$1; shift
-  timeout 5 redis-cli -h 127.0.0.1 -p "$port" "$@" </dev/null 2>/dev/null
+# This checkout's Redis password (standalone and cluster), made once and kept under .local/.
+sg_redis_password() {
+  local file="$SG_LOCAL/redis-password"
+  if [[ ! -s $file ]]; then
+    mkdir -p "$SG_LOCAL"
+    (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$file")
+  fi
+  cat "$file"
 }
 
+sg_rcli() { # port, args...
+  local port=$1; shift
+  REDISCLI_AUTH="$(sg_redis_password)" timeout 5 redis-cli --no-auth-warning -h 127.0.0.1 -p "$port" "$@" </dev/null 2>/dev/null
+}
+
+# A Redis is ours to use only if it demands a password and takes this checkout's: one that answers anyone would
+# let any local process plant a session.
 sg_redis_ping() {
-  [[ $(sg_rcli "$1" ping) == PONG ]]
+  [[ $(timeout 5 redis-cli -h 127.0.0.1 -p "$1" ping </dev/null 2>/dev/null) != PONG && $(sg_rcli "$1" ping) == PONG ]]
+}
+
+# The StackExchange.Redis configuration string for a seed list.
+sg_redis_config() {
+  printf '%s,password=%s\n' "$1" "$(sg_redis_password)"
 }
 
 sg_redis_wait_ping() {
@@ -386,7 +404,9 @@ sg_redis_start() {
   local port=$1 dir=$2; shift 2
   mkdir -p "$dir"
   rm -f "$dir/redis.pid"
-  redis-server --port "$port" --bind 127.0.0.1 --daemonize yes \
+  local pw
+  pw=$(sg_redis_password)
+  redis-server --port "$port" --bind 127.0.0.1 --daemonize yes --requirepass "$pw" --masterauth "$pw" \
     --dir "$dir" --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
     --save "" --appendonly no --maxmemory-policy noeviction "$@" \
     </dev/null >/dev/null 2>&1 9>&-
@@ -414,7 +434,7 @@ sg_ensure_redis() {
     port=$(cat "$SG_REDIS_DIR/port")
     if sg_redis_wait_ping "$port"; then
       sg_log "Redis: reusing this checkout's server on 127.0.0.1:$port"
-      export Redis__Configuration="127.0.0.1:$port"
+      export Redis__Configuration="$(sg_redis_config "127.0.0.1:$port")"
       return 0
     fi
     sg_warn "Redis from .local/redis does not answer on $port; restarting it"
@@ -432,7 +452,7 @@ sg_ensure_redis() {
     fi
     if sg_redis_ping "$port" && ! sg_redis_cluster_enabled "$port"; then
       sg_log "Redis: reusing compatible standalone server already on 127.0.0.1:$port"
-      export Redis__Configuration="127.0.0.1:$port"
+      export Redis__Configuration="$(sg_redis_config "127.0.0.1:$port")"
       return 0
     fi
     sg_note "port $port is taken by something else; trying $((port + 1))"
@@ -446,7 +466,7 @@ sg_ensure_redis() {
     return 1
   fi
   printf '%s\n' "$port" >"$SG_REDIS_DIR/port"
-  export Redis__Configuration="127.0.0.1:$port"
+  export Redis__Configuration="$(sg_redis_config "127.0.0.1:$port")"
 }
 
 sg_stop_redis() {
@@ -512,9 +532,9 @@ sg_ensure_cluster() {
         if sg_redis_pid_alive "$SG_CLUSTER_DIR/$p/redis.pid" >/dev/null; then alive=$((alive + 1)); fi
       done
     fi
-    if [[ $alive -eq 6 ]] && sg_cluster_wait_ok "${ports[@]}"; then
+    if [[ $alive -eq 6 ]] && sg_redis_ping "${ports[0]}" && sg_cluster_wait_ok "${ports[@]}"; then
       seeds=$(printf '127.0.0.1:%s,' "${ports[@]}")
-      export SG_TEST_REDIS_CLUSTER="${seeds%,}"
+      export SG_TEST_REDIS_CLUSTER="$(sg_redis_config "${seeds%,}")"
       sg_log "Redis Cluster: reusing this checkout's cluster on ports ${ports[0]}-${ports[5]}"
       return 0
     fi
@@ -535,7 +555,7 @@ sg_ensure_cluster() {
     if sg_port_in_use "$base" && sg_redis_ping "$base" && sg_redis_cluster_ok "$base"; then
       if seeds=$(sg_cluster_seeds_from "$base"); then
         sg_log "Redis Cluster: reusing compatible cluster already on 127.0.0.1:$base"
-        export SG_TEST_REDIS_CLUSTER="$seeds"
+        export SG_TEST_REDIS_CLUSTER="$(sg_redis_config "$seeds")"
         return 0
       fi
     fi
@@ -572,7 +592,7 @@ sg_ensure_cluster() {
   done
   local -a addrs=()
   for p in "${ports[@]}"; do addrs+=("127.0.0.1:$p"); done
-  if ! timeout 60 redis-cli --cluster create "${addrs[@]}" --cluster-replicas 1 --cluster-yes \
+  if ! REDISCLI_AUTH="$(sg_redis_password)" timeout 60 redis-cli --no-auth-warning --cluster create "${addrs[@]}" --cluster-replicas 1 --cluster-yes \
       </dev/null >"$SG_CLUSTER_DIR/create.log" 2>&1; then
     tail -n 10 "$SG_CLUSTER_DIR/create.log" >&2 || true
     sg_err "redis-cli --cluster create failed (see .local/redis-cluster/create.log)"
@@ -584,7 +604,7 @@ sg_ensure_cluster() {
     return 1
   fi
   seeds=$(printf '127.0.0.1:%s,' "${ports[@]}")
-  export SG_TEST_REDIS_CLUSTER="${seeds%,}"
+  export SG_TEST_REDIS_CLUSTER="$(sg_redis_config "${seeds%,}")"
   sg_log "Redis Cluster: ready (3 masters, 3 replicas)"
 }
 
@@ -617,7 +637,7 @@ sg_ensure_services() {
   fi
   if [[ $rc == 0 && $want_cluster == 1 ]]; then
     if ! sg_ensure_cluster; then
-      sg_warn "Redis Cluster unavailable; tests that need it will be skipped"
+      sg_warn "Redis Cluster unavailable; the tests that need it will fail"
       unset SG_TEST_REDIS_CLUSTER
     fi
   fi

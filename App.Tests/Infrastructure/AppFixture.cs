@@ -26,7 +26,8 @@ public sealed class Blacklist : IMode { public static AuthMode Value => AuthMode
 public sealed class SessionCache : IMode { public static AuthMode Value => AuthMode.SessionCache; }
 
 /// <summary>Hosts the real app against its own database (cloned from the migrated template) and Redis prefix.</summary>
-public sealed class SessionGateFactory(IReadOnlyDictionary<string, string?> settings, LogSink logs) : WebApplicationFactory<Program>
+public sealed class SessionGateFactory(IReadOnlyDictionary<string, string?> settings, LogSink logs, Action<IServiceCollection>? configureServices = null)
+    : WebApplicationFactory<Program>
 {
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
@@ -37,6 +38,7 @@ public sealed class SessionGateFactory(IReadOnlyDictionary<string, string?> sett
         {
             services.AddSingleton<ILogEventSink>(logs);
             services.AddSingleton<IStartupFilter, LoopbackConnection>();
+            configureServices?.Invoke(services);
         });
     }
 }
@@ -86,6 +88,11 @@ public class AppFixture<TMode> : IAsyncLifetime where TMode : IMode
     {
     }
 
+    /// <summary>Extra services for this fixture's app (a telemetry exporter, say); never a stand-in for a real part.</summary>
+    protected virtual void ConfigureServices(IServiceCollection services)
+    {
+    }
+
     public Dictionary<string, string?> Settings()
     {
         var settings = new Dictionary<string, string?>
@@ -114,7 +121,7 @@ public class AppFixture<TMode> : IAsyncLifetime where TMode : IMode
     public virtual async Task InitializeAsync()
     {
         Database = await TestDatabase.CreateAsync();
-        Factory = new SessionGateFactory(Settings(), Logs);
+        Factory = new SessionGateFactory(Settings(), Logs, ConfigureServices);
         Api = new ApiClient(Factory, Mode);
     }
 

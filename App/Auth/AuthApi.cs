@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using SessionGate.Audit;
 using SessionGate.Data;
 using SessionGate.Infrastructure;
+using SessionGate.Observability;
 using SessionGate.Sessions;
 
 namespace SessionGate.Auth;
@@ -44,10 +45,31 @@ public static class AuthApi
     }
 
     private static async Task<Results<Ok<LoginResponse>, ProblemHttpResult>> Login(
-        LoginRequest? body, HttpContext http, LoginService login, IAuthMode mode, TimeProvider time, CancellationToken ct)
+        LoginRequest? body, HttpContext http, LoginService login, IAuthMode mode, TimeProvider time, SessionGateMetrics metrics, CancellationToken ct)
     {
         if (body is null) return Problems.ValidationFailed("A JSON body is required.");
-        var outcome = await login.LoginAsync(body, ClientAddress.Of(http), ClientAddress.LimitKey(http), UserAgent(http), ct);
+        using var activity = SessionGateTracing.Source.StartActivity("login");
+        LoginOutcome outcome;
+        try
+        {
+            outcome = await login.LoginAsync(body, ClientAddress.Of(http), ClientAddress.LimitKey(http), UserAgent(http), ct);
+        }
+        catch (Exception e) when (e is PasswordHashingBusyException || DependencyHealth.IsPostgresFailure(e) || DependencyHealth.IsRedisFailure(e))
+        {
+            metrics.Login("unavailable");
+            throw;
+        }
+        var result = outcome.Result switch
+        {
+            LoginResult.Success => "success",
+            LoginResult.InvalidCredentials => "invalid-credentials",
+            LoginResult.TooManyAttempts => "locked",
+            LoginResult.Banned => "banned",
+            LoginResult.SessionLimitReached => "limit-reached",
+            _ => "invalid",
+        };
+        metrics.Login(result);
+        activity?.SetTag("sessiongate.result", result);
         if (outcome.RetryAfter is { } retry) http.Response.Headers.RetryAfter = RetryAfter(retry);
         switch (outcome.Result)
         {
@@ -69,9 +91,12 @@ public static class AuthApi
     }
 
     private static async Task<Results<Ok<LoginResponse>, ProblemHttpResult>> Refresh(
-        RefreshRequest? body, HttpContext http, RefreshService refresh, TimeProvider time, CancellationToken ct)
+        RefreshRequest? body, HttpContext http, RefreshService refresh, TimeProvider time, SessionGateMetrics metrics, CancellationToken ct)
     {
+        using var activity = SessionGateTracing.Source.StartActivity("refresh");
         var outcome = await refresh.RotateAsync(body?.RefreshToken ?? "", ClientAddress.Of(http), ct);
+        if (outcome.Result != RefreshService.Result.NotSupported) metrics.Refresh(outcome.Result == RefreshService.Result.Rotated ? "rotated" : "invalid");
+        activity?.SetTag("sessiongate.result", outcome.Result.ToString());
         return outcome.Result switch
         {
             RefreshService.Result.Rotated => TypedResults.Ok(LoginResponse.From(outcome.Credential!, time.GetUtcNow())),

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using SessionGate.Infrastructure;
+using SessionGate.Observability;
 using SessionGate.Sessions;
 
 namespace SessionGate.Auth;
@@ -43,7 +44,8 @@ public sealed partial class SessionAuthenticationHandler(
     HandlerLoggerFactory logger,
     UrlEncoder encoder,
     IAuthMode mode,
-    DependencyHealth health)
+    DependencyHealth health,
+    SessionGateMetrics metrics)
     : AuthenticationHandler<SessionAuthenticationOptions>(options, logger, encoder)
 {
     public const string SchemeName = "Session";
@@ -65,6 +67,26 @@ public sealed partial class SessionAuthenticationHandler(
             fromCookie = true;
         }
         if (string.IsNullOrEmpty(credential)) return AuthenticateResult.NoResult();
+        var start = System.Diagnostics.Stopwatch.GetTimestamp();
+        using var activity = SessionGateTracing.Source.StartActivity("authenticate");
+        var result = await JudgeAsync(credential, fromCookie);
+        var outcome = result.Failure is CredentialRejectedException rejected ? rejected.Outcome : null;
+        metrics.Authenticated(outcome?.Result ?? AuthResult.Success, outcome?.Reason, start);
+        if (activity is not null)
+        {
+            activity.SetTag("sessiongate.result", (outcome?.Result ?? AuthResult.Success).ToString());
+            if (outcome?.Reason is { } reason) activity.SetTag("sessiongate.reason", reason);
+            if (result.Principal is { } user)
+            {
+                activity.SetTag("enduser.id", user.FindFirst(SessionClaims.Subject)?.Value);
+                activity.SetTag("sessiongate.session_id", user.FindFirst(SessionClaims.SessionId)?.Value);
+            }
+        }
+        return result;
+    }
+
+    private async Task<AuthenticateResult> JudgeAsync(string credential, bool fromCookie)
+    {
         if (fromCookie) Context.Items[CredentialSourceKey] = true;
         if (credential.Length > Options.MaxCredentialLength) return Failed(AuthOutcome.Unknown);
         if (fromCookie && IsCrossSiteStateChange(Request)) return Failed(AuthOutcome.CrossSite);

@@ -49,6 +49,10 @@ public sealed class InternalJwtTransforms(InternalTokens tokens, IOptionsMonitor
             var http = t.HttpContext;
             // Authorization already guaranteed a user; never mint for anyone else, whatever the route says.
             if (http.User.Identity?.IsAuthenticated != true) throw new InvalidOperationException("The gateway met an anonymous caller.");
+            using var activity = Observability.SessionGateTracing.Source.StartActivity("gateway.internal-jwt");
+            activity?.SetTag("sessiongate.route", context.Route.RouteId);
+            activity?.SetTag("sessiongate.audience", audience);
+            activity?.SetTag("sessiongate.per_request", perRequest);
             StripCredentials(http.Request, t.ProxyRequest, cookieName);
             var token = perRequest ? await tokens.MintPerRequestAsync(http.User, audience, http.Request.Headers.TraceParent, http.RequestAborted) : await tokens.GetAsync(http.User, audience, http.RequestAborted);
             t.ProxyRequest.Headers.TryAddWithoutValidation(GatewayApi.InternalJwtHeader, token);

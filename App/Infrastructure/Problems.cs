@@ -6,7 +6,11 @@ namespace SessionGate.Infrastructure;
 /// <summary>The stable error types of the API; each <c>type</c> URI ends in the error name.</summary>
 public static class Problems
 {
-    public const string TypeBase = "https://sessiongate.dev/errors/";
+    /// <summary>
+    /// A relative reference (RFC 9457 §3.1.1): it resolves against the API's own origin, where GET /errors/{name}
+    /// serves a page saying what the error means and what to do.
+    /// </summary>
+    public const string TypeBase = "/errors/";
 
     public const string Validation = "validation";
     public const string RequestTooLarge = "request-too-large";

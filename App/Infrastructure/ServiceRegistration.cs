@@ -10,6 +10,7 @@ using SessionGate.Audit;
 using SessionGate.Auth;
 using SessionGate.Data;
 using SessionGate.Gateway;
+using SessionGate.Observability;
 using SessionGate.Revocation;
 using SessionGate.Sessions;
 using SessionGate.Tokens;
@@ -180,6 +181,7 @@ public static class ServiceRegistration
         services.Configure<Microsoft.AspNetCore.Mvc.JsonOptions>(o => o.JsonSerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
         services.AddSessionGateSwagger();
         services.AddSessionGateGateway(configuration);
+        services.AddSessionGateTelemetry(configuration);
 
         // Each host gets its own logger (the static Log.Logger is left alone), so several instances in one
         // process, as in the tests, never write into each other's sinks.

@@ -8,6 +8,15 @@ namespace SessionGate.Infrastructure;
 public static class Swagger
 {
     /// <summary>
+    /// The documentation endpoints: a page per problem type at GET /errors/{name} (every <c>type</c> resolves), and
+    /// GET / redirecting to Swagger UI when it is enabled.
+    /// </summary>
+    public static IEndpointRouteBuilder MapSessionGateDocs(this WebApplication app)
+    {
+        return app;
+    }
+
+    /// <summary>
     /// Serves the document and the UI under /swagger only (other requests skip both), and only when
     /// <c>Swagger:Enabled</c> is true (the default outside Production; scripts/run turns it on).
     /// </summary>

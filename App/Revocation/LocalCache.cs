@@ -23,15 +23,18 @@ public sealed class LocalCache
     private long _trustedFrom = long.MaxValue;
     private volatile bool _subscribed;
 
-    public LocalCache(IOptions<RevocationOptions> options, TimeProvider time)
+    public LocalCache(IOptions<RevocationOptions> options, TimeProvider time, Observability.SessionGateMetrics? metrics = null)
     {
         var o = options.Value;
         Time = time;
+        Metrics = metrics;
         _maxAge = (long)(o.LocalCacheMaxAge.TotalSeconds * time.TimestampFrequency);
         _maxEntries = o.LocalCacheMaxEntries;
     }
 
     internal TimeProvider Time { get; }
+
+    internal Observability.SessionGateMetrics? Metrics { get; }
 
     /// <summary>A timestamp <paramref name="after"/> from now, on the clock entries are stamped with.</summary>
     public long TimestampIn(TimeSpan after) => Time.GetTimestamp() + (long)(after.TotalSeconds * Time.TimestampFrequency);
@@ -154,9 +157,11 @@ public sealed class LocalMap<TKey, TValue> : ILocalMap where TKey : notnull wher
             && (slot.Final ? _cache.Time.GetTimestamp() < slot.ValidUntil : _cache.IsTrusted(slot.FilledAt, slot.UserId)))
         {
             value = slot.Value;
+            _cache.Metrics?.CacheLookup(Name, hit: true);
             return true;
         }
         value = null!;
+        _cache.Metrics?.CacheLookup(Name, hit: false);
         return false;
     }
 

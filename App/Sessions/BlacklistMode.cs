@@ -27,10 +27,12 @@ public sealed class BlacklistMode : IAuthMode
     private readonly LocalMap<Guid, string> _revokedSessions;
     private readonly TimeProvider _time;
     private readonly JwtOptions _jwt;
+    private readonly Observability.SessionGateMetrics _metrics;
 
     public BlacklistMode(IDbContextFactory<AppDbContext> dbs, RedisStore redis, JwtCredentials credentials, TokenService tokens, KeyRing keys,
-        LocalCache cache, InvalidationBus bus, TimeProvider time, IOptions<JwtOptions> jwt)
+        LocalCache cache, InvalidationBus bus, TimeProvider time, IOptions<JwtOptions> jwt, Observability.SessionGateMetrics metrics)
     {
+        _metrics = metrics;
         _dbs = dbs;
         _redis = redis;
         _credentials = credentials;
@@ -88,7 +90,7 @@ public sealed class BlacklistMode : IAuthMode
         else if (!_local.TryGet(userId, out state))
         {
             var sequence = _cache.Sequence;
-            state = await _redis.GetUserRevocationsAsync(userId);
+            using (_metrics.Time("redis", "get_user_revocations")) state = await _redis.GetUserRevocationsAsync(userId);
             if (state is null)
             {
                 var truth = await LoadAsync(userId, ct);
@@ -116,6 +118,7 @@ public sealed class BlacklistMode : IAuthMode
     /// <summary>Everything PostgreSQL knows that can still refuse one of the user's tokens. Null for an unknown user.</summary>
     private async Task<UserRevocations?> LoadAsync(Guid userId, CancellationToken ct)
     {
+        using var timer = _metrics.Time("postgres", "load_user_revocations");
         await using var db = await _dbs.CreateDbContextAsync(ct);
         var now = _time.GetUtcNow();
         var user = await db.Users.AsNoTracking().Where(u => u.Id == userId)

@@ -18,7 +18,8 @@ public sealed class RefreshService(
     SessionSecrets secrets,
     AuditLog audit,
     TimeProvider time,
-    IOptions<SessionLifetimeOptions> options)
+    IOptions<SessionLifetimeOptions> options,
+    Observability.SessionGateMetrics metrics)
 {
     public enum Result { Rotated, Invalid, NotSupported }
 
@@ -85,6 +86,7 @@ public sealed class RefreshService(
 
     private async Task ReuseDetectedAsync(RefreshToken token, string? ip, CancellationToken ct)
     {
+        metrics.Refresh("reused");
         var sessionId = token.SessionId;
         var tenantId = await db.Sessions.Where(s => s.Id == sessionId).Select(s => (Guid?)s.TenantId).FirstOrDefaultAsync(ct);
         await sessions.ChangeAsync(async change =>

@@ -17,8 +17,10 @@ public sealed class ServerSessionServices(
     SlidingWriter slider,
     InvalidationBus bus,
     TimeProvider time,
-    IOptions<SessionLifetimeOptions> options)
+    IOptions<SessionLifetimeOptions> options,
+    Observability.SessionGateMetrics metrics)
 {
+    public Observability.SessionGateMetrics Metrics => metrics;
     public RedisStore Redis => redis;
     public IDbContextFactory<AppDbContext> Dbs => dbs;
     public LocalCache Cache => cache;
@@ -87,7 +89,7 @@ public abstract class ServerSessionMode
         else
         {
             var key = KeyOf(session);
-            entry = await Redis.GetSessionAsync(key);
+            using (_s.Metrics.Time("redis", "get_session")) entry = await Redis.GetSessionAsync(key);
             if (entry is null)
             {
                 // Redis lost it (flush, restart, failover, eviction) or never had it: PostgreSQL decides.
@@ -134,6 +136,7 @@ public abstract class ServerSessionMode
 
     private async Task<SessionEntry?> RebuildAsync(SessionRef session, CancellationToken ct)
     {
+        using var timer = _s.Metrics.Time("postgres", "load_session");
         await using var db = await _s.Dbs.CreateDbContextAsync(ct);
         return await SessionReader.LoadEntryAsync(db, Find(db, session), ct);
     }

@@ -21,7 +21,8 @@ public sealed class SessionService(
     AuditLog audit,
     TimeProvider time,
     IOptions<SessionLifetimeOptions> sessionOptions,
-    IOptions<JwtOptions> jwtOptions)
+    IOptions<JwtOptions> jwtOptions,
+    Observability.SessionGateMetrics metrics)
 {
     private readonly SessionLifetimeOptions _options = sessionOptions.Value;
 
@@ -32,6 +33,7 @@ public sealed class SessionService(
     public async Task<T> ChangeAsync<T>(Func<SessionChange, Task<T>> work, CancellationToken ct)
     {
         var change = new SessionChange(db, pipeline, time, jwtOptions.Value);
+        using var activity = Observability.SessionGateTracing.Source.StartActivity("session.change");
         T result;
         await using (var tx = await db.Database.BeginTransactionAsync(ct))
         {
@@ -45,6 +47,8 @@ public sealed class SessionService(
             await db.SaveChangesAsync(ct);
             await tx.CommitAsync(ct);
         }
+        foreach (var (reason, count) in change.Ended) metrics.Revoked(reason, count);
+        if (activity is not null && change.Ended.Count > 0) activity.SetTag("sessiongate.sessions_ended", change.Ended.Sum(e => e.Count));
         await pipeline.ApplyCommittedAsync(change.Outbox);
         return result;
     }
@@ -139,6 +143,10 @@ public sealed record LockedUser(Guid Id, Guid TenantId, string Username, long Se
 public sealed class SessionChange(AppDbContext db, RevocationPipeline pipeline, TimeProvider time, JwtOptions jwt)
 {
     private readonly List<OutboxMessage> _outbox = [];
+    private readonly List<(string Reason, int Count)> _ended = [];
+
+    /// <summary>Sessions this change ended, by reason (for metrics, once committed).</summary>
+    public IReadOnlyList<(string Reason, int Count)> Ended => _ended;
 
     public AppDbContext Db => db;
     public IReadOnlyList<OutboxMessage> Outbox => _outbox;
@@ -190,6 +198,7 @@ public sealed class SessionChange(AppDbContext db, RevocationPipeline pipeline, 
         }
         _outbox.Add(pipeline.Enqueue(db, new SessionsRevoked(reason,
             rows.Select(r => new RevokedSession(r.Id, r.UserId, r.SecretHash, r.AbsoluteExpiresAt, r.CurrentJti, r.CurrentJtiExpiresAt)).ToArray())));
+        _ended.Add((reason, rows.Count));
         return rows.Count;
     }
 

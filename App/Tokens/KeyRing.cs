@@ -50,6 +50,9 @@ public sealed partial class KeyRing : BackgroundService
 
     public bool IsSymmetric => _jwt.Algorithm == "HS256";
 
+    /// <summary>The set in hand (null before the first load).</summary>
+    public KeySet? Current => _current;
+
     /// <summary>The set in hand; only the very first call waits for PostgreSQL.</summary>
     public ValueTask<KeySet> GetAsync(CancellationToken ct = default) =>
         _current is { } set ? ValueTask.FromResult(set) : new ValueTask<KeySet>(ReloadAsync(ct));

@@ -1,0 +1,105 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Trace;
+using SessionGate.Infrastructure;
+using SessionGate.Tests.Infrastructure;
+
+namespace SessionGate.Tests.Observability;
+
+public sealed class TracedFixture<TMode> : AppFixture<TMode> where TMode : IMode
+{
+    public List<Activity> Spans { get; } = [];
+
+    protected override void Configure(IDictionary<string, string?> s) => s["Tracing:Enabled"] = "true";
+
+    protected override void ConfigureServices(IServiceCollection services) =>
+        services.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(Spans));
+}
+
+public sealed class TelemetryTests_Opaque(TracedFixture<Opaque> fx) : TelemetryTests<Opaque>(fx), IClassFixture<TracedFixture<Opaque>>;
+public sealed class TelemetryTests_Blacklist(TracedFixture<Blacklist> fx) : TelemetryTests<Blacklist>(fx), IClassFixture<TracedFixture<Blacklist>>;
+public sealed class TelemetryTests_SessionCache(TracedFixture<SessionCache> fx) : TelemetryTests<SessionCache>(fx), IClassFixture<TracedFixture<SessionCache>>;
+
+/// <summary>What an operator reads: Prometheus series for every credential judged, logins, revocations; spans without credentials.</summary>
+public abstract class TelemetryTests<TMode>(TracedFixture<TMode> fx) where TMode : IMode
+{
+    private static readonly Regex Sample = new(@"^(?<name>[a-z_]+)(\{(?<labels>[^}]*)\})? (?<value>[-0-9.eE+]+)", RegexOptions.Multiline);
+
+    private async Task<List<(string Name, Dictionary<string, string> Labels, double Value)>> ScrapeAsync()
+    {
+        await Task.Delay(1100); // the exporter caches a scrape for a second
+        var response = await fx.Api.GetAsync("/metrics");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.StartsWith("text/plain", response.Content.Headers.ContentType!.MediaType);
+        var text = await response.Content.ReadAsStringAsync();
+        return Sample.Matches(text).Select(m => (m.Groups["name"].Value,
+            m.Groups["labels"].Value.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('=', 2))
+                .ToDictionary(p => p[0], p => p[1].Trim('"')),
+            double.Parse(m.Groups["value"].Value, System.Globalization.CultureInfo.InvariantCulture))).ToList();
+    }
+
+    private static double Sum(IEnumerable<(string Name, Dictionary<string, string> Labels, double Value)> samples, string name, params (string Key, string Value)[] labels) =>
+        samples.Where(s => s.Name == name && labels.All(l => s.Labels.GetValueOrDefault(l.Key) == l.Value)).Sum(s => s.Value);
+
+    [Fact]
+    public async Task Metrics_count_every_credential_judged_with_its_result_and_reason_and_the_logins_and_revocations()
+    {
+        var mode = fx.Mode.ToString();
+        var before = await ScrapeAsync();
+        var login = await fx.Api.LoginAsync(await fx.NewUserAsync());
+        await fx.Api.GetAsync("/auth/me", login);
+        await fx.Api.GetAsync("/api/profile", login);
+        Assert.Equal(HttpStatusCode.NoContent, (await fx.Api.SendAsync(HttpMethod.Post, "/auth/logout", login)).StatusCode);
+        await fx.Api.GetAsync("/auth/me", login);
+        await fx.Api.SendAsync(HttpMethod.Get, "/auth/me", configure: r => r.Headers.TryAddWithoutValidation("Authorization", "Bearer not-a-credential"));
+        await fx.Api.LoginRawAsync(new { tenant = "acme", username = "nobody-here", password = "wrong-password-123" });
+        await fx.Api.GetAsync("/health/live"); // no credential: not judged
+        var after = await ScrapeAsync();
+
+        double Delta(string name, params (string, string)[] labels) => Sum(after, name, labels) - Sum(before, name, labels);
+        Assert.True(Delta("sessiongate_authentications_total", ("mode", mode), ("result", "success")) >= 3);
+        Assert.True(Delta("sessiongate_authentications_total", ("mode", mode), ("result", "revoked"), ("reason", "logged-out")) >= 1);
+        Assert.True(Delta("sessiongate_authentications_total", ("mode", mode), ("result", "unauthenticated")) >= 1);
+        Assert.True(Delta("sessiongate_logins_total", ("result", "success")) >= 1);
+        Assert.True(Delta("sessiongate_logins_total", ("result", "invalid-credentials")) >= 1);
+        Assert.True(Delta("sessiongate_revocations_total", ("reason", "logged-out")) >= 1);
+        Assert.True(Sum(after, "sessiongate_authentication_duration_seconds_count", ("mode", mode)) > 0);
+        Assert.True(Sum(after, "sessiongate_cache_lookups_total") > 0);
+        Assert.Contains(after, s => s.Name == "sessiongate_outbox_backlog");
+        Assert.Contains(after, s => s.Name == "sessiongate_sessions_online");
+        Assert.Contains(after, s => s.Name == "sessiongate_signing_key_age_seconds");
+        Assert.Contains(after, s => s.Name == "sessiongate_invalidations_received_total");
+        Assert.Contains(after, s => s.Name == "http_server_request_duration_seconds_count");
+        // Only low-cardinality labels: no user, session or token ever becomes a label.
+        Assert.All(after.Where(s => s.Name.StartsWith("sessiongate_", StringComparison.Ordinal)),
+            s => Assert.All(s.Labels.Keys, k => Assert.Contains(k, new[] { "mode", "result", "reason", "store", "operation", "cache", "le", "otel_scope_name", "otel_scope_version", "job", "instance" })));
+    }
+
+    [Fact]
+    public async Task Spans_cover_login_authentication_and_revocation_and_never_carry_a_credential()
+    {
+        var user = await fx.NewUserAsync();
+        var login = await fx.Api.LoginAsync(user);
+        await fx.Api.GetAsync("/auth/me", login);
+        await fx.Api.SendAsync(HttpMethod.Post, "/auth/logout", login);
+        await Task.Delay(200);
+        Activity[] spans;
+        lock (fx.Spans) spans = [.. fx.Spans];
+        Assert.Contains(spans, s => s.OperationName == "login");
+        var authenticated = spans.Where(s => s.OperationName == "authenticate" && s.GetTagItem("enduser.id") as string == user.Id.ToString()).ToList();
+        Assert.NotEmpty(authenticated);
+        Assert.Contains(spans, s => s.OperationName == "session.change" && s.GetTagItem("sessiongate.sessions_ended") is 1);
+        // A server span per request, with the authentication span inside its trace.
+        Assert.Contains(spans, s => s.Kind == ActivityKind.Server && s.TraceId == authenticated[0].TraceId);
+        foreach (var span in spans)
+        foreach (var (_, value) in span.TagObjects)
+        {
+            var text = value?.ToString() ?? "";
+            Assert.DoesNotContain(login.Bearer, text, StringComparison.Ordinal);
+            Assert.DoesNotContain(user.Password, text, StringComparison.Ordinal);
+            if (login.Refresh is not null) Assert.DoesNotContain(login.Refresh, text, StringComparison.Ordinal);
+        }
+    }
+}

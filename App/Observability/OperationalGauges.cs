@@ -1,0 +1,62 @@
+using System.Diagnostics.Metrics;
+using Microsoft.EntityFrameworkCore;
+using SessionGate.Data;
+using SessionGate.Revocation;
+using SessionGate.Tokens;
+
+namespace SessionGate.Observability;
+
+/// <summary>
+/// Gauges read from state the app already keeps: sessions online (counted from the live-session index every 15 s, not
+/// per scrape), the outbox backlog and its age, the invalidations received, the L1's size and the signing key's age.
+/// </summary>
+public sealed partial class OperationalGauges(
+    SessionGateMetrics metrics,
+    IDbContextFactory<AppDbContext> dbs,
+    OutboxRelay relay,
+    InvalidationBus bus,
+    LocalCache cache,
+    KeyRing keys,
+    Auth.PasswordHashing hashing,
+    TimeProvider time,
+    ILogger<OperationalGauges> logger) : BackgroundService
+{
+    private static readonly TimeSpan CountEvery = TimeSpan.FromSeconds(15);
+    private long _online = -1;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var meter = metrics.Meter;
+        meter.CreateObservableGauge<long>("sessiongate.sessions.online", () => Interlocked.Read(ref _online) is var n and >= 0 ? [new Measurement<long>(n)] : [],
+            "{session}", "Live sessions, from the live-session index (refreshed every 15 s).");
+        meter.CreateObservableGauge("sessiongate.outbox.backlog", () => relay.Backlog.Count, "{row}", "Committed changes not yet confirmed in Redis.");
+        meter.CreateObservableGauge("sessiongate.outbox.age", () => relay.Backlog.OldestAge.TotalSeconds, "s", "Age of the oldest unconfirmed change.");
+        meter.CreateObservableCounter("sessiongate.invalidations.received", () => bus.Received, "{message}", "Invalidation lines received over pub/sub.");
+        meter.CreateObservableGauge("sessiongate.cache.entries", () => cache.Counts().Select(c => new Measurement<int>(c.Value, new KeyValuePair<string, object?>("cache", c.Key))),
+            "{entry}", "L1 entries per cache.");
+        meter.CreateObservableGauge("sessiongate.cache.trusted", () => cache.Trusted ? 1 : 0, "{bool}", "1 while the invalidation subscription is proven and the L1 serves.");
+        meter.CreateObservableGauge<double>("sessiongate.signing_key.age", () =>
+            keys.Current is { } set && set.SigningKeyCreatedAt > DateTimeOffset.MinValue ? [new Measurement<double>((time.GetUtcNow() - set.SigningKeyCreatedAt).TotalSeconds)] : [],
+            "s", "Age of the key that signs new tokens.");
+        meter.CreateObservableGauge("sessiongate.password_hashing.queued", () => hashing.Queued, "{hash}", "Password hashes waiting for a worker.");
+
+        using var timer = new PeriodicTimer(CountEvery, time);
+        do
+        {
+            try
+            {
+                await using var db = await dbs.CreateDbContextAsync(stoppingToken);
+                var now = time.GetUtcNow();
+                Interlocked.Exchange(ref _online, await db.Sessions.Where(s => s.RevokedAt == null && s.IdleExpiresAt > now && s.AbsoluteExpiresAt > now).LongCountAsync(stoppingToken));
+            }
+            catch (Exception e) when (RevocationPipeline.IsTransient(e))
+            {
+                LogCountFailed(logger, e.GetType().Name);
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Counting online sessions failed ({ExceptionType})")]
+    private static partial void LogCountFailed(ILogger logger, string exceptionType);
+}
