@@ -22,6 +22,8 @@ public sealed class Options
           --pg-outage 20          seconds PostgreSQL stays down
           --redis-outage 5        seconds the standalone Redis stays down
           --admin-password demo-password-123   acme/alice's password
+          --creds FILE            reuse the admin's and the load's credentials saved there by an earlier scenario of the
+                                  same mode (each is checked first; logins are slow by design), and save them there
           --logs PREFIX           the instances' logs are PREFIX-A.log, PREFIX-B.log (read for evidence, e.g. deferred sliding writes)
 
         run writes one JSON row per scenario (or part) as FILE-PREFIX-<n>.json; report renders a directory of them.
@@ -46,6 +48,7 @@ public sealed class Options
     public double RedisOutage { get; init; } = 5;
     public string AdminPassword { get; init; } = "demo-password-123";
     public string? Logs { get; init; }
+    public string? Creds { get; init; }
 
     public bool JwtMode => Mode != "Opaque";
 
@@ -82,6 +85,7 @@ public sealed class Options
             RedisOutage = Num("redis-outage", 5),
             AdminPassword = Get("admin-password") ?? "demo-password-123",
             Logs = Get("logs"),
+            Creds = Get("creds"),
         };
         if (values.Count > 0) throw new UsageException($"unknown option --{values.Keys.First()}");
         switch (o.Command)

@@ -57,13 +57,28 @@ public static class Scenarios
         var b = new Api(http, "B", o.B, "acme");
         var n = o.N is null ? null : new Api(http, "N", o.N, "acme");
         Rig.Log($"{o.Mode} / {o.Scenario}: setting up users and {o.Sessions} load sessions");
-        var admin = await a.LoginAsync("alice", o.AdminPassword, "alice");
+        var saved = LoadCredentials(o.Creds);
+        async Task<Credential> ReuseOrLoginAsync(Api api, string username, string password, string label)
+        {
+            if (saved.TryGetValue(label, out var c))
+            {
+                for (var k = 0; k < 20; k++)
+                {
+                    var status = (await api.ProfileAsync(c)).Status;
+                    if (status == 200) return c;
+                    if (status is not (0 or 503)) break;
+                    await Task.Delay(250);
+                }
+            }
+            return await api.LoginAsync(username, password, label);
+        }
+        var admin = await ReuseOrLoginAsync(a, "alice", o.AdminPassword, "alice");
         var users = Enumerable.Range(1, o.Sessions).Select(LoadUser).Concat(extraUsers).ToList();
         foreach (var u in users) await a.EnsureUserAsync(admin, u, Ctx.UserPassword);
         var sessions = new Credential[o.Sessions];
         // Two logins at a time (PBKDF2 is deliberately slow, and the machine is small).
         await Parallel.ForEachAsync(Enumerable.Range(0, o.Sessions), new ParallelOptions { MaxDegreeOfParallelism = 2 }, async (i, _) =>
-            sessions[i] = await (i % 2 == 0 ? a : b).LoginAsync(LoadUser(i + 1), Ctx.UserPassword, $"load{i + 1}"));
+            sessions[i] = await ReuseOrLoginAsync(i % 2 == 0 ? a : b, LoadUser(i + 1), Ctx.UserPassword, $"load{i + 1}"));
         foreach (var s in sessions)
         {
             foreach (var api in new[] { a, b })
@@ -77,7 +92,24 @@ public static class Scenarios
                 if (!ok) throw new RigException($"load session {s.Label} is not accepted by instance {api.Name} before any fault");
             }
         }
+        SaveCredentials(o.Creds, [admin, .. sessions]);
         return new Ctx { O = o, A = a, B = b, N = n, Admin = admin, Load = new LoadGenerator([a, b], sessions, o.Rate), R = row };
+    }
+
+    private sealed record SavedCredential(string Label, string Bearer, string? Refresh, Guid UserId, Guid SessionId);
+
+    private static Dictionary<string, Credential> LoadCredentials(string? file)
+    {
+        if (file is null || !File.Exists(file)) return [];
+        var list = System.Text.Json.JsonSerializer.Deserialize<List<SavedCredential>>(File.ReadAllText(file)) ?? [];
+        return list.ToDictionary(c => c.Label, c => new Credential(c.Bearer, c.Refresh, c.Label) { UserId = c.UserId, SessionId = c.SessionId });
+    }
+
+    private static void SaveCredentials(string? file, IEnumerable<Credential> credentials)
+    {
+        if (file is null) return;
+        File.WriteAllText(file, System.Text.Json.JsonSerializer.Serialize(
+            credentials.Select(c => new SavedCredential(c.Label, c.Bearer, c.Refresh, c.UserId, c.SessionId)).ToList()));
     }
 
     private static ScenarioResult Row(Options o, string scenario) => new() { Mode = o.Mode, Scenario = scenario };

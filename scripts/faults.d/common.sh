@@ -18,7 +18,7 @@ fr_die() {
 
 fr_as_postgres() { (cd / && runuser -u postgres -- "$@"); }
 
-fr_rcli() { # port, args...
+fr_rcli() { # port, args... (the password comes from REDISCLI_AUTH)
   local port=$1
   shift
   timeout 5 redis-cli -h 127.0.0.1 -p "$port" "$@" </dev/null 2>/dev/null
@@ -128,7 +128,7 @@ fr_app_start() {
   shift 7
   local url="http://127.0.0.1:$port" pidfile="$FAULT_RUN/apps/$name.pid" pid i code=""
   mkdir -p "$FAULT_RUN/apps"
-  printf '\n===== %s %s Auth__Mode=%s Redis=%s prefix=%s %s =====\n' "$(date -u +%FT%TZ)" "$name" "$mode" "$redis" "$prefix" "$*" >>"$logf"
+  printf '\n===== %s %s Auth__Mode=%s Redis=%s prefix=%s %s =====\n' "$(date -u +%FT%TZ)" "$name" "$mode" "${redis%%,password=*}" "$prefix" "$*" >>"$logf"
   (
     cd "$(dirname "$FAULT_APP_DLL")" || exit 1
     exec env ASPNETCORE_URLS="$url" \
