@@ -82,6 +82,9 @@ public sealed class Api(HttpClient http, string name, Uri baseUri, string tenant
         }
     }
 
+    /// <summary>Retries of a setup call that met 503 or no answer, 500 ms apart (a minute).</summary>
+    private const int BusyRetries = 120;
+
     public Task<Reply> LoginRawAsync(string username, string password) =>
         SendAsync(HttpMethod.Post, "/auth/login", null, new { tenant, username, password });
 
@@ -100,7 +103,8 @@ public sealed class Api(HttpClient http, string name, Uri baseUri, string tenant
     public async Task<Credential> LoginAsync(string username, string password, string label)
     {
         Reply reply = null!;
-        for (var attempt = 0; attempt < 20; attempt++)
+        // A busy hasher answers 503 "too many logins at once"; on two shared cores that can last a while.
+        for (var attempt = 0; attempt < BusyRetries; attempt++)
         {
             reply = await LoginRawAsync(username, password);
             if (CredentialOf(reply, label) is { } credential)
@@ -143,7 +147,7 @@ public sealed class Api(HttpClient http, string name, Uri baseUri, string tenant
         {
             var reply = await SendAsync(HttpMethod.Post, "/admin/users", admin.Bearer, new { username, password, roles = new[] { "user" } });
             if (reply.Status is 201 or 409) return;
-            if (attempt >= 20 || reply.Status is not (0 or 503)) throw new RigException($"creating user {username} on {Name} failed: {reply.Short}");
+            if (attempt >= BusyRetries || reply.Status is not (0 or 503)) throw new RigException($"creating user {username} on {Name} failed: {reply.Short}");
             await Task.Delay(500);
         }
     }

@@ -8,7 +8,7 @@ public sealed class Options
     public const string Usage = """
         FaultRig: the driver of scripts/faults (use that script; it starts the servers and the app instances).
 
-          dotnet FaultRig.dll run --scenario pg-down|redis-restart|cluster-failover --mode Opaque|Blacklist|SessionCache
+          dotnet FaultRig.dll run --scenario pg-down|redis-restart|redis-pause|cluster-failover --mode Opaque|Blacklist|SessionCache
                 --a URL --b URL [--n URL] --out FILE-PREFIX [options]
           dotnet FaultRig.dll report --in DIR --out FILE.md [--header TEXT]
 
@@ -20,7 +20,7 @@ public sealed class Options
           --rate 40               load requests per second (both instances together)
           --sessions 6            load sessions (one user each, so JWT-mode keys spread over the cluster too)
           --pg-outage 20          seconds PostgreSQL stays down
-          --redis-outage 5        seconds the standalone Redis stays down
+          --redis-outage 5        seconds the standalone Redis stays down (redis-restart) or frozen (redis-pause)
           --admin-password demo-password-123   acme/alice's password
           --creds FILE            reuse the admin's and the load's credentials saved there by an earlier scenario of the
                                   same mode (each is checked first; logins are slow by design), and save them there
@@ -91,7 +91,7 @@ public sealed class Options
         switch (o.Command)
         {
             case "run":
-                if (o.Scenario is not ("pg-down" or "redis-restart" or "cluster-failover")) throw new UsageException($"unknown scenario '{o.Scenario}'");
+                if (o.Scenario is not ("pg-down" or "redis-restart" or "redis-pause" or "cluster-failover")) throw new UsageException($"unknown scenario '{o.Scenario}'");
                 if (o.Mode is not ("Opaque" or "Blacklist" or "SessionCache")) throw new UsageException($"unknown mode '{o.Mode}'");
                 if (o.A is null || o.B is null || o.Out.Length == 0) throw new UsageException("--a, --b and --out are required");
                 if (o.Scenario == "cluster-failover" && o.ClusterPorts.Count < 6) throw new UsageException("--cluster-ports needs the 6 node ports");

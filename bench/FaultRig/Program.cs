@@ -30,7 +30,7 @@ try
     results = o.Scenario switch
     {
         "pg-down" => await Scenarios.PgDownAsync(o),
-        "redis-restart" => await Scenarios.RedisRestartAsync(o),
+        "redis-restart" or "redis-pause" => await Scenarios.RedisRestartAsync(o),
         _ => await Scenarios.ClusterFailoverAsync(o),
     };
 }

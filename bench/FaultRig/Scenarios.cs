@@ -122,6 +122,30 @@ public static class Scenarios
         r.Check("load: every 503 is problem+json service-unavailable with Retry-After", bad == 0, $"{bad} of {r.Load.S503} were not");
     }
 
+    /// <summary>
+    /// The outage shows in each instance's log once when it starts and once when it ends (DependencyHealth), not as a
+    /// line per refused request: at most 2 starts (a flap at the edge), as many ends, and at most 5 ERR lines.
+    /// </summary>
+    private static void CheckOutageLogged(ScenarioResult r, Options o, string dependency)
+    {
+        if (o.Logs is null) return;
+        var parts = new List<string>();
+        var ok = true;
+        foreach (var name in new[] { "A", "B", "N" })
+        {
+            var file = $"{o.Logs}-{name}.log";
+            if (!File.Exists(file)) continue;
+            var lines = File.ReadAllLines(file);
+            var down = lines.Count(l => l.Contains($"{dependency} is unavailable", StringComparison.Ordinal));
+            var up = lines.Count(l => l.Contains($"{dependency} is back", StringComparison.Ordinal));
+            var errors = lines.Count(l => l.Contains(" ERR] ", StringComparison.Ordinal));
+            parts.Add($"{name}: {down} down, {up} back, {errors} ERR lines");
+            if (down is < 1 or > 2 || up != down || errors > 5) ok = false;
+        }
+        if (parts.Count > 0)
+            r.Check($"{dependency} outage logged once at its start and once at its end per instance, not per request", ok, string.Join("; ", parts));
+    }
+
     private static string Latencies(IEnumerable<Rec> recs)
     {
         var ms = recs.Select(r => r.Ms).Order().ToList();
@@ -256,6 +280,7 @@ public static class Scenarios
             r.Check("sliding writes fell due during the outage and were deferred, not failed (app logs)", deferred > 0,
                 $"{deferred} 'Sliding writes deferred' lines in the A and B logs");
         }
+        CheckOutageLogged(r, o, "Postgres");
         r.Check("every request needing PostgreSQL during the outage answered 503 problem+json with Retry-After", improper.Count == 0,
             improper.Count == 0 ? $"{outageOps} of {outageOps}" : string.Join("; ", improper.Distinct()));
         r.Check("right-password logins during the outage counted as no failure (no 429, then a login at once)",
@@ -272,9 +297,14 @@ public static class Scenarios
     // redis-restart
     // ================================================================================================================
 
+    /// <summary>
+    /// redis-restart: the standalone Redis shut down for --redis-outage seconds and started empty. redis-pause: the
+    /// same Redis frozen (SIGSTOP) as long, then thawed with its data: connections stay open and commands time out.
+    /// </summary>
     public static async Task<List<ScenarioResult>> RedisRestartAsync(Options o)
     {
-        var r = Row(o, "redis-restart");
+        var pause = o.Scenario == "redis-pause";
+        var r = Row(o, o.Scenario);
         const string victim = "frrvictim";
         var ctx = await SetupAsync(o, r, [victim]);
         var (a, b, admin, load) = (ctx.A, ctx.B, ctx.Admin, ctx.Load);
@@ -325,7 +355,7 @@ public static class Scenarios
 
         phase = "Redis down";
         var tStop = Rig.Now;
-        await Rig.HookAsync("redis-stop");
+        await Rig.HookAsync(pause ? "redis-pause" : "redis-stop");
         var tDown = Rig.Now;
         var loginDuring = new List<int>();
         for (var wave = 0; wave < 2; wave++)
@@ -345,7 +375,7 @@ public static class Scenarios
         r.Check("GET /health/ready answers 503 while Redis is down", health.Status == 503, $"HTTP {health.Status}");
         await Rig.DelayUntil(tDown + o.RedisOutage * 1000);
 
-        await Rig.HookAsync("redis-start");
+        await Rig.HookAsync(pause ? "redis-cont" : "redis-start");
         var tUp = Rig.Now;
         phase = "after restart";
 
@@ -387,7 +417,8 @@ public static class Scenarios
 
         Fill(r, load, t0, tEnd);
         var whileDown = load.Between(tStop, tUp);
-        var pastL1 = load.Between(tDown + 2500, tUp);
+        // Answered while Redis was away (one that waited on a frozen Redis and got its answer after the thaw is fine).
+        var pastL1 = load.Between(tDown + 2500, tUp).Where(x => x.DoneMs < tUp).ToList();
         var servedPastL1 = pastL1.Count(x => x.Status == 200);
         r.Check("load fails closed while Redis is down: 503, never 500 (past the L1's 2 s)", servedPastL1 == 0 && whileDown.All(x => x.Status is 200 or 503),
             $"{whileDown.Count(x => x.Status == 503)} × 503, {whileDown.Count(x => x.Status == 200)} × 200 (of which {servedPastL1} past 2.5 s), " +
@@ -404,8 +435,12 @@ public static class Scenarios
         var recovery = lastFail is { } lf ? Math.Max(0, lf - tUp) : 0;
         var stable = lastFail is null || lastFail < tEnd - 2000;
         r.Check("all load sessions answer 200 again (≤ 10 s after Redis is back)", stable && recovery <= 10_000, stable ? Rig.Seconds(recovery) : "not stable at the end");
+        var failed = load.Between(tStop, tEnd).Where(x => x.Status != 200).ToList();
+        r.Check("refused requests answer within 3 s, none unanswered (no hang on a Redis that does not answer)",
+            failed.All(x => x.Status != 0 && x.Ms <= 3000), $"{failed.Count} refused: {Latencies(failed)}; {failed.Count(x => x.Status == 0)} without answer");
+        CheckOutageLogged(r, o, "Redis");
         var first503 = whileDown.FirstOrDefault(x => x.Status == 503);
-        r.Timings = $"Redis down {Rig.Seconds(tUp - tStop)}; first 503 {(first503 is null ? "–" : Rig.Seconds(first503.SentMs - tStop))} after stop; " +
+        r.Timings = $"Redis {(pause ? "frozen" : "down")} {Rig.Seconds(tUp - tStop)}; 503s {Latencies(failed.Where(x => x.Status == 503))}; first 503 {(first503 is null ? "–" : Rig.Seconds(first503.SentMs - tStop))} after stop; " +
                     $"all load 200 again {(stable ? Rig.Seconds(recovery) : "not by the end")} after Redis up; C accepted everywhere " +
                     $"{(cOk.Values.All(v => v is not null) ? Rig.Seconds(cOk.Values.Max()!.Value) : "never")} after Redis up";
         return [r];

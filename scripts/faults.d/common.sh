@@ -141,6 +141,7 @@ fr_app_start() {
       Demo__Password=demo-password-123 \
       Bootstrap__AdminPassword=platform-password-123 \
       Session__SlidingWriteInterval=00:00:05 \
+      PasswordHashing__MaxWait=00:00:20 \
       "$@" \
       dotnet "$FAULT_APP_DLL"
   ) </dev/null >>"$logf" 2>&1 &
