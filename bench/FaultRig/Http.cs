@@ -85,8 +85,8 @@ public sealed class Api(HttpClient http, string name, Uri baseUri, string tenant
     /// <summary>Retries of a setup call that met 503 or no answer, 500 ms apart (a minute).</summary>
     private const int BusyRetries = 120;
 
-    public Task<Reply> LoginRawAsync(string username, string password) =>
-        SendAsync(HttpMethod.Post, "/auth/login", null, new { tenant, username, password });
+    public Task<Reply> LoginRawAsync(string username, string password, string? inTenant = null) =>
+        SendAsync(HttpMethod.Post, "/auth/login", null, new { tenant = inTenant ?? tenant, username, password });
 
     public static Credential? CredentialOf(Reply reply, string label)
     {

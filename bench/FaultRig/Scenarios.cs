@@ -7,6 +7,9 @@ public sealed class Ctx
 {
     public const string UserPassword = "Fault-rig-passw0rd";
 
+    /// <summary>system/admin's password (Bootstrap__AdminPassword in scripts/faults.d/common.sh).</summary>
+    public const string PlatformPassword = "platform-password-123";
+
     public required Options O { get; init; }
     public required Api A { get; init; }
     public required Api B { get; init; }
@@ -190,6 +193,7 @@ public static class Scenarios
             {
                 var api = k % 2 == 0 ? a : b;
                 Expect503(ctx.Op(await api.LoginRawAsync(loginUser, Ctx.UserPassword), "login during outage"), $"login (right password) on {api.Name}");
+                Expect503(ctx.Op(await api.LoginRawAsync("admin", Ctx.PlatformPassword, "system"), "platform admin login during outage"), $"platform admin login on {api.Name}");
             }
             if (s1.Refresh is not null) Expect503(ctx.Op(await a.RefreshAsync(s1.Refresh), "refresh during outage"), "POST /auth/refresh");
             Expect503(ctx.Op(await b.SendAsync(HttpMethod.Post, "/auth/logout", s1.Bearer), "logout during outage"), "POST /auth/logout");
@@ -230,6 +234,10 @@ public static class Scenarios
         var firstOk = attempts.FirstOrDefault(x => x.Status == 200);
         var failedAfterReady = attempts.Count(x => x.Done > tReady && x.Status != 200);
         logins429 += attempts.Count(x => x.Status == 429);
+        // The platform admin, who tried 8 times during the outage with the right password, gets in at once.
+        var platform = ctx.Op(await b.LoginRawAsync("admin", Ctx.PlatformPassword, "system"), "platform admin login after recovery");
+        if (platform.Status == 429) logins429++;
+        r.Check("the platform admin logs in right after the outage (its attempts during it counted for nothing)", platform.Status == 200, $"HTTP {platform.Status}");
 
         // After recovery everything that was refused works, and what was not done was not half-done.
         if (s1.Refresh is not null)
