@@ -105,7 +105,8 @@ public class AppFixture<TMode> : IAsyncLifetime where TMode : IMode
         var settings = new Dictionary<string, string?>
         {
             ["ConnectionStrings:Postgres"] = TestEnvironment.ConnectionFor(Database),
-            ["Redis:Configuration"] = RedisConfiguration,
+            // The suite runs dozens of hosts on two busy cores: a second, not the shipped half, before a command times out.
+            ["Redis:Configuration"] = RedisConfiguration + ",asyncTimeout=1000,syncTimeout=1000",
             ["Redis:KeyPrefix"] = Prefix,
             ["ForwardedHeaders:Enabled"] = "true",
             // The suite runs many hosts on two busy cores: logins may wait long for a hashing worker here.

@@ -25,7 +25,7 @@ public sealed partial class PasswordHashing : IDisposable
         _logger = logger;
         _queue = Channel.CreateBounded<Work>(new BoundedChannelOptions(Math.Max(1, _options.MaxQueue)) { FullMode = BoundedChannelFullMode.Wait });
         var workers = _options.MaxConcurrency > 0 ? _options.MaxConcurrency : Environment.ProcessorCount;
-        _workers = Enumerable.Range(0, workers).Select(i => new Thread(() => RunWorker(_options.Niceness)) { IsBackground = true, Name = $"password-hashing-{i}" }).ToArray();
+        _workers = Enumerable.Range(0, workers).Select(i => new Thread(() => RunWorker(_options.IdleScheduling, _options.Niceness)) { IsBackground = true, Name = $"password-hashing-{i}" }).ToArray();
         foreach (var worker in _workers) worker.Start();
     }
 
@@ -54,9 +54,9 @@ public sealed partial class PasswordHashing : IDisposable
         return new PasswordHashingBusyException();
     }
 
-    private void RunWorker(int niceness)
+    private void RunWorker(bool idle, int niceness)
     {
-        LowerPriority(niceness);
+        LowerPriority(idle, niceness);
         var reader = _queue.Reader;
         while (reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
         {
@@ -81,20 +81,38 @@ public sealed partial class PasswordHashing : IDisposable
         }
     }
 
-    // Linux: nice 19 for this thread only (a thread is a task to the scheduler); raising one's own niceness needs no
-    // privilege. Elsewhere the .NET priority is the best there is.
-    private static void LowerPriority(int niceness)
+    // Linux: SCHED_IDLE for this thread only (a thread is a task to the scheduler), so a hash runs only on CPU time
+    // that no request wants; lowering one's own scheduling class needs no privilege. Where that is refused, or
+    // PasswordHashing:IdleScheduling is off, the niceness; elsewhere the .NET priority is the best there is.
+    private static void LowerPriority(bool idle, int niceness)
     {
         try
         {
-            if (OperatingSystem.IsLinux()) _ = SetPriority(0, GetThreadId(), niceness);
-            else Thread.CurrentThread.Priority = ThreadPriority.Lowest;
+            if (!OperatingSystem.IsLinux())
+            {
+                Thread.CurrentThread.Priority = ThreadPriority.Lowest;
+                return;
+            }
+            var param = new SchedParam();
+            if (idle && SetScheduler(0, SchedIdle, ref param) == 0) return;
+            _ = SetPriority(0, GetThreadId(), niceness);
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
             Thread.CurrentThread.Priority = ThreadPriority.Lowest;
         }
     }
+
+    private const int SchedIdle = 5;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct SchedParam
+    {
+        public int Priority;
+    }
+
+    [DllImport("libc", EntryPoint = "sched_setscheduler")]
+    private static extern int SetScheduler(int pid, int policy, ref SchedParam param);
 
     [DllImport("libc", EntryPoint = "setpriority")]
     private static extern int SetPriority(int which, int who, int priority);

@@ -16,7 +16,14 @@ public sealed class PasswordHashingOptions
     public TimeSpan MaxWait { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
-    /// Linux niceness of the hashing threads (0 to 19): the higher, the less CPU a login flood takes from
+    /// Linux: run the hashing threads in the SCHED_IDLE class, so they take only CPU time no request wants. A login
+    /// flood then costs authenticated requests almost nothing; when requests alone saturate the CPU, logins wait (and
+    /// get 503 after <see cref="MaxWait"/>) until they leave some. Off: <see cref="Niceness"/> only.
+    /// </summary>
+    public bool IdleScheduling { get; set; } = true;
+
+    /// <summary>
+    /// Linux niceness of the hashing threads when <see cref="IdleScheduling"/> is off or refused (0 to 19): the higher, the less CPU a login flood takes from
     /// authenticated requests when the cores are saturated, and the slower logins get then.
     /// </summary>
     public int Niceness { get; set; } = 10;

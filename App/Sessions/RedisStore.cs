@@ -262,8 +262,9 @@ public sealed class RedisStore(IConnectionMultiplexer redis, IOptions<RedisOptio
         config.BacklogPolicy = BacklogPolicy.FailFast;
         var named = options.Configuration.ToLowerInvariant();
         if (!named.Contains("connecttimeout")) config.ConnectTimeout = 2000;
-        if (!named.Contains("asynctimeout")) config.AsyncTimeout = 1000;
-        if (!named.Contains("synctimeout")) config.SyncTimeout = 1000;
+        // A frozen node or a master that died without closing its sockets costs a request at most this long.
+        if (!named.Contains("asynctimeout")) config.AsyncTimeout = 500;
+        if (!named.Contains("synctimeout")) config.SyncTimeout = 500;
         // Notice a dead connection within seconds, and re-read the cluster layout often enough to follow a promotion.
         if (!named.Contains("keepalive")) config.KeepAlive = 5;
         config.ReconnectRetryPolicy ??= new ExponentialRetry(250, 2000);
