@@ -19,12 +19,12 @@ internal static class AuditApi
             .WithName("ListAudit").WithSummary("The tenant's audit log, newest first; filter by user_id (actor or subject) and type.");
 
     private static async Task<Results<Ok<Paged<AuditView>>, ProblemHttpResult>> List(
-        ClaimsPrincipal caller, AppDbContext db, [FromQuery(Name = "user_id")] Guid? userId, [FromQuery] string? type,
-        [FromQuery] int? page, [FromQuery] int? size, [FromQuery] string? tenant, CancellationToken ct)
+        [AsParameters] AdminScope scope, AppDbContext db, [FromQuery(Name = "user_id")] Guid? userId, [FromQuery] string? type,
+        [FromQuery] int? page, [FromQuery] int? size, CancellationToken ct)
     {
-        if (AdminApi.ValidatePage(page, size, out var p, out var s) is { } invalid) return Problems.ValidationFailed(invalid);
+        if (AdminApi.ValidatePage(page, size, out var p, out var s) is { } invalid) return invalid;
         if (type is { Length: > 64 }) return Problems.ValidationFailed("type is too long.");
-        if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
+        var tenantId = scope.Admin.TenantId;
         var query = db.AuditEvents.AsNoTracking().Where(a => a.TenantId == tenantId);
         if (userId is { } uid) query = query.Where(a => a.SubjectId == uid || a.ActorId == uid);
         if (!string.IsNullOrEmpty(type)) query = query.Where(a => a.Type == type);

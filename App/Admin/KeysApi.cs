@@ -23,14 +23,14 @@ internal static class KeysApi
     }
 
     private static async Task<Results<Ok<RotatedKey>, ProblemHttpResult>> Rotate(
-        ClaimsPrincipal caller, HttpContext http, KeyRing keys, SessionService sessions, AuditLog audit, CancellationToken ct)
+        [AsParameters] AdminScope scope, HttpContext http, KeyRing keys, SessionService sessions, AuditLog audit, CancellationToken ct)
     {
         if (keys.IsSymmetric) return Problems.ValidationFailed("HS256 uses the configured secret; rotate it in configuration.");
         var kid = await sessions.ChangeAsync(async change =>
         {
             var kid = await keys.RotateAsync(change.Db, ct);
             change.KeysChanged();
-            audit.Add(AuditTypes.KeyRotated, caller.UserId(), null, caller.TenantIdOf(), ClientAddress.Of(http), new { kid });
+            audit.Add(AuditTypes.KeyRotated, scope.Admin.CallerId, null, scope.Admin.TenantId, ClientAddress.Of(http), new { kid });
             return kid;
         }, ct);
         await keys.ReloadAsync(ct);
@@ -38,7 +38,7 @@ internal static class KeysApi
     }
 
     private static async Task<Results<Ok<RotatedKey>, ProblemHttpResult>> Revoke(
-        string kid, ClaimsPrincipal caller, HttpContext http, KeyRing keys, SessionService sessions, AuditLog audit, CancellationToken ct)
+        string kid, [AsParameters] AdminScope scope, HttpContext http, KeyRing keys, SessionService sessions, AuditLog audit, CancellationToken ct)
     {
         if (keys.IsSymmetric) return Problems.ValidationFailed("HS256 uses the configured secret; replace it in configuration.");
         if (kid.Length > 64) return AdminApi.NotFound();
@@ -46,7 +46,7 @@ internal static class KeysApi
         {
             if (!await keys.RevokeAsync(change.Db, kid, ct)) return change.Cancel(false);
             change.KeysChanged();
-            audit.Add(AuditTypes.KeyRevoked, caller.UserId(), null, caller.TenantIdOf(), ClientAddress.Of(http), new { kid });
+            audit.Add(AuditTypes.KeyRevoked, scope.Admin.CallerId, null, scope.Admin.TenantId, ClientAddress.Of(http), new { kid });
             return true;
         }, ct);
         if (!revoked) return AdminApi.NotFound();

@@ -39,58 +39,49 @@ internal static class RolesApi
     private static Ok<string[]> ListPermissions() => TypedResults.Ok(Permissions.All);
 
     private static async Task<Results<Ok<List<RoleView>>, ProblemHttpResult>> List(
-        ClaimsPrincipal caller, AppDbContext db, [FromQuery] string? tenant, CancellationToken ct)
+        [AsParameters] AdminScope scope, AppDbContext db, CancellationToken ct)
     {
-        if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
+        var tenantId = scope.Admin.TenantId;
         var roles = await db.Roles.AsNoTracking().Where(r => r.TenantId == tenantId).OrderBy(r => r.Name)
             .Select(r => new RoleView(r.Name, r.Permissions.ToArray())).ToListAsync(ct);
         return TypedResults.Ok(roles);
     }
 
     private static async Task<Results<Created<RoleView>, ProblemHttpResult>> Create(
-        CreateRoleRequest? body, ClaimsPrincipal caller, HttpContext http, AppDbContext db, AuditLog audit, TimeProvider time,
-        [FromQuery] string? tenant, CancellationToken ct)
+        CreateRoleRequest? body, [AsParameters] AdminScope scope, HttpContext http, AppDbContext db, AuditLog audit, TimeProvider time, CancellationToken ct)
     {
         if (body is null || string.IsNullOrWhiteSpace(body.Name)) return Problems.ValidationFailed("name is required.");
         var name = body.Name.Trim().ToLowerInvariant();
         if (!AdminApi.RoleNamePattern().IsMatch(name)) return Problems.ValidationFailed("name may hold a-z, 0-9, _ and - (at most 64).", "name");
-        if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
+        var tenantId = scope.Admin.TenantId;
         // A downstream may trust a role called platform-admin: only the system tenant may have one.
         if (name.StartsWith(Permissions.ReservedRolePrefix, StringComparison.Ordinal)
             && !await db.Tenants.AnyAsync(t => t.Id == tenantId && t.Slug == Permissions.PlatformTenant, ct))
             return Problems.ValidationFailed($"Role names starting with '{Permissions.ReservedRolePrefix}' are reserved to the system tenant.", "name");
         if (await ValidatePermissionsAsync(db, tenantId, body.Permissions ?? [], ct) is { } invalid) return Problems.ValidationFailed(invalid, "permissions");
-        if (!AdminApi.MayGrant(caller, body.Permissions ?? [])) return AdminApi.Forbidden();
-        if (await db.Roles.AnyAsync(r => r.TenantId == tenantId && r.Name == name, ct)) return Problems.Result(409, Problems.Conflict, "A role with this name exists.");
+        if (!scope.Admin.MayGrant(body.Permissions ?? [])) return AdminApi.Forbidden();
 
         var permissions = Normalize(body.Permissions ?? []);
         db.Roles.Add(new Role { TenantId = tenantId, Name = name, Permissions = permissions, CreatedAt = time.GetUtcNow() });
-        audit.Add(AuditTypes.RoleCreated, caller.UserId(), null, tenantId, ClientAddress.Of(http), new { role = name, permissions });
-        try
-        {
-            await db.SaveChangesAsync(ct);
-        }
-        catch (DbUpdateException e) when (e.IsUniqueViolation())
-        {
-            return Problems.Result(409, Problems.Conflict, "A role with this name exists.");
-        }
+        audit.Add(AuditTypes.RoleCreated, scope.Admin.CallerId, null, tenantId, ClientAddress.Of(http), new { role = name, permissions });
+        await db.SaveChangesAsync(ct); // a taken name is a unique violation: 409 conflict
         return TypedResults.Created($"/admin/roles/{name}", new RoleView(name, [.. permissions]));
     }
 
     private static async Task<Results<Ok<RoleView>, ProblemHttpResult>> SetPermissions(
-        string name, SetPermissionsRequest? body, ClaimsPrincipal caller, HttpContext http, AppDbContext db, SessionService sessions,
-        AuditLog audit, [FromQuery] string? tenant, CancellationToken ct)
+        string name, SetPermissionsRequest? body, [AsParameters] AdminScope scope, HttpContext http, AppDbContext db, SessionService sessions,
+        AuditLog audit, CancellationToken ct)
     {
         if (body?.Permissions is null) return Problems.ValidationFailed("permissions is required.");
-        if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
+        var tenantId = scope.Admin.TenantId;
         if (await ValidatePermissionsAsync(db, tenantId, body.Permissions, ct) is { } invalid) return Problems.ValidationFailed(invalid, "permissions");
         var key = name.ToLowerInvariant();
         var role = await db.Roles.FirstOrDefaultAsync(r => r.TenantId == tenantId && r.Name == key, ct);
         if (role is null) return AdminApi.NotFound();
-        if (!AdminApi.MayGrant(caller, role.Permissions.Concat(body.Permissions))) return AdminApi.Forbidden();
+        if (!scope.Admin.MayGrant(role.Permissions.Concat(body.Permissions))) return AdminApi.Forbidden();
 
         role.Permissions = Normalize(body.Permissions);
-        audit.Add(AuditTypes.RolePermissionsChanged, caller.UserId(), null, tenantId, ClientAddress.Of(http), new { role = role.Name, permissions = role.Permissions });
+        audit.Add(AuditTypes.RolePermissionsChanged, scope.Admin.CallerId, null, tenantId, ClientAddress.Of(http), new { role = role.Name, permissions = role.Permissions });
         await sessions.ChangeAsync(async change =>
         {
             var holders = await db.UserRoles.Where(ur => ur.RoleId == role.Id).Select(ur => ur.UserId).ToListAsync(ct);
@@ -101,19 +92,18 @@ internal static class RolesApi
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> Delete(
-        string name, ClaimsPrincipal caller, HttpContext http, AppDbContext db, SessionService sessions, AuditLog audit,
-        [FromQuery] string? tenant, CancellationToken ct)
+        string name, [AsParameters] AdminScope scope, HttpContext http, AppDbContext db, SessionService sessions, AuditLog audit, CancellationToken ct)
     {
-        if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
+        var tenantId = scope.Admin.TenantId;
         var key = name.ToLowerInvariant();
         var role = await db.Roles.FirstOrDefaultAsync(r => r.TenantId == tenantId && r.Name == key, ct);
         if (role is null) return AdminApi.NotFound();
-        if (!AdminApi.MayGrant(caller, role.Permissions)) return AdminApi.Forbidden();
+        if (!scope.Admin.MayGrant(role.Permissions)) return AdminApi.Forbidden();
         await sessions.ChangeAsync(async change =>
         {
             var holders = await db.UserRoles.Where(ur => ur.RoleId == role.Id).Select(ur => ur.UserId).ToListAsync(ct);
             await db.Roles.Where(r => r.Id == role.Id).ExecuteDeleteAsync(ct);
-            audit.Add(AuditTypes.RoleDeleted, caller.UserId(), null, tenantId, ClientAddress.Of(http), new { role = role.Name });
+            audit.Add(AuditTypes.RoleDeleted, scope.Admin.CallerId, null, tenantId, ClientAddress.Of(http), new { role = role.Name });
             // The holders' entries still name the role: rewrite them as well as the role set.
             await change.RolesChangedAsync(tenantId, holders, ct);
             await change.UsersChangedAsync(holders, RevokeReasons.RolesChanged, ct);

@@ -33,11 +33,11 @@ internal static class SessionsAdminApi
     }
 
     private static async Task<Results<Ok<Paged<AdminSessionView>>, ProblemHttpResult>> List(
-        ClaimsPrincipal caller, AppDbContext db, TimeProvider time, [FromQuery(Name = "user_id")] Guid? userId,
-        [FromQuery] int? page, [FromQuery] int? size, [FromQuery] Guid? after, [FromQuery] string? tenant, CancellationToken ct)
+        [AsParameters] AdminScope scope, AppDbContext db, TimeProvider time, [FromQuery(Name = "user_id")] Guid? userId,
+        [FromQuery] int? page, [FromQuery] int? size, [FromQuery] Guid? after, CancellationToken ct)
     {
-        if (AdminApi.ValidatePage(page, size, out var p, out var s) is { } invalid) return Problems.ValidationFailed(invalid);
-        if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
+        if (AdminApi.ValidatePage(page, size, out var p, out var s) is { } invalid) return invalid;
+        var tenantId = scope.Admin.TenantId;
         var query = db.Sessions.AsNoTracking().Where(x => x.TenantId == tenantId).Where(SessionReader.IsLive(time.GetUtcNow()));
         if (userId is { } uid) query = query.Where(x => x.UserId == uid);
         var total = await query.Take(TotalCap).LongCountAsync(ct);
@@ -53,11 +53,10 @@ internal static class SessionsAdminApi
     }
 
     private static async Task<Results<Ok<Paged<OnlineUserView>>, ProblemHttpResult>> OnlineUsers(
-        ClaimsPrincipal caller, AppDbContext db, TimeProvider time, [FromQuery] int? page, [FromQuery] int? size, [FromQuery] Guid? after,
-        [FromQuery] string? tenant, CancellationToken ct)
+        [AsParameters] AdminScope scope, AppDbContext db, TimeProvider time, [FromQuery] int? page, [FromQuery] int? size, [FromQuery] Guid? after, CancellationToken ct)
     {
-        if (AdminApi.ValidatePage(page, size, out var p, out var s) is { } invalid) return Problems.ValidationFailed(invalid);
-        if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
+        if (AdminApi.ValidatePage(page, size, out var p, out var s) is { } invalid) return invalid;
+        var tenantId = scope.Admin.TenantId;
         var live = db.Sessions.AsNoTracking().Where(x => x.TenantId == tenantId).Where(SessionReader.IsLive(time.GetUtcNow()));
         var total = await live.Select(x => x.UserId).Distinct().Take(TotalCap).LongCountAsync(ct);
         var users = live.Where(x => after == null || x.UserId.CompareTo(after.Value) > 0)
@@ -73,21 +72,20 @@ internal static class SessionsAdminApi
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> Kick(
-        Guid id, ClaimsPrincipal caller, HttpContext http, AppDbContext db, SessionService sessions, AuditLog audit, TimeProvider time,
-        [FromQuery] string? tenant, CancellationToken ct)
+        Guid id, [AsParameters] AdminScope scope, HttpContext http, AppDbContext db, SessionService sessions, AuditLog audit, TimeProvider time, CancellationToken ct)
     {
-        if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
+        var tenantId = scope.Admin.TenantId;
         var now = time.GetUtcNow();
         // Any session of the tenant, ended or not: a retried kick succeeds and repairs Redis again.
         var target = await db.Sessions.AsNoTracking().Where(x => x.Id == id && x.TenantId == tenantId)
             .Select(x => new { x.UserId }).FirstOrDefaultAsync(ct);
         if (target is null) return AdminApi.NotFound();
-        if (!await AdminApi.MayManageAsync(caller, target.UserId, db, ct)) return AdminApi.Forbidden();
+        if (!await AdminTenancy.MayManageAsync(scope.Admin, target.UserId, db, ct)) return AdminTenancy.Forbidden();
         await sessions.ChangeAsync(async change =>
         {
             var n = await change.RevokeAsync(x => x.Id == id && x.TenantId == tenantId, RevokeReasons.Kicked, ct);
             if (n == 0) return await change.RemirrorAsync(x => x.Id == id && x.TenantId == tenantId, ct);
-            audit.Add(AuditTypes.SessionKicked, caller.UserId(), target.UserId, tenantId, ClientAddress.Of(http), new { session_id = id });
+            audit.Add(AuditTypes.SessionKicked, scope.Admin.CallerId, target.UserId, tenantId, ClientAddress.Of(http), new { session_id = id });
             return n;
         }, ct);
         return TypedResults.NoContent();

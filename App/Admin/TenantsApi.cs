@@ -45,40 +45,31 @@ internal static class TenantsApi
         ToList(await db.Tenants.AsNoTracking().OrderBy(t => t.Slug).Take(1000).ToListAsync(ct));
 
     private static async Task<Results<Created<TenantView>, ProblemHttpResult>> Create(
-        CreateTenantRequest? body, ClaimsPrincipal caller, HttpContext http, AppDbContext db, AuditLog audit, TimeProvider time, CancellationToken ct)
+        CreateTenantRequest? body, [AsParameters] AdminScope scope, HttpContext http, AppDbContext db, AuditLog audit, TimeProvider time, CancellationToken ct)
     {
         if (body is null || string.IsNullOrWhiteSpace(body.Slug) || string.IsNullOrWhiteSpace(body.Name))
             return Problems.ValidationFailed("slug and name are required.");
         var slug = body.Slug.Trim();
         if (!AdminApi.SlugPattern().IsMatch(slug)) return Problems.ValidationFailed("slug may hold a-z, 0-9 and - (2 to 63).");
         if (body.Name.Length > 200) return Problems.ValidationFailed("name is too long (at most 200).");
-        if (await db.Tenants.AnyAsync(t => t.Slug == slug, ct)) return Problems.Result(409, Problems.Conflict, "A tenant with this slug exists.");
         var tenant = new Tenant { Slug = slug, Name = body.Name.Trim(), CreatedAt = time.GetUtcNow() };
         db.Tenants.Add(tenant);
-        audit.Add(AuditTypes.TenantCreated, caller.UserId(), null, tenant.Id, ClientAddress.Of(http), new { slug });
-        try
-        {
-            await db.SaveChangesAsync(ct);
-        }
-        catch (DbUpdateException e) when (e.IsUniqueViolation())
-        {
-            return Problems.Result(409, Problems.Conflict, "A tenant with this slug exists.");
-        }
+        audit.Add(AuditTypes.TenantCreated, scope.Admin.CallerId, null, tenant.Id, ClientAddress.Of(http), new { slug });
+        await db.SaveChangesAsync(ct); // a taken slug is a unique violation: 409 conflict
         return TypedResults.Created($"/admin/tenants/{slug}", View(tenant));
     }
 
     private static async Task<Results<Ok<LoginPolicyView>, ProblemHttpResult>> GetLoginPolicy(
-        string slug, ClaimsPrincipal caller, AppDbContext db, CancellationToken ct)
+        string slug, [AsParameters] AdminScope scope, AppDbContext db, CancellationToken ct)
     {
-        // A tenant admin may only name its own tenant; any other slug is answered as if it did not exist.
-        if (!caller.IsPlatformAdmin() && !string.Equals(slug, caller.FindFirstValue(SessionClaims.Tenant), StringComparison.Ordinal)) return AdminApi.NotFound();
+        if (!AdminTenancy.MayActOn(scope.Admin, slug)) return AdminApi.NotFound();
         var tenant = await db.Tenants.AsNoTracking().FirstOrDefaultAsync(t => t.Slug == slug, ct);
         return tenant is null ? AdminApi.NotFound()
             : TypedResults.Ok(new LoginPolicyView(tenant.LoginPolicy.ToString(), tenant.MaxSessions, tenant.OnLimit.ToString()));
     }
 
     private static async Task<Results<Ok<TenantView>, ProblemHttpResult>> SetLoginPolicy(
-        string slug, LoginPolicyRequest? body, ClaimsPrincipal caller, HttpContext http, AppDbContext db, AuditLog audit, CancellationToken ct)
+        string slug, LoginPolicyRequest? body, [AsParameters] AdminScope scope, HttpContext http, AppDbContext db, AuditLog audit, CancellationToken ct)
     {
         if (body is null || !Enum.TryParse<LoginPolicy>(body.Policy, ignoreCase: false, out var policy) || !Enum.IsDefined(policy) || int.TryParse(body.Policy, out _))
             return Problems.ValidationFailed("policy must be Multiple, Single, PerDeviceType or MaxN.");
@@ -88,16 +79,14 @@ internal static class TenantsApi
         if (policy == LoginPolicy.MaxN && body.MaxSessions is not (>= 1 and <= 1000))
             return Problems.ValidationFailed("max_sessions between 1 and 1000 is required for MaxN.");
 
-        // A tenant admin may only name its own tenant; any other slug is answered as if it did not exist.
-        var own = caller.FindFirstValue(SessionClaims.Tenant);
-        if (!caller.IsPlatformAdmin() && !string.Equals(slug, own, StringComparison.Ordinal)) return AdminApi.NotFound();
+        if (!AdminTenancy.MayActOn(scope.Admin, slug)) return AdminApi.NotFound();
         var tenant = await db.Tenants.FirstOrDefaultAsync(t => t.Slug == slug, ct);
         if (tenant is null) return AdminApi.NotFound();
 
         tenant.LoginPolicy = policy;
         tenant.MaxSessions = policy == LoginPolicy.MaxN ? body.MaxSessions : null;
         tenant.OnLimit = onLimit;
-        audit.Add(AuditTypes.LoginPolicyChanged, caller.UserId(), null, tenant.Id, ClientAddress.Of(http),
+        audit.Add(AuditTypes.LoginPolicyChanged, scope.Admin.CallerId, null, tenant.Id, ClientAddress.Of(http),
             new { policy = policy.ToString(), max_sessions = tenant.MaxSessions, on_limit = onLimit.ToString() });
         await db.SaveChangesAsync(ct);
         return TypedResults.Ok(View(tenant));

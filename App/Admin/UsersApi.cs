@@ -1,4 +1,3 @@
-using System.Security.Claims;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -38,38 +37,42 @@ internal static class UsersApi
     // GET    /admin/users                  users:read
     // POST   /admin/users                  users:write
     // GET    /admin/users/{id}             users:read
-    // PATCH  /admin/users/{id}             users:write
-    // DELETE /admin/users/{id}             users:write
-    // PUT    /admin/users/{id}/roles       users:write
-    // POST   /admin/users/{id}/ban         users:write
-    // POST   /admin/users/{id}/unban       users:write
-    // POST   /admin/users/{id}/logout-all  sessions:kick
+    // PATCH  /admin/users/{id}             users:write  (manage)
+    // DELETE /admin/users/{id}             users:write  (manage)
+    // PUT    /admin/users/{id}/roles       users:write  (manage)
+    // POST   /admin/users/{id}/ban         users:write  (manage)
+    // POST   /admin/users/{id}/unban       users:write  (manage)
+    // POST   /admin/users/{id}/unlock      users:write  (manage)
+    // POST   /admin/users/{id}/logout-all  sessions:kick (manage)
+    // "manage": the caller holds every permission the user holds (AdminTenancy.RequireManageAsync).
     public static void MapAdminUsers(this RouteGroupBuilder admin)
     {
         var users = admin.MapGroup("/users").WithTags("Admin: users");
         users.MapGet("/", List).RequireAuthorization(Permissions.UsersRead).WithName("ListUsers").WithSummary("Users of the tenant, paged.");
         users.MapPost("/", Create).RequireAuthorization(Permissions.UsersWrite).WithName("CreateUser").WithSummary("Create a user.");
-        users.MapGet("/{id:guid}", Get).RequireAuthorization(Permissions.UsersRead).WithName("GetUser").WithSummary("One user.");
-        users.MapPatch("/{id:guid}", Patch).RequireAuthorization(Permissions.UsersWrite).WithName("PatchUser")
-            .WithSummary("Change username or password (a new password ends the user's sessions).");
-        users.MapDelete("/{id:guid}", Delete).RequireAuthorization(Permissions.UsersWrite).WithName("DeleteUser").WithSummary("Delete a user; its sessions end.");
-        users.MapPut("/{id:guid}/roles", SetRoles).RequireAuthorization(Permissions.UsersWrite).WithName("SetUserRoles")
+
+        var user = users.MapGroup("/{id:guid}").AddEndpointFilter(AdminTenancy.ResolveTargetUserAsync);
+        user.MapGet("", Get).RequireAuthorization(Permissions.UsersRead).WithName("GetUser").WithSummary("One user, with its failed-login lock state.");
+        var managed = user.MapGroup("").AddEndpointFilter(AdminTenancy.RequireManageAsync);
+        managed.MapPatch("", Patch).RequireAuthorization(Permissions.UsersWrite).WithName("PatchUser")
+            .WithSummary("Change username or password (a new password ends the user's sessions; your own needs current_password).");
+        managed.MapDelete("", Delete).RequireAuthorization(Permissions.UsersWrite).WithName("DeleteUser").WithSummary("Delete a user; its sessions end.");
+        managed.MapPut("/roles", SetRoles).RequireAuthorization(Permissions.UsersWrite).WithName("SetUserRoles")
             .WithSummary("Replace the user's roles; they apply on the user's next request.");
-        users.MapPost("/{id:guid}/ban", Ban).RequireAuthorization(Permissions.UsersWrite).WithName("BanUser")
+        managed.MapPost("/ban", Ban).RequireAuthorization(Permissions.UsersWrite).WithName("BanUser")
             .WithSummary("End every session and refuse login until `until` (forever when absent).");
-        users.MapPost("/{id:guid}/unban", Unban).RequireAuthorization(Permissions.UsersWrite).WithName("UnbanUser").WithSummary("Lift a ban.");
-        users.MapPost("/{id:guid}/unlock", Unlock).RequireAuthorization(Permissions.UsersWrite).WithName("UnlockUser")
+        managed.MapPost("/unban", Unban).RequireAuthorization(Permissions.UsersWrite).WithName("UnbanUser").WithSummary("Lift a ban.");
+        managed.MapPost("/unlock", Unlock).RequireAuthorization(Permissions.UsersWrite).WithName("UnlockUser")
             .WithSummary("Clear the failed-login limits that hold for this user, from every address.");
-        users.MapPost("/{id:guid}/logout-all", LogoutAll).RequireAuthorization(Permissions.SessionsKick).WithName("KickAllUserSessions")
+        managed.MapPost("/logout-all", LogoutAll).RequireAuthorization(Permissions.SessionsKick).WithName("KickAllUserSessions")
             .WithSummary("End all of the user's sessions.");
     }
 
     private static async Task<Results<Ok<Paged<UserView>>, ProblemHttpResult>> List(
-        ClaimsPrincipal caller, AppDbContext db, [FromQuery] int? page, [FromQuery] int? size, [FromQuery] string? tenant, CancellationToken ct)
+        [AsParameters] AdminScope scope, AppDbContext db, [FromQuery] int? page, [FromQuery] int? size, CancellationToken ct)
     {
-        if (AdminApi.ValidatePage(page, size, out var p, out var s) is { } invalid) return Problems.ValidationFailed(invalid);
-        if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
-        var query = db.Users.AsNoTracking().Where(u => u.TenantId == tenantId);
+        if (AdminApi.ValidatePage(page, size, out var p, out var s) is { } invalid) return invalid;
+        var query = db.Users.AsNoTracking().Where(u => u.TenantId == scope.Admin.TenantId);
         var total = await query.LongCountAsync(ct);
         var items = await Project(query.OrderBy(u => u.NormalizedUsername).Skip((p - 1) * s).Take(s), db).ToListAsync(ct);
         return TypedResults.Ok(new Paged<UserView>(items, p, s, total));
@@ -80,103 +83,77 @@ internal static class UsersApi
             db.UserRoles.Where(ur => ur.UserId == u.Id).Select(ur => ur.Role!.Name).OrderBy(n => n).ToArray(),
             u.BannedUntil, u.CreatedAt));
 
+    private static Task<UserView> ViewAsync(AppDbContext db, Guid id, CancellationToken ct) =>
+        Project(db.Users.AsNoTracking().Where(u => u.Id == id), db).FirstAsync(ct);
+
     private static async Task<Results<Created<UserView>, ProblemHttpResult>> Create(
-        CreateUserRequest? body, ClaimsPrincipal caller, HttpContext http, AppDbContext db, PasswordPolicy passwords, AuditLog audit,
-        TimeProvider time, [FromQuery] string? tenant, CancellationToken ct)
+        CreateUserRequest? body, [AsParameters] AdminScope scope, HttpContext http, AppDbContext db, PasswordPolicy passwords, AuditLog audit,
+        TimeProvider time, CancellationToken ct)
     {
-        if (body is null || string.IsNullOrWhiteSpace(body.Username) || string.IsNullOrEmpty(body.Password))
-            return Problems.ValidationFailed("username and password are required.");
+        var admin = scope.Admin;
+        if (body is null || string.IsNullOrWhiteSpace(body.Username)) return Problems.ValidationFailed("username is required.", "username");
+        if (string.IsNullOrEmpty(body.Password)) return Problems.ValidationFailed("password is required.", "password");
         var username = body.Username.Trim();
         if (!AdminApi.UsernamePattern().IsMatch(username))
-            return Problems.ValidationFailed("username may hold letters, digits and . _ @ - (at most 128).");
-        if (body.Password.Length > Limits.MaxPassword) return Problems.ValidationFailed("password is too long.");
-        if (PasswordPolicy.Weakness(body.Password, username) is { } weakness) return Problems.Result(400, Problems.WeakPassword, weakness);
-        if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
+            return Problems.ValidationFailed("username may hold letters, digits and . _ @ - (at most 128).", "username");
+        if (PasswordProblems.Check(body.Password, username) is { } weak) return weak;
+        var (roles, unknown) = await FindRolesAsync(db, admin.TenantId, body.Roles ?? [], ct);
+        if (unknown is not null) return Problems.ValidationFailed($"Unknown role: {unknown}.", "roles");
+        if (!admin.MayGrant(roles.SelectMany(r => r.Permissions))) return AdminApi.Forbidden();
 
-        var normalized = username.ToLowerInvariant();
-        if (await db.Users.AnyAsync(u => u.TenantId == tenantId && u.NormalizedUsername == normalized, ct))
-            return Problems.Result(409, Problems.Conflict, "A user with this username exists.");
-        var (roles, unknown) = await FindRolesAsync(db, tenantId, body.Roles ?? [], ct);
-        if (unknown is not null) return Problems.ValidationFailed($"Unknown role: {unknown}.");
-        if (!AdminApi.MayGrant(caller, roles.SelectMany(r => r.Permissions))) return AdminApi.Forbidden();
-
-        var user = new User { TenantId = tenantId, Username = username, NormalizedUsername = normalized, PasswordHash = "", CreatedAt = time.GetUtcNow() };
+        var user = new User { TenantId = admin.TenantId, Username = username, NormalizedUsername = username.ToLowerInvariant(), PasswordHash = "", CreatedAt = time.GetUtcNow() };
         user.PasswordHash = await passwords.HashAsync(user, body.Password, ct);
         user.Roles.AddRange(roles.Select(r => new UserRole { RoleId = r.Id }));
         db.Users.Add(user);
-        audit.Add(AuditTypes.UserCreated, caller.UserId(), user.Id, tenantId, ClientAddress.Of(http), new { username, roles = roles.Select(r => r.Name) });
-        try
-        {
-            await db.SaveChangesAsync(ct);
-        }
-        catch (DbUpdateException e) when (e.IsUniqueViolation())
-        {
-            return Problems.Result(409, Problems.Conflict, "A user with this username exists.");
-        }
+        audit.Add(AuditTypes.UserCreated, admin.CallerId, user.Id, admin.TenantId, ClientAddress.Of(http), new { username, roles = roles.Select(r => r.Name) });
+        await db.SaveChangesAsync(ct); // a duplicate name is a unique violation: 409 conflict
         var view = new UserView(user.Id, user.Username, roles.Select(r => r.Name).Order().ToArray(), null, user.CreatedAt);
         return TypedResults.Created($"/admin/users/{user.Id}", view);
     }
 
-    private static async Task<Results<Ok<UserDetail>, ProblemHttpResult>> Get(
-        Guid id, ClaimsPrincipal caller, AppDbContext db, RedisStore redis, TimeProvider time,
-        Microsoft.Extensions.Options.IOptions<LoginLimitOptions> limits, [FromQuery] string? tenant, CancellationToken ct)
+    private static async Task<Ok<UserDetail>> Get(
+        [AsParameters] AdminScope scope, AppDbContext db, RedisStore redis, TimeProvider time,
+        Microsoft.Extensions.Options.IOptions<LoginLimitOptions> limits, CancellationToken ct)
     {
-        if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
-        var view = await Project(db.Users.AsNoTracking().Where(u => u.Id == id && u.TenantId == tenantId), db).FirstOrDefaultAsync(ct);
-        if (view is null) return AdminApi.NotFound();
-        var account = await AccountOfAsync(db, id, ct);
-        var (failures, addresses, until) = await redis.GetLoginLockAsync(account!, time.GetUtcNow());
+        var target = scope.Admin.Target;
+        var view = await ViewAsync(db, target.Id, ct);
+        var (failures, addresses, until) = await redis.GetLoginLockAsync(LoginService.Account(target.TenantSlug, target.NormalizedUsername), time.GetUtcNow());
         return TypedResults.Ok(new UserDetail(view.Id, view.Username, view.Roles, view.BannedUntil, view.CreatedAt,
             new LoginLockView(failures, failures >= limits.Value.MaxFailuresPerAccount, addresses, until)));
     }
 
-    private static async Task<Results<NoContent, ProblemHttpResult>> Unlock(
-        Guid id, ClaimsPrincipal caller, HttpContext http, AppDbContext db, RedisStore redis, AuditLog audit,
-        Microsoft.Extensions.Options.IOptions<LoginLimitOptions> limits, [FromQuery] string? tenant, CancellationToken ct)
+    private static async Task<NoContent> Unlock(
+        [AsParameters] AdminScope scope, HttpContext http, RedisStore redis, AuditLog audit,
+        Microsoft.Extensions.Options.IOptions<LoginLimitOptions> limits, CancellationToken ct)
     {
-        if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
-        if (!await db.Users.AnyAsync(u => u.Id == id && u.TenantId == tenantId, ct)) return AdminApi.NotFound();
-        if (!await AdminApi.MayManageAsync(caller, id, db, ct)) return AdminApi.Forbidden();
-        await redis.UnlockLoginAsync((await AccountOfAsync(db, id, ct))!, limits.Value.Window);
-        await audit.WriteAsync(AuditTypes.UserUnlocked, caller.UserId(), id, tenantId, ClientAddress.Of(http), null, ct);
+        var (admin, target) = (scope.Admin, scope.Admin.Target);
+        await redis.UnlockLoginAsync(LoginService.Account(target.TenantSlug, target.NormalizedUsername), limits.Value.Window);
+        await audit.WriteAsync(AuditTypes.UserUnlocked, admin.CallerId, target.Id, admin.TenantId, ClientAddress.Of(http), null, ct);
         return TypedResults.NoContent();
     }
 
-    // The failed-login limits key an account by tenant slug and normalised username.
-    private static async Task<string?> AccountOfAsync(AppDbContext db, Guid id, CancellationToken ct)
-    {
-        var user = await db.Users.AsNoTracking().Where(u => u.Id == id).Select(u => new { u.Tenant!.Slug, u.NormalizedUsername }).FirstOrDefaultAsync(ct);
-        return user is null ? null : LoginService.Account(user.Slug, user.NormalizedUsername);
-    }
-
     private static async Task<Results<Ok<UserView>, ProblemHttpResult>> Patch(
-        Guid id, PatchUserRequest? body, ClaimsPrincipal caller, HttpContext http, AppDbContext db, PasswordPolicy passwords,
-        SessionService sessions, AuditLog audit, [FromQuery] string? tenant, CancellationToken ct)
+        PatchUserRequest? body, [AsParameters] AdminScope scope, HttpContext http, AppDbContext db, PasswordPolicy passwords,
+        SessionService sessions, AuditLog audit, CancellationToken ct)
     {
         if (body is null) return Problems.ValidationFailed("A JSON body is required.");
-        if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
-        var user = await db.Users.FirstOrDefaultAsync(u => u.Id == id && u.TenantId == tenantId, ct);
-        if (user is null) return AdminApi.NotFound();
-        if (!await AdminApi.MayManageAsync(caller, id, db, ct)) return AdminApi.Forbidden();
-
+        var (admin, id) = (scope.Admin, scope.Admin.Target.Id);
+        var user = await db.Users.FirstAsync(u => u.Id == id, ct);
         var changed = new List<string>();
         if (body.Username is not null)
         {
             var username = body.Username.Trim();
-            if (!AdminApi.UsernamePattern().IsMatch(username)) return Problems.ValidationFailed("username may hold letters, digits and . _ @ - (at most 128).");
-            var normalized = username.ToLowerInvariant();
-            if (normalized != user.NormalizedUsername && await db.Users.AnyAsync(u => u.TenantId == tenantId && u.NormalizedUsername == normalized, ct))
-                return Problems.Result(409, Problems.Conflict, "A user with this username exists.");
-            (user.Username, user.NormalizedUsername) = (username, normalized);
+            if (!AdminApi.UsernamePattern().IsMatch(username))
+                return Problems.ValidationFailed("username may hold letters, digits and . _ @ - (at most 128).", "username");
+            (user.Username, user.NormalizedUsername) = (username, username.ToLowerInvariant());
             changed.Add("username");
         }
         if (body.Password is not null)
         {
-            if (body.Password.Length > Limits.MaxPassword) return Problems.ValidationFailed("password is too long.");
-            if (PasswordPolicy.Weakness(body.Password, user.Username) is { } weakness) return Problems.Result(400, Problems.WeakPassword, weakness);
+            if (PasswordProblems.Check(body.Password, user.Username) is { } weak) return weak;
             // An admin changing its own password proves it knows the current one, like any user (a stolen session
             // must not be enough to take the account over).
-            if (id == caller.UserId())
+            if (id == admin.CallerId)
             {
                 if (string.IsNullOrEmpty(body.CurrentPassword)) return Problems.ValidationFailed("current_password is required to change your own password.", "current_password");
                 if (await passwords.VerifyAsync(user, user.PasswordHash, body.CurrentPassword, ct) == Microsoft.AspNetCore.Identity.PasswordVerificationResult.Failed)
@@ -185,119 +162,94 @@ internal static class UsersApi
             user.PasswordHash = await passwords.HashAsync(user, body.Password, ct);
             changed.Add("password");
         }
-        audit.Add(AuditTypes.UserUpdated, caller.UserId(), user.Id, tenantId, ClientAddress.Of(http), new { fields = changed });
-        try
+        audit.Add(AuditTypes.UserUpdated, admin.CallerId, id, admin.TenantId, ClientAddress.Of(http), new { fields = changed });
+        await sessions.ChangeAsync(async change =>
         {
-            await sessions.ChangeAsync(async change =>
-            {
-                // Locked first, so a login in flight either finished (and its session ends here) or sees the new password.
-                await change.LockUserAsync(id, ct);
-                return body.Password is null ? 0 : await change.RevokeAsync(s => s.UserId == id, RevokeReasons.PasswordChanged, ct);
-            }, ct);
-        }
-        catch (DbUpdateException e) when (e.IsUniqueViolation())
-        {
-            return Problems.Result(409, Problems.Conflict, "A user with this username exists.");
-        }
-        var view = await Project(db.Users.AsNoTracking().Where(u => u.Id == id), db).FirstAsync(ct);
-        return TypedResults.Ok(view);
+            // Locked first, so a login in flight either finished (and its session ends here) or sees the new password.
+            await change.LockUserAsync(id, ct);
+            return body.Password is null ? 0 : await change.RevokeAsync(s => s.UserId == id, RevokeReasons.PasswordChanged, ct);
+        }, ct); // a taken username is a unique violation: 409 conflict
+        return TypedResults.Ok(await ViewAsync(db, id, ct));
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> Delete(
-        Guid id, ClaimsPrincipal caller, HttpContext http, AppDbContext db, SessionService sessions, AuditLog audit,
-        [FromQuery] string? tenant, CancellationToken ct)
+        [AsParameters] AdminScope scope, HttpContext http, AppDbContext db, SessionService sessions, AuditLog audit, CancellationToken ct)
     {
-        if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
-        if (!await db.Users.AnyAsync(u => u.Id == id && u.TenantId == tenantId, ct)) return AdminApi.NotFound();
-        if (!await AdminApi.MayManageAsync(caller, id, db, ct)) return AdminApi.Forbidden();
+        var (admin, id) = (scope.Admin, scope.Admin.Target.Id);
         var deleted = await sessions.ChangeAsync(async change =>
         {
             // Locked first: a login in flight either committed (and its session is ended here) or finds no user.
             if (await change.LockUserAsync(id, ct) is null) return change.Cancel(false);
             await change.RevokeAsync(s => s.UserId == id, RevokeReasons.Kicked, ct);
-            await db.Users.Where(u => u.Id == id && u.TenantId == tenantId).ExecuteDeleteAsync(ct);
-            audit.Add(AuditTypes.UserDeleted, caller.UserId(), id, tenantId, ClientAddress.Of(http));
+            await db.Users.Where(u => u.Id == id).ExecuteDeleteAsync(ct);
+            audit.Add(AuditTypes.UserDeleted, admin.CallerId, id, admin.TenantId, ClientAddress.Of(http));
             return true;
         }, ct);
-        return deleted ? TypedResults.NoContent() : AdminApi.NotFound();
+        return deleted ? TypedResults.NoContent() : Problems.NotFoundResult();
     }
 
     private static async Task<Results<Ok<UserView>, ProblemHttpResult>> SetRoles(
-        Guid id, SetRolesRequest? body, ClaimsPrincipal caller, HttpContext http, AppDbContext db, SessionService sessions, AuditLog audit,
-        [FromQuery] string? tenant, CancellationToken ct)
+        SetRolesRequest? body, [AsParameters] AdminScope scope, HttpContext http, AppDbContext db, SessionService sessions, AuditLog audit, CancellationToken ct)
     {
-        if (body?.Roles is null) return Problems.ValidationFailed("roles is required.");
-        if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
-        if (!await db.Users.AnyAsync(u => u.Id == id && u.TenantId == tenantId, ct)) return AdminApi.NotFound();
-        var (roles, unknown) = await FindRolesAsync(db, tenantId, body.Roles, ct);
-        if (unknown is not null) return Problems.ValidationFailed($"Unknown role: {unknown}.");
-        if (!await AdminApi.MayManageAsync(caller, id, db, ct) || !AdminApi.MayGrant(caller, roles.SelectMany(r => r.Permissions)))
-            return AdminApi.Forbidden();
+        if (body?.Roles is null) return Problems.ValidationFailed("roles is required.", "roles");
+        var (admin, id) = (scope.Admin, scope.Admin.Target.Id);
+        var (roles, unknown) = await FindRolesAsync(db, admin.TenantId, body.Roles, ct);
+        if (unknown is not null) return Problems.ValidationFailed($"Unknown role: {unknown}.", "roles");
+        if (!admin.MayGrant(roles.SelectMany(r => r.Permissions))) return AdminApi.Forbidden();
 
         await sessions.ChangeAsync(async change =>
         {
             await change.LockUserAsync(id, ct);
             await db.UserRoles.Where(ur => ur.UserId == id).ExecuteDeleteAsync(ct);
             db.UserRoles.AddRange(roles.Select(r => new UserRole { UserId = id, RoleId = r.Id }));
-            audit.Add(AuditTypes.UserRolesChanged, caller.UserId(), id, tenantId, ClientAddress.Of(http), new { roles = roles.Select(r => r.Name) });
+            audit.Add(AuditTypes.UserRolesChanged, admin.CallerId, id, admin.TenantId, ClientAddress.Of(http), new { roles = roles.Select(r => r.Name) });
             await change.UsersChangedAsync([id], RevokeReasons.RolesChanged, ct);
             return 0;
         }, ct);
-        var view = await Project(db.Users.AsNoTracking().Where(u => u.Id == id), db).FirstAsync(ct);
-        return TypedResults.Ok(view);
+        return TypedResults.Ok(await ViewAsync(db, id, ct));
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> Ban(
-        Guid id, BanRequest? body, ClaimsPrincipal caller, HttpContext http, AppDbContext db, SessionService sessions, AuditLog audit,
-        TimeProvider time, [FromQuery] string? tenant, CancellationToken ct)
+        BanRequest? body, [AsParameters] AdminScope scope, HttpContext http, AppDbContext db, SessionService sessions, AuditLog audit,
+        TimeProvider time, CancellationToken ct)
     {
         body ??= new BanRequest(null, null);
-        if (body.Until is { } until && until <= time.GetUtcNow()) return Problems.ValidationFailed("until must be in the future.");
-        if (body.Reason is { Length: > 500 }) return Problems.ValidationFailed("reason is too long (at most 500).");
-        if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
-        if (id == caller.UserId()) return Problems.ValidationFailed("You cannot ban yourself.");
-        if (!await db.Users.AnyAsync(u => u.Id == id && u.TenantId == tenantId, ct)) return AdminApi.NotFound();
-        if (!await AdminApi.MayManageAsync(caller, id, db, ct)) return AdminApi.Forbidden();
+        var (admin, id) = (scope.Admin, scope.Admin.Target.Id);
+        if (body.Until is { } until && until <= time.GetUtcNow()) return Problems.ValidationFailed("until must be in the future.", "until");
+        if (body.Reason is { Length: > 500 }) return Problems.ValidationFailed("reason is too long (at most 500).", "reason");
+        if (id == admin.CallerId) return Problems.ValidationFailed("You cannot ban yourself.");
         var banned = await sessions.ChangeAsync(async change =>
         {
             if (await change.LockUserAsync(id, ct) is null) return change.Cancel(false);
-            await db.Users.Where(u => u.Id == id && u.TenantId == tenantId)
+            await db.Users.Where(u => u.Id == id)
                 .ExecuteUpdateAsync(s => s.SetProperty(u => u.BannedUntil, body.Until ?? Forever).SetProperty(u => u.BanReason, body.Reason), ct);
             await change.RevokeAsync(s => s.UserId == id, RevokeReasons.Banned, ct);
             await change.UsersChangedAsync([id], RevokeReasons.Banned, ct);
-            audit.Add(AuditTypes.UserBanned, caller.UserId(), id, tenantId, ClientAddress.Of(http), new { until = body.Until, reason = body.Reason });
+            audit.Add(AuditTypes.UserBanned, admin.CallerId, id, admin.TenantId, ClientAddress.Of(http), new { until = body.Until, reason = body.Reason });
             return true;
         }, ct);
-        return banned ? TypedResults.NoContent() : AdminApi.NotFound();
+        return banned ? TypedResults.NoContent() : Problems.NotFoundResult();
     }
 
-    private static async Task<Results<NoContent, ProblemHttpResult>> Unban(
-        Guid id, ClaimsPrincipal caller, HttpContext http, AppDbContext db, SessionService sessions, AuditLog audit,
-        [FromQuery] string? tenant, CancellationToken ct)
+    private static async Task<NoContent> Unban([AsParameters] AdminScope scope, HttpContext http, AppDbContext db, AuditLog audit, CancellationToken ct)
     {
-        if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
-        if (!await db.Users.AnyAsync(u => u.Id == id && u.TenantId == tenantId, ct)) return AdminApi.NotFound();
-        if (!await AdminApi.MayManageAsync(caller, id, db, ct)) return AdminApi.Forbidden();
-        var updated = await db.Users.Where(u => u.Id == id && u.TenantId == tenantId)
+        var (admin, id) = (scope.Admin, scope.Admin.Target.Id);
+        await db.Users.Where(u => u.Id == id)
             .ExecuteUpdateAsync(s => s.SetProperty(u => u.BannedUntil, (DateTimeOffset?)null).SetProperty(u => u.BanReason, (string?)null), ct);
-        if (updated == 0) return AdminApi.NotFound();
-        await audit.WriteAsync(AuditTypes.UserUnbanned, caller.UserId(), id, tenantId, ClientAddress.Of(http), null, ct);
+        await audit.WriteAsync(AuditTypes.UserUnbanned, admin.CallerId, id, admin.TenantId, ClientAddress.Of(http), null, ct);
         return TypedResults.NoContent();
     }
 
-    private static async Task<Results<NoContent, ProblemHttpResult>> LogoutAll(
-        Guid id, ClaimsPrincipal caller, HttpContext http, AppDbContext db, SessionService sessions, AuditLog audit,
-        [FromQuery] string? tenant, CancellationToken ct)
+    private static async Task<NoContent> LogoutAll(
+        [AsParameters] AdminScope scope, HttpContext http, SessionService sessions, AuditLog audit, CancellationToken ct)
     {
-        if (await AdminApi.ResolveTenantAsync(caller, tenant, db, ct) is not { } tenantId) return AdminApi.NotFound();
-        if (!await db.Users.AnyAsync(u => u.Id == id && u.TenantId == tenantId, ct)) return AdminApi.NotFound();
-        if (!await AdminApi.MayManageAsync(caller, id, db, ct)) return AdminApi.Forbidden();
+        var (admin, id) = (scope.Admin, scope.Admin.Target.Id);
         await sessions.ChangeAsync(async change =>
         {
             await change.LockUserAsync(id, ct);
             var ended = await change.RevokeAsync(s => s.UserId == id, RevokeReasons.Kicked, ct);
             await change.UsersChangedAsync([id], RevokeReasons.Kicked, ct);
-            audit.Add(AuditTypes.UserLogoutAll, caller.UserId(), id, tenantId, ClientAddress.Of(http), new { sessions = ended });
+            audit.Add(AuditTypes.UserLogoutAll, admin.CallerId, id, admin.TenantId, ClientAddress.Of(http), new { sessions = ended });
             return ended;
         }, ct);
         return TypedResults.NoContent();
@@ -309,6 +261,6 @@ internal static class UsersApi
         var wanted = names.Select(n => n?.Trim().ToLowerInvariant() ?? "").Distinct().ToList();
         var roles = await db.Roles.Where(r => r.TenantId == tenantId && wanted.Contains(r.Name)).ToListAsync(ct);
         var missing = wanted.FirstOrDefault(n => roles.All(r => r.Name != n));
-        return (roles, missing is null ? null : missing.Length > 64 ? missing[..64] : missing);
+        return (roles, missing is null ? null : LogText.Safe(missing, 64));
     }
 }

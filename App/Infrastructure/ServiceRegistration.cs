@@ -142,6 +142,7 @@ public static class ServiceRegistration
         services.AddScoped<RefreshService>();
         services.AddScoped<LoginService>();
         services.AddScoped<AuditLog>();
+        services.AddScoped<SessionGate.Admin.AdminContext>();
         services.AddSingleton<SessionJanitor>();
         services.AddHostedService(sp => sp.GetRequiredService<SessionJanitor>());
 

@@ -14,6 +14,12 @@ public sealed partial class ProblemExceptionHandler(ILogger<ProblemExceptionHand
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken ct)
     {
+        // A unique index refused a duplicate (a username, role name or tenant slug): the one place that says 409.
+        if (exception is Microsoft.EntityFrameworkCore.DbUpdateException update && update.IsUniqueViolation() && !context.RequestAborted.IsCancellationRequested)
+        {
+            await Problems.WriteAsync(context, StatusCodes.Status409Conflict, Problems.Conflict, DbErrors.ConflictDetail(update));
+            return true;
+        }
         // A dependency that is down is an outage, logged once by DependencyHealth, not a bug: 503 with Retry-After.
         var down = DependencyHealth.IsRedisFailure(exception) ? Dependency.Redis
             : DependencyHealth.IsPostgresFailure(exception) ? Dependency.Postgres : (Dependency?)null;
@@ -77,23 +83,4 @@ public sealed partial class ProblemExceptionHandler(ILogger<ProblemExceptionHand
         problem.Extensions.Remove("exception");
         problem.Extensions.Remove("errors");
     }
-}
-
-/// <summary>Refuses JSON strings that hold U+0000, which PostgreSQL cannot store: the body is then bad input (400).</summary>
-public sealed class NulFreeStringConverter : System.Text.Json.Serialization.JsonConverter<string>
-{
-    public override string? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
-    {
-        var value = reader.GetString();
-        if (value is not null && value.Contains('\0')) throw new JsonException("Strings may not contain NUL characters.");
-        return value;
-    }
-
-    public override void Write(Utf8JsonWriter writer, string value, JsonSerializerOptions options) => writer.WriteStringValue(value);
-}
-
-public static class DbErrors
-{
-    public static bool IsUniqueViolation(this Microsoft.EntityFrameworkCore.DbUpdateException e) =>
-        e.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };
 }
