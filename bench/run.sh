@@ -16,13 +16,19 @@
 #   redis-bytes  Opaque only: Redis MEMORY USAGE per session key vs the cookie peer's ticket
 #   propagation  two SessionGate instances on one PostgreSQL and a dedicated Redis; bench/Propagation
 #                revokes on A and times how soon B refuses (plus a pass that cuts pub/sub first)
+#   flood        GET /api/profile during a flood of wrong-password logins (bench/flood.lua: random accounts,
+#                random X-Forwarded-For) vs the same undisturbed, interleaved; the flood's outcomes and the
+#                latency of alice's own logins during it
+#   forged       BENCH_FORGED_COUNT well-formed forged credentials (random session ids; in the JWT modes
+#                access tokens with a forged signature, and with unknown kids): PostgreSQL transactions they cost
+# flood and forged run on an instance started with ForwardedHeaders__Enabled=true and the shipped login limits.
 # Each measured group runs its endpoints in turn (subject, peer 1, peer 2, ...; reversed on even rounds),
 # for BENCH_ROUNDS rounds after a warm-up of each. The tables are printed and written to
 # .local/bench/results.md.
 #
 # Environment (all optional):
 #   BENCH_MODES="Opaque Blacklist SessionCache"
-#   BENCH_SCENARIOS="profile profile256 health gateway chain redis-bytes propagation"
+#   BENCH_SCENARIOS="profile profile256 health gateway chain redis-bytes flood forged propagation"
 #   BENCH_PEERS="jwt-hs jwt-es jwt-hs-redis cookie"   peers for the profile scenarios
 #   BENCH_DURATION=3s  BENCH_ROUNDS=3  BENCH_WARMUP=1s  BENCH_CONNECTIONS=32  BENCH_THREADS=1
 #   BENCH_CREDENTIALS=256          credentials for profile256
@@ -32,6 +38,10 @@
 #   BENCH_PROP_GIVE_UP=5           stop a kind after this many revocations in a row B never refused
 #   BENCH_PROP_KINDS="logout,kick,kick-all,ban,roles,password"
 #   BENCH_PROP_BOUND_MS=2000       accepted-after-bound threshold   BENCH_PROP_TIMEOUT_MS=5000
+#   BENCH_FLOOD_CONNECTIONS=32     connections of the login flood   BENCH_FLOOD_USERS=1000000  usernames it draws from
+#   BENCH_FLOOD_LEAD=1             seconds the flood runs before the measured run starts
+#   BENCH_FORGED_COUNT=10000       forged credentials per kind      BENCH_PG_FLUSH=11  seconds to let PostgreSQL
+#                                  publish its statistics (idle backends report them within 10 s)
 #   BENCH_SESSION_KEY_PATTERN='bench:{o:*'      Redis keys of Opaque sessions (the layout may change)
 #   BENCH_PEER_SESSION_KEY_PATTERN='peer:ck:*'  Redis keys of the cookie peer's tickets
 #   BENCH_APP_PORT=18180 BENCH_DOWNSTREAM_PORT=18181 BENCH_PEERS_PORT=18182 BENCH_APP_B_PORT=18183
@@ -55,7 +65,7 @@ THREADS="${BENCH_THREADS:-1}"
 WARMUP="${BENCH_WARMUP:-1s}"
 ROUNDS="${BENCH_ROUNDS:-3}"
 MODES="${BENCH_MODES:-Opaque Blacklist SessionCache}"
-SCENARIOS="${BENCH_SCENARIOS:-profile profile256 health gateway chain redis-bytes propagation}"
+SCENARIOS="${BENCH_SCENARIOS:-profile profile256 health gateway chain redis-bytes flood forged propagation}"
 PEERS="${BENCH_PEERS:-jwt-hs jwt-es jwt-hs-redis cookie}"
 CREDENTIALS="${BENCH_CREDENTIALS:-256}"
 PROP_COUNT="${BENCH_PROP_COUNT:-200}"
@@ -64,6 +74,11 @@ PROP_GIVE_UP="${BENCH_PROP_GIVE_UP:-5}"
 PROP_KINDS="${BENCH_PROP_KINDS:-logout,kick,kick-all,ban,roles,password}"
 PROP_BOUND_MS="${BENCH_PROP_BOUND_MS:-2000}"
 PROP_TIMEOUT_MS="${BENCH_PROP_TIMEOUT_MS:-5000}"
+FLOOD_CONNECTIONS="${BENCH_FLOOD_CONNECTIONS:-32}"
+FLOOD_USERS="${BENCH_FLOOD_USERS:-1000000}"
+FLOOD_LEAD="${BENCH_FLOOD_LEAD:-1}"
+FORGED_COUNT="${BENCH_FORGED_COUNT:-10000}"
+PG_FLUSH="${BENCH_PG_FLUSH:-11}"
 default_session_pattern='bench:{o:*'
 SESSION_KEY_PATTERN="${BENCH_SESSION_KEY_PATTERN:-$default_session_pattern}"
 PEER_SESSION_KEY_PATTERN="${BENCH_PEER_SESSION_KEY_PATTERN:-peer:ck:*}"
@@ -77,6 +92,8 @@ WRK_DIR="$OUT/wrk"
 CRED_DIR="$OUT/credentials"
 RESULTS="$OUT/results.md"
 LUA="$ROOT/bench/creds.lua"
+FLOOD_LUA="$ROOT/bench/flood.lua"
+FORGED_LUA="$ROOT/bench/forged.lua"
 
 log() { printf '==> %s\n' "$*" >&2; }
 note() { printf '    %s\n' "$*" >&2; }
@@ -88,7 +105,7 @@ die() {
 has_scenario() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 
 for s in $SCENARIOS; do
-  case $s in profile | profile256 | health | gateway | chain | redis-bytes | propagation) ;; *) die "unknown scenario '$s' (BENCH_SCENARIOS)" ;; esac
+  case $s in profile | profile256 | health | gateway | chain | redis-bytes | flood | forged | propagation) ;; *) die "unknown scenario '$s' (BENCH_SCENARIOS)" ;; esac
 done
 for p in $PEERS; do
   case $p in jwt-hs | jwt-es | jwt-hs-redis | cookie) ;; *) die "unknown peer '$p' (BENCH_PEERS)" ;; esac
@@ -98,11 +115,22 @@ for m in $MODES; do
 done
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive integer"
 [[ $CREDENTIALS =~ ^[1-9][0-9]*$ ]] || die "BENCH_CREDENTIALS must be a positive integer"
+for v in FLOOD_CONNECTIONS FLOOD_USERS FORGED_COUNT; do
+  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "BENCH_$v must be a positive integer"
+done
+[[ $FLOOD_LEAD =~ ^[0-9]+$ && $PG_FLUSH =~ ^[0-9]+$ ]] || die "BENCH_FLOOD_LEAD and BENCH_PG_FLUSH must be whole seconds"
+if has_scenario flood; then
+  [[ $DURATION =~ ^[1-9][0-9]*s$ ]] || die "BENCH_DURATION must be whole seconds, like 3s, for the flood scenario"
+fi
 
 WRK_SCENARIOS=0
 for s in profile profile256 health gateway chain; do has_scenario "$s" && WRK_SCENARIOS=1; done
 NEED_APP=$WRK_SCENARIOS
 has_scenario redis-bytes && NEED_APP=1
+# flood and forged run on their own instance (trusted X-Forwarded-For, shipped login limits).
+FLOOD_SCENARIOS=0
+has_scenario flood && FLOOD_SCENARIOS=1
+has_scenario forged && FLOOD_SCENARIOS=1
 
 # ---------------------------------------------------------------------------
 # Processes we start (and only those) are stopped on exit.
@@ -137,6 +165,8 @@ stop_apps() {
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM HUP
+  stop_pid "$PROBE_PID"
+  stop_pid "$FLOOD_PID"
   stop_apps
   stop_pid "$PEERS_PID"
   stop_pid "$DOWNSTREAM_PID"
@@ -381,7 +411,7 @@ rm -f "$WRK_DIR"/*.txt "$CRED_DIR"/*.txt "$OUT"/propagation-*.md
 command -v curl >/dev/null 2>&1 || die "curl is required"
 command -v psql >/dev/null 2>&1 || die "psql is required (apt-get install postgresql-client)"
 command -v dotnet >/dev/null 2>&1 || die "the .NET SDK (dotnet) is required"
-if ((WRK_SCENARIOS)) && ! command -v wrk >/dev/null 2>&1; then
+if ((WRK_SCENARIOS || FLOOD_SCENARIOS)) && ! command -v wrk >/dev/null 2>&1; then
   log "Installing wrk"
   apt_install wrk || true
   command -v wrk >/dev/null 2>&1 || die "wrk is not installed and could not be installed with apt-get"
@@ -520,10 +550,25 @@ fi
 # ---------------------------------------------------------------------------
 # SessionGate
 # ---------------------------------------------------------------------------
+# Login limits are lifted (the wrk scenarios log alice in hundreds of times from one address), except when
+# SG_SHIPPED_LIMITS=1: then the instance keeps the limits appsettings.json ships and believes X-Forwarded-For
+# from loopback, so the login flood can come from many addresses.
+SG_SHIPPED_LIMITS=0
 # start_sg PIDVAR URL REDIS MODE LOG: the pid goes into PIDVAR at once, so cleanup stops it whatever happens.
 start_sg() {
   local pidvar=$1 url=$2 redis=$3 mode=$4 logf=$5
-  log "Starting SessionGate (Auth__Mode=$mode) on $url, Redis $redis (log: ${logf#"$ROOT"/})"
+  local -a limits=(
+    LoginLimits__RequestsPerMinutePerIp=1000000
+    LoginLimits__MaxFailuresPerAccount=1000000
+    LoginLimits__MaxFailuresPerAccountAndAddress=1000000
+    LoginLimits__MaxFailuresPerIp=1000000
+  )
+  local what=""
+  if ((SG_SHIPPED_LIMITS)); then
+    limits=(ForwardedHeaders__Enabled=true)
+    what=", shipped login limits, X-Forwarded-For trusted"
+  fi
+  log "Starting SessionGate (Auth__Mode=$mode$what) on $url, Redis ${redis%%,*} (log: ${logf#"$ROOT"/})"
   printf '\n===== %s Auth__Mode=%s %s =====\n' "$(date -u +%FT%TZ)" "$mode" "$url" >>"$logf"
   env ASPNETCORE_URLS="$url" \
     ConnectionStrings__Postgres="$BENCH_CONN" \
@@ -533,10 +578,7 @@ start_sg() {
     Demo__Seed=true \
     Demo__Password="$DEMO_PASSWORD" \
     Auth__Mode="$mode" \
-    LoginLimits__RequestsPerMinutePerIp=1000000 \
-    LoginLimits__MaxFailuresPerAccount=1000000 \
-    LoginLimits__MaxFailuresPerAccountAndAddress=1000000 \
-    LoginLimits__MaxFailuresPerIp=1000000 \
+    "${limits[@]}" \
     Serilog__MinimumLevel__Default=Warning \
     ReverseProxy__Routes__demo__ClusterId=demo \
     ReverseProxy__Routes__demo__Match__Path='/demo/{**catch-all}' \
@@ -600,6 +642,235 @@ start_prop_redis() {
     sleep 0.1
   done
   PROP_REDIS_CONF="127.0.0.1:$PROP_REDIS_PORT"
+}
+
+# ---------------------------------------------------------------------------
+# flood and forged
+# ---------------------------------------------------------------------------
+FLOOD_ROWS=()
+FORGED_ROWS=()
+FLOOD_PID=""
+PROBE_PID=""
+
+lower() { printf '%s' "$1" | tr '[:upper:]' '[:lower:]'; }
+
+# Tables a credential check can read: the session row (server-side modes), a user's revocation state, the
+# revoked-token list and the signing keys (a kid this instance does not know).
+AUTH_TABLES="'sessions','users','revoked_tokens','signing_keys'"
+# "transactions rows scans" in BENCH_DB so far: commits + rollbacks and rows returned + fetched (pg_stat_database),
+# and sequential + index scans of AUTH_TABLES (pg_stat_user_tables). This query's own transaction is counted only
+# by the next snapshot, so a window from one snapshot to the next holds exactly one of ours: subtract it.
+pg_bench_stats() {
+  psql_admin -d "$BENCH_DB" -tA -F' ' -c "SELECT d.xact_commit + d.xact_rollback, d.tup_returned + d.tup_fetched,
+      (SELECT coalesce(sum(seq_scan + coalesce(idx_scan, 0)), 0) FROM pg_stat_user_tables WHERE relname IN ($AUTH_TABLES))
+    FROM pg_stat_database d WHERE d.datname = current_database()"
+}
+# pg_delta BEFORE AFTER -> "transactions rows scans" in between (minus the snapshot's own transaction)
+pg_delta() {
+  local x0 r0 s0 x1 r1 s1
+  read -r x0 r0 s0 <<<"$1"
+  read -r x1 r1 s1 <<<"$2"
+  printf '%s %s %s\n' "$((x1 - x0 - 1))" "$((r1 - r0))" "$((s1 - s0))"
+}
+
+# metric_sum FILE NAME [REGEX]: sum of the Prometheus samples NAME{...} in FILE whose labels match REGEX.
+metric_sum() {
+  awk -v name="$2" -v re="${3:-}" '
+    /^#/ { next }
+    { n = $1; sub(/\{.*/, "", n); if (n != name) next
+      labels = $0; sub(/^[^{ ]*/, "", labels); sub(/\}.*/, "}", labels)
+      if (re != "" && labels !~ re) next
+      v = $0; sub(/^.*\} */, "", v); if (v == $0) v = $2; split(v, parts, " "); s += parts[1] }
+    END { printf "%.0f\n", s }' "$1"
+}
+
+scrape() { curl -sf --max-time 10 "$APP_URL/metrics" >"$1" || fail_with_log "could not read $APP_URL/metrics" "$OUT/app.log"; }
+
+# forged_creds MODE KIND FILE: FORGED_COUNT forged credentials, one a line.
+#   opaque   48 random bytes in base64url (64 characters): the shape of a session id, with a MAC that cannot match
+#   jwt-sig  alice's real access token (header and claims) with a random signature
+#   jwt-kid  the same with a random kid in the header as well
+forged_creds() {
+  local mode=$1 kind=$2 file=$3
+  case $kind in
+    opaque)
+      head -c $((48 * FORGED_COUNT)) /dev/urandom | base64 -w0 | tr '+/' '-_' | fold -w 64 >"$file"
+      printf '\n' >>"$file"
+      ;;
+    jwt-sig | jwt-kid)
+      command -v python3 >/dev/null 2>&1 || die "python3 is needed to forge access tokens (forged scenario)"
+      python3 - "$kind" "$FORGED_COUNT" "$(cat "$CRED_DIR/sg-$mode-flood.txt")" >"$file" <<'PY'
+import base64, json, os, sys
+kind, n, token = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+def enc(b): return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+def dec(s): return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+head, claims, sig = token.split(".")
+header, sig_len = json.loads(dec(head)), len(dec(sig))
+for _ in range(n):
+    h = head if kind == "jwt-sig" else enc(json.dumps(dict(header, kid=os.urandom(8).hex()), separators=(",", ":")).encode())
+    print(f"{h}.{claims}.{enc(os.urandom(sig_len))}")
+PY
+      ;;
+  esac
+  [[ $(grep -c . "$file") == "$FORGED_COUNT" ]] || die "forging $kind credentials gave $(grep -c . "$file") lines, expected $FORGED_COUNT"
+}
+
+# forged_run MODE KIND LABEL: each forged credential is sent once (bench/forged.lua) to /api/profile. Counted:
+# the app's own judgements and hot-path PostgreSQL calls (/metrics, exact), and the transactions and rows
+# PostgreSQL saw in BENCH_DB from just before the run until its statistics are published (PG_FLUSH after it).
+# Prints the window's length in seconds.
+forged_run() {
+  local mode=$1 kind=$2 label=$3 tag file out pg0 pg1 t0 t1 secs n judged pgcalls xacts rows scans s401 sother
+  tag=$(lower "$mode-forged-$kind")
+  file="$CRED_DIR/$tag.txt"
+  out="$WRK_DIR/$tag.txt"
+  forged_creds "$mode" "$kind" "$file"
+  n=$FORGED_COUNT
+  sleep "$PG_FLUSH" # what ran before (the login) publishes its statistics
+  scrape "$OUT/$tag-metrics-0.txt"
+  pg0=$(pg_bench_stats)
+  t0=$(date +%s%N)
+  if ! wrk -t1 -c"$CONNECTIONS" -d120s --timeout 10s -s "$FORGED_LUA" "$APP_URL/api/profile" -- "$file" >"$out" 2>&1; then
+    cat "$out" >&2
+    die "wrk failed sending forged credentials ($kind)"
+  fi
+  scrape "$OUT/$tag-metrics-1.txt"
+  sleep "$PG_FLUSH"
+  pg1=$(pg_bench_stats)
+  t1=$(date +%s%N)
+  secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
+  s401=$(awk '$1 == "status" && $2 == 401 { print $3 }' "$out")
+  sother=$(awk '$1 == "status" && $2 != 401 && $2 != 200 { s += $3 } END { print s + 0 }' "$out")
+  judged=$(($(metric_sum "$OUT/$tag-metrics-1.txt" sessiongate_authentications_total 'result="unauthenticated"') -
+    $(metric_sum "$OUT/$tag-metrics-0.txt" sessiongate_authentications_total 'result="unauthenticated"')))
+  pgcalls=$(($(metric_sum "$OUT/$tag-metrics-1.txt" sessiongate_store_duration_seconds_count 'store="postgres"') -
+    $(metric_sum "$OUT/$tag-metrics-0.txt" sessiongate_store_duration_seconds_count 'store="postgres"')))
+  read -r xacts rows scans <<<"$(pg_delta "$pg0" "$pg1")"
+  ((judged == n)) || note "warning: the app judged $judged unauthenticated credentials, expected $n ($kind)"
+  note "$label: $n sent, ${s401:-0} answered 401 (${sother} other non-200); app: $judged judged unauthenticated, $pgcalls PostgreSQL calls; PostgreSQL: $xacts transactions, $rows rows, $scans scans of the auth tables in ${secs}s"
+  FORGED_ROWS+=("| $mode | $label | $n | ${s401:-0} | $judged | $pgcalls | $xacts | $rows | $scans | ${secs} |")
+  FORGED_SECS=$secs
+}
+
+# forged_idle MODE SECONDS: the same counters over an idle window as long, for the background (outbox relay,
+# key-set reload, online-session count).
+forged_idle() {
+  local mode=$1 secs=$2 pg0 pg1 xacts rows scans
+  pg0=$(pg_bench_stats)
+  sleep "$secs"
+  pg1=$(pg_bench_stats)
+  read -r xacts rows scans <<<"$(pg_delta "$pg0" "$pg1")"
+  note "idle: PostgreSQL $xacts transactions, $rows rows, $scans scans of the auth tables in ${secs}s"
+  FORGED_ROWS+=("| $mode | (nothing sent: an idle window as long, the background) | 0 | – | – | – | $xacts | $rows | $scans | $secs |")
+}
+
+# login_probe DEADLINE_NS FILE: alice's real logins, one at a time, 0.2 s apart, until DEADLINE_NS (date +%s%N);
+# one "status seconds" line each.
+login_probe() {
+  local deadline=$1 file=$2
+  while (($(date +%s%N) < deadline)); do
+    curl -s -o /dev/null --max-time 30 -w '%{http_code} %{time_total}\n' -H 'Content-Type: application/json' \
+      -d "{\"tenant\":\"acme\",\"username\":\"alice\",\"password\":\"$DEMO_PASSWORD\"}" "$APP_URL/auth/login" >>"$file" || true
+    sleep 0.2
+  done
+}
+
+# probe_stats FILE -> "n ok busy other p50_ms p99_ms max_ms" (ok: 200, busy: 503) (nearest-rank percentiles over every login, whatever its status)
+probe_stats() {
+  sort -k2 -g "$1" | awk '
+    { code[NR] = $1; t[NR] = $2 * 1000; if ($1 == 200) ok++; else if ($1 == 503) busy++; else other++ }
+    function rank(p,  i) { i = int(p * NR); if (i < p * NR) i++; if (i < 1) i = 1; return t[i] }
+    END { if (NR == 0) { print "0 0 0 0 nan nan nan"; exit }
+      printf "%d %d %d %d %.0f %.0f %.0f\n", NR, ok, busy, other, rank(0.5), rank(0.99), t[NR] }'
+}
+
+flood_start() {
+  wrk -t1 -c"$FLOOD_CONNECTIONS" -d"$2" --timeout 10s -s "$FLOOD_LUA" "$APP_URL/auth/login" -- acme "$FLOOD_USERS" >"$1" 2>&1 &
+  FLOOD_PID=$!
+}
+
+# flood_wait FILE [warm-up]: the flood must have had answers, except in the warm-up (a login may take longer).
+flood_wait() {
+  if ! wait "$FLOOD_PID"; then
+    FLOOD_PID=""
+    cat "$1" >&2
+    die "the login flood (wrk) failed"
+  fi
+  FLOOD_PID=""
+  if [[ -z ${2:-} ]] && ! grep -q '^status ' "$1"; then
+    cat "$1" >&2
+    die "the login flood got no answer"
+  fi
+}
+
+# measure_flood MODE CREDFILE: GET /api/profile undisturbed and during the login flood, in turn (reversed on
+# even rounds), ROUNDS rounds after a warm-up of each. The flood starts FLOOD_LEAD s before the measured run
+# and outlasts it; alice logs in (right password, one at a time) while the run lasts.
+measure_flood() {
+  local mode=$1 cred=$2 tag spec dur r w file ffile pfile quiet_p50
+  dur=${DURATION%s}
+  tag=$(lower "$mode-flood")
+  spec="SessionGate /api/profile|$APP_URL/api/profile|$cred|Authorization|Bearer "
+  pfile="$WRK_DIR/$tag-logins.txt"
+  : >"$pfile"
+  log "$mode / flood: ${ROUNDS} round(s) of /api/profile undisturbed and during a login flood (-c$FLOOD_CONNECTIONS), ${DURATION} each, -t$THREADS -c$CONNECTIONS"
+
+  : >"$WRK_DIR/$tag-logins-quiet.txt"
+  login_probe $(($(date +%s%N) + 3000000000)) "$WRK_DIR/$tag-logins-quiet.txt"
+  read -r _ _ _ _ quiet_p50 _ _ <<<"$(probe_stats "$WRK_DIR/$tag-logins-quiet.txt")"
+  note "alice's login undisturbed: p50 ${quiet_p50} ms"
+  run_wrk "$WRK_DIR/$tag-warmup-quiet.txt" "$WARMUP" "$spec"
+  flood_start "$WRK_DIR/$tag-warmup-flood.txt" "$WARMUP"
+  flood_wait "$WRK_DIR/$tag-warmup-flood.txt" warm-up
+  sleep 3 # waits on the hasher end within PasswordHashing:MaxWait (2 s)
+
+  declare -A res=()
+  local -a order
+  for ((r = 1; r <= ROUNDS; r++)); do
+    if ((r % 2)); then order=(quiet flood); else order=(flood quiet); fi
+    for w in "${order[@]}"; do
+      file="$WRK_DIR/$tag-$w-round$r.txt"
+      if [[ $w == quiet ]]; then
+        run_wrk "$file" "$DURATION" "$spec"
+      else
+        ffile="$WRK_DIR/$tag-flood-round$r-logins.txt"
+        flood_start "$ffile" "$((FLOOD_LEAD + dur + 2))s"
+        sleep "$FLOOD_LEAD"
+        login_probe $(($(date +%s%N) + dur * 1000000000)) "$pfile" &
+        PROBE_PID=$!
+        run_wrk "$file" "$DURATION" "$spec"
+        wait "$PROBE_PID" || true
+        PROBE_PID=""
+        flood_wait "$ffile"
+        sleep 3
+      fi
+      res[$w,$r]=$(parse_wrk "$file")
+      note "round $r $(printf '%-34s' "/api/profile, $w") $(fmt_run "${res[$w,$r]}")$([[ $w == flood ]] && printf '  flood: %s' "$(awk '$1 == "status" { printf "%s×%s ", $3, $2 }' "$ffile")")"
+    done
+  done
+
+  local f_rps f_p50 f_p99 q_rps q_p50 q_p99 ratio frps c401 c429 c503 cother n ok busy other p50 p99 max
+  f_rps=$(for ((r = 1; r <= ROUNDS; r++)); do awk '{print $1}' <<<"${res[flood,$r]}"; done | median)
+  f_p50=$(for ((r = 1; r <= ROUNDS; r++)); do awk '{print $2}' <<<"${res[flood,$r]}"; done | median)
+  f_p99=$(for ((r = 1; r <= ROUNDS; r++)); do awk '{print $3}' <<<"${res[flood,$r]}"; done | median)
+  q_rps=$(for ((r = 1; r <= ROUNDS; r++)); do awk '{print $1}' <<<"${res[quiet,$r]}"; done | median)
+  q_p50=$(for ((r = 1; r <= ROUNDS; r++)); do awk '{print $2}' <<<"${res[quiet,$r]}"; done | median)
+  q_p99=$(for ((r = 1; r <= ROUNDS; r++)); do awk '{print $3}' <<<"${res[quiet,$r]}"; done | median)
+  ratio=$(for ((r = 1; r <= ROUNDS; r++)); do
+    awk -v s="${res[flood,$r]%% *}" -v p="${res[quiet,$r]%% *}" 'BEGIN { printf "%.4f\n", (p > 0 ? s / p : 0) }'
+  done | median)
+  TABLE_ROWS+=("$(printf '| %s | flood: SessionGate /api/profile during a wrong-password login flood (-c%s) vs undisturbed | %.0f | %.0f | %.2fx | %.2f / %.2f | %.2f / %.2f |' \
+    "$mode" "$FLOOD_CONNECTIONS" "$f_rps" "$q_rps" "$ratio" "$f_p50" "$q_p50" "$f_p99" "$q_p99")")
+  note "=> flood: /api/profile during the flood / undisturbed = $(printf '%.2f' "$ratio")x req/s"
+
+  frps=$(for ((r = 1; r <= ROUNDS; r++)); do awk '/^Requests\/sec:/ {print $2}' "$WRK_DIR/$tag-flood-round$r-logins.txt"; done | median)
+  read -r c401 c429 c503 cother <<<"$(cat "$WRK_DIR/$tag"-flood-round*-logins.txt | awk '$1 == "status" {
+      if ($2 == 401) a += $3; else if ($2 == 429) b += $3; else if ($2 == 503) c += $3; else d += $3 }
+    END { print a + 0, b + 0, c + 0, d + 0 }')"
+  read -r n ok busy other p50 p99 max <<<"$(probe_stats "$pfile")"
+  FLOOD_ROWS+=("$(printf '| %s | %s | %.0f | %s | %s | %s | %s | %s | %s / %s / %s | %s | %s | %s | %s |' \
+    "$mode" "$FLOOD_CONNECTIONS" "$frps" "$c401" "$c429" "$c503" "$cother" "$n" "$ok" "$busy" "$other" "$p50" "$p99" "$max" "$quiet_p50")")
+  note "flood answers over the rounds: 401 $c401, 429 $c429, 503 $c503, other $cother; alice's logins during it: $n ($ok ok, $busy 503, $other other), p50 $p50 ms, p99 $p99 ms, max $max ms"
 }
 
 # ---------------------------------------------------------------------------
@@ -681,6 +952,30 @@ for mode in $MODES; do
     stop_apps
   fi
 
+  if ((FLOOD_SCENARIOS)); then
+    SG_SHIPPED_LIMITS=1
+    start_sg APP_PID "$APP_URL" "$REDIS_CONF" "$mode" "$OUT/app.log"
+    SG_SHIPPED_LIMITS=0
+    login_many "$mode" 1 "$CRED_DIR/sg-$mode-flood.txt"
+    check_200 "$mode /api/profile" "$APP_URL/api/profile" "$OUT/app.log" "Authorization: Bearer $(cat "$CRED_DIR/sg-$mode-flood.txt")"
+    if has_scenario forged; then
+      log "$mode / forged: $FORGED_COUNT forged credentials of each kind, each sent once to /api/profile"
+      FORGED_SECS=0
+      longest=0
+      forged_run "$mode" opaque "random session ids (64 characters, well-formed, MAC cannot match)"
+      longest=$FORGED_SECS
+      if [[ $mode != Opaque ]]; then
+        forged_run "$mode" jwt-sig "alice's access token with a forged signature"
+        longest=$(printf '%s\n%s\n' "$longest" "$FORGED_SECS" | sort -g | tail -n 1)
+        forged_run "$mode" jwt-kid "access tokens with a random unknown kid"
+        longest=$(printf '%s\n%s\n' "$longest" "$FORGED_SECS" | sort -g | tail -n 1)
+      fi
+      forged_idle "$mode" "$(awk -v s="$longest" 'BEGIN { printf "%d", s + 0.999 }')"
+    fi
+    has_scenario flood && measure_flood "$mode" "$CRED_DIR/sg-$mode-flood.txt"
+    stop_apps
+  fi
+
   if has_scenario propagation; then
     start_prop_redis
     redis-cli -h 127.0.0.1 -p "$PROP_REDIS_PORT" FLUSHALL >/dev/null
@@ -715,6 +1010,22 @@ cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || t
     printf '| mode | scenario: subject vs peer | subject req/s | peer req/s | ratio | p50 ms subject / peer | p99 ms subject / peer |\n'
     printf '|---|---|---:|---:|---:|---:|---:|\n'
     printf '%s\n' "${TABLE_ROWS[@]}"
+  fi
+  if ((${#FLOOD_ROWS[@]})); then
+    printf '\n### Login flood\n\n'
+    printf 'During each flood round, wrk -t1 -c%s posts wrong-password logins (bench/flood.lua) for random usernames of one tenant, each from a random X-Forwarded-For address (trusted: ForwardedHeaders__Enabled=true, shipped login limits), from %ss before the measured /api/profile run until after it. Answers are summed over the %s flood rounds. Meanwhile alice logs in with the right password, one login at a time, 0.2 s apart; her latencies are nearest-rank percentiles over all those logins, whatever the answer. Undisturbed: the same logins for 3 s with no flood, before the rounds.\n\n' \
+      "$FLOOD_CONNECTIONS" "$FLOOD_LEAD" "$ROUNDS"
+    printf '| mode | flood connections | flood req/s | 401 | 429 | 503 | other | alice logins | 200 / 503 / other | p50 ms | p99 ms | max ms | undisturbed p50 ms |\n'
+    printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
+    printf '%s\n' "${FLOOD_ROWS[@]}"
+  fi
+  if ((${#FORGED_ROWS[@]})); then
+    printf '\n### Forged credentials\n\n'
+    printf 'Each forged credential is sent once as a bearer token to /api/profile (bench/forged.lua). Judged and PostgreSQL calls come from the app'"'"'s /metrics (sessiongate_authentications_total{result="unauthenticated"}, sessiongate_store_duration_seconds_count{store="postgres"}), taken just before and after. Transactions and rows are deltas of pg_stat_database (xact_commit + xact_rollback, less the snapshot'"'"'s own; tup_returned + tup_fetched) for %s, scans are deltas of pg_stat_user_tables (seq_scan + idx_scan) of the tables a credential check can read, all from just before the run until %s s after it, so that idle backends have published their statistics. The idle row is the same measure over a window as long with nothing sent: what the background (outbox relay, key-set reload, online-session count) costs anyway.\n\n' \
+      "$BENCH_DB" "$PG_FLUSH"
+    printf '| mode | credentials | sent | answered 401 | judged (app) | PostgreSQL calls (app) | PostgreSQL transactions | rows read | scans of %s | window s |\n' "${AUTH_TABLES//\'/}"
+    printf '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n'
+    printf '%s\n' "${FORGED_ROWS[@]}"
   fi
   if ((${#PROP_TABLES[@]})); then
     printf '\n### Revocation propagation (instance A revokes, instance B refuses)\n\n'

@@ -114,6 +114,25 @@ sg_ensure_packages() {
   hash -r
 }
 
+# sg_ensure_chromium: Debian's chromium for the browser tests (Playwright drives it; it never downloads its own).
+# A failed install is a warning, not an error: the browser tests then skip and say why.
+sg_ensure_chromium() {
+  if [[ -x ${SG_CHROMIUM:-/usr/bin/chromium} ]]; then
+    return 0
+  fi
+  mkdir -p "$SG_LOCAL"
+  local log="$SG_LOCAL/apt-chromium.log"
+  sg_log "Installing chromium for the browser tests (apt-get, log: .local/apt-chromium.log)"
+  if ! { sg_root env DEBIAN_FRONTEND=noninteractive apt-get update -q &&
+         sg_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; } \
+       </dev/null >"$log" 2>&1; then
+    tail -n 5 "$log" >&2 || true
+    sg_warn "apt-get install chromium failed: the browser tests will be skipped"
+    return 0
+  fi
+  hash -r
+}
+
 # ---------------------------------------------------------------------------
 # Locking (serialises port selection between checkouts on this machine)
 # ---------------------------------------------------------------------------

@@ -26,7 +26,7 @@ public abstract class AdminTests<TMode> where TMode : IMode
     /// <summary>The next request sees the change: directly in Opaque/SessionCache; in Blacklist after the refresh the rejection asks for.</summary>
     private async Task<Login> NextRequestAsync(Login login, string url, HttpStatusCode expected)
     {
-        if (Api.IsJwtMode && typeof(TMode) == typeof(Blacklist))
+        if (TMode.RoleChangeNeedsRefresh)
         {
             await Problem.AssertAsync(await Api.GetAsync(url, login), HttpStatusCode.Unauthorized, Problems.SessionRevoked, "roles-changed");
             login = await Api.RefreshAsync(login);
@@ -45,8 +45,8 @@ public abstract class AdminTests<TMode> where TMode : IMode
         var response = await Api.SendAsync(HttpMethod.Put, $"/admin/users/{user.Id}/roles", await _fx.AliceAsync(), new { roles = new[] { "reporter" } });
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         login = await NextRequestAsync(login, "/api/reports", HttpStatusCode.OK);
-        var me = await Api.GetJsonAsync("/auth/me", login);
-        Assert.Equal(["reporter"], me.GetProperty("roles").EnumerateArray().Select(r => r.GetString()));
+        var me = await Api.MeAsync(login);
+        Assert.Equal(["reporter"], me.Roles);
 
         await Api.SendAsync(HttpMethod.Put, $"/admin/users/{user.Id}/roles", await _fx.AliceAsync(), new { roles = Array.Empty<string>() });
         await NextRequestAsync(login, "/api/reports", HttpStatusCode.Forbidden);
@@ -82,7 +82,7 @@ public abstract class AdminTests<TMode> where TMode : IMode
         Assert.Equal(2, sessions.GetProperty("total").GetInt64());
         var items = sessions.GetProperty("items").EnumerateArray().ToList();
         Assert.All(items, s => Assert.Equal(user.Username, s.GetProperty("username").GetString()));
-        var firstId = (await Api.GetJsonAsync("/auth/me", first)).GetProperty("session").GetProperty("id").GetGuid();
+        var firstId = (await Api.MeAsync(first)).Session.Id;
         Assert.Contains(items, s => s.GetProperty("id").GetGuid() == firstId);
 
         Assert.Equal(HttpStatusCode.NoContent, (await Api.SendAsync(HttpMethod.Delete, $"/admin/sessions/{firstId}", alice)).StatusCode);
@@ -282,7 +282,7 @@ public abstract class AdminTests<TMode> where TMode : IMode
     public async Task A_limited_admin_cannot_grant_or_touch_more_than_it_holds()
     {
         var alice = await _fx.AliceAsync();
-        var aliceId = (await Api.GetJsonAsync("/auth/me", alice)).GetProperty("user_id").GetGuid();
+        var aliceId = (await Api.MeAsync(alice)).UserId;
         var helpdeskRole = "helpdesk" + Guid.NewGuid().ToString("N")[..6];
         Assert.Equal(HttpStatusCode.Created, (await Api.SendAsync(HttpMethod.Post, "/admin/roles", alice,
             new { name = helpdeskRole, permissions = new[] { "users:read", "users:write", "roles:write", "sessions:kick" } })).StatusCode);

@@ -14,7 +14,7 @@ public abstract class AuditTests<TMode>(AppFixture<TMode> fx) where TMode : IMod
     {
         var api = fx.Api;
         var alice = await fx.AliceAsync();
-        var aliceId = (await api.GetJsonAsync("/auth/me", alice)).GetProperty("user_id").GetGuid();
+        var aliceId = (await api.MeAsync(alice)).UserId;
         var user = await fx.NewUserAsync(["user"]);
         var login = await api.LoginAsync(user);
         await api.LoginRawAsync(new { tenant = "acme", username = user.Username, password = "wrong-password-123" });

@@ -22,7 +22,7 @@ public abstract class TenancyTests<TMode>(AppFixture<TMode> fx) where TMode : IM
         Assert.Equal(HttpStatusCode.Created, (await Api.SendAsync(HttpMethod.Post, $"/admin/roles?tenant={tenant}", admin, new { name = role, permissions = new[] { "reports:read" } })).StatusCode);
         var victim = await fx.NewUserAsync([role], tenant);
         var login = await Api.LoginAsync(victim);
-        var sid = (await Api.GetJsonAsync("/auth/me", login)).GetProperty("session").GetProperty("id").GetGuid();
+        var sid = (await Api.MeAsync(login)).Session.Id;
         return (tenant, victim, login, sid, role);
     }
 

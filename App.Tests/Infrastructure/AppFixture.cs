@@ -19,11 +19,18 @@ namespace SessionGate.Tests.Infrastructure;
 public interface IMode
 {
     static abstract AuthMode Value { get; }
+
+    /// <summary>
+    /// True when a role change reaches a credential only through a refresh: the old access token is refused with
+    /// <c>roles-changed</c> and the refreshed one carries the new roles (Blacklist's self-contained JWT). The other
+    /// modes read roles per request, so the same credential sees the change.
+    /// </summary>
+    static abstract bool RoleChangeNeedsRefresh { get; }
 }
 
-public sealed class Opaque : IMode { public static AuthMode Value => AuthMode.Opaque; }
-public sealed class Blacklist : IMode { public static AuthMode Value => AuthMode.Blacklist; }
-public sealed class SessionCache : IMode { public static AuthMode Value => AuthMode.SessionCache; }
+public sealed class Opaque : IMode { public static AuthMode Value => AuthMode.Opaque; public static bool RoleChangeNeedsRefresh => false; }
+public sealed class Blacklist : IMode { public static AuthMode Value => AuthMode.Blacklist; public static bool RoleChangeNeedsRefresh => true; }
+public sealed class SessionCache : IMode { public static AuthMode Value => AuthMode.SessionCache; public static bool RoleChangeNeedsRefresh => false; }
 
 /// <summary>Hosts the real app against its own database (cloned from the migrated template) and Redis prefix.</summary>
 public sealed class SessionGateFactory(IReadOnlyDictionary<string, string?> settings, LogSink logs, Action<IServiceCollection>? configureServices = null)
@@ -98,7 +105,8 @@ public class AppFixture<TMode> : IAsyncLifetime where TMode : IMode
         var settings = new Dictionary<string, string?>
         {
             ["ConnectionStrings:Postgres"] = TestEnvironment.ConnectionFor(Database),
-            ["Redis:Configuration"] = RedisConfiguration,
+            // The suite runs dozens of hosts on two busy cores: a second, not the shipped half, before a command times out.
+            ["Redis:Configuration"] = RedisConfiguration + ",asyncTimeout=1000,syncTimeout=1000",
             ["Redis:KeyPrefix"] = Prefix,
             ["ForwardedHeaders:Enabled"] = "true",
             // The suite runs many hosts on two busy cores: logins may wait long for a hashing worker here.
@@ -251,6 +259,21 @@ public sealed class ApiClient
 
     public Task<HttpResponseMessage> GetAsync(string url, Login? caller = null) => SendAsync(HttpMethod.Get, url, caller);
 
+    private static readonly JsonSerializerOptions Strict = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
+    };
+
+    /// <summary>GET /auth/me as the test's own record of the contract: a member added, renamed or dropped fails here.</summary>
+    public async Task<Me> MeAsync(Login caller)
+    {
+        var response = await GetAsync("/auth/me", caller);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"GET /auth/me: {response.StatusCode} {text}");
+        return JsonSerializer.Deserialize<Me>(text, Strict)!;
+    }
+
     public async Task<JsonElement> GetJsonAsync(string url, Login? caller)
     {
         var response = await GetAsync(url, caller);
@@ -268,24 +291,51 @@ public sealed class ApiClient
     public bool IsJwtMode => _mode != AuthMode.Opaque;
 }
 
+/// <summary>GET /auth/me, as API.md defines it.</summary>
+public sealed record Me(Guid UserId, string Tenant, string Username, string[] Roles, string[] Permissions, MeSession Session);
+
+public sealed record MeSession(Guid Id, string DeviceType, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt);
+
+/// <summary>An RFC 9457 problem as SessionGate writes it: the standard members and the extensions it may add.</summary>
+public sealed record ProblemDocument(
+    string Type, string Title, int Status, string? Detail, string? Instance, string? TraceId,
+    string? Reason, string? Field, string[]? RequiredPermissions, Dictionary<string, string>? Checks);
+
 public static class Problem
 {
-    /// <summary>Asserts an RFC 9457 problem with the stable type (and reason), and that nothing internal leaked.</summary>
+    private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow };
+
+    /// <summary>
+    /// Asserts the whole problem document: status and content type, the stable type with the catalog's title for it,
+    /// the reason when one is expected, no member beyond those SessionGate defines, and nothing
+    /// internal (no stack trace, exception name or SQL).
+    /// </summary>
     public static async Task<JsonElement> AssertAsync(HttpResponseMessage response, HttpStatusCode status, string type, string? reason = null)
     {
         var body = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == status, $"expected {(int)status} {type}, got {(int)response.StatusCode}: {body}");
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        var json = JsonDocument.Parse(body).RootElement.Clone();
-        Assert.Equal(Problems.TypeUri(type), json.GetProperty("type").GetString());
-        Assert.Equal((int)status, json.GetProperty("status").GetInt32());
-        Assert.False(string.IsNullOrEmpty(json.GetProperty("title").GetString()));
-        if (reason is not null) Assert.Equal(reason, json.GetProperty("reason").GetString());
+        ProblemDocument problem;
+        try
+        {
+            problem = JsonSerializer.Deserialize<ProblemDocument>(body, Json)!;
+        }
+        catch (JsonException e)
+        {
+            throw new Xunit.Sdk.XunitException($"not a SessionGate problem document ({e.Message}): {body}");
+        }
+        Assert.Equal(Problems.TypeUri(type), problem.Type);
+        Assert.Equal(Problems.TitleOf(type), problem.Title);
+        Assert.Equal((int)status, problem.Status);
+        if (reason is not null) Assert.Equal(reason, problem.Reason);
+        Assert.True(problem.TraceId is null || problem.TraceId.Length > 0, "trace_id, when present, is not empty");
+        if (status == HttpStatusCode.ServiceUnavailable && type == Problems.ServiceUnavailable)
+            Assert.True(response.Headers.RetryAfter is not null, $"a 503 says when to retry: {body}");
         Assert.DoesNotContain("   at ", body, StringComparison.Ordinal);
         Assert.DoesNotContain(".cs:line", body, StringComparison.Ordinal);
         Assert.DoesNotContain("Exception", body, StringComparison.Ordinal);
         Assert.DoesNotContain("SELECT", body, StringComparison.Ordinal);
-        return json;
+        return JsonDocument.Parse(body).RootElement.Clone();
     }
 }
 

@@ -16,13 +16,13 @@ public sealed class PlatformTests(AppFixture<Opaque> fx) : IClassFixture<AppFixt
     }
 
     [Fact]
-    public async Task Swagger_offers_both_schemes_and_shows_every_admin_endpoints_permission()
+    public async Task Swagger_offers_the_bearer_scheme_and_shows_every_admin_endpoints_permission()
     {
         var doc = await fx.Api.GetJsonAsync("/swagger/v1/swagger.json", null);
         var schemes = doc.GetProperty("components").GetProperty("securitySchemes");
         Assert.Equal("bearer", schemes.GetProperty("bearer").GetProperty("scheme").GetString());
-        Assert.Equal("cookie", schemes.GetProperty("cookie").GetProperty("in").GetString());
-        Assert.Equal("__Host-sid", schemes.GetProperty("cookie").GetProperty("name").GetString());
+        // The session cookie needs no scheme: the browser sends it after a login from the page (DocsTests, SwaggerBrowserTests).
+        Assert.False(schemes.TryGetProperty("cookie", out _));
 
         var adminOperations = doc.GetProperty("paths").EnumerateObject()
             .Where(p => p.Name.StartsWith("/admin", StringComparison.Ordinal))

@@ -36,6 +36,14 @@ public static class TestDatabase
         return name;
     }
 
+    /// <summary>A database with no schema at all, for tests that migrate it themselves.</summary>
+    public static async Task<string> CreateEmptyAsync()
+    {
+        var name = "sg_t_" + Guid.NewGuid().ToString("N")[..16];
+        await ExecuteAsync($"CREATE DATABASE \"{name}\"");
+        return name;
+    }
+
     public static async Task DropAsync(string name)
     {
         NpgsqlConnection.ClearAllPools();

@@ -18,8 +18,19 @@ public sealed class TracedFixture<TMode> : AppFixture<TMode> where TMode : IMode
         services.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(Spans));
 }
 
+/// <summary>
+/// OpenTelemetry's MeterProvider listens to every Meter named "SessionGate" in the process, so with several hosts alive
+/// a scrape mixes their counters, and a series drops out when another host stops. These classes therefore run alone,
+/// after the parallel ones, each with the only host alive.
+/// </summary>
+[CollectionDefinition(nameof(TelemetryCollection), DisableParallelization = true)]
+public sealed class TelemetryCollection;
+
+[Collection(nameof(TelemetryCollection))]
 public sealed class TelemetryTests_Opaque(TracedFixture<Opaque> fx) : TelemetryTests<Opaque>(fx), IClassFixture<TracedFixture<Opaque>>;
+[Collection(nameof(TelemetryCollection))]
 public sealed class TelemetryTests_Blacklist(TracedFixture<Blacklist> fx) : TelemetryTests<Blacklist>(fx), IClassFixture<TracedFixture<Blacklist>>;
+[Collection(nameof(TelemetryCollection))]
 public sealed class TelemetryTests_SessionCache(TracedFixture<SessionCache> fx) : TelemetryTests<SessionCache>(fx), IClassFixture<TracedFixture<SessionCache>>;
 
 /// <summary>What an operator reads: Prometheus series for every credential judged, logins, revocations; spans without credentials.</summary>

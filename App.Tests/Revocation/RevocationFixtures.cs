@@ -80,7 +80,7 @@ public sealed record RevocationKind(string Name, string Reason)
         var user = await fx.NewUserAsync(["reporter"]);
         var victim = await fx.Api.LoginAsync(user);
         var other = await fx.Api.LoginAsync(user, "desktop");
-        var sessionId = (await fx.Api.GetJsonAsync("/auth/me", victim)).GetProperty("session").GetProperty("id").GetGuid();
+        var sessionId = (await fx.Api.MeAsync(victim)).Session.Id;
         await fx.AliceAsync();
         return new Target(user, victim, other, sessionId);
     }

@@ -167,7 +167,7 @@ public abstract class RefreshRaceTests<TMode>(DefaultL1Fixture<TMode> fx) where 
         for (var i = 0; i < 10; i++)
         {
             var login = await fx.Api.LoginAsync(user);
-            var sessionId = (await fx.Api.GetJsonAsync("/auth/me", login)).GetProperty("session").GetProperty("id").GetGuid();
+            var sessionId = (await fx.Api.MeAsync(login)).Session.Id;
             var refresh = fx.Api.Http.PostAsJsonAsync("/auth/refresh", new { refresh_token = login.Refresh });
             var kick = fx.B.SendAsync(HttpMethod.Delete, $"/admin/sessions/{sessionId}", alice);
             Assert.Equal(HttpStatusCode.NoContent, (await kick).StatusCode);
@@ -201,7 +201,7 @@ public abstract class FlushTests<TMode>(NoL1Fixture<TMode> fx) where TMode : IMo
         var kicked = await fx.Api.LoginAsync(user, "mobile");
         var live = await fx.Api.LoginAsync(user, "desktop");
         Assert.Equal(HttpStatusCode.NoContent, (await fx.Api.SendAsync(HttpMethod.Post, "/auth/logout", loggedOut)).StatusCode);
-        var kickedId = (await fx.Api.GetJsonAsync("/auth/me", kicked)).GetProperty("session").GetProperty("id").GetGuid();
+        var kickedId = (await fx.Api.MeAsync(kicked)).Session.Id;
         Assert.Equal(HttpStatusCode.NoContent, (await fx.Api.SendAsync(HttpMethod.Delete, $"/admin/sessions/{kickedId}", alice)).StatusCode);
 
         string[] steps = fx.Api.IsJwtMode ? ["logged-out", "kicked", "live", "login", "refresh"] : ["logged-out", "kicked", "live", "login"];

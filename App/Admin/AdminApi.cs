@@ -14,9 +14,10 @@ public static partial class AdminApi
 {
     public static RouteGroupBuilder MapAdminApi(this IEndpointRouteBuilder app)
     {
-        // Authorization first, then the tenancy rule (AdminTenancy) resolves the tenant once for every route below.
+        // Authorization first, then the tenancy rule (AdminTenancy) resolves the tenant once for every route below;
+        // a platform admin's ?tenant= naming no tenant is 404 on every route.
         var admin = app.MapGroup("/admin").RequireAuthorization().AddEndpointFilter(AdminTenancy.ResolveTenantAsync)
-            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404);
+            .ProducesProblems(404, Problems.NotFound);
         admin.MapAdminUsers();
         admin.MapAdminRoles();
         admin.MapAdminSessions();

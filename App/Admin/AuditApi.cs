@@ -16,7 +16,8 @@ internal static class AuditApi
     // GET /admin/audit   audit:read
     public static void MapAdminAudit(this RouteGroupBuilder admin) =>
         admin.MapGet("/audit", List).WithTags("Admin: audit").RequireAuthorization(Permissions.AuditRead)
-            .WithName("ListAudit").WithSummary("The tenant's audit log, newest first; filter by user_id (actor or subject) and type.");
+            .WithName("ListAudit").WithSummary("The tenant's audit log, newest first; filter by user_id (actor or subject) and type.")
+            .ProducesProblems(400, Problems.Validation);
 
     private static async Task<Results<Ok<Paged<AuditView>>, ProblemHttpResult>> List(
         [AsParameters] AdminScope scope, AppDbContext db, [FromQuery(Name = "user_id")] Guid? userId, [FromQuery] string? type,

@@ -17,9 +17,11 @@ internal static class KeysApi
     {
         var keys = admin.MapGroup("/keys").WithTags("Admin: keys").RequireAuthorization(Permissions.PlatformAdmin);
         keys.MapPost("/rotate", Rotate).WithName("RotateKeys")
-            .WithSummary("Add a new signing key; old keys stay published until their tokens have expired.");
+            .WithSummary("Add a new signing key; old keys stay published until their tokens have expired.")
+            .ProducesProblems(400, Problems.Validation);
         keys.MapPost("/{kid}/revoke", Revoke).WithName("RevokeKey")
-            .WithSummary("Emergency: the key leaves the JWKS and every token it signed is refused at once; a new key signs from now on.");
+            .WithSummary("Emergency: the key leaves the JWKS and every token it signed is refused at once; a new key signs from now on.")
+            .ProducesProblems(400, Problems.Validation).ProducesProblems(404, Problems.NotFound);
     }
 
     private static async Task<Results<Ok<RotatedKey>, ProblemHttpResult>> Rotate(

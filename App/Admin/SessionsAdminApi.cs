@@ -25,11 +25,12 @@ internal static class SessionsAdminApi
     {
         var sessions = admin.MapGroup("/sessions").WithTags("Admin: sessions");
         sessions.MapGet("/", List).RequireAuthorization(Permissions.SessionsRead).WithName("ListSessions")
-            .WithSummary($"Online sessions, newest first, paged from an index (total counts up to {TotalCap}).");
+            .WithSummary($"Online sessions, newest first, paged from an index (total counts up to {TotalCap}).").ProducesProblems(400, Problems.Validation);
         admin.MapGet("/online-users", OnlineUsers).WithTags("Admin: sessions").RequireAuthorization(Permissions.SessionsRead).WithName("ListOnlineUsers")
-            .WithSummary($"One row per user with a live session: how many, and when last seen. Paged from an index (total counts up to {TotalCap}); pass `next` back as `after`.");
+            .WithSummary($"One row per user with a live session: how many, and when last seen. Paged from an index (total counts up to {TotalCap}); pass `next` back as `after`.")
+            .ProducesProblems(400, Problems.Validation);
         sessions.MapDelete("/{id:guid}", Kick).RequireAuthorization(Permissions.SessionsKick).WithName("KickSession")
-            .WithSummary("Kick one session; its client then gets session-revoked with reason kicked.");
+            .WithSummary("Kick one session; its client then gets session-revoked with reason kicked.").ProducesProblems(404, Problems.NotFound);
     }
 
     private static async Task<Results<Ok<Paged<AdminSessionView>>, ProblemHttpResult>> List(

@@ -29,11 +29,14 @@ internal static class TenantsApi
     {
         var tenants = admin.MapGroup("/tenants").WithTags("Admin: tenants");
         tenants.MapGet("/", List).RequireAuthorization(Permissions.PlatformAdmin).WithName("ListTenants").WithSummary("All tenants.");
-        tenants.MapPost("/", Create).RequireAuthorization(Permissions.PlatformAdmin).WithName("CreateTenant").WithSummary("Create a tenant.");
+        tenants.MapPost("/", Create).RequireAuthorization(Permissions.PlatformAdmin).WithName("CreateTenant").WithSummary("Create a tenant.")
+            .ProducesProblems(400, Problems.Validation).ProducesProblems(409, Problems.Conflict);
         tenants.MapGet("/{slug}/login-policy", GetLoginPolicy).RequireAuthorization(Permissions.LoginPolicyRead).WithName("GetLoginPolicy")
-            .WithSummary("The tenant's login policy (tenant:write or sessions:read; own tenant, a platform admin any).");
+            .WithSummary("The tenant's login policy (tenant:write or sessions:read; own tenant, a platform admin any).")
+            .ProducesProblems(404, Problems.NotFound);
         tenants.MapPut("/{slug}/login-policy", SetLoginPolicy).RequireAuthorization(Permissions.TenantWrite).WithName("SetLoginPolicy")
-            .WithSummary("Multiple, Single, PerDeviceType or MaxN (with max_sessions and on_limit KickOldest or RejectNew).");
+            .WithSummary("Multiple, Single, PerDeviceType or MaxN (with max_sessions and on_limit KickOldest or RejectNew).")
+            .ProducesProblems(400, Problems.Validation).ProducesProblems(404, Problems.NotFound);
     }
 
     private static Ok<List<TenantView>> ToList(List<Tenant> tenants) => TypedResults.Ok(tenants.Select(View).ToList());

@@ -48,19 +48,23 @@ internal static class UsersApi
     public static void MapAdminUsers(this RouteGroupBuilder admin)
     {
         var users = admin.MapGroup("/users").WithTags("Admin: users");
-        users.MapGet("/", List).RequireAuthorization(Permissions.UsersRead).WithName("ListUsers").WithSummary("Users of the tenant, paged.");
-        users.MapPost("/", Create).RequireAuthorization(Permissions.UsersWrite).WithName("CreateUser").WithSummary("Create a user.");
+        users.MapGet("/", List).RequireAuthorization(Permissions.UsersRead).WithName("ListUsers").WithSummary("Users of the tenant, paged.")
+            .ProducesProblems(400, Problems.Validation);
+        users.MapPost("/", Create).RequireAuthorization(Permissions.UsersWrite).WithName("CreateUser").WithSummary("Create a user.")
+            .ProducesProblems(400, Problems.Validation, Problems.WeakPassword).ProducesProblems(409, Problems.Conflict);
 
-        var user = users.MapGroup("/{id:guid}").AddEndpointFilter(AdminTenancy.ResolveTargetUserAsync);
+        var user = users.MapGroup("/{id:guid}").AddEndpointFilter(AdminTenancy.ResolveTargetUserAsync).ProducesProblems(404, Problems.NotFound);
         user.MapGet("", Get).RequireAuthorization(Permissions.UsersRead).WithName("GetUser").WithSummary("One user, with its failed-login lock state.");
         var managed = user.MapGroup("").AddEndpointFilter(AdminTenancy.RequireManageAsync);
         managed.MapPatch("", Patch).RequireAuthorization(Permissions.UsersWrite).WithName("PatchUser")
-            .WithSummary("Change username or password (a new password ends the user's sessions; your own needs current_password).");
+            .WithSummary("Change username or password (a new password ends the user's sessions; your own needs current_password).")
+            .ProducesProblems(400, Problems.Validation, Problems.WeakPassword).ProducesProblems(403, Problems.InvalidCredentials)
+            .ProducesProblems(409, Problems.Conflict);
         managed.MapDelete("", Delete).RequireAuthorization(Permissions.UsersWrite).WithName("DeleteUser").WithSummary("Delete a user; its sessions end.");
         managed.MapPut("/roles", SetRoles).RequireAuthorization(Permissions.UsersWrite).WithName("SetUserRoles")
-            .WithSummary("Replace the user's roles; they apply on the user's next request.");
+            .WithSummary("Replace the user's roles; they apply on the user's next request.").ProducesProblems(400, Problems.Validation);
         managed.MapPost("/ban", Ban).RequireAuthorization(Permissions.UsersWrite).WithName("BanUser")
-            .WithSummary("End every session and refuse login until `until` (forever when absent).");
+            .WithSummary("End every session and refuse login until `until` (forever when absent).").ProducesProblems(400, Problems.Validation);
         managed.MapPost("/unban", Unban).RequireAuthorization(Permissions.UsersWrite).WithName("UnbanUser").WithSummary("Lift a ban.");
         managed.MapPost("/unlock", Unlock).RequireAuthorization(Permissions.UsersWrite).WithName("UnlockUser")
             .WithSummary("Clear the failed-login limits that hold for this user, from every address.");

@@ -29,18 +29,24 @@ public static class AuthApi
         // The per-address request limit guards the anonymous endpoints only: polling /auth/me must not block logins.
         group.MapPost("/login", Login).AllowAnonymous().RequireRateLimiting(RateLimits.AuthPolicy).WithName("Login")
             .WithSummary("Log in; Opaque mode returns a session id (and cookie), the JWT modes an access and a refresh token.")
-            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(429);
+            .ProducesProblems(400, Problems.Validation).ProducesProblems(401, Problems.InvalidCredentials)
+            .ProducesProblems(403, Problems.AccountBanned, Problems.SessionLimitReached)
+            .ProducesProblems(429, Problems.TooManyAttempts).ProducesProblems(503, Problems.ServiceUnavailable);
         group.MapPost("/refresh", Refresh).AllowAnonymous().RequireRateLimiting(RateLimits.AuthPolicy).WithName("Refresh")
             .WithSummary("Rotate a refresh token (JWT modes). Reusing a spent one revokes its whole family.")
-            .ProducesProblem(400).ProducesProblem(401);
+            .ProducesProblems(400, Problems.NotSupportedInMode).ProducesProblems(401, Problems.InvalidRefreshToken)
+            .ProducesProblems(503, Problems.ServiceUnavailable);
 
-        var me = group.MapGroup("").RequireAuthorization().ProducesProblem(401);
+        var me = group.MapGroup("").RequireAuthorization();
         me.MapPost("/logout", Logout).WithName("Logout").WithSummary("End the current session.");
         me.MapPost("/logout-all", LogoutAll).WithName("LogoutAll").WithSummary("End all of the caller's sessions, the current one included.");
         me.MapGet("/me", Me).WithName("Me").WithSummary("Who is calling, with roles, permissions and the session.");
         me.MapGet("/sessions", ListSessions).WithName("ListOwnSessions").WithSummary("The caller's live sessions.");
-        me.MapDelete("/sessions/{id:guid}", EndSession).WithName("EndOwnSession").WithSummary("End one of the caller's own sessions.");
-        me.MapPost("/password", ChangePassword).WithName("ChangePassword").WithSummary("Change the password; the caller's other sessions end.");
+        me.MapDelete("/sessions/{id:guid}", EndSession).WithName("EndOwnSession").WithSummary("End one of the caller's own sessions.")
+            .ProducesProblems(404, Problems.NotFound);
+        me.MapPost("/password", ChangePassword).WithName("ChangePassword").WithSummary("Change the password; the caller's other sessions end.")
+            .ProducesProblems(400, Problems.Validation, Problems.WeakPassword).ProducesProblems(403, Problems.InvalidCredentials)
+            .ProducesProblems(429, Problems.TooManyAttempts);
         return group;
     }
 

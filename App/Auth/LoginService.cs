@@ -173,8 +173,3 @@ public sealed partial class LoginService(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Login lockout ({Scope}) started in tenant {Tenant}")]
     private static partial void LogLockout(ILogger logger, string scope, string tenant);
 }
-
-public enum LoginResult { Success, Invalid, InvalidCredentials, TooManyAttempts, Banned, SessionLimitReached }
-
-/// <summary>How a login ended; the endpoint turns it into HTTP.</summary>
-public sealed record LoginOutcome(LoginResult Result, IssuedCredential? Credential = null, TimeSpan? RetryAfter = null, string? Detail = null);

@@ -4,28 +4,6 @@ using Microsoft.Extensions.Options;
 
 namespace SessionGate.Auth;
 
-/// <summary>Where password hashing runs (<c>PasswordHashing</c> section).</summary>
-public sealed class PasswordHashingOptions
-{
-    /// <summary>Hashes computed at once; 0 means one per core.</summary>
-    public int MaxConcurrency { get; set; }
-
-    /// <summary>Hashes that may wait for a worker; beyond it a login is refused at once with 503.</summary>
-    public int MaxQueue { get; set; } = 64;
-
-    /// <summary>Longest a login waits for a worker before it is refused with 503 (and nothing is counted against anyone).</summary>
-    public TimeSpan MaxWait { get; set; } = TimeSpan.FromSeconds(2);
-
-    /// <summary>
-    /// Linux niceness of the hashing threads (0 to 19): the higher, the less CPU a login flood takes from
-    /// authenticated requests when the cores are saturated, and the slower logins get then.
-    /// </summary>
-    public int Niceness { get; set; } = 10;
-}
-
-/// <summary>Every hashing worker is busy and the wait ran out: the caller answers 503 with Retry-After.</summary>
-public sealed class PasswordHashingBusyException() : Exception("Password hashing is saturated.");
-
 /// <summary>
 /// Runs PBKDF2 (tens of milliseconds of CPU each) on dedicated background threads at the lowest scheduling priority,
 /// never on the request thread pool, and at most <see cref="PasswordHashingOptions.MaxConcurrency"/> at a time. A
@@ -47,7 +25,7 @@ public sealed partial class PasswordHashing : IDisposable
         _logger = logger;
         _queue = Channel.CreateBounded<Work>(new BoundedChannelOptions(Math.Max(1, _options.MaxQueue)) { FullMode = BoundedChannelFullMode.Wait });
         var workers = _options.MaxConcurrency > 0 ? _options.MaxConcurrency : Environment.ProcessorCount;
-        _workers = Enumerable.Range(0, workers).Select(i => new Thread(() => RunWorker(_options.Niceness)) { IsBackground = true, Name = $"password-hashing-{i}" }).ToArray();
+        _workers = Enumerable.Range(0, workers).Select(i => new Thread(() => RunWorker(_options.IdleScheduling, _options.Niceness)) { IsBackground = true, Name = $"password-hashing-{i}" }).ToArray();
         foreach (var worker in _workers) worker.Start();
     }
 
@@ -76,9 +54,9 @@ public sealed partial class PasswordHashing : IDisposable
         return new PasswordHashingBusyException();
     }
 
-    private void RunWorker(int niceness)
+    private void RunWorker(bool idle, int niceness)
     {
-        LowerPriority(niceness);
+        LowerPriority(idle, niceness);
         var reader = _queue.Reader;
         while (reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
         {
@@ -103,20 +81,38 @@ public sealed partial class PasswordHashing : IDisposable
         }
     }
 
-    // Linux: nice 19 for this thread only (a thread is a task to the scheduler); raising one's own niceness needs no
-    // privilege. Elsewhere the .NET priority is the best there is.
-    private static void LowerPriority(int niceness)
+    // Linux: SCHED_IDLE for this thread only (a thread is a task to the scheduler), so a hash runs only on CPU time
+    // that no request wants; lowering one's own scheduling class needs no privilege. Where that is refused, or
+    // PasswordHashing:IdleScheduling is off, the niceness; elsewhere the .NET priority is the best there is.
+    private static void LowerPriority(bool idle, int niceness)
     {
         try
         {
-            if (OperatingSystem.IsLinux()) _ = SetPriority(0, GetThreadId(), niceness);
-            else Thread.CurrentThread.Priority = ThreadPriority.Lowest;
+            if (!OperatingSystem.IsLinux())
+            {
+                Thread.CurrentThread.Priority = ThreadPriority.Lowest;
+                return;
+            }
+            var param = new SchedParam();
+            if (idle && SetScheduler(0, SchedIdle, ref param) == 0) return;
+            _ = SetPriority(0, GetThreadId(), niceness);
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
             Thread.CurrentThread.Priority = ThreadPriority.Lowest;
         }
     }
+
+    private const int SchedIdle = 5;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct SchedParam
+    {
+        public int Priority;
+    }
+
+    [DllImport("libc", EntryPoint = "sched_setscheduler")]
+    private static extern int SetScheduler(int pid, int policy, ref SchedParam param);
 
     [DllImport("libc", EntryPoint = "setpriority")]
     private static extern int SetPriority(int which, int who, int priority);

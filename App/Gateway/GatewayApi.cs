@@ -1,4 +1,3 @@
-using Yarp.ReverseProxy.Transforms.Builder;
 
 namespace SessionGate.Gateway;
 

@@ -28,16 +28,3 @@ public static class ClientAddress
 
     private static IPAddress Normalize(IPAddress ip) => ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip;
 }
-
-/// <summary>Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (<c>ForwardedHeaders</c> section).</summary>
-public sealed class ForwardedHeadersSettings
-{
-    /// <summary>Read X-Forwarded-For/-Proto from trusted proxies (loopback always counts as one once enabled).</summary>
-    public bool Enabled { get; set; }
-
-    /// <summary>Addresses of further trusted proxies.</summary>
-    public string[] KnownProxies { get; set; } = [];
-
-    /// <summary>Networks (CIDR) of further trusted proxies.</summary>
-    public string[] KnownNetworks { get; set; } = [];
-}

@@ -14,11 +14,19 @@ public sealed partial class DependencyHealth(ILogger<DependencyHealth> logger, T
     /// <summary>What a 503 for a dependency outage tells the client to wait, in seconds.</summary>
     public const string RetryAfterSeconds = "5";
 
+    /// <summary>
+    /// How long after its last failure a dependency must keep succeeding before the outage is declared over. Some
+    /// requests succeed in an outage without reaching the dependency (an L1 hit, a credential refused on its face);
+    /// without this hold-down each of them would end the outage in the log and the next failure start another.
+    /// </summary>
+    public static readonly TimeSpan QuietBeforeBack = TimeSpan.FromSeconds(1);
+
     private sealed class Outage
     {
         public int Down;
         public long Failures;
         public DateTimeOffset Since;
+        public long LastFailureTicks;
     }
 
     private readonly Outage[] _outages = [new(), new()];
@@ -42,6 +50,7 @@ public sealed partial class DependencyHealth(ILogger<DependencyHealth> logger, T
     {
         var outage = _outages[(int)dependency];
         Interlocked.Increment(ref outage.Failures);
+        Interlocked.Exchange(ref outage.LastFailureTicks, time.GetUtcNow().UtcTicks);
         if (Interlocked.CompareExchange(ref outage.Down, 1, 0) != 0) return;
         outage.Since = time.GetUtcNow();
         LogDown(logger, dependency, e.GetType().Name);
@@ -50,7 +59,9 @@ public sealed partial class DependencyHealth(ILogger<DependencyHealth> logger, T
     public void Succeeded(Dependency dependency)
     {
         var outage = _outages[(int)dependency];
-        if (Volatile.Read(ref outage.Down) == 0 || Interlocked.Exchange(ref outage.Down, 0) == 0) return;
+        if (Volatile.Read(ref outage.Down) == 0) return;
+        if (time.GetUtcNow().UtcTicks - Interlocked.Read(ref outage.LastFailureTicks) < QuietBeforeBack.Ticks) return;
+        if (Interlocked.Exchange(ref outage.Down, 0) == 0) return;
         var failures = Interlocked.Exchange(ref outage.Failures, 0);
         LogUp(logger, dependency, (time.GetUtcNow() - outage.Since).TotalSeconds, failures);
     }

@@ -36,32 +36,8 @@ public static class Problems
 
     public static string TypeUri(string name) => TypeBase + name;
 
-    private static readonly Dictionary<string, string> Titles = new()
-    {
-        [Validation] = "The request is not valid.",
-        [RequestTooLarge] = "The request is too large.",
-        [InvalidCredentials] = "The credentials are not valid.",
-        [AccountBanned] = "The account is banned.",
-        [SessionLimitReached] = "The session limit is reached.",
-        [TooManyAttempts] = "Too many attempts. Try again later.",
-        [InvalidRefreshToken] = "The refresh token is not valid.",
-        [NotSupportedInMode] = "Not supported in the configured mode.",
-        [Unauthenticated] = "Authentication is required.",
-        [SessionRevoked] = "The session has ended.",
-        [CrossSiteRequest] = "Cross-site requests may not change state.",
-        [Forbidden] = "You do not have permission for this action.",
-        [NotFound] = "Not found.",
-        [Conflict] = "The resource already exists.",
-        [WeakPassword] = "The password is too weak.",
-        [ServiceUnavailable] = "The service is temporarily unavailable.",
-        [BadGateway] = "The upstream service failed.",
-        [GatewayTimeout] = "The upstream service did not answer in time.",
-        [MethodNotAllowed] = "The method is not allowed.",
-        [UnsupportedMediaType] = "The content type is not supported.",
-        [Internal] = "An unexpected error occurred.",
-    };
-
-    public static string TitleOf(string name) => Titles.GetValueOrDefault(name, "Error");
+    /// <summary>The title of a problem type, from <see cref="ErrorCatalog"/> (which GET /errors/{name} shows too).</summary>
+    public static string TitleOf(string name) => ErrorCatalog.Find(name)?.Title ?? "Error";
 
     public static ProblemDetails Create(int status, string name, string? detail = null, IDictionary<string, object?>? extensions = null)
     {

@@ -3,13 +3,6 @@ using Microsoft.Extensions.Options;
 
 namespace SessionGate.Infrastructure;
 
-/// <summary>Request limits (<c>Limits</c> section).</summary>
-public sealed class RequestLimitOptions
-{
-    /// <summary>Largest request body (bytes) outside gateway routes; a larger one gets 413 request-too-large before it is read.</summary>
-    public long MaxRequestBodySize { get; set; } = 64 * 1024;
-}
-
 /// <summary>
 /// What every request and response gets, before any endpoint runs:
 /// <list type="bullet">

@@ -1,6 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using SessionGate.Data;
+using SessionGate.Infrastructure;
 using SessionGate.Sessions;
 using SessionGate.Tokens;
 using StackExchange.Redis;
@@ -25,14 +26,16 @@ public sealed partial class OutboxRelay : BackgroundService
     private readonly TimeSpan _abandonAfter;
     private readonly TimeProvider _time;
     private readonly ILogger<OutboxRelay> _logger;
+    private readonly DependencyHealth _health;
     private volatile bool _replayRequested = true;
     private DateTimeOffset _cleanedAt;
     private bool _failing;
 
     public OutboxRelay(RevocationPipeline pipeline, IDbContextFactory<AppDbContext> dbs, IConnectionMultiplexer redis,
         IOptions<RevocationOptions> options, IOptions<SessionLifetimeOptions> sessions, IOptions<JwtOptions> jwt,
-        TimeProvider time, ILogger<OutboxRelay> logger)
+        TimeProvider time, ILogger<OutboxRelay> logger, DependencyHealth health)
     {
+        _health = health;
         _pipeline = pipeline;
         _dbs = dbs;
         _options = options.Value;
@@ -62,6 +65,9 @@ public sealed partial class OutboxRelay : BackgroundService
             try
             {
                 await RunOnceAsync(stoppingToken);
+                // Every tick queries PostgreSQL, and requests never report its success: this is where an outage
+                // that requests met is seen to end (logged once, with its count), so the next one is logged too.
+                _health.Succeeded(Dependency.Postgres);
                 if (_failing) LogRecovered(_logger);
                 _failing = false;
             }

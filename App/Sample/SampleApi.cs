@@ -15,7 +15,7 @@ public static class SampleApi
     // GET /api/reports   reports:read
     public static RouteGroupBuilder MapSampleApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/api").WithTags("Sample API").RequireAuthorization().ProducesProblem(401).ProducesProblem(403);
+        var group = app.MapGroup("/api").WithTags("Sample API").RequireAuthorization();
         group.MapGet("/profile", Profile).WithName("Profile").WithSummary("Any authenticated caller.");
         group.MapGet("/reports", Reports).RequireAuthorization(Permissions.ReportsRead).WithName("Reports").WithSummary("Needs permission reports:read.");
         return group;

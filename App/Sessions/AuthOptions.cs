@@ -1,9 +1,5 @@
 namespace SessionGate.Sessions;
 
-public enum AuthMode { Opaque, Blacklist, SessionCache }
-
-public enum RedisUnavailableBehavior { FailClosed, FallbackToPostgres }
-
 /// <summary>How sessions are carried and checked (<c>Auth</c> section).</summary>
 public sealed class AuthOptions
 {

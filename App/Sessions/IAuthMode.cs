@@ -30,34 +30,3 @@ public interface IAuthMode
     /// </summary>
     Task ApplyAsync(RevocationEvent change, ISet<Guid> usersToInvalidate, CancellationToken ct);
 }
-
-public enum AuthResult { Success, Unknown, Revoked, Unavailable, CrossSite }
-
-/// <summary>What the hot path decided. The authentication handler turns it into HTTP.</summary>
-public sealed class AuthOutcome
-{
-    private AuthOutcome(AuthResult result, System.Security.Claims.ClaimsPrincipal? principal, string? reason) =>
-        (Result, Principal, Reason) = (result, principal, reason);
-
-    public AuthResult Result { get; }
-    public System.Security.Claims.ClaimsPrincipal? Principal { get; }
-    /// <summary>For <see cref="AuthResult.Revoked"/>: one of <see cref="RevokeReasons"/>.</summary>
-    public string? Reason { get; }
-
-    public static AuthOutcome Success(System.Security.Claims.ClaimsPrincipal principal) => new(AuthResult.Success, principal, null);
-    public static readonly AuthOutcome Unknown = new(AuthResult.Unknown, null, null);
-    public static readonly AuthOutcome Unavailable = new(AuthResult.Unavailable, null, null);
-    public static readonly AuthOutcome CrossSite = new(AuthResult.CrossSite, null, null);
-
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, AuthOutcome> RevokedByReason = new();
-    public static AuthOutcome Revoked(string reason) => RevokedByReason.GetOrAdd(reason, r => new AuthOutcome(AuthResult.Revoked, null, r));
-}
-
-/// <summary>What login or refresh hands the client: the access credential and, in the JWT modes, a refresh token.</summary>
-public sealed record IssuedCredential(
-    string Credential,
-    DateTimeOffset CredentialExpiresAt,
-    string? RefreshToken,
-    DateTimeOffset? RefreshExpiresAt,
-    DateTimeOffset SessionExpiresAt,
-    DateTimeOffset IdleExpiresAt);

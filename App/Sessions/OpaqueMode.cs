@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.WebUtilities;
 using SessionGate.Data;
 using SessionGate.Revocation;
 using SessionGate.Tokens;

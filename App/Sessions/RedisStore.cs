@@ -262,54 +262,12 @@ public sealed class RedisStore(IConnectionMultiplexer redis, IOptions<RedisOptio
         config.BacklogPolicy = BacklogPolicy.FailFast;
         var named = options.Configuration.ToLowerInvariant();
         if (!named.Contains("connecttimeout")) config.ConnectTimeout = 2000;
-        if (!named.Contains("asynctimeout")) config.AsyncTimeout = 1000;
-        if (!named.Contains("synctimeout")) config.SyncTimeout = 1000;
+        // A frozen node or a master that died without closing its sockets costs a request at most this long.
+        if (!named.Contains("asynctimeout")) config.AsyncTimeout = 500;
+        if (!named.Contains("synctimeout")) config.SyncTimeout = 500;
         // Notice a dead connection within seconds, and re-read the cluster layout often enough to follow a promotion.
         if (!named.Contains("keepalive")) config.KeepAlive = 5;
         config.ReconnectRetryPolicy ??= new ExponentialRetry(250, 2000);
         return ConnectionMultiplexer.Connect(config);
-    }
-}
-
-/// <summary>One login attempt's reservations and the counts including it.</summary>
-public sealed record LoginReservation(RedisKey AllKey, RedisKey PairKey, RedisKey LockedKey, RedisKey AddressKey, string AddressHash,
-    long AccountFailures, long PairFailures, long AddressFailures, TimeSpan AccountResetsIn, TimeSpan PairResetsIn);
-
-/// <summary>A user's revocations as the Blacklist hot path needs them: the security version and the revoked sessions and jtis.</summary>
-public sealed class UserRevocations
-{
-    public required long Version { get; init; }
-    public string? Reason { get; init; }
-    public required Dictionary<string, (string Reason, long Until)> Entries { get; init; }
-
-    public static string SessionField(Guid sessionId) => $"s:{sessionId:N}";
-    public static string JtiField(string jti) => $"j:{jti}";
-    public static string Value(string reason, DateTimeOffset until) => $"{reason}|{until.ToUnixTimeMilliseconds()}";
-
-    public string? Find(string field, DateTimeOffset now) =>
-        Entries.TryGetValue(field, out var e) && e.Until > now.ToUnixTimeMilliseconds() ? e.Reason : null;
-
-    /// <summary>Null when the hash is missing or incomplete (no marker).</summary>
-    public static UserRevocations? Parse(HashEntry[] fields)
-    {
-        string? marker = null;
-        var entries = new Dictionary<string, (string, long)>(fields.Length, StringComparer.Ordinal);
-        foreach (var f in fields)
-        {
-            var name = (string)f.Name!;
-            var value = (string)f.Value!;
-            if (name == "v")
-            {
-                marker = value;
-                continue;
-            }
-            var bar = value.LastIndexOf('|');
-            if (bar > 0 && long.TryParse(value.AsSpan(bar + 1), out var until)) entries[name] = (value[..bar], until);
-        }
-        if (marker is null) return null;
-        var sep = marker.IndexOf('|');
-        if (!long.TryParse(sep < 0 ? marker : marker[..sep], out var version)) return null;
-        var reason = sep < 0 || sep == marker.Length - 1 ? null : marker[(sep + 1)..];
-        return new UserRevocations { Version = version, Reason = reason, Entries = entries };
     }
 }

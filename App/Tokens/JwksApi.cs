@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Options;
-using SessionGate.Infrastructure;
 
 namespace SessionGate.Tokens;
 

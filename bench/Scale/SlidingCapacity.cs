@@ -29,7 +29,7 @@ public static class SlidingCapacity
 
     public static async Task<int> RunAsync(Args args)
     {
-        var cs = SessionGate.Infrastructure.ConnectionOptions.Tune(args.Required("postgres"))!;
+        var cs = SessionGate.Data.ConnectionOptions.Tune(args.Required("postgres"))!;
         var mode = args.Required("mode");
         if (mode is not ("batched" or "single")) throw new UsageException("--mode is batched or single");
         var seconds = args.Double("seconds", 10);

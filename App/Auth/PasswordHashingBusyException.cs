@@ -1,0 +1,7 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Options;
+
+namespace SessionGate.Auth;
+
+/// <summary>Every hashing worker is busy and the wait ran out: the caller answers 503 with Retry-After.</summary>
+public sealed class PasswordHashingBusyException() : Exception("Password hashing is saturated.");

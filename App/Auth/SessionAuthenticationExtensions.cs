@@ -1,0 +1,46 @@
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using SessionGate.Observability;
+using SessionGate.Sessions;
+
+namespace SessionGate.Auth;
+
+public static class SessionAuthenticationExtensions
+{
+    public static AuthenticationBuilder AddSessionGate(this AuthenticationBuilder builder, Action<SessionAuthenticationOptions>? configure = null)
+    {
+        builder.Services.TryAddSingleton<HandlerLoggerFactory>();
+        return builder.AddScheme<SessionAuthenticationOptions, SessionAuthenticationHandler>(SessionAuthenticationHandler.SchemeName, configure);
+    }
+
+    /// <summary>
+    /// Authentication for requests that carry a credential (an Authorization header or the session cookie). The rest
+    /// skip the per-request handler; an endpoint that requires a user still challenges them through the scheme, so
+    /// they get the same 401 problem.
+    /// </summary>
+    public static IApplicationBuilder UseSessionAuthentication(this IApplicationBuilder app)
+    {
+        var cookie = app.ApplicationServices.GetRequiredService<IOptionsMonitor<SessionAuthenticationOptions>>()
+            .Get(SessionAuthenticationHandler.SchemeName).Cookie.Name!;
+        return app.UseWhen(http => http.Request.Headers.ContainsKey(Microsoft.Net.Http.Headers.HeaderNames.Authorization) || http.Request.Cookies.ContainsKey(cookie),
+            branch => branch.UseAuthentication());
+    }
+
+    /// <summary>Sets the session cookie (Opaque mode) with the scheme's cookie settings.</summary>
+    public static void AppendSessionCookie(this HttpContext http, string value, DateTimeOffset expires)
+    {
+        var options = http.RequestServices.GetRequiredService<IOptionsMonitor<SessionAuthenticationOptions>>().Get(SessionAuthenticationHandler.SchemeName);
+        var cookie = options.Cookie.Build(http);
+        cookie.Expires = expires;
+        http.Response.Cookies.Append(options.Cookie.Name!, value, cookie);
+    }
+
+    /// <summary>Clears the session cookie if the request carried one.</summary>
+    public static void ClearSessionCookie(this HttpContext http)
+    {
+        var options = http.RequestServices.GetRequiredService<IOptionsMonitor<SessionAuthenticationOptions>>().Get(SessionAuthenticationHandler.SchemeName);
+        if (!http.Request.Cookies.ContainsKey(options.Cookie.Name!)) return;
+        http.Response.Cookies.Delete(options.Cookie.Name!, options.Cookie.Build(http));
+    }
+}

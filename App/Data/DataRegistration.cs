@@ -1,0 +1,40 @@
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using SessionGate.Audit;
+using SessionGate.Infrastructure;
+
+namespace SessionGate.Data;
+
+/// <summary>PostgreSQL, the source of truth: the context pool, the Data Protection key ring kept in it, the audit trail.</summary>
+public static class DataRegistration
+{
+    public static IServiceCollection AddSessionGateData(this IServiceCollection services)
+    {
+        services.AddOptions<DatabaseOptions>().BindConfiguration("Database");
+        services.AddOptions<BootstrapOptions>().BindConfiguration("Bootstrap")
+            .Validate(o => string.IsNullOrEmpty(o.AdminPassword) || SessionGate.Auth.PasswordPolicy.Weakness(o.AdminPassword, "admin") is null,
+                "Bootstrap:AdminPassword is too weak (at least 12 characters).")
+            .ValidateOnStart();
+        services.AddOptions<DemoOptions>().BindConfiguration("Demo");
+        services.AddOptions<ConnectionOptions>()
+            .Configure<IConfiguration>((o, c) => o.Postgres = ConnectionOptions.Tune(c.GetConnectionString("Postgres")))
+            .Validate(o => !string.IsNullOrWhiteSpace(o.Postgres), "ConnectionStrings:Postgres is required.")
+            .ValidateOnStart();
+
+        // One pool of contexts: the singletons on the hot path (modes, relay, sliding writer) take one only on a miss;
+        // endpoints get a scoped one from the same pool.
+        services.AddPooledDbContextFactory<AppDbContext>((sp, o) => o.UseNpgsql(
+            sp.GetRequiredService<IOptions<ConnectionOptions>>().Value.Postgres,
+            npgsql => npgsql.MigrationsAssembly(AppDbContext.MigrationsAssembly)));
+        services.AddScoped(sp => sp.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContext());
+
+        // The key ring that protects the signing keys lives in PostgreSQL; with a certificate configured it is itself
+        // encrypted there, so a copy of the database alone does not yield the keys.
+        services.AddDataProtection().SetApplicationName("SessionGate").PersistKeysToDbContext<AppDbContext>();
+        DataProtectionCertificate.Register(services);
+
+        services.AddScoped<AuditLog>();
+        return services;
+    }
+}

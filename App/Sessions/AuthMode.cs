@@ -1,0 +1,3 @@
+namespace SessionGate.Sessions;
+
+public enum AuthMode { Opaque, Blacklist, SessionCache }

@@ -1,0 +1,3 @@
+namespace SessionGate.Sessions;
+
+public enum RedisUnavailableBehavior { FailClosed, FallbackToPostgres }

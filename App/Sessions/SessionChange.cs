@@ -1,0 +1,119 @@
+using System.Linq.Expressions;
+using Microsoft.EntityFrameworkCore;
+using SessionGate.Audit;
+using SessionGate.Data;
+using SessionGate.Revocation;
+using SessionGate.Tokens;
+
+namespace SessionGate.Sessions;
+
+/// <summary>One transaction's session changes; each records the outbox row that carries it to Redis.</summary>
+public sealed class SessionChange(AppDbContext db, RevocationPipeline pipeline, TimeProvider time, JwtOptions jwt)
+{
+    private readonly List<OutboxMessage> _outbox = [];
+    private readonly List<(string Reason, int Count)> _ended = [];
+
+    /// <summary>Sessions this change ended, by reason (for metrics, once committed).</summary>
+    public IReadOnlyList<(string Reason, int Count)> Ended => _ended;
+
+    public AppDbContext Db => db;
+    public IReadOnlyList<OutboxMessage> Outbox => _outbox;
+    public bool Cancelled { get; private set; }
+
+    /// <summary>Rolls the transaction back; returns <paramref name="result"/> for convenience.</summary>
+    public T Cancel<T>(T result)
+    {
+        Cancelled = true;
+        return result;
+    }
+
+    /// <summary>Locks the user's row until the transaction ends; null if the user does not exist.</summary>
+    public async Task<LockedUser?> LockUserAsync(Guid userId, CancellationToken ct) =>
+        // Materialised as written (not composed into a subquery), so the lock is exactly this statement's.
+        (await db.Database.SqlQuery<LockedUser>($"""
+            SELECT "Id", "TenantId", "Username", "SecurityVersion", "BannedUntil", "PasswordHash" FROM users WHERE "Id" = {userId} FOR UPDATE
+            """).ToListAsync(ct)).FirstOrDefault();
+
+    /// <summary>
+    /// Ends the live sessions the filter selects, atomically per row (of two concurrent revocations of one session
+    /// only one wins). The row values are read after the row lock, so a refresh that committed first is seen: its
+    /// new access token goes on the jti blacklist too.
+    /// </summary>
+    public async Task<int> RevokeAsync(Expression<Func<Session, bool>> filter, string reason, CancellationToken ct)
+    {
+        var ids = await db.Sessions.Where(filter).Where(s => s.RevokedAt == null).Select(s => s.Id).ToArrayAsync(ct);
+        if (ids.Length == 0) return 0;
+        var now = time.GetUtcNow();
+        var rows = await db.Database.SqlQuery<RevokedRow>($"""
+            UPDATE sessions SET "RevokedAt" = {now}, "RevokeReason" = {reason}
+            WHERE "Id" = ANY({ids}) AND "RevokedAt" IS NULL
+            RETURNING "Id", "UserId", "SecretHash", "AbsoluteExpiresAt", "CurrentJti", "CurrentJtiExpiresAt"
+            """).ToListAsync(ct);
+        if (rows.Count == 0) return 0;
+
+        // The newest access token of each session stays blacklisted until it would expire anyway.
+        var tokens = rows.Where(r => r.CurrentJti is not null && r.CurrentJtiExpiresAt > now).ToList();
+        if (tokens.Count > 0)
+        {
+            var jtis = tokens.Select(r => r.CurrentJti!).ToArray();
+            var users = tokens.Select(r => r.UserId).ToArray();
+            var expires = tokens.Select(r => r.CurrentJtiExpiresAt!.Value + jwt.ClockSkew).ToArray();
+            await db.Database.ExecuteSqlAsync($"""
+                INSERT INTO revoked_tokens ("Jti", "UserId", "Reason", "ExpiresAt")
+                SELECT j, u, {reason}, e FROM unnest({jtis}, {users}, {expires}) AS t(j, u, e)
+                ON CONFLICT DO NOTHING
+                """, ct);
+        }
+        _outbox.Add(pipeline.Enqueue(db, new SessionsRevoked(reason,
+            rows.Select(r => new RevokedSession(r.Id, r.UserId, r.SecretHash, r.AbsoluteExpiresAt, r.CurrentJti, r.CurrentJtiExpiresAt)).ToArray())));
+        _ended.Add((reason, rows.Count));
+        return rows.Count;
+    }
+
+    /// <summary>
+    /// Announces sessions the filter selects that already ended, with the reason they ended: a retried logout or
+    /// kick repairs Redis even if the first attempt's write was lost.
+    /// </summary>
+    public async Task<int> RemirrorAsync(Expression<Func<Session, bool>> filter, CancellationToken ct)
+    {
+        var rows = await db.Sessions.AsNoTracking().Where(filter).Where(s => s.RevokedAt != null)
+            .Select(s => new { s.Id, s.UserId, s.SecretHash, s.AbsoluteExpiresAt, s.CurrentJti, s.CurrentJtiExpiresAt, s.RevokeReason }).ToListAsync(ct);
+        foreach (var group in rows.GroupBy(r => r.RevokeReason ?? RevokeReasons.Kicked))
+        {
+            _outbox.Add(pipeline.Enqueue(db, new SessionsRevoked(group.Key,
+                group.Select(r => new RevokedSession(r.Id, r.UserId, r.SecretHash, r.AbsoluteExpiresAt, r.CurrentJti, r.CurrentJtiExpiresAt)).ToArray())));
+        }
+        return rows.Count;
+    }
+
+    /// <summary>Moves the users' security versions (every access token already issued dies in Blacklist mode) and re-mirrors their live sessions.</summary>
+    public async Task UsersChangedAsync(IReadOnlyCollection<Guid> userIds, string reason, CancellationToken ct)
+    {
+        if (userIds.Count == 0) return;
+        var ids = userIds.ToArray();
+        await db.Users.Where(u => ids.Contains(u.Id))
+            .ExecuteUpdateAsync(s => s.SetProperty(u => u.SecurityVersion, u => u.SecurityVersion + 1).SetProperty(u => u.LastRevokeReason, reason), ct);
+        _outbox.Add(pipeline.Enqueue(db, new UsersChanged(reason, ids)));
+    }
+
+    /// <summary>A tenant's roles changed: its role-set version and the holders' security versions move forward.</summary>
+    public async Task RolesChangedAsync(Guid tenantId, IReadOnlyCollection<Guid> holders, CancellationToken ct)
+    {
+        await db.Tenants.Where(t => t.Id == tenantId).ExecuteUpdateAsync(s => s.SetProperty(t => t.RolesVersion, t => t.RolesVersion + 1), ct);
+        var ids = holders.ToArray();
+        if (ids.Length > 0)
+        {
+            await db.Users.Where(u => ids.Contains(u.Id)).ExecuteUpdateAsync(s => s
+                .SetProperty(u => u.SecurityVersion, u => u.SecurityVersion + 1).SetProperty(u => u.LastRevokeReason, RevokeReasons.RolesChanged), ct);
+        }
+        _outbox.Add(pipeline.Enqueue(db, new RolesChanged(tenantId, ids)));
+    }
+
+    /// <summary>The signing keys changed: every instance re-reads them.</summary>
+    public void KeysChanged() => _outbox.Add(pipeline.Enqueue(db, new KeysChanged()));
+
+    internal sealed record RevokedRow(Guid Id, Guid UserId, byte[]? SecretHash, DateTimeOffset AbsoluteExpiresAt, string? CurrentJti, DateTimeOffset? CurrentJtiExpiresAt);
+}
+
+/// <summary>The user row as a change locks it (<c>SELECT … FOR UPDATE</c>).</summary>
+public sealed record LockedUser(Guid Id, Guid TenantId, string Username, long SecurityVersion, DateTimeOffset? BannedUntil, string PasswordHash);

@@ -1,0 +1,41 @@
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace SessionGate.Sessions;
+
+/// <summary>Sessions: the configured mode, Redis, the session services and their background work.</summary>
+public static class SessionsRegistration
+{
+    public static IServiceCollection AddSessions(this IServiceCollection services)
+    {
+        services.AddOptions<AuthOptions>().BindConfiguration("Auth").ValidateOnStart();
+        services.AddOptions<SessionLifetimeOptions>().BindConfiguration("Session")
+            .Validate(o => o.IdleTimeout > TimeSpan.Zero && o.AbsoluteTimeout > TimeSpan.Zero, "Session:IdleTimeout and Session:AbsoluteTimeout must be positive.")
+            .Validate(o => !string.IsNullOrWhiteSpace(o.Cookie.Name), "Session:Cookie:Name is required.")
+            .ValidateOnStart();
+        services.AddOptions<RedisOptions>().BindConfiguration("Redis").ValidateDataAnnotations()
+            .Validate(o => !string.IsNullOrWhiteSpace(o.Configuration), "Redis:Configuration is required.")
+            .ValidateOnStart();
+        services.AddSingleton<IConnectionMultiplexer>(sp => RedisStore.Connect(sp.GetRequiredService<IOptions<RedisOptions>>().Value));
+        services.AddSingleton<RedisStore>();
+        services.AddSingleton<SessionSecrets>();
+
+        // The modes are singletons: the hot path allocates no scope and no DbContext unless it misses.
+        services.AddSingleton<RoleSets>();
+        services.AddSingleton<SlidingWriter>();
+        services.AddHostedService(sp => sp.GetRequiredService<SlidingWriter>());
+        services.AddSingleton<ServerSessionServices>();
+        services.AddSingleton<JwtCredentials>();
+        services.AddSingleton<IAuthMode>(sp => sp.GetRequiredService<IOptions<AuthOptions>>().Value.Mode switch
+        {
+            AuthMode.Blacklist => ActivatorUtilities.CreateInstance<BlacklistMode>(sp),
+            AuthMode.SessionCache => ActivatorUtilities.CreateInstance<SessionCacheMode>(sp),
+            _ => ActivatorUtilities.CreateInstance<OpaqueMode>(sp),
+        });
+        services.AddScoped<SessionService>();
+        services.AddScoped<RefreshService>();
+        services.AddSingleton<SessionJanitor>();
+        services.AddHostedService(sp => sp.GetRequiredService<SessionJanitor>());
+        return services;
+    }
+}
