@@ -13,6 +13,7 @@
 #   gateway      GET /demo/secure-ping through SessionGate vs bare YARP /yarp-jwt/secure-ping carrying a
 #                real internal JWT (both reach the same downstream, which checks the token)
 #   chain        GET /demo/secure-ping through SessionGate vs bare YARP /yarp/ping (anonymous, no check)
+#   pertoken     GET /demo-strict/secure-ping (a fresh internal JWT per request) vs /demo/secure-ping (cached token)
 #   redis-bytes  Opaque only: Redis MEMORY USAGE per session key vs the cookie peer's ticket
 #   propagation  two SessionGate instances on one PostgreSQL and a dedicated Redis; bench/Propagation
 #                revokes on A and times how soon B refuses (plus a pass that cuts pub/sub first)
@@ -28,7 +29,7 @@
 #
 # Environment (all optional):
 #   BENCH_MODES="Opaque Blacklist SessionCache"
-#   BENCH_SCENARIOS="profile profile256 health gateway chain redis-bytes flood forged propagation"
+#   BENCH_SCENARIOS="profile profile256 health gateway chain pertoken redis-bytes flood forged propagation"
 #   BENCH_PEERS="jwt-hs jwt-es jwt-hs-redis cookie"   peers for the profile scenarios
 #   BENCH_DURATION=3s  BENCH_ROUNDS=3  BENCH_WARMUP=1s  BENCH_CONNECTIONS=32  BENCH_THREADS=1
 #   BENCH_CREDENTIALS=256          credentials for profile256
@@ -65,7 +66,7 @@ THREADS="${BENCH_THREADS:-1}"
 WARMUP="${BENCH_WARMUP:-1s}"
 ROUNDS="${BENCH_ROUNDS:-3}"
 MODES="${BENCH_MODES:-Opaque Blacklist SessionCache}"
-SCENARIOS="${BENCH_SCENARIOS:-profile profile256 health gateway chain redis-bytes flood forged propagation}"
+SCENARIOS="${BENCH_SCENARIOS:-profile profile256 health gateway chain pertoken redis-bytes flood forged propagation}"
 PEERS="${BENCH_PEERS:-jwt-hs jwt-es jwt-hs-redis cookie}"
 CREDENTIALS="${BENCH_CREDENTIALS:-256}"
 PROP_COUNT="${BENCH_PROP_COUNT:-200}"
@@ -105,7 +106,7 @@ die() {
 has_scenario() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 
 for s in $SCENARIOS; do
-  case $s in profile | profile256 | health | gateway | chain | redis-bytes | flood | forged | propagation) ;; *) die "unknown scenario '$s' (BENCH_SCENARIOS)" ;; esac
+  case $s in profile | profile256 | health | gateway | chain | pertoken | redis-bytes | flood | forged | propagation) ;; *) die "unknown scenario '$s' (BENCH_SCENARIOS)" ;; esac
 done
 for p in $PEERS; do
   case $p in jwt-hs | jwt-es | jwt-hs-redis | cookie) ;; *) die "unknown peer '$p' (BENCH_PEERS)" ;; esac
@@ -124,7 +125,7 @@ if has_scenario flood; then
 fi
 
 WRK_SCENARIOS=0
-for s in profile profile256 health gateway chain; do has_scenario "$s" && WRK_SCENARIOS=1; done
+for s in profile profile256 health gateway chain pertoken; do has_scenario "$s" && WRK_SCENARIOS=1; done
 NEED_APP=$WRK_SCENARIOS
 has_scenario redis-bytes && NEED_APP=1
 # flood and forged run on their own instance (trusted X-Forwarded-For, shipped login limits).
@@ -948,6 +949,15 @@ for mode in $MODES; do
       has_scenario gateway && ROUND_HOOK=refresh_internal_jwt
       measure_group "$mode" gateway "SessionGate /demo/secure-ping|$APP_URL/demo/secure-ping|$CRED_DIR/sg-$mode-1.txt|Authorization|Bearer " "${peers[@]}"
       ROUND_HOOK=""
+    fi
+    if has_scenario pertoken; then
+      # What a fresh internal JWT per forwarded request costs (InternalJwtPerRequest routes): SessionGate signs one
+      # per request and the downstream verifies each (it cannot serve it from its cache), against the cached
+      # per-session token. Both sides are SessionGate, same downstream, same credential.
+      check_200 "$mode /demo-strict/secure-ping" "$APP_URL/demo-strict/secure-ping" "$OUT/app.log" "$auth"
+      ROUND_HOOK=""
+      measure_group "$mode" pertoken "SessionGate /demo-strict/secure-ping (a token per request)|$APP_URL/demo-strict/secure-ping|$CRED_DIR/sg-$mode-1.txt|Authorization|Bearer " \
+        "pertoken#SessionGate /demo/secure-ping (the cached per-session token)|$APP_URL/demo/secure-ping|$CRED_DIR/sg-$mode-1.txt|Authorization|Bearer "
     fi
     stop_apps
   fi

@@ -21,6 +21,7 @@ public sealed class TestUser(Guid id, string username, string password)
 public sealed record Reply(int Status, JsonNode? Body, string Text)
 {
     public bool Ok => Status is >= 200 and < 300;
+    public TimeSpan? RetryAfter { get; init; }
 
     public override string ToString() => $"HTTP {Status}: {(Text.Length > 300 ? Text[..300] : Text)}";
 }
@@ -39,7 +40,22 @@ public sealed class Api(HttpClient http, Uri baseUri, string tenant)
     })
     { Timeout = TimeSpan.FromSeconds(30) };
 
+    /// <summary>
+    /// One request; a 503 with Retry-After (the app's password-hashing queue is full while the setup creates users and
+    /// logs them in) is retried for up to a minute, as a well-behaved client would.
+    /// </summary>
     public async Task<Reply> SendAsync(HttpMethod method, string path, string? bearer = null, object? body = null, CancellationToken ct = default)
+    {
+        var giveUp = DateTime.UtcNow.AddMinutes(1);
+        while (true)
+        {
+            var reply = await SendOnceAsync(method, path, bearer, body, ct);
+            if (reply.Status != 503 || reply.RetryAfter is not { } wait || DateTime.UtcNow + wait > giveUp) return reply;
+            await Task.Delay(wait, ct);
+        }
+    }
+
+    private async Task<Reply> SendOnceAsync(HttpMethod method, string path, string? bearer, object? body, CancellationToken ct)
     {
         using var request = new HttpRequestMessage(method, new Uri(BaseUri, path.TrimStart('/')));
         if (bearer is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
@@ -51,7 +67,7 @@ public sealed class Api(HttpClient http, Uri baseUri, string tenant)
         {
             try { json = JsonNode.Parse(text); } catch (System.Text.Json.JsonException) { }
         }
-        return new Reply((int)response.StatusCode, json, text);
+        return new Reply((int)response.StatusCode, json, text) { RetryAfter = response.Headers.RetryAfter?.Delta };
     }
 
     /// <summary>Only the status, the body drained: the poll loop's request.</summary>
