@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Trace;
 using SessionGate.Infrastructure;
+using SessionGate.Observability;
 using SessionGate.Tests.Infrastructure;
 
 namespace SessionGate.Tests.Observability;
@@ -14,8 +15,11 @@ public sealed class TracedFixture<TMode> : AppFixture<TMode> where TMode : IMode
 
     protected override void Configure(IDictionary<string, string?> s) => s["Tracing:Enabled"] = "true";
 
+    // WebApplicationFactory's settings reach the app after it registered its services, so Tracing:Enabled cannot switch
+    // the tracer provider on there; the fixture adds it with the app's own tracing set-up (the sampler still reads
+    // Tracing:Enabled at run time).
     protected override void ConfigureServices(IServiceCollection services) =>
-        services.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(Spans));
+        services.AddOpenTelemetry().WithTracing(t => t.AddSessionGateTracing().AddInMemoryExporter(Spans));
 }
 
 /// <summary>
