@@ -1,7 +1,6 @@
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http.HttpResults;
 using SessionGate.Infrastructure;
-using SessionGate.Sessions;
 
 namespace SessionGate.Admin;
 

@@ -1,4 +1,3 @@
-using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
 using SessionGate.Audit;
 using SessionGate.Infrastructure;

@@ -1,5 +1,3 @@
-using SessionGate.Data;
-
 namespace SessionGate.Audit;
 
 /// <summary>The security events that are appended to the audit log.</summary>

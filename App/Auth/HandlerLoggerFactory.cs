@@ -1,10 +1,3 @@
-using Microsoft.AspNetCore.Authentication;
-using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
-using SessionGate.Infrastructure;
-using SessionGate.Observability;
-using SessionGate.Sessions;
-
 namespace SessionGate.Auth;
 
 /// <summary>

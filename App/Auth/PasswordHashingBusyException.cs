@@ -1,6 +1,3 @@
-using System.Threading.Channels;
-using Microsoft.Extensions.Options;
-
 namespace SessionGate.Auth;
 
 /// <summary>Every hashing worker is busy and the wait ran out: the caller answers 503 with Retry-After.</summary>

@@ -1,6 +1,3 @@
-using System.Threading.Channels;
-using Microsoft.Extensions.Options;
-
 namespace SessionGate.Auth;
 
 /// <summary>Where password hashing runs (<c>PasswordHashing</c> section).</summary>

@@ -1,8 +1,6 @@
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
-using SessionGate.Observability;
-using SessionGate.Sessions;
 
 namespace SessionGate.Auth;
 

@@ -1,7 +1,4 @@
 using Microsoft.AspNetCore.Authentication;
-using Microsoft.Extensions.Options;
-using SessionGate.Infrastructure;
-using SessionGate.Observability;
 using SessionGate.Sessions;
 
 namespace SessionGate.Auth;

@@ -1,5 +1,3 @@
-using System.Net.Sockets;
-
 namespace SessionGate.Infrastructure;
 
 /// <summary>Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (<c>ForwardedHeaders</c> section).</summary>

@@ -1,7 +1,5 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Diagnostics;
-using Npgsql;
-using StackExchange.Redis;
 
 namespace SessionGate.Infrastructure;
 

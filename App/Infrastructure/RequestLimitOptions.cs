@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Options;
-
 namespace SessionGate.Infrastructure;
 
 /// <summary>Request limits (<c>Limits</c> section).</summary>

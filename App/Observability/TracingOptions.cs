@@ -1,5 +1,3 @@
-using OpenTelemetry.Trace;
-
 namespace SessionGate.Observability;
 
 /// <summary>Tracing options (<c>Tracing</c> section).</summary>

@@ -1,5 +1,3 @@
-using SessionGate.Revocation;
-
 namespace SessionGate.Sessions;
 
 /// <summary>What the hot path decided. The authentication handler turns it into HTTP.</summary>

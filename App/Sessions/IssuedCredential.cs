@@ -1,5 +1,3 @@
-using SessionGate.Revocation;
-
 namespace SessionGate.Sessions;
 
 /// <summary>What login or refresh hands the client: the access credential and, in the JWT modes, a refresh token.</summary>

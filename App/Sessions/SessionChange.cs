@@ -1,6 +1,5 @@
 using System.Linq.Expressions;
 using Microsoft.EntityFrameworkCore;
-using SessionGate.Audit;
 using SessionGate.Data;
 using SessionGate.Revocation;
 using SessionGate.Tokens;

@@ -1,6 +1,3 @@
-using System.Text;
-using Microsoft.AspNetCore.WebUtilities;
-using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
 namespace SessionGate.Sessions;
