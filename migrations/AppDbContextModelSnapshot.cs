@@ -280,6 +280,9 @@ namespace SessionGate.Migrations
                         .HasMaxLength(512)
                         .HasColumnType("character varying(512)");
 
+                    b.Property<long>("UserEpoch")
+                        .HasColumnType("bigint");
+
                     b.Property<Guid>("UserId")
                         .HasColumnType("uuid");
 
@@ -412,6 +415,13 @@ namespace SessionGate.Migrations
                     b.Property<long>("SecurityVersion")
                         .HasColumnType("bigint");
 
+                    b.Property<long>("SessionEpoch")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("SessionsEndedReason")
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
+
                     b.Property<Guid>("TenantId")
                         .HasColumnType("uuid");
 
@@ -463,11 +473,13 @@ namespace SessionGate.Migrations
 
             modelBuilder.Entity("SessionGate.Data.Session", b =>
                 {
-                    b.HasOne("SessionGate.Data.User", null)
+                    b.HasOne("SessionGate.Data.User", "User")
                         .WithMany()
                         .HasForeignKey("UserId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
+
+                    b.Navigation("User");
                 });
 
             modelBuilder.Entity("SessionGate.Data.User", b =>

@@ -171,7 +171,7 @@ internal static class UsersApi
         {
             // Locked first, so a login in flight either finished (and its session ends here) or sees the new password.
             await change.LockUserAsync(id, ct);
-            return body.Password is null ? 0 : await change.RevokeAsync(s => s.UserId == id, RevokeReasons.PasswordChanged, ct);
+            return body.Password is null ? 0 : await change.EndAllAsync(id, RevokeReasons.PasswordChanged, ct);
         }, ct); // a taken username is a unique violation: 409 conflict
         return TypedResults.Ok(await ViewAsync(db, id, ct));
     }
@@ -227,8 +227,7 @@ internal static class UsersApi
             if (await change.LockUserAsync(id, ct) is null) return change.Cancel(false);
             await db.Users.Where(u => u.Id == id)
                 .ExecuteUpdateAsync(s => s.SetProperty(u => u.BannedUntil, body.Until ?? Forever).SetProperty(u => u.BanReason, body.Reason), ct);
-            await change.RevokeAsync(s => s.UserId == id, RevokeReasons.Banned, ct);
-            await change.UsersChangedAsync([id], RevokeReasons.Banned, ct);
+            await change.EndAllAsync(id, RevokeReasons.Banned, ct);
             audit.Add(AuditTypes.UserBanned, admin.CallerId, id, admin.TenantId, ClientAddress.Of(http), new { until = body.Until, reason = body.Reason });
             return true;
         }, ct);
@@ -250,9 +249,7 @@ internal static class UsersApi
         var (admin, id) = (scope.Admin, scope.Admin.Target.Id);
         await sessions.ChangeAsync(async change =>
         {
-            await change.LockUserAsync(id, ct);
-            var ended = await change.RevokeAsync(s => s.UserId == id, RevokeReasons.Kicked, ct);
-            await change.UsersChangedAsync([id], RevokeReasons.Kicked, ct);
+            var ended = await change.EndAllAsync(id, RevokeReasons.Kicked, ct);
             audit.Add(AuditTypes.UserLogoutAll, admin.CallerId, id, admin.TenantId, ClientAddress.Of(http), new { sessions = ended });
             return ended;
         }, ct);

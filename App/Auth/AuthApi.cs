@@ -131,7 +131,7 @@ public static class AuthApi
         var userId = user.UserId();
         await sessions.ChangeAsync(async change =>
         {
-            var ended = await change.RevokeAsync(s => s.UserId == userId, RevokeReasons.LoggedOut, ct);
+            var ended = await change.EndAllAsync(userId, RevokeReasons.LoggedOut, ct);
             audit.Add(AuditTypes.LogoutAll, userId, userId, user.TenantIdOf(), ClientAddress.Of(http), new { sessions = ended });
             return ended;
         }, ct);

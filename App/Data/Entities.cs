@@ -34,6 +34,14 @@ public sealed class User
     /// </summary>
     public long SecurityVersion { get; set; } = 1;
     public string? LastRevokeReason { get; set; }
+    /// <summary>
+    /// Moves forward when all of the user's sessions end at once (kick-all, ban, password change). A session is live
+    /// only while its <see cref="Session.UserEpoch"/> equals this: ending a thousand sessions is one row's write, and
+    /// the sessions' own rows follow within the relay's grace period.
+    /// </summary>
+    public long SessionEpoch { get; set; }
+    /// <summary>Why the sessions of an earlier epoch ended (their tombstones' reason until their rows say it).</summary>
+    public string? SessionsEndedReason { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public List<UserRole> Roles { get; set; } = [];
 }
@@ -61,7 +69,10 @@ public sealed class Session
     /// <summary>SHA-256 of the secret session id (Opaque mode); null in the JWT modes.</summary>
     public byte[]? SecretHash { get; set; }
     public Guid UserId { get; set; }
+    public User? User { get; set; }
     public Guid TenantId { get; set; }
+    /// <summary>The user's <see cref="User.SessionEpoch"/> when the session opened.</summary>
+    public long UserEpoch { get; set; }
     public required string DeviceType { get; set; }
     public string? Ip { get; set; }
     public string? UserAgent { get; set; }
@@ -136,6 +147,9 @@ public sealed class OutboxMessage
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset? AppliedAt { get; set; }
     public int Attempts { get; set; }
+    /// <summary>The change itself, when this process wrote the row (not stored): applying it needs no re-read.</summary>
+    [System.ComponentModel.DataAnnotations.Schema.NotMapped]
+    public object? Change { get; set; }
 }
 
 /// <summary>A server-side secret (such as the key that MACs session ids), protected with Data Protection.</summary>

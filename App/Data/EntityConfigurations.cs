@@ -27,6 +27,7 @@ internal sealed class UserConfiguration : IEntityTypeConfiguration<User>
         b.Property(u => u.PasswordHash).HasMaxLength(512);
         b.Property(u => u.BanReason).HasMaxLength(500);
         b.Property(u => u.LastRevokeReason).HasMaxLength(32);
+        b.Property(u => u.SessionsEndedReason).HasMaxLength(32);
         b.HasOne(u => u.Tenant).WithMany().HasForeignKey(u => u.TenantId).OnDelete(DeleteBehavior.Cascade);
         b.HasMany(u => u.Roles).WithOne().HasForeignKey(r => r.UserId).OnDelete(DeleteBehavior.Cascade);
     }
@@ -73,7 +74,7 @@ internal sealed class SessionConfiguration : IEntityTypeConfiguration<Session>
         b.Property(s => s.UserAgent).HasMaxLength(512);
         b.Property(s => s.RevokeReason).HasMaxLength(32);
         b.Property(s => s.CurrentJti).HasMaxLength(64);
-        b.HasOne<User>().WithMany().HasForeignKey(s => s.UserId).OnDelete(DeleteBehavior.Cascade);
+        b.HasOne(s => s.User).WithMany().HasForeignKey(s => s.UserId).OnDelete(DeleteBehavior.Cascade);
     }
 }
 

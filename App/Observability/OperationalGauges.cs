@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using Microsoft.EntityFrameworkCore;
 using SessionGate.Data;
 using SessionGate.Revocation;
+using SessionGate.Sessions;
 using SessionGate.Tokens;
 
 namespace SessionGate.Observability;
@@ -54,7 +55,7 @@ public sealed partial class OperationalGauges(
                 var started = time.GetTimestamp();
                 await using var db = await dbs.CreateDbContextAsync(stoppingToken);
                 var now = time.GetUtcNow();
-                Interlocked.Exchange(ref _online, await db.Sessions.Where(s => s.RevokedAt == null && s.IdleExpiresAt > now && s.AbsoluteExpiresAt > now).LongCountAsync(stoppingToken));
+                Interlocked.Exchange(ref _online, await db.Sessions.Where(SessionReader.RowIsLive(now)).LongCountAsync(stoppingToken));
                 var took = time.GetElapsedTime(started);
                 if (took * CountCostFactor > wait) wait = took * CountCostFactor;
             }

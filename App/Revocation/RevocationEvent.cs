@@ -12,6 +12,7 @@ public abstract record RevocationEvent
     {
         SessionsRevoked.Name => JsonSerializer.Deserialize(payload, RevocationJson.Default.SessionsRevoked),
         UsersChanged.Name => JsonSerializer.Deserialize(payload, RevocationJson.Default.UsersChanged),
+        UserSessionsEnded.Name => JsonSerializer.Deserialize(payload, RevocationJson.Default.UserSessionsEnded),
         RolesChanged.Name => JsonSerializer.Deserialize(payload, RevocationJson.Default.RolesChanged),
         KeysChanged.Name => new KeysChanged(),
         _ => null,
@@ -21,6 +22,7 @@ public abstract record RevocationEvent
     {
         SessionsRevoked e => JsonSerializer.Serialize(e, RevocationJson.Default.SessionsRevoked),
         UsersChanged e => JsonSerializer.Serialize(e, RevocationJson.Default.UsersChanged),
+        UserSessionsEnded e => JsonSerializer.Serialize(e, RevocationJson.Default.UserSessionsEnded),
         RolesChanged e => JsonSerializer.Serialize(e, RevocationJson.Default.RolesChanged),
         _ => "{}",
     };
@@ -34,6 +36,20 @@ public sealed record SessionsRevoked(string Reason, RevokedSession[] Sessions) :
 {
     public const string Name = "sessions.revoked";
     [JsonIgnore] public override string Kind => Name;
+}
+
+/// <summary>
+/// Every session of the user opened before <see cref="Epoch"/> ended at <see cref="At"/> (kick-all, ban, password
+/// change); every credential below security version <see cref="Version"/> is refused. The row carries no session list: applying it reads the sessions from PostgreSQL, writes their tombstones,
+/// and (from the relay) writes their rows.
+/// </summary>
+public sealed record UserSessionsEnded(Guid UserId, long Epoch, long Version, string Reason, DateTimeOffset At) : RevocationEvent
+{
+    public const string Name = "user.sessions_ended";
+    [JsonIgnore] public override string Kind => Name;
+
+    /// <summary>The sessions it ended, as the transaction that ended them read them (never stored: a replay reads them again).</summary>
+    [JsonIgnore] public RevokedSession[]? Ended { get; init; }
 }
 
 /// <summary>Users whose security version moved (roles, ban, kick-all, password, deletion): their live entries are rewritten.</summary>
@@ -60,5 +76,6 @@ public sealed record KeysChanged : RevocationEvent
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(SessionsRevoked))]
 [JsonSerializable(typeof(UsersChanged))]
+[JsonSerializable(typeof(UserSessionsEnded))]
 [JsonSerializable(typeof(RolesChanged))]
 internal sealed partial class RevocationJson : JsonSerializerContext;

@@ -48,7 +48,7 @@ public sealed partial class RevocationPipeline(
     /// <summary>Adds the outbox row to <paramref name="db"/>'s unit of work; it commits with the change.</summary>
     public OutboxMessage Enqueue(AppDbContext db, RevocationEvent change)
     {
-        var row = new OutboxMessage { Kind = change.Kind, Payload = change.Write(), CreatedAt = time.GetUtcNow() };
+        var row = new OutboxMessage { Kind = change.Kind, Payload = change.Write(), CreatedAt = time.GetUtcNow(), Change = change };
         db.Outbox.Add(row);
         return row;
     }
@@ -60,7 +60,10 @@ public sealed partial class RevocationPipeline(
         var applied = new List<long>(rows.Count);
         foreach (var row in rows)
         {
-            if (await TryApplyAsync(row, CancellationToken.None)) applied.Add(row.Id);
+            // A kick-all's tombstones are written here, its sessions' rows by the relay: the row stays unconfirmed
+            // until then, so the request pays for one user's row, not for a thousand sessions'.
+            var rowsLater = row.Kind == UserSessionsEnded.Name;
+            if (await TryApplyAsync(row, CancellationToken.None, writeRows: !rowsLater) && !rowsLater) applied.Add(row.Id);
         }
         if (applied.Count == 0) return;
         try
@@ -76,22 +79,45 @@ public sealed partial class RevocationPipeline(
         }
     }
 
-    /// <summary>Makes Redis agree with one committed change and tells every instance; false if Redis (or PostgreSQL) failed.</summary>
-    public async Task<bool> TryApplyAsync(OutboxMessage row, CancellationToken ct)
+    /// <summary>
+    /// Makes Redis agree with one committed change and tells every instance; false if Redis (or PostgreSQL) failed.
+    /// <paramref name="writeRows"/>: also write the sessions' rows that a <see cref="UserSessionsEnded"/> ended.
+    /// </summary>
+    public async Task<bool> TryApplyAsync(OutboxMessage row, CancellationToken ct, bool writeRows = true)
     {
-        var change = RevocationEvent.Read(row.Kind, row.Payload);
+        var change = row.Change as RevocationEvent ?? RevocationEvent.Read(row.Kind, row.Payload);
         if (change is null) return true;
-        if (change is SessionsRevoked ended)
+        // First, and whatever Redis does with the writes below: every instance remembers the revocation in its L1, so
+        // a write Redis refuses (or loses) does not let a session back in while the relay retries.
+        var remember = change switch
         {
-            // First, and whatever Redis does with the write below: every instance remembers the tombstones in its L1,
-            // so a write Redis refuses (or loses) does not let the session back in while the relay retries.
+            SessionsRevoked ended => ended.Sessions.Select(s => TombstoneLine(s, ended.Reason)).ToList(),
+            UserSessionsEnded all => [UserFloors.Line(all.UserId, all.Version, all.Reason)],
+            _ => null,
+        };
+        if (remember is not null)
+        {
             try
             {
-                await bus.PublishAsync(ended.Sessions.Select(s => TombstoneLine(s, ended.Reason)).ToList());
+                await bus.PublishAsync(remember);
             }
             catch (Exception e) when (IsTransient(e))
             {
                 LogApplyFailed(logger, row.Kind, row.Id, e.GetType().Name);
+            }
+        }
+        if (change is UserSessionsEnded userEnded)
+        {
+            try
+            {
+                change = writeRows || userEnded.Ended is null
+                    ? await EndedSessionsAsync(userEnded, writeRows, ct)
+                    : new SessionsRevoked(userEnded.Reason, userEnded.Ended);
+            }
+            catch (Exception e) when (IsTransient(e))
+            {
+                LogApplyFailed(logger, row.Kind, row.Id, e.GetType().Name);
+                return false;
             }
         }
         try
@@ -117,6 +143,38 @@ public sealed partial class RevocationPipeline(
             return false;
         }
     }
+
+    /// <summary>
+    /// The sessions a kick-all ended, as a <see cref="SessionsRevoked"/>: the live rows of an older epoch (written as
+    /// ended first when <paramref name="writeRows"/>), and the rows it already wrote (so a replay restores their
+    /// tombstones too).
+    /// </summary>
+    private async Task<SessionsRevoked> EndedSessionsAsync(UserSessionsEnded e, bool writeRows, CancellationToken ct)
+    {
+        await using var db = await dbs.CreateDbContextAsync(ct);
+        var stillUseful = time.GetUtcNow() - TimeSpan.FromMinutes(1);
+        var rows = writeRows
+            ? await db.Database.SqlQuery<EndedRow>($"""
+                WITH ended AS (
+                    UPDATE sessions SET "RevokedAt" = {e.At}, "RevokeReason" = {e.Reason}
+                    WHERE "UserId" = {e.UserId} AND "RevokedAt" IS NULL AND "UserEpoch" < {e.Epoch}
+                    RETURNING "Id", "UserId", "SecretHash", "AbsoluteExpiresAt", "CurrentJti", "CurrentJtiExpiresAt")
+                SELECT * FROM ended
+                UNION ALL
+                SELECT "Id", "UserId", "SecretHash", "AbsoluteExpiresAt", "CurrentJti", "CurrentJtiExpiresAt" FROM sessions
+                WHERE "UserId" = {e.UserId} AND "RevokedAt" = {e.At} AND "UserEpoch" < {e.Epoch} AND "AbsoluteExpiresAt" > {stillUseful}
+                """).ToListAsync(ct)
+            : await db.Database.SqlQuery<EndedRow>($"""
+                SELECT "Id", "UserId", "SecretHash", "AbsoluteExpiresAt", "CurrentJti", "CurrentJtiExpiresAt" FROM sessions
+                WHERE "UserId" = {e.UserId} AND "RevokedAt" IS NULL AND "UserEpoch" < {e.Epoch}
+                UNION ALL
+                SELECT "Id", "UserId", "SecretHash", "AbsoluteExpiresAt", "CurrentJti", "CurrentJtiExpiresAt" FROM sessions
+                WHERE "UserId" = {e.UserId} AND "RevokedAt" = {e.At} AND "UserEpoch" < {e.Epoch} AND "AbsoluteExpiresAt" > {stillUseful}
+                """).ToListAsync(ct);
+        return new SessionsRevoked(e.Reason, rows.Select(r => new RevokedSession(r.Id, r.UserId, r.SecretHash, r.AbsoluteExpiresAt, r.CurrentJti, r.CurrentJtiExpiresAt)).ToArray());
+    }
+
+    private sealed record EndedRow(Guid Id, Guid UserId, byte[]? SecretHash, DateTimeOffset AbsoluteExpiresAt, string? CurrentJti, DateTimeOffset? CurrentJtiExpiresAt);
 
     internal static bool IsTransient(Exception e) =>
         e is RedisException or RedisTimeoutException or NpgsqlException or TimeoutException or DbUpdateException

@@ -15,6 +15,7 @@ public static class RevocationRegistration
         services.AddSingleton<LocalCache>();
         services.AddSingleton<InvalidationBus>();
         services.AddHostedService(sp => sp.GetRequiredService<InvalidationBus>());
+        services.AddSingleton<UserFloors>();
         services.AddSingleton<RevocationPipeline>();
         services.AddSingleton<OutboxRelay>();
         services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());

@@ -24,14 +24,16 @@ public sealed class BlacklistMode : IAuthMode
     private readonly VerifiedTokens<TokenState> _verified;
     private readonly LocalMap<Guid, UserRevocations> _local;
     private readonly LocalMap<Guid, string> _revokedSessions;
+    private readonly UserFloors _floors;
     private readonly TimeProvider _time;
     private readonly JwtOptions _jwt;
     private readonly Observability.SessionGateMetrics _metrics;
 
     public BlacklistMode(IDbContextFactory<AppDbContext> dbs, RedisStore redis, JwtCredentials credentials, TokenService tokens, KeyRing keys,
-        LocalCache cache, InvalidationBus bus, TimeProvider time, IOptions<JwtOptions> jwt, Observability.SessionGateMetrics metrics)
+        LocalCache cache, InvalidationBus bus, UserFloors floors, TimeProvider time, IOptions<JwtOptions> jwt, Observability.SessionGateMetrics metrics)
     {
         _metrics = metrics;
+        _floors = floors;
         _dbs = dbs;
         _redis = redis;
         _credentials = credentials;
@@ -80,6 +82,7 @@ public sealed class BlacklistMode : IAuthMode
         if (token is null) return AuthOutcome.Unknown;
         if (!databaseOnly && _revokedSessions.TryGet(token.Identity.SessionId, out var ended)) return AuthOutcome.Revoked(ended);
         var userId = token.Identity.UserId;
+        if (!databaseOnly && _floors.Refuses(userId, token.Version) is { } floored) return AuthOutcome.Revoked(floored);
 
         UserRevocations? state;
         if (databaseOnly)

@@ -56,8 +56,9 @@ public sealed class RefreshService(
                 .ExecuteUpdateAsync(s => s.SetProperty(r => r.ConsumedAt, now), ct);
             if (claimed == 0) return change.Cancel(Outcome.Reused);
             var user = await db.Users.AsNoTracking().Where(u => u.Id == session.UserId)
-                .Select(u => new { u.Username, u.SecurityVersion, u.BannedUntil, Tenant = u.Tenant!.Slug }).FirstOrDefaultAsync(ct);
-            if (user is null || user.BannedUntil > now) return change.Cancel(Outcome.Invalid);
+                .Select(u => new { u.Username, u.SecurityVersion, u.BannedUntil, u.SessionEpoch, Tenant = u.Tenant!.Slug }).FirstOrDefaultAsync(ct);
+            // A kick-all ends the session before the relay writes its row: the epochs say so meanwhile.
+            if (user is null || user.BannedUntil > now || session.UserEpoch != user.SessionEpoch) return change.Cancel(Outcome.Invalid);
 
             session.LastSeenAt = now;
             session.IdleExpiresAt = options.Value.NextIdleExpiry(now, session.AbsoluteExpiresAt);

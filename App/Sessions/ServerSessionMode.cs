@@ -15,6 +15,7 @@ public sealed class ServerSessionServices(
     RoleSets roleSets,
     SlidingWriter slider,
     InvalidationBus bus,
+    UserFloors floors,
     TimeProvider time,
     IOptions<SessionLifetimeOptions> options,
     Observability.SessionGateMetrics metrics)
@@ -26,6 +27,7 @@ public sealed class ServerSessionServices(
     public RoleSets RoleSets => roleSets;
     public SlidingWriter Slider => slider;
     public InvalidationBus Bus => bus;
+    public UserFloors Floors => floors;
     public TimeProvider Time => time;
     public SessionLifetimeOptions Options => options.Value;
 }
@@ -109,6 +111,8 @@ public abstract class ServerSessionMode
     private async ValueTask<AuthOutcome> DecideAsync(SessionRef session, View view, bool databaseOnly, CancellationToken ct)
     {
         if (view.Entry.Live is not { } s) return AuthOutcome.Revoked(view.Entry.Revoked ?? RevokeReasons.Kicked);
+        // A kick-all announced a floor: its tombstones may not have reached Redis (or this L1) yet.
+        if (!databaseOnly && _s.Floors.Refuses(s.UserId, s.Version) is { } floored) return AuthOutcome.Revoked(floored);
         if (session.UserId != Guid.Empty && (s.UserId != session.UserId || s.SessionId != session.SessionId)) return AuthOutcome.Unknown;
         var now = Time.GetUtcNow();
         if (s.IsExpired(now)) return AuthOutcome.Revoked(RevokeReasons.Expired);

@@ -30,7 +30,7 @@ public sealed class SessionChange(AppDbContext db, RevocationPipeline pipeline, 
     public async Task<LockedUser?> LockUserAsync(Guid userId, CancellationToken ct) =>
         // Materialised as written (not composed into a subquery), so the lock is exactly this statement's.
         (await db.Database.SqlQuery<LockedUser>($"""
-            SELECT "Id", "TenantId", "Username", "SecurityVersion", "BannedUntil", "PasswordHash" FROM users WHERE "Id" = {userId} FOR UPDATE
+            SELECT "Id", "TenantId", "Username", "SecurityVersion", "BannedUntil", "PasswordHash", "SessionEpoch" FROM users WHERE "Id" = {userId} FOR UPDATE
             """).ToListAsync(ct)).FirstOrDefault();
 
     /// <summary>
@@ -67,6 +67,34 @@ public sealed class SessionChange(AppDbContext db, RevocationPipeline pipeline, 
             rows.Select(r => new RevokedSession(r.Id, r.UserId, r.SecretHash, r.AbsoluteExpiresAt, r.CurrentJti, r.CurrentJtiExpiresAt)).ToArray())));
         _ended.Add((reason, rows.Count));
         return rows.Count;
+    }
+
+    /// <summary>
+    /// Ends every session of the user at once (kick-all, ban, password change) by moving the user's session epoch and
+    /// security version: one row's write however many sessions there are, and the user's row stays locked until the
+    /// transaction ends, so a login in flight either opened its session before (and it ends here) or opens it after.
+    /// The request writes the sessions' tombstones once committed; the relay writes their rows after its grace
+    /// period, and every reader of live sessions compares epochs meanwhile (<see cref="SessionReader.IsLive"/>).
+    /// Returns how many live sessions ended; 0 if the user does not exist.
+    /// </summary>
+    public async Task<int> EndAllAsync(Guid userId, string reason, CancellationToken ct)
+    {
+        var moved = await db.Database.SqlQuery<MovedUser>($"""
+            UPDATE users SET "SessionEpoch" = "SessionEpoch" + 1, "SessionsEndedReason" = {reason},
+                             "SecurityVersion" = "SecurityVersion" + 1, "LastRevokeReason" = {reason}
+            WHERE "Id" = {userId} RETURNING "SessionEpoch", "SecurityVersion"
+            """).ToListAsync(ct);
+        if (moved.Count == 0) return 0;
+        var (epoch, version) = (moved[0].SessionEpoch, moved[0].SecurityVersion);
+        var now = time.GetUtcNow();
+        // Read here, under the user's lock, for the tombstones the request writes once committed.
+        var ended = await db.Sessions.AsNoTracking().Where(s => s.UserId == userId && s.RevokedAt == null && s.UserEpoch < epoch)
+            .Select(s => new RevokedSession(s.Id, s.UserId, s.SecretHash, s.AbsoluteExpiresAt, s.CurrentJti, s.CurrentJtiExpiresAt)).ToArrayAsync(ct);
+        _outbox.Add(pipeline.Enqueue(db, new UserSessionsEnded(userId, epoch, version, reason, now) { Ended = ended }));
+        _outbox.Add(pipeline.Enqueue(db, new UsersChanged(reason, [userId])));
+        var live = ended.Count(s => s.AbsoluteExpiresAt > now);
+        if (live > 0) _ended.Add((reason, live));
+        return live;
     }
 
     /// <summary>
@@ -114,5 +142,7 @@ public sealed class SessionChange(AppDbContext db, RevocationPipeline pipeline, 
     internal sealed record RevokedRow(Guid Id, Guid UserId, byte[]? SecretHash, DateTimeOffset AbsoluteExpiresAt, string? CurrentJti, DateTimeOffset? CurrentJtiExpiresAt);
 }
 
+internal sealed record MovedUser(long SessionEpoch, long SecurityVersion);
+
 /// <summary>The user row as a change locks it (<c>SELECT … FOR UPDATE</c>).</summary>
-public sealed record LockedUser(Guid Id, Guid TenantId, string Username, long SecurityVersion, DateTimeOffset? BannedUntil, string PasswordHash);
+public sealed record LockedUser(Guid Id, Guid TenantId, string Username, long SecurityVersion, DateTimeOffset? BannedUntil, string PasswordHash, long SessionEpoch);

@@ -7,7 +7,18 @@ namespace SessionGate.Sessions;
 /// <summary>Read-only PostgreSQL queries shared by the modes and the session service: snapshots, role ids, identities.</summary>
 public static class SessionReader
 {
+    /// <summary>
+    /// A session is live if its row was not ended, it has not expired, and no kick-all (ban, password change) of its
+    /// user came after it: <see cref="Session.UserEpoch"/> is still the user's <see cref="User.SessionEpoch"/>.
+    /// </summary>
     public static Expression<Func<Session, bool>> IsLive(DateTimeOffset now) =>
+        s => s.RevokedAt == null && s.IdleExpiresAt > now && s.AbsoluteExpiresAt > now && s.UserEpoch == s.User!.SessionEpoch;
+
+    /// <summary>
+    /// <see cref="IsLive"/> by the session's row alone, without the join to its user: it still counts sessions a
+    /// kick-all ended until the relay writes their rows (within <c>Revocation:RelayGrace</c>). Only for counts.
+    /// </summary>
+    public static Expression<Func<Session, bool>> RowIsLive(DateTimeOffset now) =>
         s => s.RevokedAt == null && s.IdleExpiresAt > now && s.AbsoluteExpiresAt > now;
 
     public static SessionSnapshot ToSnapshot(Session s, string username, Guid[] roleIds, long version) =>
@@ -29,10 +40,15 @@ public static class SessionReader
     /// <summary>The session as Redis should hold it: live, or a tombstone with the reason it ended. Null if unknown.</summary>
     public static async Task<SessionEntry?> LoadEntryAsync(AppDbContext db, IQueryable<Session> session, CancellationToken ct)
     {
-        var loaded = await LoadSnapshotsAsync(db, session.Take(1), ct);
-        if (loaded.Count == 0) return null;
-        var (row, snapshot) = loaded[0];
-        return row.RevokedAt is null ? SessionEntry.Of(snapshot) : SessionEntry.Tombstone(row.RevokeReason ?? RevokeReasons.Kicked);
+        var row = await (from s in session.AsNoTracking().Take(1)
+                         join u in db.Users on s.UserId equals u.Id
+                         select new { Session = s, u.Username, u.SecurityVersion, u.SessionEpoch, u.SessionsEndedReason }).FirstOrDefaultAsync(ct);
+        if (row is null) return null;
+        if (row.Session.RevokedAt is not null) return SessionEntry.Tombstone(row.Session.RevokeReason ?? RevokeReasons.Kicked);
+        // Ended by a kick-all whose rows the relay has not written yet: as good as written.
+        if (row.Session.UserEpoch != row.SessionEpoch) return SessionEntry.Tombstone(row.SessionsEndedReason ?? RevokeReasons.Kicked);
+        var roles = await LoadRoleIdsAsync(db, [row.Session.UserId], ct);
+        return SessionEntry.Of(ToSnapshot(row.Session, row.Username, roles.GetValueOrDefault(row.Session.UserId, []), row.SecurityVersion));
     }
 
     public static async Task<Dictionary<Guid, Guid[]>> LoadRoleIdsAsync(AppDbContext db, IReadOnlyCollection<Guid> userIds, CancellationToken ct)

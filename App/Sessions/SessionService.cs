@@ -103,6 +103,7 @@ public sealed class SessionService(
             session = new Session
             {
                 UserId = info.UserId,
+                UserEpoch = user.SessionEpoch,
                 TenantId = tenant.Id,
                 DeviceType = info.DeviceType,
                 Ip = info.Ip,

@@ -25,7 +25,7 @@ public static class Program
 
         Measuring:
           kickall   --postgres CS --redis CFG [--prefix sg:] --base URL --bearer TOKEN [--tenant scale-000]
-                    [--rounds 5] [--count 1000]
+                    [--rounds 5] [--count 1000] [--pause 00:00:04]
                     Per round: COUNT sessions for the heavy user, then POST /admin/users/{id}/logout-all, timed,
                     then checks that PostgreSQL, Redis and the app all say they ended. One extra warm-up round.
           http-time --bearer TOKEN [--rounds 30] [--warmup 3] --url LABEL=URL [--url LABEL=URL ...]

@@ -10,7 +10,7 @@ using SessionGate.Sessions;
 namespace SessionGate.Bench.Scale;
 
 /// <summary>A seeded user as its sessions' Redis entries need it.</summary>
-public sealed record SeedUser(Guid Id, Guid TenantId, string Username, long Version, Guid[] RoleIds);
+public sealed record SeedUser(Guid Id, Guid TenantId, string Username, long Version, Guid[] RoleIds, long SessionEpoch = 0);
 
 /// <summary>
 /// Creates tenants, users and live sessions in bulk, through the app's own code: session ids from
@@ -99,10 +99,10 @@ public static class Seeder
         var user = await (from u in db.Users.AsNoTracking()
                           join t in db.Tenants on u.TenantId equals t.Id
                           where t.Slug == BigTenant && u.NormalizedUsername == HeavyUser
-                          select new { u.Id, u.TenantId, u.Username, u.SecurityVersion }).FirstOrDefaultAsync()
+                          select new { u.Id, u.TenantId, u.Username, u.SecurityVersion, u.SessionEpoch }).FirstOrDefaultAsync()
                    ?? throw new BenchException($"no user {BigTenant}/{HeavyUser}: run seed first");
         var roles = await SessionReader.LoadRoleIdsAsync(db, [user.Id], CancellationToken.None);
-        return new SeedUser(user.Id, user.TenantId, user.Username, user.SecurityVersion, roles.GetValueOrDefault(user.Id, []));
+        return new SeedUser(user.Id, user.TenantId, user.Username, user.SecurityVersion, roles.GetValueOrDefault(user.Id, []), user.SessionEpoch);
     }
 
     // ---- Tenants, roles, users --------------------------------------------------------------------------------------
@@ -116,14 +116,14 @@ public static class Seeder
         await using var read = app.NewDb();
         var tenantIds = await read.Tenants.AsNoTracking().Where(t => t.Slug.StartsWith(SlugPrefix)).Select(t => t.Id).ToListAsync();
         var users = await read.Users.AsNoTracking().Where(u => tenantIds.Contains(u.TenantId))
-            .Select(u => new { u.Id, u.TenantId, u.Username, u.SecurityVersion }).ToListAsync();
+            .Select(u => new { u.Id, u.TenantId, u.Username, u.SecurityVersion, u.SessionEpoch }).ToListAsync();
         var roles = (await (from ur in read.UserRoles.AsNoTracking()
                             join u in read.Users on ur.UserId equals u.Id
                             where tenantIds.Contains(u.TenantId)
                             select new { ur.UserId, ur.RoleId }).ToListAsync())
             .GroupBy(r => r.UserId).ToDictionary(g => g.Key, g => g.Select(r => r.RoleId).Order().ToArray());
         // Sorted as SessionReader.LoadRoleIdsAsync sorts them, so entries match what the app would rebuild.
-        return users.Select(u => new SeedUser(u.Id, u.TenantId, u.Username, u.SecurityVersion, roles.GetValueOrDefault(u.Id, []))).ToList();
+        return users.Select(u => new SeedUser(u.Id, u.TenantId, u.Username, u.SecurityVersion, roles.GetValueOrDefault(u.Id, []), u.SessionEpoch)).ToList();
     }
 
     private static async Task CreateUsersAsync(AppParts app, Args args)
@@ -209,6 +209,7 @@ public static class Seeder
                     Id = Guid.CreateVersion7(created),
                     SecretHash = SessionSecrets.Hash(id),
                     UserId = user.Id,
+                    UserEpoch = user.SessionEpoch,
                     TenantId = user.TenantId,
                     DeviceType = DeviceTypes.All[rng.Next(DeviceTypes.All.Length)],
                     Ip = $"10.{rng.Next(256)}.{rng.Next(256)}.{rng.Next(1, 255)}",

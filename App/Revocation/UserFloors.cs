@@ -1,0 +1,35 @@
+namespace SessionGate.Revocation;
+
+/// <summary>
+/// "Every credential of this user issued below security version V is revoked": what a kick-all (ban, password
+/// change) tells every instance, in one line instead of one tombstone per session. Floors are final L1 entries, as
+/// tombstones are: they outlive a lost subscription, so a Redis write that failed does not let the user's sessions
+/// back in while the relay retries it.
+/// </summary>
+public sealed class UserFloors
+{
+    public const char Kind = 'f';
+
+    private sealed record Floor(long Version, string Reason);
+
+    private readonly LocalMap<Guid, Floor> _map;
+
+    public UserFloors(LocalCache cache, InvalidationBus bus)
+    {
+        _map = cache.CreateMap<Guid, Floor>("user_floors");
+        bus.On(Kind, arg =>
+        {
+            var parts = arg.Split('|');
+            if (parts.Length == 3 && Guid.TryParse(parts[0], out var user) && long.TryParse(parts[1], out var version) && parts[2].Length > 0
+                && !(_map.TryGet(user, out var current) && current.Version >= version))
+                _map.FillFinal(user, new Floor(version, parts[2]));
+        });
+    }
+
+    /// <summary>The invalidation line that raises the user's floor to <paramref name="version"/>.</summary>
+    public static string Line(Guid userId, long version, string reason) => $"{Kind}:{userId:N}|{version}|{reason}";
+
+    /// <summary>The reason a credential of the user at <paramref name="version"/> is revoked, or null if no floor refuses it.</summary>
+    public string? Refuses(Guid userId, long version) =>
+        _map.Count > 0 && _map.TryGet(userId, out var floor) && version < floor.Version ? floor.Reason : null;
+}
