@@ -1,7 +1,9 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Security.Cryptography;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using SessionGate.Data;
 using SessionGate.Sessions;
 using SessionGate.Infrastructure;
 using SessionGate.Tests.Infrastructure;
@@ -102,11 +104,50 @@ public abstract class TimeoutTests<TMode> where TMode : IMode
         var login = await _fx.Api.LoginAsync(user);
         await Task.Delay(TimeSpan.FromSeconds(3.6));
         var janitor = _fx.Factory.Services.GetRequiredService<SessionJanitor>();
-        Assert.True(await janitor.RunOnceAsync(default) >= 1);
+        Assert.True((await janitor.RunOnceAsync(default)).Expired >= 1);
         await using var db = TestDatabase.NewContext(TestEnvironment.ConnectionFor(_fx.Database));
         var rows = await db.Sessions.Where(s => s.UserId == user.Id).Select(s => s.RevokeReason).ToListAsync();
         Assert.Equal(["expired"], rows);
         if (!_fx.Api.IsJwtMode)
             await Problem.AssertAsync(await _fx.Api.GetAsync("/auth/me", login), HttpStatusCode.Unauthorized, Problems.SessionRevoked, "expired");
+    }
+
+    [Fact]
+    public async Task The_janitor_deletes_sessions_that_ended_longer_ago_than_the_retention_and_keeps_the_rest()
+    {
+        var user = await _fx.NewUserAsync();
+        await _fx.Api.LoginAsync(user);
+        var now = DateTimeOffset.UtcNow;
+        Guid tenantId;
+        await using (var db = TestDatabase.NewContext(TestEnvironment.ConnectionFor(_fx.Database)))
+            tenantId = await db.Users.Where(u => u.Id == user.Id).Select(u => u.TenantId).SingleAsync();
+        // Rows as time would have left them: one that ran out nine days ago (past the 7-day retention), one two days ago.
+        Session Ended(TimeSpan ago) => new()
+        {
+            Id = Guid.CreateVersion7(now - ago - TimeSpan.FromSeconds(7)), UserId = user.Id, TenantId = tenantId, DeviceType = "api",
+            CreatedAt = now - ago - TimeSpan.FromSeconds(7), LastSeenAt = now - ago, IdleExpiresAt = now - ago, AbsoluteExpiresAt = now - ago,
+            RevokedAt = now - ago, RevokeReason = "expired",
+        };
+        var (old, recent) = (Ended(TimeSpan.FromDays(9)), Ended(TimeSpan.FromDays(2)));
+        await using (var db = TestDatabase.NewContext(TestEnvironment.ConnectionFor(_fx.Database)))
+        {
+            db.Sessions.AddRange(old, recent);
+            // Not expired by its own dates: only the deletion of its session can take it.
+            db.RefreshTokens.Add(new RefreshToken { TokenHash = RandomNumberGenerator.GetBytes(32), SessionId = old.Id, UserId = user.Id,
+                CreatedAt = old.CreatedAt, IdleExpiresAt = now.AddDays(1), ExpiresAt = now.AddDays(1) });
+            await db.SaveChangesAsync();
+        }
+
+        var run = await _fx.Factory.Services.GetRequiredService<SessionJanitor>().RunOnceAsync(default);
+
+        Assert.True(run.Deleted >= 1, $"deleted {run.Deleted}");
+        await using (var db = TestDatabase.NewContext(TestEnvironment.ConnectionFor(_fx.Database)))
+        {
+            var left = await db.Sessions.Where(s => s.UserId == user.Id).Select(s => s.Id).ToListAsync();
+            Assert.DoesNotContain(old.Id, left);
+            Assert.Contains(recent.Id, left);
+            Assert.Equal(2, left.Count); // the recent one and the login's
+            Assert.False(await db.RefreshTokens.AnyAsync(r => r.SessionId == old.Id));
+        }
     }
 }

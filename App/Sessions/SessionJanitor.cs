@@ -1,18 +1,26 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using SessionGate.Data;
 
 namespace SessionGate.Sessions;
 
 /// <summary>
-/// Keeps the live-session index lean: sessions that ran out (idle or absolute) without being revoked are
-/// marked <c>expired</c>, and revocation rows and spent refresh tokens that can no longer matter are deleted.
-/// Listings and the hot path already ignore expired sessions; this only bounds the tables. Every statement is
-/// idempotent, so any number of instances may run it.
+/// Keeps the session tables bounded. Sessions that ran out (idle or absolute) without being revoked are marked
+/// <c>expired</c>, which takes them out of the live-session indexes; sessions whose absolute limit passed more than
+/// <see cref="SessionLifetimeOptions.RetainEndedFor"/> ago are deleted with their refresh tokens (no credential of
+/// theirs can be accepted by then, and the audit log keeps their history); revocation rows and spent refresh tokens
+/// that can no longer matter are deleted. Each step works in batches until it is done or the run's time is up.
+/// Every statement is idempotent, so any number of instances may run it.
 /// </summary>
-public sealed partial class SessionJanitor(IServiceScopeFactory scopes, TimeProvider time, ILogger<SessionJanitor> logger) : BackgroundService
+public sealed partial class SessionJanitor(
+    IServiceScopeFactory scopes, TimeProvider time, IOptions<SessionLifetimeOptions> options, ILogger<SessionJanitor> logger) : BackgroundService
 {
-    private static readonly TimeSpan Interval = TimeSpan.FromMinutes(5);
+    private static readonly TimeSpan Interval = TimeSpan.FromMinutes(1);
+    private static readonly TimeSpan Budget = TimeSpan.FromSeconds(20);
     private const int Batch = 5_000;
+
+    /// <summary>What one run did.</summary>
+    public readonly record struct Run(int Expired, int Deleted);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -30,26 +38,58 @@ public sealed partial class SessionJanitor(IServiceScopeFactory scopes, TimeProv
         }
     }
 
-    public async Task<int> RunOnceAsync(CancellationToken ct)
+    public async Task<Run> RunOnceAsync(CancellationToken ct)
     {
         using var scope = scopes.CreateScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var started = time.GetTimestamp();
         var now = time.GetUtcNow();
-        var expired = await db.Database.ExecuteSqlAsync($"""
+        var expired = await RepeatAsync(started, () => db.Database.ExecuteSqlAsync($"""
             UPDATE sessions SET "RevokedAt" = {now}, "RevokeReason" = {RevokeReasons.Expired}
             WHERE "Id" IN (SELECT "Id" FROM sessions
                            WHERE "RevokedAt" IS NULL AND ("IdleExpiresAt" <= {now} OR "AbsoluteExpiresAt" <= {now})
                            LIMIT {Batch})
-            """, ct);
+            """, ct));
+
+        // Session ids are version-7 UUIDs (creation time first, and PostgreSQL orders uuids bytewise): ids below the
+        // first possible one of the creation time that would have run out long enough ago are read by primary key,
+        // not by scanning the table. AbsoluteExpiresAt decides; the bound only narrows the search.
+        var endedBefore = now - options.Value.RetainEndedFor;
+        var createdBefore = LowestVersion7(endedBefore - options.Value.AbsoluteTimeout);
+        var deleted = await RepeatAsync(started, () => db.Database.ExecuteSqlAsync($"""
+            DELETE FROM sessions
+            WHERE "Id" IN (SELECT "Id" FROM sessions WHERE "Id" < {createdBefore} AND "AbsoluteExpiresAt" < {endedBefore} LIMIT {Batch})
+            """, ct));
+
         await db.RevokedTokens.Where(r => r.ExpiresAt <= now).ExecuteDeleteAsync(ct);
         // Spent refresh tokens stay as long as their family (session) could live, so a reuse is caught for that long.
         await db.RefreshTokens.Where(r => r.ExpiresAt <= now).ExecuteDeleteAsync(ct);
-        if (expired > 0) LogExpired(logger, expired);
-        return expired;
+        if (expired > 0 || deleted > 0) LogCleaned(logger, expired, deleted);
+        return new Run(expired, deleted);
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Marked {Count} sessions expired")]
-    private static partial void LogExpired(ILogger logger, int count);
+    private async Task<int> RepeatAsync(long started, Func<Task<int>> batch)
+    {
+        var total = 0;
+        int n;
+        do
+        {
+            n = await batch();
+            total += n;
+        }
+        while (n == Batch && time.GetElapsedTime(started) < Budget);
+        return total;
+    }
+
+    /// <summary>The smallest version-7 UUID of <paramref name="at"/>'s millisecond.</summary>
+    internal static Guid LowestVersion7(DateTimeOffset at)
+    {
+        var ms = Math.Max(0, at.ToUnixTimeMilliseconds());
+        return Guid.Parse($"{ms >> 16:x8}-{ms & 0xFFFF:x4}-7000-8000-000000000000");
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Marked {Expired} sessions expired and deleted {Deleted} ended long ago")]
+    private static partial void LogCleaned(ILogger logger, int expired, int deleted);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Session clean-up failed ({ExceptionType}); will retry")]
     private static partial void LogFailed(ILogger logger, string exceptionType);

@@ -15,6 +15,12 @@ public sealed class SessionLifetimeOptions
     /// <summary>Sliding writes are batched per instance: one PostgreSQL statement at most this often carries every due session.</summary>
     public TimeSpan SlidingFlushInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>
+    /// How long a session's row is kept after its absolute limit passed (then the janitor deletes it and its refresh
+    /// tokens). Until then a client presenting it is told why it ended rather than that it is unknown.
+    /// </summary>
+    public TimeSpan RetainEndedFor { get; set; } = TimeSpan.FromDays(7);
+
     public CookieSettings Cookie { get; set; } = new();
 
     /// <summary>When a session (or refresh token) used at <paramref name="now"/> goes idle: never past its absolute limit.</summary>

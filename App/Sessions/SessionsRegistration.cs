@@ -12,6 +12,7 @@ public static class SessionsRegistration
         services.AddOptions<SessionLifetimeOptions>().BindConfiguration("Session")
             .Validate(o => o.IdleTimeout > TimeSpan.Zero && o.AbsoluteTimeout > TimeSpan.Zero, "Session:IdleTimeout and Session:AbsoluteTimeout must be positive.")
             .Validate(o => !string.IsNullOrWhiteSpace(o.Cookie.Name), "Session:Cookie:Name is required.")
+            .Validate(o => o.RetainEndedFor >= TimeSpan.FromHours(1), "Session:RetainEndedFor must be at least 01:00:00 (past every token's life).")
             .ValidateOnStart();
         services.AddOptions<RedisOptions>().BindConfiguration("Redis").ValidateDataAnnotations()
             .Validate(o => !string.IsNullOrWhiteSpace(o.Configuration), "Redis:Configuration is required.")
