@@ -32,7 +32,7 @@ public sealed class RedisStore(IConnectionMultiplexer redis, IOptions<RedisOptio
 
     public async Task<SessionEntry?> GetSessionAsync(RedisKey key)
     {
-        var value = await Db.StringGetAsync(key, CommandFlags.DemandMaster);
+        var value = await FailFastAsync(Db, key, static (db, k, flags) => db.StringGetAsync(k, flags));
         return value.IsNull ? null : SessionEntry.Decode(((ReadOnlyMemory<byte>)value).Span);
     }
 
@@ -55,8 +55,8 @@ public sealed class RedisStore(IConnectionMultiplexer redis, IOptions<RedisOptio
     /// <summary>Writes a session entry: a tombstone always, a live entry only under the rules above.</summary>
     public Task WriteSessionAsync(RedisKey key, SessionEntry entry, TimeSpan ttl) =>
         entry.Live is { } live
-            ? Db.ScriptEvaluateAsync(SetLiveScript, [key], [entry.Encode(), Millis(ttl), live.Version], CommandFlags.DemandMaster)
-            : Db.StringSetAsync(key, entry.Encode(), Clamp(ttl), flags: CommandFlags.DemandMaster);
+            ? FailFastAsync(Db, key, (db, k, flags) => db.ScriptEvaluateAsync(SetLiveScript, [k], [entry.Encode(), Millis(ttl), live.Version], flags))
+            : FailFastAsync(Db, key, (db, k, flags) => db.StringSetAsync(k, entry.Encode(), Clamp(ttl), flags: flags));
 
     // ---- A user's revocations (Blacklist) --------------------------------------------------------------------------
     // One hash per user: "v" = "<version>|<reason>" is the marker that the hash is complete; "s:<sid>" and "j:<jti>"
@@ -65,7 +65,7 @@ public sealed class RedisStore(IConnectionMultiplexer redis, IOptions<RedisOptio
 
     public async Task<UserRevocations?> GetUserRevocationsAsync(Guid userId)
     {
-        var fields = await Db.HashGetAllAsync(UserRevocationsKey(userId), CommandFlags.DemandMaster);
+        var fields = await FailFastAsync(Db, UserRevocationsKey(userId), static (db, k, flags) => db.HashGetAllAsync(k, flags));
         return UserRevocations.Parse(fields);
     }
 
@@ -133,7 +133,7 @@ public sealed class RedisStore(IConnectionMultiplexer redis, IOptions<RedisOptio
 
     public async Task<RoleSet?> GetRoleSetAsync(Guid tenantId)
     {
-        var value = await Db.StringGetAsync(RoleSetKey(tenantId), CommandFlags.DemandMaster);
+        var value = await FailFastAsync(Db, RoleSetKey(tenantId), static (db, k, flags) => db.StringGetAsync(k, flags));
         return value.IsNull ? null : RoleSet.Decode(tenantId, ((ReadOnlyMemory<byte>)value).Span);
     }
 
@@ -246,6 +246,32 @@ public sealed class RedisStore(IConnectionMultiplexer redis, IOptions<RedisOptio
     public Task<TimeSpan?> ResetsInAsync(RedisKey key) => Db.KeyTimeToLiveAsync(key);
 
     public Task ResetAsync(RedisKey key) => Db.KeyDeleteAsync(key);
+
+    /// <summary>
+    /// Runs a command the request waits on so that a slot whose master is down fails at once. StackExchange.Redis
+    /// sends such a command to another master, and follows its MOVED back to the dead one by queueing the command
+    /// until a command timeout (about a second, whatever <c>BacklogPolicy.FailFast</c> says). With
+    /// <c>NoRedirect</c> the MOVED comes back as an error instead, and the client has already updated its slot map:
+    /// one more attempt goes straight to the new owner (a promoted replica, a migrated slot), or fails as fast again
+    /// while the owner is down. Never read from a replica: <c>DemandMaster</c>.
+    /// </summary>
+    private static async Task<T> FailFastAsync<T>(IDatabase db, RedisKey key, Func<IDatabase, RedisKey, CommandFlags, Task<T>> command)
+    {
+        const CommandFlags flags = CommandFlags.DemandMaster | CommandFlags.NoRedirect;
+        try
+        {
+            return await command(db, key, flags);
+        }
+        catch (RedisException e) when (e.Message.Contains("MOVED", StringComparison.Ordinal))
+        {
+            return await command(db, key, flags);
+        }
+        catch (RedisException e) when (e.Message.Contains("not reachable at this point", StringComparison.Ordinal))
+        {
+            // What an ASK (a slot being migrated) becomes under NoRedirect: its target is up, so follow it as usual.
+            return await command(db, key, CommandFlags.DemandMaster);
+        }
+    }
 
     public Task<TimeSpan> PingAsync() => Db.PingAsync();
 
