@@ -110,9 +110,7 @@ public sealed partial class RevocationPipeline(
         {
             try
             {
-                change = writeRows || userEnded.Ended is null
-                    ? await EndedSessionsAsync(userEnded, writeRows, ct)
-                    : new SessionsRevoked(userEnded.Reason, userEnded.Ended);
+                if (writeRows || userEnded.Ended is null) change = userEnded with { Ended = await EndedSessionsAsync(userEnded, writeRows, ct) };
             }
             catch (Exception e) when (IsTransient(e))
             {
@@ -145,11 +143,11 @@ public sealed partial class RevocationPipeline(
     }
 
     /// <summary>
-    /// The sessions a kick-all ended, as a <see cref="SessionsRevoked"/>: the live rows of an older epoch (written as
+    /// The sessions a kick-all ended: the live rows of an older epoch (written as
     /// ended first when <paramref name="writeRows"/>), and the rows it already wrote (so a replay restores their
     /// tombstones too).
     /// </summary>
-    private async Task<SessionsRevoked> EndedSessionsAsync(UserSessionsEnded e, bool writeRows, CancellationToken ct)
+    private async Task<RevokedSession[]> EndedSessionsAsync(UserSessionsEnded e, bool writeRows, CancellationToken ct)
     {
         await using var db = await dbs.CreateDbContextAsync(ct);
         var stillUseful = time.GetUtcNow() - TimeSpan.FromMinutes(1);
@@ -171,7 +169,7 @@ public sealed partial class RevocationPipeline(
                 SELECT "Id", "UserId", "SecretHash", "AbsoluteExpiresAt", "CurrentJti", "CurrentJtiExpiresAt" FROM sessions
                 WHERE "UserId" = {e.UserId} AND "RevokedAt" = {e.At} AND "UserEpoch" < {e.Epoch} AND "AbsoluteExpiresAt" > {stillUseful}
                 """).ToListAsync(ct);
-        return new SessionsRevoked(e.Reason, rows.Select(r => new RevokedSession(r.Id, r.UserId, r.SecretHash, r.AbsoluteExpiresAt, r.CurrentJti, r.CurrentJtiExpiresAt)).ToArray());
+        return rows.Select(r => new RevokedSession(r.Id, r.UserId, r.SecretHash, r.AbsoluteExpiresAt, r.CurrentJti, r.CurrentJtiExpiresAt)).ToArray();
     }
 
     private sealed record EndedRow(Guid Id, Guid UserId, byte[]? SecretHash, DateTimeOffset AbsoluteExpiresAt, string? CurrentJti, DateTimeOffset? CurrentJtiExpiresAt);

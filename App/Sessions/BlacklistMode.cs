@@ -162,6 +162,11 @@ public sealed class BlacklistMode : IAuthMode
                 await RaiseVersionsAsync(users.Users, ct);
                 usersToInvalidate.UnionWith(users.Users);
                 break;
+            case UserSessionsEnded all:
+                // Every token below the new version dies; the sessions' own fields are not needed for that.
+                await _redis.RaiseUserVersionAsync(all.UserId, all.Version, all.Reason);
+                usersToInvalidate.Add(all.UserId);
+                break;
             case RolesChanged roles:
                 // Permissions ride in the token: the holders' versions moved, so their old tokens die.
                 await RaiseVersionsAsync(roles.Users, ct);

@@ -152,10 +152,13 @@ public abstract class ServerSessionMode
         switch (change)
         {
             case SessionsRevoked revoked:
-                var now = Time.GetUtcNow();
-                await Task.WhenAll(revoked.Sessions.Where(Holds).Select(s =>
-                    Redis.WriteSessionAsync(KeyOf(s), SessionEntry.Tombstone(revoked.Reason), TombstoneTtl(s.AbsoluteExpiresAt, now))));
+                await WriteTombstonesAsync(revoked.Reason, revoked.Sessions);
                 usersToInvalidate.UnionWith(revoked.Sessions.Select(s => s.UserId));
+                break;
+            case UserSessionsEnded all:
+                // No entry of the user is live any more (the epoch moved): tombstones, and nothing to rewrite.
+                await WriteTombstonesAsync(all.Reason, all.Ended ?? []);
+                usersToInvalidate.Add(all.UserId);
                 break;
             case UsersChanged users:
                 await RewriteLiveAsync(users.Users, ct);
@@ -166,6 +169,13 @@ public abstract class ServerSessionMode
                 await _s.RoleSets.RefreshAsync(roles.TenantId, ct);
                 break;
         }
+    }
+
+    private Task WriteTombstonesAsync(string reason, RevokedSession[] sessions)
+    {
+        var now = Time.GetUtcNow();
+        return Task.WhenAll(sessions.Where(Holds).Select(s =>
+            Redis.WriteSessionAsync(KeyOf(s), SessionEntry.Tombstone(reason), TombstoneTtl(s.AbsoluteExpiresAt, now))));
     }
 
     /// <summary>Rewrites the users' live entries with what PostgreSQL holds now (roles, name, security version).</summary>

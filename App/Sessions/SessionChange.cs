@@ -90,8 +90,8 @@ public sealed class SessionChange(AppDbContext db, RevocationPipeline pipeline, 
         // Read here, under the user's lock, for the tombstones the request writes once committed.
         var ended = await db.Sessions.AsNoTracking().Where(s => s.UserId == userId && s.RevokedAt == null && s.UserEpoch < epoch)
             .Select(s => new RevokedSession(s.Id, s.UserId, s.SecretHash, s.AbsoluteExpiresAt, s.CurrentJti, s.CurrentJtiExpiresAt)).ToArrayAsync(ct);
+        // One row does it all: tombstones (Opaque, SessionCache) or the raised version (Blacklist), and the floor.
         _outbox.Add(pipeline.Enqueue(db, new UserSessionsEnded(userId, epoch, version, reason, now) { Ended = ended }));
-        _outbox.Add(pipeline.Enqueue(db, new UsersChanged(reason, [userId])));
         var live = ended.Count(s => s.AbsoluteExpiresAt > now);
         if (live > 0) _ended.Add((reason, live));
         return live;
