@@ -81,7 +81,8 @@ public sealed partial class RevocationPipeline(
 
     /// <summary>
     /// Makes Redis agree with one committed change and tells every instance; false if Redis (or PostgreSQL) failed.
-    /// <paramref name="writeRows"/>: also write the sessions' rows that a <see cref="UserSessionsEnded"/> ended.
+    /// <paramref name="writeRows"/>: also write the sessions' rows that a <see cref="UserSessionsEnded"/> ended (the
+    /// request leaves them to the relay, and passes the sessions it read).
     /// </summary>
     public async Task<bool> TryApplyAsync(OutboxMessage row, CancellationToken ct, bool writeRows = true)
     {
@@ -110,7 +111,7 @@ public sealed partial class RevocationPipeline(
         {
             try
             {
-                if (writeRows || userEnded.Ended is null) change = userEnded with { Ended = await EndedSessionsAsync(userEnded, writeRows, ct) };
+                if (writeRows || userEnded.Ended is null) change = userEnded with { Ended = await EndSessionRowsAsync(userEnded, ct) };
             }
             catch (Exception e) when (IsTransient(e))
             {
@@ -143,36 +144,25 @@ public sealed partial class RevocationPipeline(
     }
 
     /// <summary>
-    /// The sessions a kick-all ended: the live rows of an older epoch (written as
-    /// ended first when <paramref name="writeRows"/>), and the rows it already wrote (so a replay restores their
-    /// tombstones too).
+    /// Writes the rows of the sessions a kick-all ended (the live rows of an older epoch) and returns them, with the
+    /// rows it wrote before, so a replay restores their tombstones too. Writing twice changes nothing.
     /// </summary>
-    private async Task<RevokedSession[]> EndedSessionsAsync(UserSessionsEnded e, bool writeRows, CancellationToken ct)
+    private async Task<RevokedSession[]> EndSessionRowsAsync(UserSessionsEnded e, CancellationToken ct)
     {
         await using var db = await dbs.CreateDbContextAsync(ct);
         var stillUseful = time.GetUtcNow() - TimeSpan.FromMinutes(1);
-        var rows = writeRows
-            ? await db.Database.SqlQuery<EndedRow>($"""
-                WITH ended AS (
-                    UPDATE sessions SET "RevokedAt" = {e.At}, "RevokeReason" = {e.Reason}
-                    WHERE "UserId" = {e.UserId} AND "RevokedAt" IS NULL AND "UserEpoch" < {e.Epoch}
-                    RETURNING "Id", "UserId", "SecretHash", "AbsoluteExpiresAt", "CurrentJti", "CurrentJtiExpiresAt")
-                SELECT * FROM ended
-                UNION ALL
-                SELECT "Id", "UserId", "SecretHash", "AbsoluteExpiresAt", "CurrentJti", "CurrentJtiExpiresAt" FROM sessions
-                WHERE "UserId" = {e.UserId} AND "RevokedAt" = {e.At} AND "UserEpoch" < {e.Epoch} AND "AbsoluteExpiresAt" > {stillUseful}
-                """).ToListAsync(ct)
-            : await db.Database.SqlQuery<EndedRow>($"""
-                SELECT "Id", "UserId", "SecretHash", "AbsoluteExpiresAt", "CurrentJti", "CurrentJtiExpiresAt" FROM sessions
+        var rows = await db.Database.SqlQuery<RevokedSession>($"""
+            WITH ended AS (
+                UPDATE sessions SET "RevokedAt" = {e.At}, "RevokeReason" = {e.Reason}
                 WHERE "UserId" = {e.UserId} AND "RevokedAt" IS NULL AND "UserEpoch" < {e.Epoch}
-                UNION ALL
-                SELECT "Id", "UserId", "SecretHash", "AbsoluteExpiresAt", "CurrentJti", "CurrentJtiExpiresAt" FROM sessions
-                WHERE "UserId" = {e.UserId} AND "RevokedAt" = {e.At} AND "UserEpoch" < {e.Epoch} AND "AbsoluteExpiresAt" > {stillUseful}
-                """).ToListAsync(ct);
-        return rows.Select(r => new RevokedSession(r.Id, r.UserId, r.SecretHash, r.AbsoluteExpiresAt, r.CurrentJti, r.CurrentJtiExpiresAt)).ToArray();
+                RETURNING "Id", "UserId", "SecretHash", "AbsoluteExpiresAt", "CurrentJti", "CurrentJtiExpiresAt")
+            SELECT "Id", "UserId", "SecretHash", "AbsoluteExpiresAt", "CurrentJti" AS "Jti", "CurrentJtiExpiresAt" AS "JtiExpiresAt" FROM ended
+            UNION ALL
+            SELECT "Id", "UserId", "SecretHash", "AbsoluteExpiresAt", "CurrentJti", "CurrentJtiExpiresAt" FROM sessions
+            WHERE "UserId" = {e.UserId} AND "RevokedAt" = {e.At} AND "UserEpoch" < {e.Epoch} AND "AbsoluteExpiresAt" > {stillUseful}
+            """).ToListAsync(ct);
+        return [.. rows];
     }
-
-    private sealed record EndedRow(Guid Id, Guid UserId, byte[]? SecretHash, DateTimeOffset AbsoluteExpiresAt, string? CurrentJti, DateTimeOffset? CurrentJtiExpiresAt);
 
     internal static bool IsTransient(Exception e) =>
         e is RedisException or RedisTimeoutException or NpgsqlException or TimeoutException or DbUpdateException
