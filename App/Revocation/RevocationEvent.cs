@@ -40,8 +40,9 @@ public sealed record SessionsRevoked(string Reason, RevokedSession[] Sessions) :
 
 /// <summary>
 /// Every session of the user opened before <see cref="Epoch"/> ended at <see cref="At"/> (kick-all, ban, password
-/// change); every credential below security version <see cref="Version"/> is refused. The row carries no session list: applying it reads the sessions from PostgreSQL, writes their tombstones,
-/// and (from the relay) writes their rows.
+/// change); every credential below security version <see cref="Version"/> is refused. The stored row carries no
+/// session list: the request applies it with the sessions its transaction read (<see cref="Ended"/>), the relay
+/// writes the sessions' rows and reads them back, and a replay reads them again.
 /// </summary>
 public sealed record UserSessionsEnded(Guid UserId, long Epoch, long Version, string Reason, DateTimeOffset At) : RevocationEvent
 {

@@ -43,28 +43,27 @@ public sealed class SessionChange(AppDbContext db, RevocationPipeline pipeline, 
         var ids = await db.Sessions.Where(filter).Where(s => s.RevokedAt == null).Select(s => s.Id).ToArrayAsync(ct);
         if (ids.Length == 0) return 0;
         var now = time.GetUtcNow();
-        var rows = await db.Database.SqlQuery<RevokedRow>($"""
+        var rows = await db.Database.SqlQuery<RevokedSession>($"""
             UPDATE sessions SET "RevokedAt" = {now}, "RevokeReason" = {reason}
             WHERE "Id" = ANY({ids}) AND "RevokedAt" IS NULL
-            RETURNING "Id", "UserId", "SecretHash", "AbsoluteExpiresAt", "CurrentJti", "CurrentJtiExpiresAt"
+            RETURNING "Id", "UserId", "SecretHash", "AbsoluteExpiresAt", "CurrentJti" AS "Jti", "CurrentJtiExpiresAt" AS "JtiExpiresAt"
             """).ToListAsync(ct);
         if (rows.Count == 0) return 0;
 
         // The newest access token of each session stays blacklisted until it would expire anyway.
-        var tokens = rows.Where(r => r.CurrentJti is not null && r.CurrentJtiExpiresAt > now).ToList();
+        var tokens = rows.Where(r => r.Jti is not null && r.JtiExpiresAt > now).ToList();
         if (tokens.Count > 0)
         {
-            var jtis = tokens.Select(r => r.CurrentJti!).ToArray();
+            var jtis = tokens.Select(r => r.Jti!).ToArray();
             var users = tokens.Select(r => r.UserId).ToArray();
-            var expires = tokens.Select(r => r.CurrentJtiExpiresAt!.Value + jwt.ClockSkew).ToArray();
+            var expires = tokens.Select(r => r.JtiExpiresAt!.Value + jwt.ClockSkew).ToArray();
             await db.Database.ExecuteSqlAsync($"""
                 INSERT INTO revoked_tokens ("Jti", "UserId", "Reason", "ExpiresAt")
                 SELECT j, u, {reason}, e FROM unnest({jtis}, {users}, {expires}) AS t(j, u, e)
                 ON CONFLICT DO NOTHING
                 """, ct);
         }
-        _outbox.Add(pipeline.Enqueue(db, new SessionsRevoked(reason,
-            rows.Select(r => new RevokedSession(r.Id, r.UserId, r.SecretHash, r.AbsoluteExpiresAt, r.CurrentJti, r.CurrentJtiExpiresAt)).ToArray())));
+        _outbox.Add(pipeline.Enqueue(db, new SessionsRevoked(reason, [.. rows])));
         _ended.Add((reason, rows.Count));
         return rows.Count;
     }
@@ -138,8 +137,6 @@ public sealed class SessionChange(AppDbContext db, RevocationPipeline pipeline, 
 
     /// <summary>The signing keys changed: every instance re-reads them.</summary>
     public void KeysChanged() => _outbox.Add(pipeline.Enqueue(db, new KeysChanged()));
-
-    internal sealed record RevokedRow(Guid Id, Guid UserId, byte[]? SecretHash, DateTimeOffset AbsoluteExpiresAt, string? CurrentJti, DateTimeOffset? CurrentJtiExpiresAt);
 }
 
 internal sealed record MovedUser(long SessionEpoch, long SecurityVersion);
