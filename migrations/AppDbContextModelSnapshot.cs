@@ -105,19 +105,65 @@ namespace SessionGate.Migrations
                         .HasMaxLength(32)
                         .HasColumnType("character varying(32)");
 
+                    b.Property<string>("LastError")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
                     b.Property<string>("Payload")
                         .IsRequired()
                         .HasColumnType("jsonb");
+
+                    b.Property<DateTimeOffset?>("SetAsideAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<long>("TxId")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasDefaultValueSql("(pg_current_xact_id()::text::bigint)");
 
                     b.HasKey("Id");
 
                     b.HasIndex("CreatedAt");
 
-                    b.HasIndex("Id")
-                        .HasDatabaseName("IX_outbox_pending")
+                    b.HasIndex("TxId");
+
+                    b.HasIndex(new[] { "Id" }, "IX_outbox_pending")
                         .HasFilter("\"AppliedAt\" IS NULL");
 
+                    b.HasIndex(new[] { "Id" }, "IX_outbox_set_aside")
+                        .HasFilter("\"SetAsideAt\" IS NOT NULL");
+
                     b.ToTable("outbox", (string)null);
+                });
+
+            modelBuilder.Entity("SessionGate.Data.RedisKeyspace", b =>
+                {
+                    b.Property<string>("Prefix")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)");
+
+                    b.Property<DateTimeOffset>("ChangedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<long>("Generation")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("GenerationStart")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("PrunedBelow")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("Writer")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<DateTimeOffset>("WriterUntil")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.HasKey("Prefix");
+
+                    b.ToTable("redis_keyspaces", (string)null);
                 });
 
             modelBuilder.Entity("SessionGate.Data.RefreshToken", b =>

@@ -354,4 +354,17 @@ public static class Eventually
             await Task.Delay(50);
         }
     }
+
+    /// <summary>Repeats <paramref name="send"/> while it answers 503 (a dependency coming back); fails after <paramref name="within"/>.</summary>
+    public static async Task<HttpResponseMessage> AnsweredAsync(Func<Task<HttpResponseMessage>> send, TimeSpan within)
+    {
+        var deadline = DateTimeOffset.UtcNow + within;
+        while (true)
+        {
+            var response = await send();
+            if (response.StatusCode != HttpStatusCode.ServiceUnavailable) return response;
+            if (DateTimeOffset.UtcNow > deadline) Assert.Fail($"still 503 after {within.TotalSeconds} s: {await response.Content.ReadAsStringAsync()}");
+            await Task.Delay(50);
+        }
+    }
 }

@@ -70,6 +70,42 @@ public sealed class PrivateRedis : IAsyncDisposable
 
     public Task FlushAsync() => ExecuteAsync("FLUSHALL");
 
+    /// <summary>An ordinary RDB snapshot (what Debian's stock redis.conf takes every few minutes).</summary>
+    public Task SaveAsync() => ExecuteAsync("SAVE");
+
+    /// <summary>
+    /// The server dies without saving and starts again on the same port and directory, so it loads the last snapshot:
+    /// a crashed Redis with RDB persistence (or a backup restored) comes back as old as that snapshot.
+    /// </summary>
+    public async Task RestartFromSnapshotAsync()
+    {
+        try
+        {
+            await ExecuteAsync("SHUTDOWN", "NOSAVE");
+        }
+        catch (RedisConnectionException)
+        {
+            // The server closes the connection as it goes.
+        }
+        if (_process is not null)
+        {
+            await _process.WaitForExitAsync();
+            _process.Dispose();
+        }
+        if (_admin is not null) await _admin.DisposeAsync();
+        await StartServerAsync(Port);
+    }
+
+    /// <summary>Redis at maxmemory under noeviction: every write that needs memory fails with OOM, reads still work.</summary>
+    public async Task FillMemoryAsync()
+    {
+        var info = (string)(await ExecuteAsync("INFO", "memory"))!;
+        var used = long.Parse(info.Split('\n').First(l => l.StartsWith("used_memory:", StringComparison.Ordinal))["used_memory:".Length..].Trim());
+        await ExecuteAsync("CONFIG", "SET", "maxmemory", (used + 1024).ToString());
+    }
+
+    public Task FreeMemoryAsync() => ExecuteAsync("CONFIG", "SET", "maxmemory", "0");
+
     public async Task<long> MemoryUsageAsync(RedisKey key) => (long)await _admin!.GetDatabase().ExecuteAsync("MEMORY", "USAGE", key, "SAMPLES", "0");
 
     public IDatabase Database => _admin!.GetDatabase();

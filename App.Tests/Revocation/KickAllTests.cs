@@ -11,17 +11,18 @@ public sealed class KickAllTests_Blacklist(HeldRelayFixture<Blacklist> fx) : Kic
 public sealed class KickAllTests_SessionCache(HeldRelayFixture<SessionCache> fx) : KickAllTests<SessionCache>(fx), IClassFixture<HeldRelayFixture<SessionCache>>;
 
 /// <summary>
-/// No L1, and a relay whose grace period outlasts the test: a kick-all's sessions keep their rows as they were, so
-/// every path that reads PostgreSQL must see that they ended by the user's session epoch alone.
+/// No L1, and the relay's writer lease held by nobody that runs: a kick-all's sessions keep their rows as they were,
+/// so every path that reads PostgreSQL must see that they ended by the user's session epoch alone.
 /// </summary>
 public sealed class HeldRelayFixture<TMode> : PrivateRedisFixture<TMode> where TMode : IMode
 {
     public override TimeSpan LocalCacheMaxAge => TimeSpan.Zero;
 
-    protected override void Configure(IDictionary<string, string?> settings)
+    public override async Task InitializeAsync()
     {
-        base.Configure(settings);
-        settings["Revocation:RelayGrace"] = "01:00:00";
+        await base.InitializeAsync();
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await B.GetAsync("/health/live")).StatusCode); // both started: the row exists
+        await HoldWriterAsync(DateTimeOffset.UtcNow.AddHours(1));
     }
 }
 
@@ -37,7 +38,6 @@ public abstract class KickAllTests<TMode>(HeldRelayFixture<TMode> fx) where TMod
         var alice = await fx.AliceAsync();
         var user = await fx.NewUserAsync();
         Login[] ended = [await fx.Api.LoginAsync(user, "api"), await fx.Api.LoginAsync(user, "mobile"), await fx.Api.LoginAsync(user, "desktop")];
-        // B serves before the kick: an instance's relay replays recent rows once as it starts, and would write the rows.
         foreach (var login in ended) Assert.Equal(HttpStatusCode.OK, (await fx.B.GetAsync("/auth/me", login)).StatusCode);
 
         Assert.Equal(HttpStatusCode.NoContent, (await fx.Api.SendAsync(HttpMethod.Post, $"/admin/users/{user.Id}/logout-all", alice)).StatusCode);
@@ -65,9 +65,10 @@ public abstract class KickAllTests<TMode>(HeldRelayFixture<TMode> fx) where TMod
         Assert.Equal(1, listed.GetProperty("total").GetInt64());
         Assert.Equal(4, await RowsNotEndedAsync(user.Id)); // the three ended ones and the new one
 
-        // An instance whose relay does not wait writes the rows, with the reason and nothing else.
-        var relay = fx.AnotherInstance(s => s["Revocation:RelayGrace"] = "00:00:00.1");
+        // Once an instance may write, the relay writes the rows, with the reason and nothing else.
+        var relay = fx.AnotherInstance(_ => { });
         Assert.Equal(HttpStatusCode.OK, (await relay.GetAsync("/health/live")).StatusCode);
+        await fx.HoldWriterAsync(DateTimeOffset.UnixEpoch);
         var deadline = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(10);
         while (await RowsNotEndedAsync(user.Id) > 1)
         {

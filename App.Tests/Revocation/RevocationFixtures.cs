@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using System.Net;
 using System.Net.Http.Json;
 using SessionGate.Infrastructure;
@@ -21,7 +22,6 @@ public abstract class PrivateRedisFixture<TMode> : AppFixture<TMode> where TMode
     protected override void Configure(IDictionary<string, string?> settings)
     {
         settings["Revocation:LocalCacheMaxAge"] = LocalCacheMaxAge.ToString();
-        settings["Revocation:RelayGrace"] = "00:00:00.5";
         settings["Revocation:RelayInterval"] = "00:00:00.2";
         settings["Revocation:ProbeInterval"] = "00:00:00.2";
     }
@@ -37,6 +37,16 @@ public abstract class PrivateRedisFixture<TMode> : AppFixture<TMode> where TMode
     {
         await base.DisposeAsync();
         await Redis.DisposeAsync();
+    }
+
+    /// <summary>
+    /// Gives the relay's writer lease to an instance that does not exist (until <paramref name="until"/>): no instance
+    /// applies rows again or moves Redis's marks meanwhile. <see cref="DateTimeOffset.UnixEpoch"/> hands it back.
+    /// </summary>
+    public async Task HoldWriterAsync(DateTimeOffset until)
+    {
+        await using var db = TestDatabase.NewContext(TestEnvironment.ConnectionFor(Database));
+        await db.Database.ExecuteSqlAsync($"""UPDATE redis_keyspaces SET "Writer" = 'held-by-test', "WriterUntil" = {until} WHERE "Prefix" = {Prefix}""");
     }
 }
 

@@ -23,6 +23,7 @@ public sealed partial class SessionAuthenticationHandler(
     HandlerLoggerFactory logger,
     UrlEncoder encoder,
     IAuthMode mode,
+    Revocation.RedisProof proof,
     DependencyHealth health,
     SessionGateMetrics metrics)
     : AuthenticationHandler<SessionAuthenticationOptions>(options, logger, encoder)
@@ -70,10 +71,15 @@ public sealed partial class SessionAuthenticationHandler(
         if (credential.Length > Options.MaxCredentialLength) return Failed(AuthOutcome.Unknown);
         if (fromCookie && IsCrossSiteStateChange(Request)) return Failed(AuthOutcome.CrossSite);
 
+        // Redis's answers count only once it proved how current it is (Revocation/RedisProof): until then PostgreSQL
+        // decides, or, before Redis was ever read and unless configured to fall back, the request is refused.
+        var trust = proof.Trust;
+        if (trust == Revocation.RedisTrust.Unknown && Options.RedisUnavailable != RedisUnavailableBehavior.FallbackToPostgres)
+            return Failed(AuthOutcome.Unavailable);
         AuthOutcome outcome;
         try
         {
-            outcome = await mode.AuthenticateAsync(credential, databaseOnly: false, Context.RequestAborted);
+            outcome = await mode.AuthenticateAsync(credential, databaseOnly: trust != Revocation.RedisTrust.Proven, Context.RequestAborted);
             health.Succeeded(Dependency.Redis);
         }
         catch (Exception e) when (DependencyHealth.IsRedisFailure(e))

@@ -147,9 +147,40 @@ public sealed class OutboxMessage
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset? AppliedAt { get; set; }
     public int Attempts { get; set; }
+    /// <summary>
+    /// The id of the transaction that wrote the row (<c>pg_current_xact_id()</c>). Every row of a transaction older than
+    /// a snapshot's xmin is visible once committed, so the relay can follow the outbox by this column without ever
+    /// skipping a row that committed late, which an id cursor would.
+    /// </summary>
+    public long TxId { get; set; }
+    /// <summary>Set when applying the row failed for a reason other than an outage: the relay goes on without it,
+    /// and every instance keeps deciding the users it names by PostgreSQL until it no longer matters.</summary>
+    public DateTimeOffset? SetAsideAt { get; set; }
+    /// <summary>Why the last attempt failed (an exception type, never a payload).</summary>
+    public string? LastError { get; set; }
     /// <summary>The change itself, when this process wrote the row (not stored): applying it needs no re-read.</summary>
     [System.ComponentModel.DataAnnotations.Schema.NotMapped]
     public object? Change { get; set; }
+}
+
+/// <summary>
+/// What PostgreSQL knows of one Redis keyspace (one key prefix): the key generation in use, and how far back the
+/// outbox still reaches. Redis itself carries, per master, a mark of the outbox rows it holds (see
+/// <c>Revocation/RedisMarks</c>); this row is what those marks are checked against.
+/// </summary>
+public sealed class RedisKeyspace
+{
+    public required string Prefix { get; set; }
+    /// <summary>Part of every cached key's name; moving it abandons everything Redis holds (rebuilt from PostgreSQL).</summary>
+    public long Generation { get; set; } = 1;
+    /// <summary>Transaction horizon when the generation began: nothing of it can predate a row at or above this.</summary>
+    public long GenerationStart { get; set; }
+    /// <summary>Outbox rows below this transaction horizon may have been deleted: a mark older than it cannot be replayed.</summary>
+    public long PrunedBelow { get; set; }
+    /// <summary>The instance that re-applies rows and writes the marks, while its lease lasts.</summary>
+    public string? Writer { get; set; }
+    public DateTimeOffset WriterUntil { get; set; }
+    public DateTimeOffset ChangedAt { get; set; }
 }
 
 /// <summary>A server-side secret (such as the key that MACs session ids), protected with Data Protection.</summary>

@@ -135,8 +135,25 @@ internal sealed class OutboxMessageConfiguration : IEntityTypeConfiguration<Outb
         b.Property(o => o.Kind).HasMaxLength(32);
         b.Property(o => o.Payload).HasColumnType("jsonb");
         // The relay looks for rows not yet applied; the replay and the clean-up go by age.
-        b.HasIndex(o => o.Id).HasFilter("\"AppliedAt\" IS NULL").HasDatabaseName("IX_outbox_pending");
+        b.HasIndex(o => o.Id, "IX_outbox_pending").HasFilter("\"AppliedAt\" IS NULL");
         b.HasIndex(o => o.CreatedAt);
+        // The transaction id, as a bigint (xid8 has no cast to it but through text): the relay and every instance
+        // follow the outbox by it, and rows set aside are read on their own.
+        b.Property(o => o.TxId).HasDefaultValueSql("(pg_current_xact_id()::text::bigint)").ValueGeneratedOnAdd();
+        b.HasIndex(o => o.TxId);
+        b.HasIndex(o => o.Id, "IX_outbox_set_aside").HasFilter("\"SetAsideAt\" IS NOT NULL");
+        b.Property(o => o.LastError).HasMaxLength(200);
+    }
+}
+
+internal sealed class RedisKeyspaceConfiguration : IEntityTypeConfiguration<RedisKeyspace>
+{
+    public void Configure(EntityTypeBuilder<RedisKeyspace> b)
+    {
+        b.ToTable("redis_keyspaces");
+        b.HasKey(k => k.Prefix);
+        b.Property(k => k.Prefix).HasMaxLength(128);
+        b.Property(k => k.Writer).HasMaxLength(64);
     }
 }
 

@@ -19,13 +19,22 @@ internal sealed class PostgresHealthCheck(AppDbContext db) : IHealthCheck
     }
 }
 
-internal sealed class RedisHealthCheck(RedisStore redis) : IHealthCheck
+/// <summary>
+/// Redis answers, and has proven how current it is. Degraded (still HTTP 200: every instance shares Redis, so taking
+/// them all out of rotation would turn a slow path into an outage) while a master cannot be caught up or changes wait
+/// longer than <c>Revocation:ProofLagWarning</c> to be proven; PostgreSQL decides the users concerned meanwhile.
+/// </summary>
+internal sealed class RedisHealthCheck(RedisStore redis, Revocation.RedisProof proof, Microsoft.Extensions.Options.IOptions<Revocation.RevocationOptions> options) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken ct = default)
     {
         try
         {
             await redis.PingAsync();
+            if (proof.Trust == Revocation.RedisTrust.Unprovable) return HealthCheckResult.Degraded("Redis cannot prove it holds every revocation; PostgreSQL decides.");
+            if (proof.Trust == Revocation.RedisTrust.Unknown) return HealthCheckResult.Degraded("Redis has not proven how current it is yet.");
+            var (count, age) = proof.Backlog;
+            if (count > 0 && age > options.Value.ProofLagWarning) return HealthCheckResult.Degraded("Redis has not taken every change yet; PostgreSQL decides the users concerned.");
             return HealthCheckResult.Healthy();
         }
         catch (Exception)

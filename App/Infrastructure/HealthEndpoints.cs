@@ -17,11 +17,14 @@ public static class HealthEndpoints
         return app;
     }
 
-    /// <summary>Ready: 200 with the running mode and each check. Not ready: 503 problem+json naming what is down.</summary>
+    /// <summary>
+    /// Ready: 200 with the running mode and each check (status Degraded while Redis has not proven it holds every
+    /// change: still serving, PostgreSQL deciding the users concerned). Not ready: 503 problem+json naming what is down.
+    /// </summary>
     private static Task WriteReadinessAsync(HttpContext http, HealthReport report)
     {
         var checks = report.Entries.ToDictionary(e => e.Key, e => e.Value.Status.ToString());
-        if (report.Status == HealthStatus.Healthy)
+        if (report.Status != HealthStatus.Unhealthy)
         {
             var mode = http.RequestServices.GetRequiredService<IOptions<AuthOptions>>().Value.Mode.ToString();
             return http.Response.WriteAsJsonAsync(new { status = report.Status.ToString(), mode, checks });

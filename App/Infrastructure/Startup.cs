@@ -27,6 +27,8 @@ public static partial class Startup
         await Seed.RunAsync(sp);
         await sp.GetRequiredService<SessionSecrets>().InitializeAsync(db, sp.GetRequiredService<TimeProvider>());
         await sp.GetRequiredService<KeyRing>().ReloadAsync();
+        // Before the first request: Redis proves how current it is, or PostgreSQL decides (Revocation/RedisProof).
+        await sp.GetRequiredService<Revocation.RedisProof>().RefreshAsync(CancellationToken.None);
         sp.GetRequiredService<PasswordPolicy>().Warm();
         await WarnAboutRiskySettingsAsync(sp, logger);
         LogStarted(logger, sp.GetRequiredService<IOptions<AuthOptions>>().Value.Mode.ToString(),
@@ -36,6 +38,11 @@ public static partial class Startup
     private static async Task WarnAboutRiskySettingsAsync(IServiceProvider sp, ILogger logger)
     {
         if (!DataProtectionCertificate.IsConfigured(sp.GetRequiredService<IConfiguration>())) LogKeyRingUnencrypted(logger);
+        // With synchronous_commit off, PostgreSQL acknowledges a logout before it is on disk: a crash a moment later
+        // loses the revocation, and the session is live again once Redis forgets its tombstone.
+        var db = sp.GetRequiredService<AppDbContext>();
+        var commit = (await db.Database.SqlQuery<string>($"SELECT current_setting('synchronous_commit') AS \"Value\"").ToListAsync()).FirstOrDefault();
+        if (commit is "off" or "local") LogAsynchronousCommit(logger, commit);
         // An evicting Redis could drop a tombstone or a revocation marker under memory pressure: PostgreSQL would
         // still decide correctly on a miss, but the pipeline's guarantees assume Redis keeps what it is given.
         try
@@ -88,6 +95,9 @@ public static partial class Startup
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Redis {Endpoint} evicts keys under memory pressure (maxmemory-policy {Policy}); set it to noeviction so revocations are never evicted")]
     private static partial void LogEvictingRedis(ILogger logger, string endpoint, string policy);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "PostgreSQL runs with synchronous_commit = {Setting}: an acknowledged revocation can be lost in a crash; set it to on")]
+    private static partial void LogAsynchronousCommit(ILogger logger, string setting);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Database migrations applied")]
     private static partial void LogMigrated(ILogger logger);

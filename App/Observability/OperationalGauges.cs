@@ -16,6 +16,7 @@ public sealed partial class OperationalGauges(
     SessionGateMetrics metrics,
     IDbContextFactory<AppDbContext> dbs,
     OutboxRelay relay,
+    RedisProof proof,
     InvalidationBus bus,
     LocalCache cache,
     KeyRing keys,
@@ -36,8 +37,14 @@ public sealed partial class OperationalGauges(
         var meter = metrics.Meter;
         meter.CreateObservableGauge<long>("sessiongate.sessions.online", () => Interlocked.Read(ref _online) is var n and >= 0 ? [new Measurement<long>(n)] : [],
             "{session}", "Live sessions, from the live-session index (refreshed every 15 s).");
-        meter.CreateObservableGauge("sessiongate.outbox.backlog", () => relay.Backlog.Count, "{row}", "Committed changes not yet confirmed in Redis.");
-        meter.CreateObservableGauge("sessiongate.outbox.age", () => relay.Backlog.OldestAge.TotalSeconds, "s", "Age of the oldest unconfirmed change.");
+        meter.CreateObservableGauge("sessiongate.outbox.backlog", () => relay.Backlog.Count, "{row}", "Committed changes Redis has not proven it holds (held against its answers meanwhile).");
+        meter.CreateObservableGauge("sessiongate.outbox.age", () => relay.Backlog.OldestAge.TotalSeconds, "s", "Age of the oldest change Redis has not proven it holds.");
+        meter.CreateObservableGauge("sessiongate.outbox.set_aside", () => proof.SetAside, "{row}", "Rows no attempt could apply; their users are decided by PostgreSQL.");
+        meter.CreateObservableCounter("sessiongate.outbox.reapplied", () => relay.Reapplied, "{row}", "Rows this instance applied again as the relay's writer before moving the marks.");
+        meter.CreateObservableGauge("sessiongate.redis.proven", () => proof.Trust == RedisTrust.Proven ? 1 : 0, "{bool}",
+            "1 while every Redis master has proven (by its mark) how current it is; 0 while PostgreSQL decides.");
+        meter.CreateObservableCounter("sessiongate.redis.generations_moved", () => proof.GenerationsMoved, "{generation}",
+            "Key generations this instance moved to because a Redis master came back older than the outbox reaches.");
         meter.CreateObservableCounter("sessiongate.invalidations.received", () => bus.Received, "{message}", "Invalidation lines received over pub/sub.");
         meter.CreateObservableGauge("sessiongate.cache.entries", () => cache.Counts().Select(c => new Measurement<int>(c.Value, new KeyValuePair<string, object?>("cache", c.Key))),
             "{entry}", "L1 entries per cache.");

@@ -61,6 +61,12 @@ public sealed partial class InvalidationBus : BackgroundService
         return _redis.GetSubscriber().PublishAsync(_channel, payload);
     }
 
+    /// <summary>Applies the lines on this instance only (what every instance learns for itself, from PostgreSQL).</summary>
+    public void Deliver(IReadOnlyCollection<string> lines)
+    {
+        if (lines.Count > 0) Dispatch(string.Join('\n', lines));
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await SubscribeAsync(stoppingToken);

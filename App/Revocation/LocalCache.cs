@@ -84,6 +84,14 @@ public sealed class LocalCache
         ForEachMap(m => m.ClearLive());
     }
 
+    /// <summary>Redis came back older than what was read from it: forget every live entry, keep trusting new fills.</summary>
+    public void DropLive()
+    {
+        Interlocked.Increment(ref _sequence);
+        Volatile.Write(ref _trustedFrom, Time.GetTimestamp());
+        ForEachMap(m => m.ClearLive());
+    }
+
     /// <summary>The subscription is proven (a message sent by this instance came back); entries filled from now on count.</summary>
     public void Trust()
     {

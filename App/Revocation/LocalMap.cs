@@ -66,10 +66,13 @@ public sealed class LocalMap<TKey, TValue> : ILocalMap where TKey : notnull wher
         Store(key, new Slot(value, now, Guid.Empty, true, validUntil ?? now + _finalLife));
     }
 
-    /// <summary>Replaces the value of a trusted live entry without making it younger (e.g. after a sliding write).</summary>
-    public void Update(TKey key, TValue value)
+    /// <summary>
+    /// Replaces the value of a live entry without making it younger (e.g. after a sliding write), only if it still
+    /// holds <paramref name="expected"/>: a fill or invalidation that came in between wins.
+    /// </summary>
+    public void Update(TKey key, TValue expected, TValue value)
     {
-        if (_slots.TryGetValue(key, out var slot) && !slot.Final)
+        if (_slots.TryGetValue(key, out var slot) && !slot.Final && ReferenceEquals(slot.Value, expected))
             _slots.TryUpdate(key, slot with { Value = value }, slot);
     }
 
@@ -90,10 +93,28 @@ public sealed class LocalMap<TKey, TValue> : ILocalMap where TKey : notnull wher
 
     private void Store(TKey key, Slot slot)
     {
-        if (Volatile.Read(ref _count) >= _maxEntries && !_slots.ContainsKey(key)) return;
+        if (Volatile.Read(ref _count) >= _maxEntries && !_slots.ContainsKey(key))
+        {
+            // A full map drops a live entry (Redis still has it) before it would ever drop a revocation.
+            if (!slot.Final || !EvictOneLive()) return;
+        }
         var added = false;
         _slots.AddOrUpdate(key, _ => { added = true; return slot; }, (_, old) => old.Final && !slot.Final ? old : slot);
         if (added) Interlocked.Increment(ref _count);
+    }
+
+    private bool EvictOneLive()
+    {
+        foreach (var (key, slot) in _slots)
+        {
+            if (!slot.Final && _slots.TryRemove(new KeyValuePair<TKey, Slot>(key, slot)))
+            {
+                Interlocked.Decrement(ref _count);
+                return true;
+            }
+        }
+        // Every entry is final: keep this one too, beyond the bound (revocations are few and expire on their own).
+        return true;
     }
 
     void ILocalMap.ClearLive()

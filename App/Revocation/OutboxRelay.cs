@@ -9,53 +9,71 @@ using StackExchange.Redis;
 namespace SessionGate.Revocation;
 
 /// <summary>
-/// Runs on every instance. It re-applies outbox rows that were committed but never confirmed in Redis (the
-/// request's own write failed), until Redis accepts them; rows are claimed with <c>FOR UPDATE SKIP LOCKED</c>, so
-/// instances share the work. When Redis may have lost acknowledged writes (a reconnect, a failover, a restart) it
-/// replays every row of <see cref="RevocationOptions.ReplayWindow"/>, so a tombstone lost on the way to a promoted
-/// replica comes back. It also keeps the table bounded.
+/// Runs on every instance, every <see cref="RevocationOptions.RelayInterval"/>:
+/// <list type="number">
+/// <item>it refreshes this instance's <see cref="RedisProof"/> (the masters' marks, and the outbox rows above them);</item>
+/// <item>on the one instance that holds the writer's lease, it applies every row between the lowest mark and the
+/// transaction horizon again, collapsed, in chunks it can resume from (the marks are the cursor), then checks that the
+/// masters are the very processes that acknowledged those writes, and only then moves each master's mark; a row no
+/// attempt can apply is set aside, reported, and held against Redis by every instance;</item>
+/// <item>it keeps the outbox bounded, recording how far back it still reaches.</item>
+/// </list>
 /// </summary>
 public sealed partial class OutboxRelay : BackgroundService
 {
+    private const int Chunk = 2_000;
+    private const string MalformedPayload = RevocationPipeline.MalformedPayload;
     private static readonly TimeSpan CleanUpEvery = TimeSpan.FromMinutes(1);
-    private const int Batch = 200;
 
     private readonly RevocationPipeline _pipeline;
+    private readonly RedisProof _proof;
+    private readonly RedisMarks _marks;
+    private readonly RedisStore _store;
     private readonly IDbContextFactory<AppDbContext> _dbs;
     private readonly RevocationOptions _options;
+    private readonly string _prefix;
     private readonly TimeSpan _abandonAfter;
     private readonly TimeProvider _time;
     private readonly ILogger<OutboxRelay> _logger;
     private readonly DependencyHealth _health;
-    private volatile bool _replayRequested = true;
+    private readonly string _instance = Guid.NewGuid().ToString("N")[..16];
     private DateTimeOffset _cleanedAt;
     private bool _failing;
+    private bool _stalled;
+    private long _reapplied;
+    private long _setAside;
 
-    public OutboxRelay(RevocationPipeline pipeline, IDbContextFactory<AppDbContext> dbs, IConnectionMultiplexer redis,
-        IOptions<RevocationOptions> options, IOptions<SessionLifetimeOptions> sessions, IOptions<JwtOptions> jwt,
-        TimeProvider time, ILogger<OutboxRelay> logger, DependencyHealth health)
+    public OutboxRelay(RevocationPipeline pipeline, RedisProof proof, RedisMarks marks, RedisStore store, IDbContextFactory<AppDbContext> dbs,
+        IConnectionMultiplexer redis, IOptions<RevocationOptions> options, IOptions<RedisOptions> redisOptions, IOptions<SessionLifetimeOptions> sessions,
+        IOptions<JwtOptions> jwt, TimeProvider time, ILogger<OutboxRelay> logger, DependencyHealth health)
     {
-        _health = health;
         _pipeline = pipeline;
+        _proof = proof;
+        _marks = marks;
+        _store = store;
         _dbs = dbs;
         _options = options.Value;
+        _prefix = redisOptions.Value.KeyPrefix;
         _time = time;
         _logger = logger;
-        // Past this no credential a row concerns can be alive, so an unapplied row is moot.
+        _health = health;
+        // Past this no credential a row concerns can be alive, so a row still unapplied (or set aside) is moot.
         _abandonAfter = sessions.Value.AbsoluteTimeout + jwt.Value.AccessTokenLifetime + TimeSpan.FromHours(1);
+        // A reconnect may be a master that came back older: look at once rather than at the next tick.
         redis.ConnectionRestored += (_, e) =>
         {
-            if (e.ConnectionType != ConnectionType.Subscription) RequestReplay();
+            if (e.ConnectionType != ConnectionType.Subscription) _ = Task.Run(() => _proof.RefreshAsync(CancellationToken.None));
         };
-        redis.ConfigurationChanged += (_, _) => RequestReplay();
-        redis.HashSlotMoved += (_, _) => RequestReplay();
     }
 
-    /// <summary>Asks for every recent row to be applied again (Redis may have lost writes it acknowledged).</summary>
-    public void RequestReplay() => _replayRequested = true;
+    /// <summary>Rows applied again by this instance as the writer (metrics).</summary>
+    public long Reapplied => Interlocked.Read(ref _reapplied);
 
-    /// <summary>Rows committed but not yet confirmed in Redis, and the age of the oldest (metrics).</summary>
-    public (long Count, TimeSpan OldestAge) Backlog { get; private set; }
+    /// <summary>Rows this instance set aside (metrics).</summary>
+    public long SetAsideCount => Interlocked.Read(ref _setAside);
+
+    /// <summary>Rows committed but not yet proven in Redis, and the age of the oldest (metrics).</summary>
+    public (long Count, TimeSpan OldestAge) Backlog => _proof.Backlog;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -76,99 +94,165 @@ public sealed partial class OutboxRelay : BackgroundService
                 if (!_failing) LogFailing(_logger, e.GetType().Name);
                 _failing = true;
             }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // A bug must not stop the relay on every instance: it is logged, and the next tick tries again.
+                LogTickFailed(_logger, e);
+            }
         }
         while (await timer.WaitForNextTickAsync(stoppingToken));
     }
 
     public async Task RunOnceAsync(CancellationToken ct)
     {
-        if (_replayRequested)
-        {
-            _replayRequested = false;
-            if (!await ReplayAsync(ct)) _replayRequested = true;
-        }
-        // A backlog drains at the speed Redis takes it, not one batch per tick: batches (each its own transaction)
-        // follow one another while every row of the last one was applied, for at most a tick's worth of time.
-        var started = _time.GetTimestamp();
-        while (await RelayBatchAsync(ct) && _time.GetElapsedTime(started) < _options.RelayInterval) { }
-        await MeasureBacklogAsync(ct);
+        await _proof.RefreshAsync(ct);
+        if (_proof.Trust != RedisTrust.Proven || !await TryLeaseAsync(ct)) return;
+        await WriteMarksAsync(ct);
         if (_time.GetUtcNow() - _cleanedAt >= CleanUpEvery) await CleanUpAsync(ct);
     }
 
-    /// <summary>Applies one batch of pending rows; true if it was full and all of it applied (more may be waiting).</summary>
-    private async Task<bool> RelayBatchAsync(CancellationToken ct)
+    // One writer at a time (the others would only repeat its work); another takes over when its lease runs out.
+    private async Task<bool> TryLeaseAsync(CancellationToken ct)
     {
         await using var db = await _dbs.CreateDbContextAsync(ct);
         var now = _time.GetUtcNow();
-        var cutoff = now - _options.RelayGrace;
-        await using var tx = await db.Database.BeginTransactionAsync(ct);
-        var rows = await db.Outbox
-            .FromSql($"""SELECT * FROM outbox WHERE "AppliedAt" IS NULL AND "CreatedAt" < {cutoff} ORDER BY "Id" LIMIT {Batch} FOR UPDATE SKIP LOCKED""")
-            .ToListAsync(ct);
-        var applied = 0;
-        foreach (var row in rows)
-        {
-            if (await _pipeline.TryApplyAsync(row, ct))
-            {
-                row.AppliedAt = now;
-                applied++;
-                continue;
-            }
-            row.Attempts++;
-            break; // Redis refuses: keep the order, try again next tick.
-        }
-        await db.SaveChangesAsync(ct);
-        await tx.CommitAsync(ct);
-        return rows.Count == Batch && applied == rows.Count;
+        var lease = _options.RelayInterval * 5 > TimeSpan.FromSeconds(5) ? _options.RelayInterval * 5 : TimeSpan.FromSeconds(5);
+        return await db.Database.ExecuteSqlAsync($"""
+            UPDATE redis_keyspaces SET "Writer" = {_instance}, "WriterUntil" = {now + lease}
+            WHERE "Prefix" = {_prefix} AND "Generation" = {_store.Generation} AND ("Writer" = {_instance} OR "WriterUntil" < {now})
+            """, ct) == 1;
     }
 
-    private async Task MeasureBacklogAsync(CancellationToken ct)
+    private async Task WriteMarksAsync(CancellationToken ct)
     {
-        await using var db = await _dbs.CreateDbContextAsync(ct);
-        var now = _time.GetUtcNow();
-        var pending = db.Outbox.AsNoTracking().Where(o => o.AppliedAt == null);
-        var oldest = await pending.MinAsync(o => (DateTimeOffset?)o.CreatedAt, ct);
-        Backlog = oldest is null ? (0, TimeSpan.Zero) : (await pending.LongCountAsync(ct), now - oldest.Value);
-    }
-
-    private async Task<bool> ReplayAsync(CancellationToken ct)
-    {
-        await using var db = await _dbs.CreateDbContextAsync(ct);
-        var since = _time.GetUtcNow() - _options.ReplayWindow;
-        long after = 0;
-        var replayed = 0;
+        if (_proof.Keyspace is not { } keyspace || _proof.Masters is not { } masters || keyspace.Generation != _store.Generation) return;
+        var expected = masters.ToDictionary(m => m.EndPoint.ToString()!, m => m.RawMark);
+        var identities = masters.ToDictionary(m => m.EndPoint.ToString()!, m => m.Identity);
+        var floor = _proof.Floor;
+        var started = _time.GetTimestamp();
         while (true)
         {
-            var rows = await db.Outbox.AsNoTracking().Where(o => o.CreatedAt > since && o.Id > after).OrderBy(o => o.Id).Take(500).ToListAsync(ct);
-            foreach (var row in rows)
+            await using var db = await _dbs.CreateDbContextAsync(ct);
+            var horizon = await RedisProof.CurrentHorizonAsync(db, ct);
+            var rows = await db.Outbox.AsNoTracking().Where(o => o.TxId >= floor && o.TxId < horizon && o.SetAsideAt == null)
+                .OrderBy(o => o.TxId).ThenBy(o => o.Id).Take(Chunk + 1).ToListAsync(ct);
+            var upTo = horizon;
+            if (rows.Count > Chunk)
             {
-                if (!await _pipeline.TryApplyAsync(row, ct)) return false;
-                replayed++;
+                // A chunk ends between two transactions, so the mark never splits one.
+                upTo = rows[Chunk].TxId;
+                rows = rows.Where(r => r.TxId < upTo).ToList();
+                if (rows.Count == 0)
+                {
+                    rows = await db.Outbox.AsNoTracking().Where(o => o.TxId == upTo && o.SetAsideAt == null).ToListAsync(ct);
+                    upTo++;
+                }
             }
-            if (rows.Count < 500) break;
-            after = rows[^1].Id;
+            var result = await _pipeline.ReapplyAsync(rows, ct);
+            if (result.Failed.Count > 0 && !await SetAsideAsync(db, rows, result.Failed, ct)) return;
+            if (!result.Complete)
+            {
+                if (!_stalled) LogStalled(_logger, rows.Count);
+                _stalled = true;
+                return;
+            }
+            _stalled = false;
+
+            // The writes above count only if the masters that acknowledged them are still the same processes, with
+            // the same history and the same slots: otherwise a master may have lost them, and its mark stays.
+            var now = await _marks.ReadAsync();
+            if (now.Count != identities.Count || now.Any(m => identities.GetValueOrDefault(m.EndPoint.ToString()!) != m.Identity))
+            {
+                LogMastersChanged(_logger);
+                return;
+            }
+            var mark = new NodeMark(keyspace.Generation, upTo);
+            foreach (var master in now)
+            {
+                var endpoint = master.EndPoint.ToString()!;
+                if (!await _marks.AdvanceAsync(master, expected[endpoint], mark)) return; // written by another, or older now
+                expected[endpoint] = mark.Encode();
+            }
+            if (rows.Count > 0)
+            {
+                var at = _time.GetUtcNow();
+                await db.Outbox.Where(o => o.TxId >= floor && o.TxId < upTo && o.AppliedAt == null).ExecuteUpdateAsync(u => u.SetProperty(o => o.AppliedAt, at), ct);
+                Interlocked.Add(ref _reapplied, rows.Count);
+            }
+            floor = upTo;
+            if (upTo == horizon || _time.GetElapsedTime(started) >= _options.RelayInterval) return;
         }
-        if (replayed > 0) LogReplayed(_logger, replayed);
-        return true;
     }
 
+    // A row that keeps failing on its own (three ticks in a row) while Redis takes other writes is set aside, so it
+    // cannot hold every later row back; each instance keeps it pending. False while a failing row is not set aside
+    // yet: the marks wait for it.
+    private async Task<bool> SetAsideAsync(AppDbContext db, List<OutboxMessage> rows, IReadOnlyList<(long Id, string Error)> failed, CancellationToken ct)
+    {
+        var redisTakesWrites = true;
+        if (failed.Any(f => f.Error != MalformedPayload))
+        {
+            try
+            {
+                await _store.CanaryAsync();
+            }
+            catch (Exception e) when (e is RedisException or RedisTimeoutException)
+            {
+                redisTakesWrites = false;
+            }
+        }
+        var now = _time.GetUtcNow();
+        var allSetAside = true;
+        foreach (var (id, error) in failed.DistinctBy(f => f.Id))
+        {
+            var attempts = (rows.FirstOrDefault(r => r.Id == id)?.Attempts ?? 0) + 1;
+            var setAside = error == MalformedPayload || (redisTakesWrites && attempts >= 3);
+            await db.Outbox.Where(o => o.Id == id).ExecuteUpdateAsync(u => u
+                .SetProperty(o => o.SetAsideAt, o => setAside ? now : o.SetAsideAt).SetProperty(o => o.Attempts, attempts).SetProperty(o => o.LastError, error), ct);
+            if (!setAside)
+            {
+                allSetAside = false;
+                continue;
+            }
+            Interlocked.Increment(ref _setAside);
+            LogSetAside(_logger, id, rows.FirstOrDefault(r => r.Id == id)?.Kind ?? "?", error);
+        }
+        return allSetAside;
+    }
+
+    // Rows below every master's mark and past the retention go, and rows too old to matter go whatever happened to
+    // them; PostgreSQL records how far back the outbox still reaches, so a mark older than that is known unprovable.
     private async Task CleanUpAsync(CancellationToken ct)
     {
         await using var db = await _dbs.CreateDbContextAsync(ct);
         var now = _time.GetUtcNow();
-        var retention = _options.OutboxRetention > _options.ReplayWindow ? _options.OutboxRetention : _options.ReplayWindow;
-        var appliedBefore = now - retention;
-        var abandonedBefore = now - _abandonAfter;
-        await db.Outbox.Where(o => (o.AppliedAt != null && o.CreatedAt < appliedBefore) || o.CreatedAt < abandonedBefore).ExecuteDeleteAsync(ct);
+        var retained = now - _options.OutboxRetention;
+        var abandoned = now - _abandonAfter;
+        await db.Database.ExecuteSqlAsync($"""
+            WITH gone AS (
+                DELETE FROM outbox WHERE ("TxId" < {_proof.Floor} AND "CreatedAt" < {retained} AND "SetAsideAt" IS NULL) OR "CreatedAt" < {abandoned}
+                RETURNING "TxId")
+            UPDATE redis_keyspaces SET "PrunedBelow" = GREATEST("PrunedBelow", (SELECT max("TxId") + 1 FROM gone))
+            WHERE "Prefix" = {_prefix} AND EXISTS (SELECT 1 FROM gone)
+            """, ct);
         _cleanedAt = now;
     }
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Replayed {Count} recent outbox rows into Redis")]
-    private static partial void LogReplayed(ILogger logger, int count);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox relay cannot reach PostgreSQL or Redis ({ExceptionType}); retrying")]
     private static partial void LogFailing(ILogger logger, string exceptionType);
 
+    [LoggerMessage(Level = LogLevel.Error, Message = "Outbox relay tick failed")]
+    private static partial void LogTickFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Outbox relay recovered")]
     private static partial void LogRecovered(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis refuses the relay's writes ({Rows} rows waiting); every instance holds Redis's answers against them meanwhile")]
+    private static partial void LogStalled(ILogger logger, int rows);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "A Redis master changed (restart, promotion or slot move) while the relay wrote; its mark stays until the next tick")]
+    private static partial void LogMastersChanged(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Outbox row {Id} ({Kind}) set aside: applying it failed ({Error}); its users are decided by PostgreSQL until it no longer matters")]
+    private static partial void LogSetAside(ILogger logger, long id, string kind, string error);
 }

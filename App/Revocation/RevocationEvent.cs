@@ -8,15 +8,32 @@ public abstract record RevocationEvent
 {
     public abstract string Kind { get; }
 
-    public static RevocationEvent? Read(string kind, string payload) => kind switch
+    /// <summary>
+    /// The change a row carries; null for a kind this version does not know. Throws <see cref="JsonException"/> on a
+    /// malformed payload, including one that parses but lacks what the change needs.
+    /// </summary>
+    public static RevocationEvent? Read(string kind, string payload)
     {
-        SessionsRevoked.Name => JsonSerializer.Deserialize(payload, RevocationJson.Default.SessionsRevoked),
-        UsersChanged.Name => JsonSerializer.Deserialize(payload, RevocationJson.Default.UsersChanged),
-        UserSessionsEnded.Name => JsonSerializer.Deserialize(payload, RevocationJson.Default.UserSessionsEnded),
-        RolesChanged.Name => JsonSerializer.Deserialize(payload, RevocationJson.Default.RolesChanged),
-        KeysChanged.Name => new KeysChanged(),
-        _ => null,
-    };
+        RevocationEvent? change = kind switch
+        {
+            SessionsRevoked.Name => JsonSerializer.Deserialize(payload, RevocationJson.Default.SessionsRevoked),
+            UsersChanged.Name => JsonSerializer.Deserialize(payload, RevocationJson.Default.UsersChanged),
+            UserSessionsEnded.Name => JsonSerializer.Deserialize(payload, RevocationJson.Default.UserSessionsEnded),
+            RolesChanged.Name => JsonSerializer.Deserialize(payload, RevocationJson.Default.RolesChanged),
+            KeysChanged.Name => new KeysChanged(),
+            _ => null,
+        };
+        var complete = change switch
+        {
+            null => kind is not (SessionsRevoked.Name or UsersChanged.Name or UserSessionsEnded.Name or RolesChanged.Name),
+            SessionsRevoked e => e.Reason is not null && e.Sessions is not null,
+            UsersChanged e => e.Reason is not null && e.Users is not null,
+            UserSessionsEnded e => e.Reason is not null && e.UserId != Guid.Empty,
+            RolesChanged e => e.Users is not null && e.TenantId != Guid.Empty,
+            _ => true,
+        };
+        return complete ? change : throw new JsonException($"A {kind} row lacks what the change needs.");
+    }
 
     public string Write() => this switch
     {
@@ -53,15 +70,22 @@ public sealed record UserSessionsEnded(Guid UserId, long Epoch, long Version, st
     [JsonIgnore] public RevokedSession[]? Ended { get; init; }
 }
 
-/// <summary>Users whose security version moved (roles, ban, kick-all, password, deletion): their live entries are rewritten.</summary>
-public sealed record UsersChanged(string Reason, Guid[] Users) : RevocationEvent
+/// <summary>
+/// Users whose security version moved (roles, ban, kick-all, password, deletion): their live entries are rewritten.
+/// <see cref="Versions"/> (same order as <see cref="Users"/>) are the versions they moved to; rows written before
+/// versions were recorded have none, and their users are then judged by PostgreSQL while the row is pending.
+/// </summary>
+public sealed record UsersChanged(string Reason, Guid[] Users, long[]? Versions = null) : RevocationEvent
 {
     public const string Name = "users.changed";
     [JsonIgnore] public override string Kind => Name;
 }
 
-/// <summary>A tenant's roles changed (permissions, deletion); <see cref="Users"/> hold an affected role.</summary>
-public sealed record RolesChanged(Guid TenantId, Guid[] Users) : RevocationEvent
+/// <summary>
+/// A tenant's roles changed (permissions, deletion); <see cref="Users"/> hold an affected role. The tenant's role set
+/// moved to <see cref="RolesVersion"/>, and the holders to <see cref="Versions"/> (same order as the users).
+/// </summary>
+public sealed record RolesChanged(Guid TenantId, Guid[] Users, long? RolesVersion = null, long[]? Versions = null) : RevocationEvent
 {
     public const string Name = "roles.changed";
     [JsonIgnore] public override string Kind => Name;

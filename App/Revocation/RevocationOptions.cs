@@ -15,18 +15,21 @@ public sealed class RevocationOptions
     /// <summary>How often this instance proves its invalidation subscription by sending itself a message.</summary>
     public TimeSpan ProbeInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>How often the relay looks for outbox rows that were committed but not confirmed in Redis.</summary>
+    /// <summary>
+    /// How often each instance reads the Redis masters' marks and the outbox rows above them, and the writer applies
+    /// rows again and moves the marks. A master that comes back older is noticed within this (at most 00:00:10).
+    /// </summary>
     public TimeSpan RelayInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>A row younger than this is left to the request that wrote it.</summary>
-    public TimeSpan RelayGrace { get; set; } = TimeSpan.FromSeconds(2);
+    /// <summary>
+    /// Rows every master's mark has passed are kept this long, so a master that comes back up to this much older is
+    /// caught up from its mark; one older than that is abandoned (a new key generation, rebuilt from PostgreSQL).
+    /// </summary>
+    public TimeSpan OutboxRetention { get; set; } = TimeSpan.FromMinutes(15);
 
     /// <summary>
-    /// After Redis may have lost writes (reconnect, failover, restart), every outbox row of this window is applied
-    /// again, applied or not. Must exceed the longest replication lag plus the time to notice the failover.
+    /// <c>/health/ready</c> reports Degraded when the oldest change Redis has not proven it holds is older than this
+    /// (Redis refuses writes, or the relay is stalled): still correct, since PostgreSQL then decides the users concerned.
     /// </summary>
-    public TimeSpan ReplayWindow { get; set; } = TimeSpan.FromMinutes(10);
-
-    /// <summary>Applied rows are kept this long (at least <see cref="ReplayWindow"/>), then deleted.</summary>
-    public TimeSpan OutboxRetention { get; set; } = TimeSpan.FromMinutes(15);
+    public TimeSpan ProofLagWarning { get; set; } = TimeSpan.FromSeconds(30);
 }

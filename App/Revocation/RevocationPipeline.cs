@@ -27,6 +27,9 @@ public sealed partial class RevocationPipeline(
     public const char KeysKind = 'k';
     public const char TombstoneKind = 't';
 
+    /// <summary>The error recorded for a row whose payload cannot be read (set aside at once).</summary>
+    public const string MalformedPayload = "malformed payload";
+
     /// <summary>A revoked session as every instance's L1 remembers it: <c>&lt;sid&gt;|&lt;secret hash&gt;|&lt;reason&gt;</c>.</summary>
     public static string TombstoneLine(RevokedSession s, string reason) =>
         $"{TombstoneKind}:{s.Id:N}|{(s.SecretHash is null ? "" : Microsoft.AspNetCore.WebUtilities.WebEncoders.Base64UrlEncode(s.SecretHash))}|{reason}";
@@ -53,43 +56,33 @@ public sealed partial class RevocationPipeline(
         return row;
     }
 
-    /// <summary>Applies rows this request committed and confirms them; what fails is left to the relay.</summary>
+    /// <summary>
+    /// Applies the rows this request committed. Nothing is confirmed here: the relay applies every row again before
+    /// Redis's marks may cover it (see <see cref="RedisProof"/>), so a write that fails or is lost here is repaired
+    /// there, and meanwhile every instance holds Redis's answers against the row.
+    /// </summary>
     public async Task ApplyCommittedAsync(IReadOnlyList<OutboxMessage> rows)
     {
-        if (rows.Count == 0) return;
-        var applied = new List<long>(rows.Count);
         foreach (var row in rows)
         {
-            // A kick-all's tombstones are written here, its sessions' rows by the relay: the row stays unconfirmed
-            // until then, so the request pays for one user's row, not for a thousand sessions'.
-            var rowsLater = row.Kind == UserSessionsEnded.Name;
-            if (await TryApplyAsync(row, CancellationToken.None, writeRows: !rowsLater) && !rowsLater) applied.Add(row.Id);
-        }
-        if (applied.Count == 0) return;
-        try
-        {
-            await using var db = await dbs.CreateDbContextAsync();
-            var now = time.GetUtcNow();
-            await db.Outbox.Where(o => applied.Contains(o.Id)).ExecuteUpdateAsync(u => u.SetProperty(o => o.AppliedAt, now));
-        }
-        catch (Exception e) when (IsTransient(e))
-        {
-            // Unconfirmed rows are applied once more by the relay; applying twice is harmless.
-            LogConfirmFailed(logger, e.GetType().Name);
+            // A kick-all's tombstones are written here, its sessions' rows by the relay: the request pays for one
+            // user's row, not for a thousand sessions'.
+            if (row.Change is RevocationEvent change) await TryApplyAsync(change, CancellationToken.None, writeRows: row.Kind != UserSessionsEnded.Name);
         }
     }
+
+    /// <summary>Applies a change that has no row of its own (a retried logout or kick re-announcing an ended session).</summary>
+    public Task ApplyUnrecordedAsync(RevocationEvent change) => TryApplyAsync(change, CancellationToken.None);
 
     /// <summary>
     /// Makes Redis agree with one committed change and tells every instance; false if Redis (or PostgreSQL) failed.
     /// <paramref name="writeRows"/>: also write the sessions' rows that a <see cref="UserSessionsEnded"/> ended (the
     /// request leaves them to the relay, and passes the sessions it read).
     /// </summary>
-    public async Task<bool> TryApplyAsync(OutboxMessage row, CancellationToken ct, bool writeRows = true)
+    public async Task<bool> TryApplyAsync(RevocationEvent change, CancellationToken ct, bool writeRows = true)
     {
-        var change = row.Change as RevocationEvent ?? RevocationEvent.Read(row.Kind, row.Payload);
-        if (change is null) return true;
         // First, and whatever Redis does with the writes below: every instance remembers the revocation in its L1, so
-        // a write Redis refuses (or loses) does not let a session back in while the relay retries.
+        // a write Redis refuses (or loses) does not let a session back in before the relay has retried it.
         var remember = change switch
         {
             SessionsRevoked ended => ended.Sessions.Select(s => TombstoneLine(s, ended.Reason)).ToList(),
@@ -104,44 +97,122 @@ public sealed partial class RevocationPipeline(
             }
             catch (Exception e) when (IsTransient(e))
             {
-                LogApplyFailed(logger, row.Kind, row.Id, e.GetType().Name);
-            }
-        }
-        if (change is UserSessionsEnded userEnded)
-        {
-            try
-            {
-                if (writeRows || userEnded.Ended is null) change = userEnded with { Ended = await EndSessionRowsAsync(userEnded, ct) };
-            }
-            catch (Exception e) when (IsTransient(e))
-            {
-                LogApplyFailed(logger, row.Kind, row.Id, e.GetType().Name);
-                return false;
+                LogApplyFailed(logger, change.Kind, e.GetType().Name);
             }
         }
         try
         {
-            var lines = new List<string>();
-            if (change is KeysChanged)
-            {
-                lines.Add($"{KeysKind}:");
-            }
-            else
-            {
-                var users = new HashSet<Guid>();
-                await mode.ApplyAsync(change, users, ct);
-                if (change is RolesChanged roles) lines.Add($"{RoleSets.InvalidationKind}:{roles.TenantId:N}");
-                foreach (var user in users) lines.Add($"{UserKind}:{user:N}");
-            }
-            await bus.PublishAsync(lines);
+            await ApplyAsync(change, writeRows, ct);
             return true;
         }
         catch (Exception e) when (IsTransient(e))
         {
-            LogApplyFailed(logger, row.Kind, row.Id, e.GetType().Name);
+            LogApplyFailed(logger, change.Kind, e.GetType().Name);
             return false;
         }
     }
+
+    // Redis's half of a change, and the invalidation of the users (and role sets) it concerns.
+    private async Task ApplyAsync(RevocationEvent change, bool writeRows, CancellationToken ct)
+    {
+        if (change is UserSessionsEnded userEnded && (writeRows || userEnded.Ended is null))
+            change = userEnded with { Ended = await EndSessionRowsAsync(userEnded, ct) };
+        var lines = new List<string>();
+        if (change is KeysChanged)
+        {
+            lines.Add($"{KeysKind}:");
+        }
+        else
+        {
+            var users = new HashSet<Guid>();
+            await mode.ApplyAsync(change, users, ct);
+            if (change is RolesChanged roles) lines.Add($"{RoleSets.InvalidationKind}:{roles.TenantId:N}");
+            foreach (var user in users) lines.Add($"{UserKind}:{user:N}");
+        }
+        await bus.PublishAsync(lines);
+    }
+
+    /// <summary>What became of re-applying a batch of rows.</summary>
+    public sealed record Reapplied(bool Complete, IReadOnlyList<(long Id, string Error)> Failed);
+
+    /// <summary>
+    /// Applies committed rows again, collapsed: the sessions of many logouts in a few writes, each user and tenant
+    /// once, each kick-all in order. Stops at the first outage (<see cref="Reapplied.Complete"/> false). A change that
+    /// fails for another reason, or a payload that cannot be read, is reported per row and the rest goes on.
+    /// </summary>
+    public async Task<Reapplied> ReapplyAsync(IReadOnlyList<OutboxMessage> rows, CancellationToken ct)
+    {
+        var failed = new List<(long, string)>();
+        var parsed = new List<(OutboxMessage Row, RevocationEvent Change)>();
+        foreach (var row in rows)
+        {
+            var read = PendingChanges.Read(row);
+            if (read.Change is null)
+            {
+                if (IsKnown(row.Kind)) failed.Add((row.Id, MalformedPayload));
+                continue;
+            }
+            parsed.Add((row, read.Change));
+        }
+        var groups = new List<(RevocationEvent Change, IReadOnlyList<long> Ids)>();
+        foreach (var byReason in parsed.Where(p => p.Change is SessionsRevoked).GroupBy(p => ((SessionsRevoked)p.Change).Reason))
+        {
+            var sessions = byReason.SelectMany(p => ((SessionsRevoked)p.Change).Sessions).DistinctBy(s => s.Id).ToList();
+            foreach (var chunk in sessions.Chunk(500)) groups.Add((new SessionsRevoked(byReason.Key, chunk), byReason.Select(p => p.Row.Id).ToList()));
+        }
+        var changedUsers = parsed.Where(p => p.Change is UsersChanged).ToList();
+        foreach (var chunk in changedUsers.SelectMany(p => ((UsersChanged)p.Change).Users).Distinct().Chunk(500))
+            groups.Add((new UsersChanged(RevokeReasons.RolesChanged, chunk), changedUsers.Select(p => p.Row.Id).ToList()));
+        foreach (var tenant in parsed.Where(p => p.Change is RolesChanged).GroupBy(p => ((RolesChanged)p.Change).TenantId))
+            groups.Add((new RolesChanged(tenant.Key, [.. tenant.SelectMany(p => ((RolesChanged)p.Change).Users).Distinct()]), tenant.Select(p => p.Row.Id).ToList()));
+        foreach (var ended in parsed.Where(p => p.Change is UserSessionsEnded)) groups.Add((ended.Change, [ended.Row.Id]));
+        if (parsed.FirstOrDefault(p => p.Change is KeysChanged) is { Change: not null } keys) groups.Add((keys.Change, [keys.Row.Id]));
+
+        foreach (var (change, ids) in groups)
+        {
+            try
+            {
+                await ApplyAsync(change, writeRows: true, ct);
+            }
+            catch (Exception e) when (IsTransient(e))
+            {
+                if (ids.Count == 1 || !await ApplyOneByOneAsync(parsed.Where(p => ids.Contains(p.Row.Id)).ToList(), failed, ct))
+                {
+                    if (ids.Count == 1) failed.Add((ids[0], e.GetType().Name));
+                    return new Reapplied(false, failed);
+                }
+            }
+            catch (Exception e)
+            {
+                LogReapplyFailed(logger, change.Kind, e.GetType().Name);
+                if (ids.Count == 1) failed.Add((ids[0], e.GetType().Name));
+                else await ApplyOneByOneAsync(parsed.Where(p => ids.Contains(p.Row.Id)).ToList(), failed, ct);
+            }
+        }
+        return new Reapplied(true, failed);
+    }
+
+    // Finds which rows of a failed group fail on their own; false when every one of them failed (an outage, likely).
+    private async Task<bool> ApplyOneByOneAsync(List<(OutboxMessage Row, RevocationEvent Change)> rows, List<(long, string)> failed, CancellationToken ct)
+    {
+        var any = false;
+        foreach (var (row, change) in rows)
+        {
+            try
+            {
+                await ApplyAsync(change, writeRows: true, ct);
+                any = true;
+            }
+            catch (Exception e)
+            {
+                failed.Add((row.Id, e.GetType().Name));
+            }
+        }
+        return any;
+    }
+
+    private static bool IsKnown(string kind) =>
+        kind is SessionsRevoked.Name or UsersChanged.Name or UserSessionsEnded.Name or RolesChanged.Name or KeysChanged.Name;
 
     /// <summary>
     /// Writes the rows of the sessions a kick-all ended (the live rows of an older epoch) and returns them, with the
@@ -168,9 +239,9 @@ public sealed partial class RevocationPipeline(
         e is RedisException or RedisTimeoutException or NpgsqlException or TimeoutException or DbUpdateException
         || (e is InvalidOperationException && e.InnerException is NpgsqlException);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Applying outbox row {Id} ({Kind}) failed ({ExceptionType}); the relay retries it")]
-    private static partial void LogApplyFailed(ILogger logger, string kind, long id, string exceptionType);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Applying a {Kind} change failed ({ExceptionType}); the relay applies it again")]
+    private static partial void LogApplyFailed(ILogger logger, string kind, string exceptionType);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Confirming applied outbox rows failed ({ExceptionType}); the relay applies them again")]
-    private static partial void LogConfirmFailed(ILogger logger, string exceptionType);
+    [LoggerMessage(Level = LogLevel.Error, Message = "Re-applying a {Kind} change failed ({ExceptionType}); its rows are tried one by one")]
+    private static partial void LogReapplyFailed(ILogger logger, string kind, string exceptionType);
 }

@@ -25,13 +25,16 @@ public sealed class BlacklistMode : IAuthMode
     private readonly LocalMap<Guid, UserRevocations> _local;
     private readonly LocalMap<Guid, string> _revokedSessions;
     private readonly UserFloors _floors;
+    private readonly RedisProof _proof;
     private readonly TimeProvider _time;
     private readonly JwtOptions _jwt;
     private readonly Observability.SessionGateMetrics _metrics;
 
     public BlacklistMode(IDbContextFactory<AppDbContext> dbs, RedisStore redis, JwtCredentials credentials, TokenService tokens, KeyRing keys,
-        LocalCache cache, InvalidationBus bus, UserFloors floors, TimeProvider time, IOptions<JwtOptions> jwt, Observability.SessionGateMetrics metrics)
+        LocalCache cache, InvalidationBus bus, UserFloors floors, RedisProof proof, TimeProvider time, IOptions<JwtOptions> jwt,
+        Observability.SessionGateMetrics metrics)
     {
+        _proof = proof;
         _metrics = metrics;
         _floors = floors;
         _dbs = dbs;
@@ -83,6 +86,14 @@ public sealed class BlacklistMode : IAuthMode
         if (!databaseOnly && _revokedSessions.TryGet(token.Identity.SessionId, out var ended)) return AuthOutcome.Revoked(ended);
         var userId = token.Identity.UserId;
         if (!databaseOnly && _floors.Refuses(userId, token.Version) is { } floored) return AuthOutcome.Revoked(floored);
+        if (!databaseOnly)
+        {
+            // Changes Redis has not proven it holds (it may have lost them, or refused them) win over its answer.
+            var judged = _proof.Pending.Judge(userId, token.Identity.SessionId, token.Version, token.Jti);
+            if (judged.Verdict == PendingVerdict.Revoked || judged is { Verdict: PendingVerdict.Stale, Reason: not null })
+                return AuthOutcome.Revoked(judged.Reason!);
+            if (judged.Verdict == PendingVerdict.Stale) databaseOnly = true; // a version no row states: PostgreSQL decides
+        }
 
         UserRevocations? state;
         if (databaseOnly)
@@ -97,8 +108,16 @@ public sealed class BlacklistMode : IAuthMode
             {
                 var truth = await LoadAsync(userId, ct);
                 if (truth is null) return AuthOutcome.Unknown;
-                await _redis.RebuildUserRevocationsAsync(userId, truth.Version, truth.Reason,
-                    truth.Entries.Select(e => KeyValuePair.Create(e.Key, $"{e.Value.Reason}|{e.Value.Until}")), RevocationLife + TimeSpan.FromMinutes(1), _time.GetUtcNow());
+                try
+                {
+                    await _redis.RebuildUserRevocationsAsync(userId, truth.Version, truth.Reason,
+                        truth.Entries.Select(e => KeyValuePair.Create(e.Key, $"{e.Value.Reason}|{e.Value.Until}")), RevocationLife + TimeSpan.FromMinutes(1), _time.GetUtcNow());
+                }
+                catch (StackExchange.Redis.RedisServerException)
+                {
+                    // Redis answers but refuses writes (maxmemory, MISCONF): PostgreSQL's answer stands for this request.
+                    return Decide(token, truth);
+                }
                 // Revocations that landed meanwhile were merged in Redis: decide on the merged state.
                 state = await _redis.GetUserRevocationsAsync(userId) ?? truth;
             }

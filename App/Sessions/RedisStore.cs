@@ -19,14 +19,26 @@ namespace SessionGate.Sessions;
 public sealed class RedisStore(IConnectionMultiplexer redis, IOptions<RedisOptions> options)
 {
     private readonly string _prefix = options.Value.KeyPrefix;
+    // Cached state (sessions, revocations, role sets) lives under a key generation that PostgreSQL names: moving it
+    // abandons whatever Redis holds (a master that came back older than the outbox reaches) in one step.
+    private volatile string _cached = options.Value.KeyPrefix + "0:";
 
     private IDatabase Db => redis.GetDatabase();
 
-    internal RedisKey OpaqueKey(ReadOnlySpan<byte> secretHash) => $"{_prefix}{{o:{WebEncoders.Base64UrlEncode(secretHash)}}}";
-    internal RedisKey UserTag(Guid userId) => $"{_prefix}{{u:{userId:N}}}";
+    /// <summary>The key generation of every cached key (see <c>Revocation/RedisProof</c>).</summary>
+    public long Generation { get; private set; }
+
+    public void UseGeneration(long generation)
+    {
+        _cached = $"{_prefix}{generation}:";
+        Generation = generation;
+    }
+
+    internal RedisKey OpaqueKey(ReadOnlySpan<byte> secretHash) => $"{_cached}{{o:{WebEncoders.Base64UrlEncode(secretHash)}}}";
+    internal RedisKey UserTag(Guid userId) => $"{_cached}{{u:{userId:N}}}";
     internal RedisKey SessionKey(Guid userId, Guid sessionId) => $"{UserTag(userId)}:s:{sessionId:N}";
     internal RedisKey UserRevocationsKey(Guid userId) => $"{UserTag(userId)}:rv";
-    internal RedisKey RoleSetKey(Guid tenantId) => $"{_prefix}{{t:{tenantId:N}}}:roles";
+    internal RedisKey RoleSetKey(Guid tenantId) => $"{_cached}{{t:{tenantId:N}}}:roles";
 
     // ---- Session entries (Opaque and SessionCache) ----------------------------------------------------------------
 
@@ -57,6 +69,21 @@ public sealed class RedisStore(IConnectionMultiplexer redis, IOptions<RedisOptio
         entry.Live is { } live
             ? FailFastAsync(Db, key, (db, k, flags) => db.ScriptEvaluateAsync(SetLiveScript, [k], [entry.Encode(), Millis(ttl), live.Version], flags))
             : FailFastAsync(Db, key, (db, k, flags) => db.StringSetAsync(k, entry.Encode(), Clamp(ttl), flags: flags));
+
+    // A sliding write only moves the expiry of the very entry it read: never one that is missing (Redis lost it, and a
+    // rebuild from PostgreSQL will decide), a tombstone, or one at another security version (a change rewrote it).
+    private const string TouchLiveScript = """
+        local cur = redis.call('GET', KEYS[1])
+        if not cur or string.sub(cur, 1, 1) ~= 'L' then return 0 end
+        local v = tonumber(string.match(cur, '^L(%d+):'))
+        if v ~= tonumber(ARGV[3]) then return 0 end
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+        return 1
+        """;
+
+    /// <summary>Writes a slid live entry over the same live entry at the same version, and nothing else.</summary>
+    public Task TouchSessionAsync(RedisKey key, SessionSnapshot slid, TimeSpan ttl) =>
+        Db.ScriptEvaluateAsync(TouchLiveScript, [key], [SessionEntry.Of(slid).Encode(), Millis(ttl), slid.Version], CommandFlags.DemandMaster);
 
     // ---- A user's revocations (Blacklist) --------------------------------------------------------------------------
     // One hash per user: "v" = "<version>|<reason>" is the marker that the hash is complete; "s:<sid>" and "j:<jti>"
@@ -274,6 +301,9 @@ public sealed class RedisStore(IConnectionMultiplexer redis, IOptions<RedisOptio
     }
 
     public Task<TimeSpan> PingAsync() => Db.PingAsync();
+
+    /// <summary>A throwaway write: whether Redis takes writes at all (a refusing Redis fails it).</summary>
+    public Task CanaryAsync() => Db.StringSetAsync($"{_prefix}{{canary}}", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), TimeSpan.FromMinutes(1), flags: CommandFlags.DemandMaster);
 
     private static long Millis(TimeSpan ttl) => (long)Clamp(ttl).TotalMilliseconds;
 

@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using Microsoft.EntityFrameworkCore;
 using SessionGate.Data;
 using SessionGate.Revocation;
+using StackExchange.Redis;
 
 namespace SessionGate.Sessions;
 
@@ -77,19 +78,30 @@ public sealed class RoleSets
         });
     }
 
-    /// <summary>The tenant's role set, covering <paramref name="roleIds"/> if the tenant still has them.</summary>
-    public async ValueTask<RoleSet> GetAsync(Guid tenantId, Guid[] roleIds, bool databaseOnly, CancellationToken ct)
+    /// <summary>
+    /// The tenant's role set, covering <paramref name="roleIds"/> if the tenant still has them, at
+    /// <paramref name="minVersion"/> or newer (a role change Redis has not proven it holds).
+    /// </summary>
+    public async ValueTask<RoleSet> GetAsync(Guid tenantId, Guid[] roleIds, bool databaseOnly, CancellationToken ct, long minVersion = 0)
     {
-        if (!databaseOnly && _local.TryGet(tenantId, out var local) && local.Covers(roleIds)) return local;
+        if (!databaseOnly && _local.TryGet(tenantId, out var local) && local.Covers(roleIds) && local.Version >= minVersion) return local;
         if (databaseOnly) return await LoadAsync(tenantId, ct);
 
         var sequence = _cache.Sequence;
         var stored = await _redis.GetRoleSetAsync(tenantId);
-        // A role id the copy does not know may be a role created since: PostgreSQL settles it.
-        if (stored is null || !stored.Covers(roleIds))
+        // A role id the copy does not know may be a role created since, and an older copy may be what a Redis that
+        // came back older holds: PostgreSQL settles both, and its answer is written back (only forward).
+        if (stored is null || !stored.Covers(roleIds) || stored.Version < minVersion)
         {
             stored = await LoadAsync(tenantId, ct);
-            await _redis.SetRoleSetAsync(stored);
+            try
+            {
+                await _redis.SetRoleSetAsync(stored);
+            }
+            catch (RedisServerException)
+            {
+                return stored; // Redis refuses writes: this answer stands for this request, and is not cached
+            }
         }
         _local.Fill(tenantId, stored, Guid.Empty, sequence);
         return stored;

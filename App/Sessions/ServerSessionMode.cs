@@ -16,6 +16,7 @@ public sealed class ServerSessionServices(
     SlidingWriter slider,
     InvalidationBus bus,
     UserFloors floors,
+    RedisProof proof,
     TimeProvider time,
     IOptions<SessionLifetimeOptions> options,
     Observability.SessionGateMetrics metrics)
@@ -28,6 +29,7 @@ public sealed class ServerSessionServices(
     public SlidingWriter Slider => slider;
     public InvalidationBus Bus => bus;
     public UserFloors Floors => floors;
+    public RedisProof Proof => proof;
     public TimeProvider Time => time;
     public SessionLifetimeOptions Options => options.Value;
 }
@@ -96,9 +98,17 @@ public abstract class ServerSessionMode
                 // Redis lost it (flush, restart, failover, eviction) or never had it: PostgreSQL decides.
                 entry = await RebuildAsync(session, ct);
                 if (entry is null) return AuthOutcome.Unknown;
-                await Redis.WriteSessionAsync(key, entry, EntryTtl(entry));
-                // A revocation may have landed in between; its tombstone won, so read what Redis holds now.
-                if (entry.Live is not null) entry = await Redis.GetSessionAsync(key) ?? entry;
+                try
+                {
+                    await Redis.WriteSessionAsync(key, entry, EntryTtl(entry));
+                    // A revocation may have landed in between; its tombstone won, so read what Redis holds now.
+                    if (entry.Live is not null) entry = await Redis.GetSessionAsync(key) ?? entry;
+                }
+                catch (RedisServerException)
+                {
+                    // Redis answers but refuses writes (maxmemory, MISCONF): PostgreSQL's answer stands for this request.
+                    return await DecideAsync(session, new View(entry), databaseOnly: true, ct);
+                }
             }
             view = new View(entry);
             if (entry.Live is { } live) _local.Fill(session.Key, view, live.UserId, sequence);
@@ -111,13 +121,24 @@ public abstract class ServerSessionMode
     private async ValueTask<AuthOutcome> DecideAsync(SessionRef session, View view, bool databaseOnly, CancellationToken ct)
     {
         if (view.Entry.Live is not { } s) return AuthOutcome.Revoked(view.Entry.Revoked ?? RevokeReasons.Kicked);
-        // A kick-all announced a floor: its tombstones may not have reached Redis (or this L1) yet.
-        if (!databaseOnly && _s.Floors.Refuses(s.UserId, s.Version) is { } floored) return AuthOutcome.Revoked(floored);
+        var minRoles = 0L;
+        if (!databaseOnly)
+        {
+            // A kick-all announced a floor: its tombstones may not have reached Redis (or this L1) yet.
+            if (_s.Floors.Refuses(s.UserId, s.Version) is { } floored) return AuthOutcome.Revoked(floored);
+            // Changes Redis has not proven it holds (it may have lost them, or refused them): they win over its answer.
+            var pending = _s.Proof.Pending;
+            var judged = pending.Judge(s.UserId, s.SessionId, s.Version);
+            if (judged.Verdict == PendingVerdict.Revoked) return AuthOutcome.Revoked(judged.Reason!);
+            if (judged.Verdict == PendingVerdict.Stale) return await DecideFromDatabaseAsync(session, ct);
+            minRoles = pending.MinRolesVersion(s.TenantId);
+        }
         if (session.UserId != Guid.Empty && (s.UserId != session.UserId || s.SessionId != session.SessionId)) return AuthOutcome.Unknown;
         var now = Time.GetUtcNow();
         if (s.IsExpired(now)) return AuthOutcome.Revoked(RevokeReasons.Expired);
 
-        var roles = await _s.RoleSets.GetAsync(s.TenantId, s.RoleIds, databaseOnly, ct);
+        var roles = await _s.RoleSets.GetAsync(s.TenantId, s.RoleIds, databaseOnly, ct, minRoles);
+        var read = view;
         var outcome = view.Outcome;
         if (outcome is null || view.RoleSetVersion != roles.Version)
         {
@@ -126,15 +147,33 @@ public abstract class ServerSessionMode
                 names, permissions, s.CreatedAt, s.AbsoluteExpiresAt);
             outcome = AuthOutcome.Success(identity.ToPrincipal());
             view = view with { Outcome = outcome, RoleSetVersion = roles.Version };
-            if (!databaseOnly) _local.Update(session.Key, view);
         }
         if (now - s.LastTouchedAt >= _s.Options.SlidingWriteInterval)
         {
             var slid = s with { LastTouchedAt = now, IdleExpiresAt = _s.Options.NextIdleExpiry(now, s.AbsoluteExpiresAt) };
             _s.Slider.Enqueue(slid, databaseOnly ? (RedisKey?)null : KeyOf(session));
-            if (!databaseOnly) _local.Update(session.Key, view with { Entry = SessionEntry.Of(slid) });
+            view = view with { Entry = SessionEntry.Of(slid) };
         }
+        // Only over the entry this request read: one that an invalidation replaced meanwhile is left alone.
+        if (!databaseOnly && !ReferenceEquals(view, read)) _local.Update(session.Key, read, view);
         return outcome;
+    }
+
+    // Redis's entry is older than a change it has not proven it holds: PostgreSQL decides, and the entry is rewritten
+    // (only forward), so the next request finds Redis current again.
+    private async ValueTask<AuthOutcome> DecideFromDatabaseAsync(SessionRef session, CancellationToken ct)
+    {
+        var truth = await RebuildAsync(session, ct);
+        if (truth is null) return AuthOutcome.Unknown;
+        try
+        {
+            await Redis.WriteSessionAsync(KeyOf(session), truth, EntryTtl(truth));
+        }
+        catch (Exception e) when (e is RedisException or RedisTimeoutException)
+        {
+            // Redis refuses writes: the pending change keeps sending this session here until it takes them.
+        }
+        return await DecideAsync(session, new View(truth), databaseOnly: true, ct);
     }
 
     private async Task<SessionEntry?> RebuildAsync(SessionRef session, CancellationToken ct)

@@ -10,6 +10,7 @@ namespace SessionGate.Sessions;
 public sealed class SessionChange(AppDbContext db, RevocationPipeline pipeline, TimeProvider time, JwtOptions jwt)
 {
     private readonly List<OutboxMessage> _outbox = [];
+    private readonly List<RevocationEvent> _unrecorded = [];
     private readonly List<(string Reason, int Count)> _ended = [];
 
     /// <summary>Sessions this change ended, by reason (for metrics, once committed).</summary>
@@ -17,6 +18,9 @@ public sealed class SessionChange(AppDbContext db, RevocationPipeline pipeline, 
 
     public AppDbContext Db => db;
     public IReadOnlyList<OutboxMessage> Outbox => _outbox;
+
+    /// <summary>Changes to apply once committed that carry no outbox row (re-announcements of what already ended).</summary>
+    public IReadOnlyList<RevocationEvent> Unrecorded => _unrecorded;
     public bool Cancelled { get; private set; }
 
     /// <summary>Rolls the transaction back; returns <paramref name="result"/> for convenience.</summary>
@@ -98,7 +102,8 @@ public sealed class SessionChange(AppDbContext db, RevocationPipeline pipeline, 
 
     /// <summary>
     /// Announces sessions the filter selects that already ended, with the reason they ended: a retried logout or
-    /// kick repairs Redis even if the first attempt's write was lost.
+    /// kick writes their tombstones again once committed. It writes no outbox row: the ending's own row is applied by
+    /// the relay and held against Redis until Redis's marks prove it, so a retry cannot grow the outbox.
     /// </summary>
     public async Task<int> RemirrorAsync(Expression<Func<Session, bool>> filter, CancellationToken ct)
     {
@@ -106,8 +111,8 @@ public sealed class SessionChange(AppDbContext db, RevocationPipeline pipeline, 
             .Select(s => new { s.Id, s.UserId, s.SecretHash, s.AbsoluteExpiresAt, s.CurrentJti, s.CurrentJtiExpiresAt, s.RevokeReason }).ToListAsync(ct);
         foreach (var group in rows.GroupBy(r => r.RevokeReason ?? RevokeReasons.Kicked))
         {
-            _outbox.Add(pipeline.Enqueue(db, new SessionsRevoked(group.Key,
-                group.Select(r => new RevokedSession(r.Id, r.UserId, r.SecretHash, r.AbsoluteExpiresAt, r.CurrentJti, r.CurrentJtiExpiresAt)).ToArray())));
+            _unrecorded.Add(new SessionsRevoked(group.Key,
+                group.Select(r => new RevokedSession(r.Id, r.UserId, r.SecretHash, r.AbsoluteExpiresAt, r.CurrentJti, r.CurrentJtiExpiresAt)).ToArray()));
         }
         return rows.Count;
     }
@@ -117,22 +122,30 @@ public sealed class SessionChange(AppDbContext db, RevocationPipeline pipeline, 
     {
         if (userIds.Count == 0) return;
         var ids = userIds.ToArray();
-        await db.Users.Where(u => ids.Contains(u.Id))
-            .ExecuteUpdateAsync(s => s.SetProperty(u => u.SecurityVersion, u => u.SecurityVersion + 1).SetProperty(u => u.LastRevokeReason, reason), ct);
-        _outbox.Add(pipeline.Enqueue(db, new UsersChanged(reason, ids)));
+        var moved = await db.Database.SqlQuery<MovedVersion>($"""
+            UPDATE users SET "SecurityVersion" = "SecurityVersion" + 1, "LastRevokeReason" = {reason}
+            WHERE "Id" = ANY({ids}) RETURNING "Id", "SecurityVersion"
+            """).ToListAsync(ct);
+        if (moved.Count == 0) return;
+        _outbox.Add(pipeline.Enqueue(db, new UsersChanged(reason, [.. moved.Select(m => m.Id)], [.. moved.Select(m => m.SecurityVersion)])));
     }
 
     /// <summary>A tenant's roles changed: its role-set version and the holders' security versions move forward.</summary>
     public async Task RolesChangedAsync(Guid tenantId, IReadOnlyCollection<Guid> holders, CancellationToken ct)
     {
-        await db.Tenants.Where(t => t.Id == tenantId).ExecuteUpdateAsync(s => s.SetProperty(t => t.RolesVersion, t => t.RolesVersion + 1), ct);
+        var rolesVersion = (await db.Database.SqlQuery<long>($"""
+            UPDATE tenants SET "RolesVersion" = "RolesVersion" + 1 WHERE "Id" = {tenantId} RETURNING "RolesVersion" AS "Value"
+            """).ToListAsync(ct)).FirstOrDefault();
         var ids = holders.ToArray();
+        List<MovedVersion> moved = [];
         if (ids.Length > 0)
         {
-            await db.Users.Where(u => ids.Contains(u.Id)).ExecuteUpdateAsync(s => s
-                .SetProperty(u => u.SecurityVersion, u => u.SecurityVersion + 1).SetProperty(u => u.LastRevokeReason, RevokeReasons.RolesChanged), ct);
+            moved = await db.Database.SqlQuery<MovedVersion>($"""
+                UPDATE users SET "SecurityVersion" = "SecurityVersion" + 1, "LastRevokeReason" = {RevokeReasons.RolesChanged}
+                WHERE "Id" = ANY({ids}) RETURNING "Id", "SecurityVersion"
+                """).ToListAsync(ct);
         }
-        _outbox.Add(pipeline.Enqueue(db, new RolesChanged(tenantId, ids)));
+        _outbox.Add(pipeline.Enqueue(db, new RolesChanged(tenantId, [.. moved.Select(m => m.Id)], rolesVersion, [.. moved.Select(m => m.SecurityVersion)])));
     }
 
     /// <summary>The signing keys changed: every instance re-reads them.</summary>
@@ -140,6 +153,8 @@ public sealed class SessionChange(AppDbContext db, RevocationPipeline pipeline, 
 }
 
 internal sealed record MovedUser(long SessionEpoch, long SecurityVersion);
+
+internal sealed record MovedVersion(Guid Id, long SecurityVersion);
 
 /// <summary>The user row as a change locks it (<c>SELECT … FOR UPDATE</c>).</summary>
 public sealed record LockedUser(Guid Id, Guid TenantId, string Username, long SecurityVersion, DateTimeOffset? BannedUntil, string PasswordHash, long SessionEpoch);

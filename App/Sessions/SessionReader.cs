@@ -16,7 +16,7 @@ public static class SessionReader
 
     /// <summary>
     /// <see cref="IsLive"/> by the session's row alone, without the join to its user: it still counts sessions a
-    /// kick-all ended until the relay writes their rows (within <c>Revocation:RelayGrace</c>). Only for counts.
+    /// kick-all ended until the relay writes their rows (within a relay tick or two). Only for counts.
     /// </summary>
     public static Expression<Func<Session, bool>> RowIsLive(DateTimeOffset now) =>
         s => s.RevokedAt == null && s.IdleExpiresAt > now && s.AbsoluteExpiresAt > now;

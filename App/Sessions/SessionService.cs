@@ -50,6 +50,7 @@ public sealed class SessionService(
         foreach (var (reason, count) in change.Ended) metrics.Revoked(reason, count);
         if (activity is not null && change.Ended.Count > 0) activity.SetTag("sessiongate.sessions_ended", change.Ended.Sum(e => e.Count));
         await pipeline.ApplyCommittedAsync(change.Outbox);
+        foreach (var again in change.Unrecorded) await pipeline.ApplyUnrecordedAsync(again);
         return result;
     }
 

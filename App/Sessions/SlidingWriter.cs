@@ -79,24 +79,26 @@ public sealed partial class SlidingWriter : BackgroundService
         }
         if (batch.Count == 0) return;
 
-        List<Guid> updated;
+        List<SlidRow> updated;
         try
         {
             await using var db = await _dbs.CreateDbContextAsync(ct);
             var ids = batch.Select(b => b.Snapshot.SessionId).ToArray();
             var seen = batch.Select(b => b.Snapshot.LastTouchedAt).ToArray();
             var idle = batch.Select(b => b.Snapshot.IdleExpiresAt).ToArray();
-            // Never backwards: two instances may slide one session with slightly different clocks.
-            updated = await db.Database.SqlQuery<Guid>($"""
+            // Never backwards: two instances may slide one session with slightly different clocks. Only live sessions
+            // (not ended, not of an earlier epoch) move; each comes back with its user's security version now.
+            updated = await db.Database.SqlQuery<SlidRow>($"""
                 UPDATE sessions AS s
                 SET "LastSeenAt" = GREATEST(s."LastSeenAt", v.seen), "IdleExpiresAt" = GREATEST(s."IdleExpiresAt", v.idle)
-                FROM unnest({ids}, {seen}, {idle}) AS v(id, seen, idle)
-                WHERE s."Id" = v.id AND s."RevokedAt" IS NULL
-                RETURNING s."Id" AS "Value"
+                FROM unnest({ids}, {seen}, {idle}) AS v(id, seen, idle), users AS u
+                WHERE s."Id" = v.id AND s."RevokedAt" IS NULL AND u."Id" = s."UserId" AND u."SessionEpoch" = s."UserEpoch"
+                RETURNING s."Id", u."SecurityVersion"
                 """).ToListAsync(ct);
             Interlocked.Increment(ref _flushes);
-            var ended = ids.Except(updated).ToArray();
-            if (ended.Length > 0) await EndAsync(db, batch.Where(b => ended.Contains(b.Snapshot.SessionId)).ToList(), ct);
+            var live = updated.Select(u => u.Id).ToHashSet();
+            var ended = batch.Where(b => !live.Contains(b.Snapshot.SessionId)).ToList();
+            if (ended.Count > 0) await EndAsync(db, ended, ct);
         }
         catch (Exception e) when (RevocationPipeline.IsTransient(e))
         {
@@ -106,11 +108,13 @@ public sealed partial class SlidingWriter : BackgroundService
         }
 
         var now = _time.GetUtcNow();
-        var set = updated.ToHashSet();
+        // Redis's entry moves only if PostgreSQL's version is still the one the slide was read at: an entry read from
+        // a Redis that came back older (or before a role change) is never given a new life.
+        var current = updated.ToDictionary(u => u.Id, u => u.SecurityVersion);
         try
         {
-            await Task.WhenAll(batch.Where(b => b.Key is not null && set.Contains(b.Snapshot.SessionId))
-                .Select(b => _redis.WriteSessionAsync(b.Key!.Value, SessionEntry.Of(b.Snapshot), b.Snapshot.RemainingLife(now))));
+            await Task.WhenAll(batch.Where(b => b.Key is not null && current.TryGetValue(b.Snapshot.SessionId, out var v) && v == b.Snapshot.Version)
+                .Select(b => _redis.TouchSessionAsync(b.Key!.Value, b.Snapshot, b.Snapshot.RemainingLife(now))));
         }
         catch (Exception e) when (e is RedisException or RedisTimeoutException)
         {
@@ -118,12 +122,15 @@ public sealed partial class SlidingWriter : BackgroundService
         }
     }
 
+    private sealed record SlidRow(Guid Id, long SecurityVersion);
+
     // PostgreSQL says these ended (or no longer exist): make Redis and every L1 agree.
     private async Task EndAsync(AppDbContext db, List<Slide> slides, CancellationToken ct)
     {
         var ids = slides.Select(s => s.Snapshot.SessionId).ToList();
+        // A session of an earlier epoch ended with its user's kick-all, whose rows the relay may not have written yet.
         var reasons = await db.Sessions.AsNoTracking().Where(s => ids.Contains(s.Id))
-            .Select(s => new { s.Id, s.RevokeReason }).ToDictionaryAsync(s => s.Id, s => s.RevokeReason, ct);
+            .Select(s => new { s.Id, Reason = s.RevokeReason ?? s.User!.SessionsEndedReason }).ToDictionaryAsync(s => s.Id, s => s.Reason, ct);
         try
         {
             await Task.WhenAll(slides.Where(s => s.Key is not null).Select(s => _redis.WriteSessionAsync(s.Key!.Value,
