@@ -22,7 +22,7 @@ public sealed class HeldRelayFixture<TMode> : PrivateRedisFixture<TMode> where T
     {
         await base.InitializeAsync();
         Assert.Equal(System.Net.HttpStatusCode.OK, (await B.GetAsync("/health/live")).StatusCode); // both started: the row exists
-        await HoldWriterAsync(DateTimeOffset.UtcNow.AddHours(1));
+        await this.HoldWriterAsync(DateTimeOffset.UtcNow.AddHours(1));
     }
 }
 

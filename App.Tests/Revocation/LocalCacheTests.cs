@@ -107,4 +107,43 @@ public sealed class LocalCacheTests
         Assert.False(map.TryGet("k", out _));
         Assert.False(map.TryGet("r", out _));
     }
+
+    [Fact]
+    public void A_write_back_never_replaces_an_entry_that_a_newer_fill_put_there()
+    {
+        _cache.Trust();
+        var read = "old-roles";
+        _map.Fill("k", read, _user, _cache.Sequence);
+        // A request read "old-roles"; meanwhile the user changed and another request filled the new entry.
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        _cache.InvalidateUser(_user);
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        _map.Fill("k", "new-roles", _user, _cache.Sequence);
+        // The first request's write-back (a sliding update of what it read) comes last, and loses.
+        _map.Update("k", read, "old-roles-slid");
+        Assert.True(_map.TryGet("k", out var value));
+        Assert.Equal("new-roles", value);
+        // Over the entry it did read, a write-back lands.
+        _map.Update("k", value, "new-roles-slid");
+        Assert.True(_map.TryGet("k", out value));
+        Assert.Equal("new-roles-slid", value);
+    }
+
+    [Fact]
+    public void A_full_map_drops_a_live_entry_before_it_would_drop_a_revocation()
+    {
+        var cache = new LocalCache(Options.Create(new RevocationOptions { LocalCacheMaxAge = TimeSpan.FromSeconds(2), LocalCacheMaxEntries = 3 }), _time);
+        var map = cache.CreateMap<string, string>("small", TimeSpan.FromMinutes(1));
+        cache.Trust();
+        for (var i = 0; i < 3; i++) map.Fill($"live{i}", "live", _user, cache.Sequence);
+        Assert.Equal(3, map.Count);
+        map.Fill("live-too-many", "live", _user, cache.Sequence);
+        Assert.False(map.TryGet("live-too-many", out _)); // a live answer is simply not cached
+
+        map.FillFinal("revoked", "tombstone");
+        Assert.True(map.TryGet("revoked", out _));
+        Assert.Equal(3, map.Count); // one live entry made room
+        for (var i = 0; i < 5; i++) map.FillFinal($"revoked{i}", "tombstone");
+        for (var i = 0; i < 5; i++) Assert.True(map.TryGet($"revoked{i}", out _)); // revocations are kept even past the bound
+    }
 }

@@ -25,42 +25,10 @@ public sealed class RedisHistoryFixture<TMode> : PrivateRedisFixture<TMode> wher
         settings["Revocation:ProofLagWarning"] = "00:00:01";
     }
 
-    /// <summary>Waits until Redis's mark has passed every committed change and every instance has read the marks.</summary>
-    public async Task WaitProvenAsync()
-    {
-        var deadline = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(20);
-        while (await UnprovenRowsAsync() > 0 || await (Redis.Database.StringGetAsync(Prefix + "mark")) is var raw && (raw.IsNull || await NewestRowAsync() >= long.Parse(((string)raw!).Split(':')[1])))
-        {
-            Assert.True(DateTimeOffset.UtcNow < deadline, "the relay did not prove the outbox rows in Redis within 20 s");
-            await Task.Delay(50);
-        }
-        await Task.Delay(TimeSpan.FromSeconds(0.8)); // a few relay ticks (0.2 s here): every instance reads the new marks
-    }
-
-    private async Task<long> NewestRowAsync()
-    {
-        await using var db = TestDatabase.NewContext(TestEnvironment.ConnectionFor(Database));
-        return await db.Outbox.Where(o => o.SetAsideAt == null).MaxAsync(o => (long?)o.TxId) ?? 0;
-    }
-
-    public async Task<int> UnprovenRowsAsync()
-    {
-        await using var db = TestDatabase.NewContext(TestEnvironment.ConnectionFor(Database));
-        return await db.Outbox.CountAsync(o => o.AppliedAt == null && o.SetAsideAt == null);
-    }
-
     public async Task<long> GenerationAsync()
     {
         await using var db = TestDatabase.NewContext(TestEnvironment.ConnectionFor(Database));
         return await db.RedisKeyspaces.Where(k => k.Prefix == Prefix).Select(k => k.Generation).SingleAsync();
-    }
-
-    /// <summary>The transaction horizon of the mark Redis holds now (a standalone Redis has one mark).</summary>
-    public async Task<long> MarkAsync()
-    {
-        var raw = (string?)await Redis.Database.StringGetAsync(Prefix + "mark");
-        Assert.NotNull(raw);
-        return long.Parse(raw[(raw.IndexOf(':') + 1)..]);
     }
 
     /// <summary>Pretends the outbox was pruned up to just past <paramref name="mark"/>: Redis at that mark can no longer be caught up.</summary>
@@ -271,6 +239,18 @@ public abstract class RedisHistoryTests<TMode> where TMode : IMode
         }
         Assert.Equal(before, await OutboxRowsAsync());
         await Problem.AssertAsync(await _fx.B.GetAsync("/auth/me", other), HttpStatusCode.Unauthorized, Problems.SessionRevoked, "logged-out");
+    }
+
+    [Theory]
+    [InlineData("Revocation:RelayInterval", "00:00:30")]
+    [InlineData("Revocation:OutboxRetention", "00:00:30")]
+    [InlineData("Revocation:LocalCacheMaxAge", "00:00:20")]
+    [InlineData("Revocation:ProofLagWarning", "00:00:00.1")]
+    public void The_app_refuses_settings_that_would_leave_a_revocation_unproven_for_long(string setting, string value)
+    {
+        var bad = _fx.AnotherInstance(s => s[setting] = value);
+        var error = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => bad.Factory.Server);
+        Assert.Contains(setting.Split(':')[1], error.Message);
     }
 
     private async Task<int> OutboxRowsAsync()

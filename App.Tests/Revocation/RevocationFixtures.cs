@@ -39,14 +39,50 @@ public abstract class PrivateRedisFixture<TMode> : AppFixture<TMode> where TMode
         await Redis.DisposeAsync();
     }
 
+    /// <summary>Waits until Redis's mark has passed every committed change and every instance has read the marks.</summary>
+    public async Task WaitProvenAsync()
+    {
+        var deadline = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(20);
+        while (await UnprovenRowsAsync() > 0 || await (Redis.Database.StringGetAsync(Prefix + "mark")) is var raw && (raw.IsNull || await NewestRowAsync() >= long.Parse(((string)raw!).Split(':')[1])))
+        {
+            Assert.True(DateTimeOffset.UtcNow < deadline, "the relay did not prove the outbox rows in Redis within 20 s");
+            await Task.Delay(50);
+        }
+        await Task.Delay(TimeSpan.FromSeconds(0.8)); // a few relay ticks (0.2 s here): every instance reads the new marks
+    }
+
+    private async Task<long> NewestRowAsync()
+    {
+        await using var db = TestDatabase.NewContext(TestEnvironment.ConnectionFor(Database));
+        return await db.Outbox.Where(o => o.SetAsideAt == null).MaxAsync(o => (long?)o.TxId) ?? 0;
+    }
+
+    public async Task<int> UnprovenRowsAsync()
+    {
+        await using var db = TestDatabase.NewContext(TestEnvironment.ConnectionFor(Database));
+        return await db.Outbox.CountAsync(o => o.AppliedAt == null && o.SetAsideAt == null);
+    }
+
+    /// <summary>The transaction horizon of the mark Redis holds now (a standalone Redis has one mark).</summary>
+    public async Task<long> MarkAsync()
+    {
+        var raw = (string?)await Redis.Database.StringGetAsync(Prefix + "mark");
+        Assert.NotNull(raw);
+        return long.Parse(raw[(raw.IndexOf(':') + 1)..]);
+    }
+
+}
+
+public static class WriterLease
+{
     /// <summary>
     /// Gives the relay's writer lease to an instance that does not exist (until <paramref name="until"/>): no instance
     /// applies rows again or moves Redis's marks meanwhile. <see cref="DateTimeOffset.UnixEpoch"/> hands it back.
     /// </summary>
-    public async Task HoldWriterAsync(DateTimeOffset until)
+    public static async Task HoldWriterAsync<TMode>(this AppFixture<TMode> fx, DateTimeOffset until) where TMode : IMode
     {
-        await using var db = TestDatabase.NewContext(TestEnvironment.ConnectionFor(Database));
-        await db.Database.ExecuteSqlAsync($"""UPDATE redis_keyspaces SET "Writer" = 'held-by-test', "WriterUntil" = {until} WHERE "Prefix" = {Prefix}""");
+        await using var db = TestDatabase.NewContext(TestEnvironment.ConnectionFor(fx.Database));
+        await db.Database.ExecuteSqlAsync($"""UPDATE redis_keyspaces SET "Writer" = 'held-by-test', "WriterUntil" = {until} WHERE "Prefix" = {fx.Prefix}""");
     }
 }
 

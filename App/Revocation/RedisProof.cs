@@ -48,6 +48,7 @@ public sealed partial class RedisProof(
     private long _loadedFrom = long.MaxValue;
     private long _nextFrom;
     private bool _dirty;
+    private bool _marksFailing;
     private long _publishedFloor = -1;
 
     /// <summary>The changes Redis has not proven it holds (an immutable snapshot).</summary>
@@ -93,10 +94,14 @@ public sealed partial class RedisProof(
         try
         {
             masters = await marks.ReadAsync();
+            if (_marksFailing) LogMarksReadable(logger);
+            _marksFailing = false;
         }
         catch (Exception e) when (e is RedisException or RedisTimeoutException or TimeoutException)
         {
-            LogMarksUnreadable(logger, e.GetType().Name);
+            // Once per streak: a Redis outage is logged where requests meet it (DependencyHealth).
+            if (!_marksFailing) LogMarksUnreadable(logger, e.GetType().Name, e.Message);
+            _marksFailing = true;
         }
         await using var db = await dbs.CreateDbContextAsync(ct);
         var databaseUp = true;
@@ -251,8 +256,11 @@ public sealed partial class RedisProof(
     public static async Task<long> CurrentHorizonAsync(AppDbContext db, CancellationToken ct) =>
         (await db.Database.SqlQuery<long>($"""SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS "Value" """).ToListAsync(ct))[0];
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis marks unreadable ({ExceptionType}); Redis is proven as of the last tick")]
-    private static partial void LogMarksUnreadable(ILogger logger, string exceptionType);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis marks unreadable ({ExceptionType}: {Reason}); Redis is proven as of the last tick")]
+    private static partial void LogMarksUnreadable(ILogger logger, string exceptionType, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Redis marks readable again")]
+    private static partial void LogMarksReadable(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Redis cannot be caught up: a master's mark ({Floor}) is older than the outbox reaches ({PrunedBelow}); moving to key generation {Generation}, PostgreSQL decides meanwhile")]
     private static partial void LogUnprovable(ILogger logger, long floor, long prunedBelow, long generation);
