@@ -49,7 +49,7 @@ public sealed class DocsTests : IClassFixture<AppFixture<Opaque>>
     {
         var entry = JsonDocument.Parse(await (await GetAsync("/errors/session-revoked", "application/json")).Content.ReadAsStringAsync()).RootElement;
         var reasons = entry.GetProperty("reasons").EnumerateArray().Select(r => r.GetProperty("reason").GetString()).ToList();
-        Assert.Equal(["logged-out", "kicked", "replaced", "banned", "password-changed", "expired", "roles-changed"], reasons);
+        Assert.Equal(["logged-out", "kicked", "replaced", "banned", "password-changed", "expired", "refresh-reused", "roles-changed"], reasons);
     }
 
     [Fact]

@@ -48,7 +48,8 @@ public abstract class RefreshTests<TMode> where TMode : IMode
         // The newer token of the family dies too, and so does the session's access token.
         var newer = await _fx.Api.Http.PostAsJsonAsync("/auth/refresh", new { refresh_token = next.Refresh });
         await Problem.AssertAsync(newer, HttpStatusCode.Unauthorized, Problems.InvalidRefreshToken);
-        await Problem.AssertAsync(await _fx.Api.GetAsync("/auth/me", next), HttpStatusCode.Unauthorized, Problems.SessionRevoked, "kicked");
+        // Its own reason: theft detection is not an administrator's kick.
+        await Problem.AssertAsync(await _fx.Api.GetAsync("/auth/me", next), HttpStatusCode.Unauthorized, Problems.SessionRevoked, "refresh-reused");
 
         var audit = await _fx.Api.GetJsonAsync($"/admin/audit?user_id={user.Id}&type=refresh-token.reused", await _fx.AliceAsync());
         Assert.Equal(1, audit.GetProperty("total").GetInt64());

@@ -37,6 +37,7 @@ public static class ErrorCatalog
         (RevokeReasons.Banned, "An administrator banned the user; every session ended.", "Contact your administrator; logging in is refused (account-banned) until the ban is lifted or runs out."),
         (RevokeReasons.PasswordChanged, "The user's password changed (by the user, which ends the other sessions, or by an administrator, which ends all of them).", "Log in again with the new password."),
         (RevokeReasons.Expired, "The session passed its idle timeout (no request for Session:IdleTimeout, 30 minutes by default) or its absolute timeout (Session:AbsoluteTimeout, 12 hours by default).", "Log in again."),
+        (RevokeReasons.RefreshReused, "A refresh token of this session was presented after it had been spent: two clients held the same token, so one of them stole it (or a client replayed an old one). The whole family, the session and every token of it, ended.", "Log in again. If you did not share or replay the token, treat the device or storage that held it as compromised."),
         (RevokeReasons.RolesChanged, "The user's roles, or the permissions of one of them, changed. In the JWT modes permissions ride in the access token, so tokens issued before the change are refused.", "JWT modes: get a new access token with POST /auth/refresh (the refresh token still works); if that fails, log in again."),
     ];
 

@@ -93,7 +93,7 @@ public sealed class RefreshService(
         await sessions.ChangeAsync(async change =>
         {
             audit.Add(AuditTypes.RefreshTokenReused, null, token.UserId, tenantId, ip, new { session_id = sessionId });
-            return await change.RevokeAsync(s => s.Id == sessionId, RevokeReasons.Kicked, ct);
+            return await change.RevokeAsync(s => s.Id == sessionId, RevokeReasons.RefreshReused, ct);
         }, ct);
     }
 }

@@ -10,4 +10,6 @@ public static class RevokeReasons
     public const string PasswordChanged = "password-changed";
     public const string Expired = "expired";
     public const string RolesChanged = "roles-changed";
+    /// <summary>A spent refresh token was presented again (theft suspected): its whole family, its session, ended.</summary>
+    public const string RefreshReused = "refresh-reused";
 }
