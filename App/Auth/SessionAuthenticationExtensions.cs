@@ -21,7 +21,8 @@ public static class SessionAuthenticationExtensions
     {
         var cookie = app.ApplicationServices.GetRequiredService<IOptionsMonitor<SessionAuthenticationOptions>>()
             .Get(SessionAuthenticationHandler.SchemeName).Cookie.Name!;
-        return app.UseWhen(http => http.Request.Headers.ContainsKey(Microsoft.Net.Http.Headers.HeaderNames.Authorization) || http.Request.Cookies.ContainsKey(cookie),
+        // Any mention of the cookie's name counts, so an ambiguous Cookie header meets the scheme (which refuses it).
+        return app.UseWhen(http => http.Request.Headers.ContainsKey(Microsoft.Net.Http.Headers.HeaderNames.Authorization) || SessionCookie.Mentions(http.Request.Headers.Cookie, cookie),
             branch => branch.UseAuthentication());
     }
 
@@ -38,7 +39,7 @@ public static class SessionAuthenticationExtensions
     public static void ClearSessionCookie(this HttpContext http)
     {
         var options = http.RequestServices.GetRequiredService<IOptionsMonitor<SessionAuthenticationOptions>>().Get(SessionAuthenticationHandler.SchemeName);
-        if (!http.Request.Cookies.ContainsKey(options.Cookie.Name!)) return;
+        if (SessionCookie.Find(http.Request.Headers.Cookie, options.Cookie.Name!).State != SessionCookieState.Present) return;
         http.Response.Cookies.Delete(options.Cookie.Name!, options.Cookie.Build(http));
     }
 }
