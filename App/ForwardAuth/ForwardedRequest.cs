@@ -31,7 +31,7 @@ public sealed record ForwardedRequest(string Method, HostString Host, string? Pa
         if (uri is null)
         {
             // Envoy's path_prefix form: what follows /auth/verify in the raw target is the original path and query.
-            var raw = http.Features.Get<IHttpRequestFeature>()?.RawTarget ?? request.Path.Value ?? "";
+            var raw = http.Features.Get<IHttpRequestFeature>()?.RawTarget is { Length: > 0 } target ? target : request.Path.Value + request.QueryString.Value;
             var at = raw.IndexOf(VerifyPath, StringComparison.OrdinalIgnoreCase);
             uri = at < 0 ? "/" : raw[(at + VerifyPath.Length)..];
             if (uri.Length == 0 || uri[0] == '?') uri = "/" + uri;

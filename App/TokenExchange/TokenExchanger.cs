@@ -99,7 +99,9 @@ public sealed partial class TokenExchanger(TokenService tokens, AppDbContext db,
         HttpContext http, CancellationToken ct)
     {
         LogRefused(logger, client.ClientId, audience, error);
-        await audit.WriteAsync(AuditTypes.TokenExchangeRefused, null, subject?.User, subject?.Tenant, ClientAddress.Of(http),
+        // Without a user to name, the refusal belongs to the platform, whose admin registers the clients.
+        var tenant = subject?.Tenant ?? await db.Tenants.Where(t => t.Slug == Permissions.PlatformTenant).Select(t => (Guid?)t.Id).FirstOrDefaultAsync(ct);
+        await audit.WriteAsync(AuditTypes.TokenExchangeRefused, null, subject?.User, tenant, ClientAddress.Of(http),
             new { client_id = client.ClientId, audience, error }, ct);
         return ExchangeOutcome.Refused(error, description);
     }
