@@ -77,7 +77,16 @@ public static partial class DownstreamApp
                     : Results.Problem(statusCode: StatusCodes.Status502BadGateway, title: "Service B refused the call.");
             }).RequireAuthorization();
 
-            // The bench's baseline for /call-b: the same hop to B, with no exchange and no token.
+            // The bench's pair (bench/edge.sh): a trivial authorized call to B through an exchange per call, and the
+            // same hop with no exchange and no token.
+            app.MapGet("/call-b/ping", async (HttpContext http, IHttpClientFactory clients, CancellationToken ct) =>
+            {
+                var token = await exchange.ExchangeAsync(http.Request.Headers[InternalJwtBearer.Header].ToString(), serviceBAudience, ct);
+                using var request = new HttpRequestMessage(HttpMethod.Get, "secure-ping");
+                request.Headers.Add(InternalJwtBearer.Header, token);
+                using var response = await clients.CreateClient("service-b").SendAsync(request, ct);
+                return response.IsSuccessStatusCode ? Results.Text(await response.Content.ReadAsStringAsync(ct)) : Results.StatusCode(StatusCodes.Status502BadGateway);
+            }).RequireAuthorization();
             app.MapGet("/call-b-direct", async (IHttpClientFactory clients, CancellationToken ct) =>
                 TypedResults.Text(await clients.CreateClient("service-b").GetStringAsync("ping", ct))).RequireAuthorization();
         }
@@ -106,15 +115,25 @@ public static partial class DownstreamApp
 /// <summary>One log line per authenticated request: who, for which trace, through which services (the <c>act</c> chain).</summary>
 public static partial class AuditTrail
 {
-    public static Func<HttpContext, RequestDelegate, Task> LogAsync(string service) => async (http, next) =>
+    public static Func<HttpContext, RequestDelegate, Task> LogAsync(string service)
     {
-        await next(http);
-        if (http.User.Identity?.IsAuthenticated != true) return;
-        var logger = http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("SessionGate.Downstream.Audit");
+        ILogger? logger = null;
+        return async (http, next) =>
+        {
+            await next(http);
+            if (http.User.Identity?.IsAuthenticated != true) return;
+            logger ??= http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("SessionGate.Downstream.Audit");
+            Log(logger, service, http);
+        };
+    }
+
+    private static void Log(ILogger logger, string service, HttpContext http)
+    {
+        if (!logger.IsEnabled(LogLevel.Information)) return;
         var user = http.User;
         LogCall(logger, service, http.Request.Path, http.Response.StatusCode, user.FindFirstValue("sub"), user.FindFirstValue("sid"),
             user.FindFirstValue("jti"), user.FindFirstValue("trace_id"), user.FindFirstValue("act"));
-    };
+    }
 
     [LoggerMessage(Level = LogLevel.Information,
         Message = "audit service={Service} path={Path} status={Status} sub={Subject} sid={SessionId} jti={Jti} trace_id={TraceId} act={Act}")]
