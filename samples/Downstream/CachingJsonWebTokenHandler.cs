@@ -52,7 +52,7 @@ public sealed class CachingJsonWebTokenHandler : JsonWebTokenHandler, IDisposabl
 
         var key = TokenKey.Of(token);
         var now = _time.GetUtcNow().UtcDateTime;
-        if (_cache.TryGetValue(key, out Entry? hit) && hit is not null && now < hit.ExpiresUtc && KeyStillPublished(hit.Token.Kid, validationParameters))
+        if (_cache.TryGetValue(key, out Entry? hit) && hit is not null && now < hit.ExpiresUtc && await KeyStillPublishedAsync(hit.Token.Kid, validationParameters))
         {
             // A fresh identity per request: callers (claims transformations, say) may add to it.
             return new TokenValidationResult
@@ -82,15 +82,17 @@ public sealed class CachingJsonWebTokenHandler : JsonWebTokenHandler, IDisposabl
 
     public void Dispose() => _cache.Dispose();
 
-    // The parameters carry the keys the scheme trusts right now; with none to compare, the cache is not trusted.
-    private static bool KeyStillPublished(string? kid, TokenValidationParameters parameters)
+    // The keys the scheme trusts right now: JwtBearer hands over its configuration manager (whose JWKS it re-reads),
+    // or the keys themselves. With none to compare, the cache is not trusted.
+    private static async ValueTask<bool> KeyStillPublishedAsync(string? kid, TokenValidationParameters parameters)
     {
         if (string.IsNullOrEmpty(kid)) return false;
         if (parameters.IssuerSigningKey?.KeyId == kid) return true;
-        if (parameters.IssuerSigningKeys is null) return false;
-        foreach (var key in parameters.IssuerSigningKeys)
+        if (parameters.IssuerSigningKeys is { } keys && keys.Any(k => k.KeyId == kid)) return true;
+        if (parameters.ConfigurationManager is { } manager)
         {
-            if (key.KeyId == kid) return true;
+            var configuration = await manager.GetBaseConfigurationAsync(CancellationToken.None);
+            return configuration.SigningKeys.Any(k => k.KeyId == kid);
         }
         return false;
     }

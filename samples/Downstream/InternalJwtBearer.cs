@@ -14,8 +14,8 @@ namespace SessionGate.Downstream;
 /// <c>X-Internal-JWT</c> only (exactly one);</item>
 /// <item>a token must carry <c>iat</c> and live at most <see cref="MaxTokenLife"/> (5 minutes): one forged with a
 /// leaked key and an <c>exp</c> ten years out is refused outright;</item>
-/// <item>the JWKS is re-read every <c>JwksRefreshInterval</c> (5 minutes), so a key SessionGate revoked stops
-/// verifying here within that;</item>
+/// <item>the JWKS is re-read every <c>JwksRefreshInterval</c> (5 minutes), and IdentityModel's "last known good"
+/// fallback is off, so a key SessionGate revoked stops verifying here within that;</item>
 /// <item>validated tokens are cached (<see cref="CachingJsonWebTokenHandler"/>) until the earlier of <c>exp</c> and
 /// <c>iat</c> + 5 minutes, and only while their key is still in the JWKS;</item>
 /// <item>a per-request token (one with <c>trace_id</c>, from an <c>InternalJwtPerRequest</c> route or an exchange)
@@ -43,7 +43,7 @@ public static class InternalJwtBearer
         var cacheSize = config.GetValue("Downstream:TokenCacheSize", 10_000);
         var replays = new ReplayGuard(config.GetValue("Downstream:ReplayCacheSize", 100_000));
         auth.Services.AddSingleton(replays);
-        return auth.AddJwtBearer(o =>
+        auth.AddJwtBearer(o =>
         {
             o.MetadataAddress = $"{authority}/.well-known/openid-configuration";
             o.RequireHttpsMetadata = authority.StartsWith("https", StringComparison.Ordinal);
@@ -85,6 +85,14 @@ public static class InternalJwtBearer
             }
             configure?.Invoke(o);
         });
+        // IdentityModel keeps the "last known good" JWKS for an hour and validates with it whenever the current one
+        // fails, a key withdrawn from the JWKS included: a revoked key would keep verifying here for that hour.
+        // JwtBearer creates its configuration manager in its own post-configure, registered just above, so before this.
+        auth.Services.PostConfigure<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme, o =>
+        {
+            if (o.ConfigurationManager is BaseConfigurationManager manager) manager.UseLastKnownGoodConfiguration = false;
+        });
+        return auth;
     }
 
     /// <summary>
