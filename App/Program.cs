@@ -1,9 +1,11 @@
 using SessionGate.Admin;
 using SessionGate.Auth;
+using SessionGate.ForwardAuth;
 using SessionGate.Gateway;
 using SessionGate.Infrastructure;
 using SessionGate.Observability;
 using SessionGate.Sample;
+using SessionGate.TokenExchange;
 using SessionGate.Tokens;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -14,6 +16,7 @@ var app = builder.Build();
 
 // The request pipeline, in order. Authentication runs before rate limiting, so it must stay cheap for anonymous
 // and forged credentials (it is: no credential costs nothing, a forged one fails its MAC or signature without I/O).
+app.UseForwardAuth();                 // /auth/verify: trusted edges only (others 404), judged on the original request
 app.UseTrustedForwardedHeaders();     // the client's address and scheme, from trusted proxies only
 if (!app.Environment.IsDevelopment()) app.UseHsts(); // HTTPS responses only
 app.UseSessionGateRequestLogging();   // one line per request with the status the client got; successes at Debug
@@ -33,6 +36,9 @@ app.MapAuthApi();
 app.MapSampleApi();
 app.MapAdminApi();
 app.MapGateway();
+app.MapForwardAuthApi();
+app.MapTokenExchangeApi();
+app.MapServiceClientsApi();
 
 await app.InitializeAsync();
 app.Run();

@@ -80,6 +80,11 @@ public sealed class GatewayFixture<TMode> : AppFixture<TMode> where TMode : IMod
         Route("slow", "slow", "/slowpoke");
         Route("strict", "down", "/strict");
         s["ReverseProxy:Routes:strict:Metadata:InternalJwtPerRequest"] = "true";
+        Route("reports", "down", "/reports");
+        s["ReverseProxy:Routes:reports:Metadata:RequiredPermission"] = "reports:read";
+        Route("stepup", "down", "/stepup");
+        s["ReverseProxy:Routes:stepup:Metadata:RequiredAcr"] = "aal2";
+        s["ReverseProxy:Routes:stepup:Metadata:MaxAuthAge"] = "600";
         s["ReverseProxy:Clusters:slow:Destinations:d1:Address"] = DownstreamUrl + "/";
         s["ReverseProxy:Clusters:slow:HttpRequest:ActivityTimeout"] = "00:00:01";
     }
@@ -166,15 +171,72 @@ public abstract class GatewayTests<TMode> where TMode : IMode
     }
 
     [Fact]
-    public async Task The_session_cookie_goes_whatever_the_case_of_its_name_and_other_cookies_pass_byte_for_byte()
+    public async Task The_session_cookie_goes_and_other_cookies_pass_byte_for_byte()
     {
         var login = await Api.LoginAsync(await _fx.NewUserAsync());
-        const string others = "a=1%202; q=\"quoted value\"; empty=";
+        const string others = "a=1%202; q=\"quoted value\"; empty=; x=__Host-sid";
         var response = await Api.SendAsync(HttpMethod.Get, "/down/raw", login, configure: r =>
-            r.Headers.TryAddWithoutValidation("Cookie", $"a=1%202; __HOST-SID={login.Bearer}; q=\"quoted value\"; __host-sid=x; empty="));
+            r.Headers.TryAddWithoutValidation("Cookie", $"a=1%202; __Host-sid={login.Bearer}; q=\"quoted value\"; empty=; x=__Host-sid"));
         var raw = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
         Assert.Equal(others, raw.GetProperty("cookie").GetString());
         Assert.Equal("", raw.GetProperty("authorization").GetString());
+    }
+
+    /// <summary>Cookie headers that two parsers could read differently: refused, so the credential never reaches a downstream.</summary>
+    public static TheoryData<string> AmbiguousCookies => new()
+    {
+        "__Host-sid={0}; __Host-sid={0}",            // twice
+        "__Host-sid=AAAA; __Host-sid={0}",           // twice, a decoy first
+        "__HOST-SID={0}",                            // another case
+        "theme=dark, __Host-sid={0}",                // behind a comma
+        "__Host-sid ={0}",                           // space before '='
+        "__Host-sid={0},x=1",                        // a comma in the value
+    };
+
+    [Theory]
+    [MemberData(nameof(AmbiguousCookies))]
+    public async Task An_ambiguous_session_cookie_is_refused_and_nothing_is_forwarded(string cookie)
+    {
+        var login = await Api.LoginAsync(await _fx.NewUserAsync());
+        var hits = _fx.Hits;
+        // With the cookie alone, and with a valid bearer beside it: refused either way.
+        await Problem.AssertAsync(await Api.SendAsync(HttpMethod.Get, "/down/raw", configure: r =>
+            r.Headers.TryAddWithoutValidation("Cookie", string.Format(System.Globalization.CultureInfo.InvariantCulture, cookie, login.Bearer))),
+            HttpStatusCode.Unauthorized, Problems.Unauthenticated);
+        await Problem.AssertAsync(await Api.SendAsync(HttpMethod.Get, "/down/raw", login, configure: r =>
+            r.Headers.TryAddWithoutValidation("Cookie", string.Format(System.Globalization.CultureInfo.InvariantCulture, cookie, login.Bearer))),
+            HttpStatusCode.Unauthorized, Problems.Unauthenticated);
+        Assert.Equal(hits, _fx.Hits);
+        // The same session without the ambiguity goes through.
+        Assert.Equal(HttpStatusCode.OK, (await Api.GetAsync("/down/raw", login)).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_route_that_requires_a_permission_refuses_callers_without_it_before_the_downstream()
+    {
+        var plain = await Api.LoginAsync(await _fx.NewUserAsync(["user"]));
+        var reporter = await Api.LoginAsync(await _fx.NewUserAsync(["reporter"]));
+        var hits = _fx.Hits;
+        var refused = await Problem.AssertAsync(await Api.GetAsync("/reports/claims", plain), HttpStatusCode.Forbidden, Problems.Forbidden);
+        Assert.Equal(["reports:read"], refused.GetProperty("required_permissions").EnumerateArray().Select(p => p.GetString()));
+        Assert.Equal(hits, _fx.Hits);
+        Assert.Equal(HttpStatusCode.OK, (await Api.GetAsync("/reports/claims", reporter)).StatusCode);
+    }
+
+    /// <summary>The refusal path of RequiredAcr; a session at aal2 (issue 18's step-up) passes the same check.</summary>
+    [Fact]
+    public async Task A_route_that_requires_a_second_factor_asks_an_aal1_session_to_step_up_before_the_downstream()
+    {
+        var login = await Api.LoginAsync(await _fx.NewUserAsync(["reporter"]));
+        var hits = _fx.Hits;
+        var response = await Api.GetAsync("/stepup/claims", login);
+        var problem = await Problem.AssertAsync(response, HttpStatusCode.Unauthorized, Problems.StepUpRequired);
+        Assert.Equal("aal2", problem.GetProperty("acr_values").GetString());
+        Assert.Equal(600, problem.GetProperty("max_age").GetInt32());
+        var challenge = response.Headers.WwwAuthenticate.ToString();
+        Assert.Contains("insufficient_user_authentication", challenge, StringComparison.Ordinal);
+        Assert.Contains("acr_values=\"aal2\"", challenge, StringComparison.Ordinal);
+        Assert.Equal(hits, _fx.Hits);
     }
 
     [Fact]
@@ -205,10 +267,12 @@ public abstract class GatewayTests<TMode> where TMode : IMode
         var tokens = new List<System.Text.Json.Nodes.JsonObject>();
         for (var i = 0; i < 2; i++)
         {
-            var response = await Api.SendAsync(HttpMethod.Get, "/strict/raw", login, configure: r =>
+            var response = await Api.SendAsync(HttpMethod.Get, "/strict/claims", login, configure: r =>
                 r.Headers.Add("traceparent", $"00-{traceId}-{System.Diagnostics.ActivitySpanId.CreateRandom().ToHexString()}-01"));
-            var jwt = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("jwt").GetString()!;
-            Assert.Equal(HttpStatusCode.OK, await DirectAsync("/claims", jwt)); // the downstream accepts it
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode); // the downstream accepts it
+            var jwt = _fx.LastInternalJwt!;
+            // A per-request token is single-use: the sample downstream refuses its jti the second time.
+            Assert.Equal(HttpStatusCode.Unauthorized, await DirectAsync("/claims", jwt));
             tokens.Add(TokenForge.Split(jwt).Payload);
         }
         Assert.NotEqual(tokens[0]["jti"]!.GetValue<string>(), tokens[1]["jti"]!.GetValue<string>());

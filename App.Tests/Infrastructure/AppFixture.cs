@@ -218,7 +218,9 @@ public sealed class ApiClient
     public WebApplicationFactory<Program> Factory { get; }
 
     // Created on first use, which is when the app starts.
-    public HttpClient Http => _http ??= Factory.CreateClient(new WebApplicationFactoryClientOptions { HandleCookies = false, AllowAutoRedirect = false });
+    // The factory's base address: a Kestrel-hosted factory points it at its real port.
+    public HttpClient Http => _http ??= Factory.CreateClient(new WebApplicationFactoryClientOptions
+        { BaseAddress = Factory.ClientOptions.BaseAddress, HandleCookies = false, AllowAutoRedirect = false });
 
     public Task<HttpResponseMessage> LoginRawAsync(object body) => Http.PostAsJsonAsync("/auth/login", body);
 
@@ -299,7 +301,7 @@ public sealed record MeSession(Guid Id, string DeviceType, DateTimeOffset Create
 /// <summary>An RFC 9457 problem as SessionGate writes it: the standard members and the extensions it may add.</summary>
 public sealed record ProblemDocument(
     string Type, string Title, int Status, string? Detail, string? Instance, string? TraceId,
-    string? Reason, string? Field, string[]? RequiredPermissions, Dictionary<string, string>? Checks);
+    string? Reason, string? Field, string[]? RequiredPermissions, Dictionary<string, string>? Checks, string? AcrValues = null, long? MaxAge = null);
 
 public static class Problem
 {

@@ -29,4 +29,9 @@ public static class AuditTypes
     public const string KeyRotated = "key.rotated";
     public const string KeyRevoked = "key.revoked";
     public const string RefreshTokenReused = "refresh-token.reused";
+    public const string ServiceClientCreated = "service-client.created";
+    public const string ServiceClientDeleted = "service-client.deleted";
+    public const string ServiceClientSecretRotated = "service-client.secret-rotated";
+    public const string TokenExchanged = "token.exchanged";
+    public const string TokenExchangeRefused = "token.exchange-refused";
 }

@@ -6,6 +6,9 @@ namespace SessionGate.Auth;
 
 public static class SessionAuthenticationExtensions
 {
+    // WebApplication's marker (WebApplication.AuthenticationMiddlewareSetKey, internal) for "UseAuthentication is in the pipeline".
+    private const string AuthenticationMiddlewareSetKey = "__AuthenticationMiddlewareSet";
+
     public static AuthenticationBuilder AddSessionGate(this AuthenticationBuilder builder, Action<SessionAuthenticationOptions>? configure = null)
     {
         builder.Services.TryAddSingleton<HandlerLoggerFactory>();
@@ -21,7 +24,13 @@ public static class SessionAuthenticationExtensions
     {
         var cookie = app.ApplicationServices.GetRequiredService<IOptionsMonitor<SessionAuthenticationOptions>>()
             .Get(SessionAuthenticationHandler.SchemeName).Cookie.Name!;
-        return app.UseWhen(http => http.Request.Headers.ContainsKey(Microsoft.Net.Http.Headers.HeaderNames.Authorization) || http.Request.Cookies.ContainsKey(cookie),
+        // WebApplication adds its own UseAuthentication() at the very start of the pipeline unless the app's builder
+        // says one is set, and the UseWhen branch below marks only its own copy of the properties. Without this line
+        // every request was authenticated before forwarded headers, the exception handler, request hygiene and
+        // /auth/verify's original-request rewrite had run.
+        app.Properties[AuthenticationMiddlewareSetKey] = true;
+        // Any mention of the cookie's name counts, so an ambiguous Cookie header meets the scheme (which refuses it).
+        return app.UseWhen(http => http.Request.Headers.ContainsKey(Microsoft.Net.Http.Headers.HeaderNames.Authorization) || SessionCookie.Mentions(http.Request.Headers.Cookie, cookie),
             branch => branch.UseAuthentication());
     }
 
@@ -38,7 +47,7 @@ public static class SessionAuthenticationExtensions
     public static void ClearSessionCookie(this HttpContext http)
     {
         var options = http.RequestServices.GetRequiredService<IOptionsMonitor<SessionAuthenticationOptions>>().Get(SessionAuthenticationHandler.SchemeName);
-        if (!http.Request.Cookies.ContainsKey(options.Cookie.Name!)) return;
+        if (SessionCookie.Find(http.Request.Headers.Cookie, options.Cookie.Name!).State != SessionCookieState.Present) return;
         http.Response.Cookies.Delete(options.Cookie.Name!, options.Cookie.Build(http));
     }
 }

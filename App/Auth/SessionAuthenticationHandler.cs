@@ -35,15 +35,19 @@ public sealed partial class SessionAuthenticationHandler(
     {
         string? credential = null;
         var fromCookie = false;
+        // One cookie grammar for judging and for stripping (SessionCookie): a Cookie header that carries the session
+        // cookie ambiguously is refused whatever else the request carries, so it can never reach a downstream.
+        var cookie = SessionCookie.Find(Request.Headers.Cookie, Options.Cookie.Name!);
+        if (cookie.State == SessionCookieState.Ambiguous) return Failed(AuthOutcome.Unknown);
         var authorization = Request.Headers.Authorization;
         // Another scheme's header (Basic, say) is not ours to judge; the cookie may still carry the session.
         if (authorization.Count > 0 && authorization[0] is { } header && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
             credential = header[7..].Trim();
         }
-        else if (mode.AcceptsCookie && Request.Cookies.TryGetValue(Options.Cookie.Name!, out var cookie))
+        else if (mode.AcceptsCookie && cookie.State == SessionCookieState.Present)
         {
-            credential = cookie;
+            credential = cookie.Value;
             fromCookie = true;
         }
         if (string.IsNullOrEmpty(credential)) return AuthenticateResult.NoResult();

@@ -50,6 +50,10 @@ public sealed class InternalTokens
     private readonly TimeSpan _perRequestLifetime;
     private int _writes;
 
+    /// <summary>The token a route's downstream gets: per request or per session, as the rule says.</summary>
+    public ValueTask<string> IssueAsync(ClaimsPrincipal user, RouteRule rule, string? traceparent, CancellationToken ct) =>
+        rule.PerRequest ? new ValueTask<string>(MintPerRequestAsync(user, rule.Audience, traceparent, ct)) : GetAsync(user, rule.Audience, ct);
+
     public ValueTask<string> GetAsync(ClaimsPrincipal user, string audience, CancellationToken ct)
     {
         if (_byPrincipal.TryGetValue(user, out var mine) && mine.TryGetValue(audience, out var hit) && Environment.TickCount64 < hit.RenewAt)

@@ -109,6 +109,13 @@ public static class ErrorCatalog
         new(Internal, "An unexpected error occurred.", [500], "An unexpected error; nothing internal is in the response.",
             "Something unexpected failed on the server. The response says nothing about it, on purpose; the server's log has the details.",
             "Retry once. If it happens again, report the time and the request line to the operators.", []),
+        new(StepUpRequired, "A stronger or more recent authentication is required.", [401], "The route needs a higher assurance level (`acr_values`) or a more recent sign-in (`max_age`).",
+            "The route (a gateway route or a forward-auth rule with Metadata:RequiredAcr and Metadata:MaxAuthAge) needs the session to be at the assurance level in `acr_values` (aal2: a second factor), or to have authenticated within `max_age` seconds. The downstream service was not called. The WWW-Authenticate header carries the same challenge (RFC 9470).",
+            "Step up with POST /auth/step-up (a TOTP code, a recovery code or a passkey), then send the request again.",
+            [("acr_values", "the assurance level the route needs (aal2)"), ("max_age", "the most seconds since the last authentication the route accepts")]),
+        new(NoRoute, "No forward-auth rule covers this request.", [403], "/auth/verify: no ForwardAuth:Rules entry matches the original host and path.",
+            "The edge proxy asked /auth/verify about a request whose host and path no ForwardAuth:Rules entry covers (or whose path is not in normal form: dot segments, doubled or encoded slashes), so SessionGate does not know which audience and checks apply. It is refused rather than guessed.",
+            "Operators: add a rule (ForwardAuth:Rules:<name>:PathPrefix, optional Hosts) for the service behind the edge.", []),
     ];
 
     private static readonly Dictionary<string, ErrorInfo> ByName = Infos.ToDictionary(i => i.Name, StringComparer.Ordinal);

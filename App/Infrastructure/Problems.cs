@@ -33,6 +33,8 @@ public static class Problems
     public const string MethodNotAllowed = "method-not-allowed";
     public const string UnsupportedMediaType = "unsupported-media-type";
     public const string Internal = "internal-error";
+    public const string StepUpRequired = "step-up-required";
+    public const string NoRoute = "no-route";
 
     public static string TypeUri(string name) => TypeBase + name;
 

@@ -5,10 +5,12 @@ using Serilog;
 using SessionGate.Admin;
 using SessionGate.Auth;
 using SessionGate.Data;
+using SessionGate.ForwardAuth;
 using SessionGate.Gateway;
 using SessionGate.Observability;
 using SessionGate.Revocation;
 using SessionGate.Sessions;
+using SessionGate.TokenExchange;
 using SessionGate.Tokens;
 
 namespace SessionGate.Infrastructure;
@@ -42,6 +44,8 @@ public static class ServiceRegistration
         .AddScoped<AdminContext>()
         .AddSessionGateSwagger()
         .AddSessionGateGateway(configuration)
+        .AddForwardAuth()
+        .AddTokenExchange()
         .AddSessionGateTelemetry(configuration)
         .AddSessionGateLogging();
 

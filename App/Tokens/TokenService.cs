@@ -52,7 +52,15 @@ public sealed class TokenService(KeyRing keys, IOptions<JwtOptions> options, Tim
     }
 
     /// <summary>Validates an access JWT; null for anything that is not a valid, unexpired access token of ours.</summary>
-    public async Task<JsonWebToken?> ValidateAccessTokenAsync(string token, CancellationToken ct)
+    public Task<JsonWebToken?> ValidateAccessTokenAsync(string token, CancellationToken ct) => ValidateAsync(token, _jwt.Audience, AccessTokenType, ct);
+
+    /// <summary>
+    /// Validates an internal JWT for one audience (token exchange's subject token); null for anything that is not a
+    /// valid, unexpired internal token of ours for <paramref name="audience"/>, signed by a key still in the set.
+    /// </summary>
+    public Task<JsonWebToken?> ValidateInternalTokenAsync(string token, string audience, CancellationToken ct) => ValidateAsync(token, audience, InternalTokenType, ct);
+
+    private async Task<JsonWebToken?> ValidateAsync(string token, string audience, string type, CancellationToken ct)
     {
         JsonWebToken parsed;
         try
@@ -74,9 +82,9 @@ public sealed class TokenService(KeyRing keys, IOptions<JwtOptions> options, Tim
         var result = await _handler.ValidateTokenAsync(parsed, new TokenValidationParameters
         {
             ValidIssuer = _jwt.Issuer,
-            ValidAudience = _jwt.Audience,
+            ValidAudience = audience,
             ValidAlgorithms = [_jwt.Algorithm],
-            ValidTypes = [AccessTokenType],
+            ValidTypes = [type],
             IssuerSigningKey = key,
             TryAllIssuerSigningKeys = false,
             RequireSignedTokens = true,

@@ -1,64 +1,36 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.IdentityModel.JsonWebTokens;
-using Microsoft.IdentityModel.Tokens;
 
 namespace SessionGate.Downstream;
 
 /// <summary>
-/// A service behind the SessionGate gateway. It trusts only the X-Internal-JWT header, verified by stock
-/// JwtBearer against SessionGate's JWKS with issuer, audience, type and algorithms pinned.
+/// Service A: a service behind the SessionGate gateway (or an edge with forward auth). It trusts only the
+/// X-Internal-JWT header, verified by stock JwtBearer against SessionGate's JWKS (<see cref="InternalJwtBearer"/>).
+/// With <c>Downstream:ServiceB:Url</c> and a service client (<c>Downstream:ClientId</c>/<c>ClientSecret</c>) it also
+/// calls service B as the same user, through token exchange.
 /// </summary>
-public static class DownstreamApp
+public static partial class DownstreamApp
 {
     public static WebApplication Build(string[] args, Action<JwtBearerOptions>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(args);
         var config = builder.Configuration;
         var authority = (config["Downstream:Authority"] ?? "http://127.0.0.1:8080").TrimEnd('/');
-        // Verify each internal JWT's signature once, then trust it from memory until its exp (see README.md).
-        var cacheTokens = config.GetValue("Downstream:CacheValidatedTokens", true);
-        var cacheSize = config.GetValue("Downstream:TokenCacheSize", 10_000);
         // Bench only: echo the internal JWT this service received, so bench/run.sh can replay a real one.
         var exposeToken = config.GetValue("Downstream:ExposeTokenForBench", false);
+        var serviceB = config["Downstream:ServiceB:Url"]?.TrimEnd('/');
+        var serviceBAudience = config["Downstream:ServiceB:Audience"] ?? "service-b";
 
-        builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(o =>
-        {
-            o.MetadataAddress = $"{authority}/.well-known/openid-configuration";
-            o.RequireHttpsMetadata = authority.StartsWith("https", StringComparison.Ordinal);
-            o.MapInboundClaims = false;
-            o.TokenValidationParameters = new TokenValidationParameters
-            {
-                ValidIssuer = config["Downstream:Issuer"] ?? "sessiongate",
-                ValidAudience = config["Downstream:Audience"] ?? "demo-api",
-                ValidAlgorithms = (config["Downstream:Algorithms"] ?? "ES256,RS256").Split(','),
-                ValidTypes = ["internal+jwt"],
-                ClockSkew = TimeSpan.FromSeconds(30),
-                NameClaimType = "sub",
-                RoleClaimType = "roles",
-            };
-            // The gateway puts the token in X-Internal-JWT; nothing else is a credential here.
-            o.Events = new JwtBearerEvents
-            {
-                OnMessageReceived = ctx =>
-                {
-                    var values = ctx.Request.Headers["X-Internal-JWT"];
-                    ctx.Token = values.Count == 1 ? values[0] : null;
-                    return Task.CompletedTask;
-                },
-            };
-            if (cacheTokens)
-            {
-                o.TokenHandlers.Clear();
-                o.TokenHandlers.Add(new CachingJsonWebTokenHandler(cacheSize) { MapInboundClaims = o.MapInboundClaims });
-            }
-            configure?.Invoke(o);
-        });
+        builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddInternalJwtBearer(config, "demo-api", configure);
         builder.Services.AddAuthorization();
+        builder.Services.AddHttpClient("sessiongate", c => c.BaseAddress = new Uri(authority + "/"));
+        if (serviceB is not null) builder.Services.AddHttpClient("service-b", c => c.BaseAddress = new Uri(serviceB + "/"));
 
         var app = builder.Build();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.Use(AuditTrail.LogAsync("a"));
 
         // Trivial and anonymous: the benchmark's baseline.
         app.MapGet("/ping", () => TypedResults.Text("pong"));
@@ -68,29 +40,105 @@ public static class DownstreamApp
 
         if (exposeToken)
         {
-            app.MapGet("/__bench/internal-jwt", (HttpContext http) => TypedResults.Text(http.Request.Headers["X-Internal-JWT"].ToString()))
+            app.MapGet("/__bench/internal-jwt", (HttpContext http) => TypedResults.Text(http.Request.Headers[InternalJwtBearer.Header].ToString()))
                 .RequireAuthorization();
         }
 
         // Echoes the verified claims, and what reached this service of the client's own credentials.
-        app.MapGet("/claims", (ClaimsPrincipal user, HttpContext http) =>
+        app.MapGet("/claims", (ClaimsPrincipal user, HttpContext http) => TypedResults.Ok(Echo(user, http))).RequireAuthorization();
+
+        if (serviceB is not null)
         {
-            var token = new JsonWebToken(http.Request.Headers["X-Internal-JWT"].ToString());
-            return TypedResults.Ok(new
+            var exchange = new TokenExchangeClient(
+                app.Services.GetRequiredService<IHttpClientFactory>().CreateClient("sessiongate"),
+                config["Downstream:ClientId"] ?? throw new InvalidOperationException("Downstream:ClientId is required with Downstream:ServiceB:Url."),
+                config["Downstream:ClientSecret"] ?? throw new InvalidOperationException("Downstream:ClientSecret is required with Downstream:ServiceB:Url."));
+
+            // A calls B as the user: the token A received is exchanged for one addressed to B (act names A), and the
+            // caller's trace goes along, so both hops show up under one trace.
+            app.MapGet("/call-b", async (ClaimsPrincipal user, HttpContext http, IHttpClientFactory clients, CancellationToken ct) =>
             {
-                header = new { token.Kid, token.Typ, token.Alg },
-                claims = user.Claims.GroupBy(c => c.Type).ToDictionary(g => g.Key, g => g.Select(c => c.Value).ToArray()),
-                received = new
+                string token;
+                try
                 {
-                    cookies = http.Request.Cookies.Keys.ToArray(),
-                    authorization = http.Request.Headers.Authorization.ToString(),
-                    internal_jwt_headers = http.Request.Headers["X-Internal-JWT"].Count,
-                    custom = http.Request.Headers["X-Custom"].ToString(),
-                },
-            });
-        }).RequireAuthorization();
+                    token = await exchange.ExchangeAsync(http.Request.Headers[InternalJwtBearer.Header].ToString(), serviceBAudience, ct);
+                }
+                catch (TokenExchangeClient.ExchangeFailedException e) when (e.Error == "invalid_grant")
+                {
+                    return Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "The user's session has ended.");
+                }
+                using var request = new HttpRequestMessage(HttpMethod.Get, "claims");
+                request.Headers.Add(InternalJwtBearer.Header, token);
+                if (http.Request.Headers.TraceParent is [{ } traceparent]) request.Headers.TryAddWithoutValidation("traceparent", traceparent);
+                using var response = await clients.CreateClient("service-b").SendAsync(request, ct);
+                var b = await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>(ct);
+                return response.IsSuccessStatusCode
+                    ? Results.Ok(new { a = Echo(user, http), b })
+                    : Results.Problem(statusCode: StatusCodes.Status502BadGateway, title: "Service B refused the call.");
+            }).RequireAuthorization();
+
+            // The bench's pair (bench/edge.sh): a trivial authorized call to B through an exchange per call, and the
+            // same hop with no exchange and no token.
+            app.MapGet("/call-b/ping", async (HttpContext http, IHttpClientFactory clients, CancellationToken ct) =>
+            {
+                var token = await exchange.ExchangeAsync(http.Request.Headers[InternalJwtBearer.Header].ToString(), serviceBAudience, ct);
+                using var request = new HttpRequestMessage(HttpMethod.Get, "secure-ping");
+                request.Headers.Add(InternalJwtBearer.Header, token);
+                using var response = await clients.CreateClient("service-b").SendAsync(request, ct);
+                return response.IsSuccessStatusCode ? Results.Text(await response.Content.ReadAsStringAsync(ct)) : Results.StatusCode(StatusCodes.Status502BadGateway);
+            }).RequireAuthorization();
+            app.MapGet("/call-b-direct", async (IHttpClientFactory clients, CancellationToken ct) =>
+                TypedResults.Text(await clients.CreateClient("service-b").GetStringAsync("ping", ct))).RequireAuthorization();
+        }
         return app;
     }
+
+    /// <summary>What a service saw: the token's header, the verified claims and the client's credentials that reached it (none should).</summary>
+    public static object Echo(ClaimsPrincipal user, HttpContext http)
+    {
+        var token = new JsonWebToken(http.Request.Headers[InternalJwtBearer.Header].ToString());
+        return new
+        {
+            header = new { token.Kid, token.Typ, token.Alg },
+            claims = user.Claims.GroupBy(c => c.Type).ToDictionary(g => g.Key, g => g.Select(c => c.Value).ToArray()),
+            received = new
+            {
+                cookies = http.Request.Cookies.Keys.ToArray(),
+                authorization = http.Request.Headers.Authorization.ToString(),
+                internal_jwt_headers = http.Request.Headers[InternalJwtBearer.Header].Count,
+                custom = http.Request.Headers["X-Custom"].ToString(),
+            },
+        };
+    }
+}
+
+/// <summary>One log line per authenticated request: who, for which trace, through which services (the <c>act</c> chain).</summary>
+public static partial class AuditTrail
+{
+    public static Func<HttpContext, RequestDelegate, Task> LogAsync(string service)
+    {
+        ILogger? logger = null;
+        return async (http, next) =>
+        {
+            await next(http);
+            if (http.User.Identity?.IsAuthenticated != true) return;
+            logger ??= http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("SessionGate.Downstream.Audit");
+            Log(logger, service, http);
+        };
+    }
+
+    private static void Log(ILogger logger, string service, HttpContext http)
+    {
+        if (!logger.IsEnabled(LogLevel.Information)) return;
+        var user = http.User;
+        LogCall(logger, service, http.Request.Path, http.Response.StatusCode, user.FindFirstValue("sub"), user.FindFirstValue("sid"),
+            user.FindFirstValue("jti"), user.FindFirstValue("trace_id"), user.FindFirstValue("act"));
+    }
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "audit service={Service} path={Path} status={Status} sub={Subject} sid={SessionId} jti={Jti} trace_id={TraceId} act={Act}")]
+    private static partial void LogCall(ILogger logger, string service, string path, int status, string? subject, string? sessionId, string? jti,
+        string? traceId, string? act);
 }
 
 public static class DownstreamProgram
