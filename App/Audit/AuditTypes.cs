@@ -29,4 +29,9 @@ public static class AuditTypes
     public const string KeyRotated = "key.rotated";
     public const string KeyRevoked = "key.revoked";
     public const string RefreshTokenReused = "refresh-token.reused";
+    public const string SessionIdKeyRotated = "session-id-key.rotated";
+    /// <summary>A kick of a session that had already ended: nothing new ends, but Redis is told again.</summary>
+    public const string SessionKickRetried = "session.kick-retried";
+    /// <summary>The owner ended an already ended session of theirs again (DELETE /auth/sessions/{id}): Redis is told again.</summary>
+    public const string SessionEndRetried = "session.end-retried";
 }
