@@ -18,17 +18,23 @@ public static partial class Startup
         var sp = scope.ServiceProvider;
         var db = sp.GetRequiredService<AppDbContext>();
         var logger = sp.GetRequiredService<ILoggerFactory>().CreateLogger("SessionGate.Startup");
+        var appConnection = sp.GetRequiredService<IOptions<ConnectionOptions>>().Value.Postgres!;
         if (sp.GetRequiredService<IOptions<DatabaseOptions>>().Value.MigrateOnStart)
         {
             EnsureMigrationsAssembly();
-            await db.Database.MigrateAsync();
+            var owner = app.Configuration.GetConnectionString("PostgresOwner") is { Length: > 0 } o ? o : appConnection;
+            await DatabaseSetup.MigrateAsync(owner, appConnection, logger, CancellationToken.None);
             LogMigrated(logger);
         }
+        await StoredSecrets.ProtectUnderCertificateAsync(app.Services, logger);
         await Seed.RunAsync(sp);
-        await sp.GetRequiredService<SessionSecrets>().InitializeAsync(db, sp.GetRequiredService<TimeProvider>());
+        var secrets = sp.GetRequiredService<SessionSecrets>();
+        await secrets.InitializeAsync(db, sp.GetRequiredService<TimeProvider>());
+        secrets.StartReloading(app.Lifetime.ApplicationStopping);
         await sp.GetRequiredService<KeyRing>().ReloadAsync();
         sp.GetRequiredService<PasswordPolicy>().Warm();
         await WarnAboutRiskySettingsAsync(sp, logger);
+        await WarnAboutShippedDefaultsAsync(app, appConnection, logger);
         LogStarted(logger, sp.GetRequiredService<IOptions<AuthOptions>>().Value.Mode.ToString(),
             sp.GetRequiredService<IOptions<JwtOptions>>().Value.Algorithm);
     }
@@ -56,6 +62,23 @@ public static partial class Startup
         catch (Exception e) when (e is StackExchange.Redis.RedisException or StackExchange.Redis.RedisTimeoutException)
         {
             // Redis may be down at start; the app fails closed until it is back.
+        }
+    }
+
+    // What a production deployment must not keep from a demo or a developer's machine (docs/DEPLOYMENT.md).
+    private static async Task WarnAboutShippedDefaultsAsync(WebApplication app, string appConnection, ILogger logger)
+    {
+        var config = app.Configuration;
+        var demo = app.Services.GetRequiredService<IOptions<DemoOptions>>().Value;
+        if (demo.Seed && !string.IsNullOrEmpty(demo.Password)) LogDemo(logger);
+        if (!app.Environment.IsDevelopment() && (config["AllowedHosts"] ?? "*").Split(';').Any(h => h.Trim() == "*")) LogAnyHost(logger);
+        try
+        {
+            if (await DatabaseSetup.AppRoleMayRewriteAuditAsync(appConnection, CancellationToken.None)) LogAuditRewritable(logger);
+        }
+        catch (Npgsql.NpgsqlException)
+        {
+            // PostgreSQL is down at start: the app answers 503 until it is back; the check runs at the next start.
         }
     }
 
@@ -88,6 +111,15 @@ public static partial class Startup
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Redis {Endpoint} evicts keys under memory pressure (maxmemory-policy {Policy}); set it to noeviction so revocations are never evicted")]
     private static partial void LogEvictingRedis(ILogger logger, string endpoint, string policy);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "DEMO: the demo tenant is seeded with a known password (Demo:Seed, Demo:Password); never expose this instance")]
+    private static partial void LogDemo(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "AllowedHosts is *: requests naming any host are answered; set it to the host names clients use")]
+    private static partial void LogAnyHost(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The app's database role may change or delete audit events (it owns the tables or was granted it); run migrations as a separate owner role (dotnet App.dll migrate with ConnectionStrings:PostgresOwner)")]
+    private static partial void LogAuditRewritable(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Database migrations applied")]
     private static partial void LogMigrated(ILogger logger);
