@@ -259,6 +259,8 @@ END \$\$;
 ALTER ROLE $SG_PG_APP_ROLE LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS PASSWORD '$app';
 ALTER ROLE $SG_PG_OWNER_ROLE LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS PASSWORD '$owner';
 ALTER ROLE $SG_PG_DEV_ROLE LOGIN NOSUPERUSER NOCREATEROLE CREATEDB NOREPLICATION NOBYPASSRLS PASSWORD '$dev';
+-- The tests drop their databases WITH (FORCE), which ends the app role's connections left in them.
+GRANT pg_signal_backend TO $SG_PG_DEV_ROLE;
 SQL
   exists=$(sg_as_postgres "${psql[@]}" -d postgres -c "SELECT 1 FROM pg_database WHERE datname = 'sessiongate'" </dev/null) || return 1
   if [[ $exists != 1 ]]; then

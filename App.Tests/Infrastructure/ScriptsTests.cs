@@ -150,4 +150,14 @@ public sealed class ScriptsTests
         var cmdline = await File.ReadAllTextAsync($"/proc/{info["process_id"]}/cmdline");
         Assert.DoesNotContain(options.Password!, cmdline, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task The_postgresql_that_scripts_test_started_commits_durably()
+    {
+        // A revocation the app answered for must survive a crash of the server.
+        await using var conn = new NpgsqlConnection(TestEnvironment.Postgres);
+        await conn.OpenAsync();
+        await using var command = new NpgsqlCommand("SHOW synchronous_commit", conn);
+        Assert.Equal("on", await command.ExecuteScalarAsync());
+    }
 }
