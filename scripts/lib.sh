@@ -251,6 +251,7 @@ sg_pg_setup_role() {
   app=$(sg_secret pg-app-password) && owner=$(sg_secret pg-owner-password) && dev=$(sg_secret pg-dev-password) || return 1
   local -a psql=("$SG_PG_BIN/psql" -X -h "$sock" -p "$port" -U postgres -v ON_ERROR_STOP=1 -qtA)
   sg_as_postgres "${psql[@]}" -d postgres >/dev/null <<SQL || return 1
+SET client_min_messages = warning;
 DO \$\$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$SG_PG_APP_ROLE') THEN CREATE ROLE $SG_PG_APP_ROLE; END IF;
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$SG_PG_OWNER_ROLE') THEN CREATE ROLE $SG_PG_OWNER_ROLE; END IF;
