@@ -73,6 +73,18 @@ public sealed class ManagementListenerTests(AppFixture<Opaque> fx) : IClassFixtu
     }
 
     [Fact]
+    public async Task A_management_listener_beyond_loopback_is_warned_about_and_a_bad_one_stops_the_start()
+    {
+        var wide = fx.AnotherInstance(s => s["Management:Urls"] = "http://0.0.0.0:19464");
+        Assert.Equal(HttpStatusCode.OK, (await wide.GetAsync("/health/live")).StatusCode);
+        Assert.Contains("http://0.0.0.0:19464\") listens beyond loopback", fx.Logs.All, StringComparison.Ordinal);
+
+        var bad = fx.AnotherInstance(s => s["Management:Urls"] = "http://127.0.0.1");
+        var e = Assert.ThrowsAny<Exception>(() => bad.Http);
+        Assert.Contains("Management:Urls must be absolute http(s) URLs, each with an explicit port", e.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void The_public_urls_come_from_the_usual_settings()
     {
         static IReadOnlyList<string> Of(params (string Key, string Value)[] settings) => ManagementListener.PublicUrls(

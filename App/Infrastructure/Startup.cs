@@ -72,6 +72,8 @@ public static partial class Startup
         var demo = app.Services.GetRequiredService<IOptions<DemoOptions>>().Value;
         if (demo.Seed && !string.IsNullOrEmpty(demo.Password)) LogDemo(logger);
         if (!app.Environment.IsDevelopment() && (config["AllowedHosts"] ?? "*").Split(';').Any(h => h.Trim() == "*")) LogAnyHost(logger);
+        var management = app.Services.GetRequiredService<IOptions<ManagementOptions>>().Value.Urls;
+        if (ManagementOptions.Split(management).Any(u => !IsLoopback(BindingAddress.Parse(u).Host))) LogManagementBeyondLoopback(logger, management);
         try
         {
             if (await DatabaseSetup.AppRoleMayRewriteAuditAsync(appConnection, CancellationToken.None)) LogAuditRewritable(logger);
@@ -114,6 +116,12 @@ public static partial class Startup
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "DEMO: the demo tenant is seeded with a known password (Demo:Seed, Demo:Password); never expose this instance")]
     private static partial void LogDemo(ILogger logger);
+
+    private static bool IsLoopback(string host) =>
+        host is "localhost" || System.Net.IPAddress.TryParse(host.Trim('[', ']'), out var ip) && System.Net.IPAddress.IsLoopback(ip);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Management:Urls ({Urls}) listens beyond loopback: /metrics and /health/ready are reachable from the network there; keep that port private")]
+    private static partial void LogManagementBeyondLoopback(ILogger logger, string urls);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "AllowedHosts is *: requests naming any host are answered; set it to the host names clients use")]
     private static partial void LogAnyHost(ILogger logger);
