@@ -10,9 +10,15 @@ using SessionGate.Tokens;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddSessionGateConfiguration();
+builder.AddManagementListener();      // Management:Urls: a second listener, the only one serving /metrics and /health/ready
 builder.Services.AddSessionGate(builder.Configuration);
 
 var app = builder.Build();
+if (Commands.Requested(args))         // `dotnet App.dll migrate audit-retention ...`: one-off jobs instead of the server
+{
+    Environment.ExitCode = await app.RunCommandsAsync(args);
+    return;
+}
 
 // The request pipeline, in order. Authentication runs before rate limiting, so it must stay cheap for anonymous
 // and forged credentials (it is: no credential costs nothing, a forged one fails its MAC or signature without I/O).
@@ -22,6 +28,7 @@ if (!app.Environment.IsDevelopment()) app.UseHsts(); // HTTPS responses only
 app.UseSessionGateRequestLogging();   // one line per request with the status the client got; successes at Debug
 app.UseExceptionHandler();            // any exception: problem+json, 503 for a dependency outage
 app.UseStatusCodePages();             // bare status codes: problem+json
+app.UseManagementListener();          // management endpoints only on the management listener, and nothing else there
 app.UseRequestHygiene();              // NUL input: 400; big bodies: 413; nosniff, no framing; credential paths: no-store
 app.UseSessionGateSwagger();          // /swagger only, and only when enabled
 app.UseSessionAuthentication();       // only requests that carry a credential pay for the scheme's handler

@@ -432,7 +432,9 @@ if [[ -z ${ConnectionStrings__Postgres:-} || -z ${Redis__Configuration:-} ]] && 
     note "scripts/run services failed (see ${OUT#"$ROOT"/}/services.log); trying the default ports"
   fi
 fi
-PG_CONN="${ConnectionStrings__Postgres:-Host=127.0.0.1;Port=15432;Database=sessiongate;Username=sessiongate;Password=sessiongate}"
+# The bench database is made, owned and migrated by a role that may create databases (SG_POSTGRES_ADMIN from
+# scripts/run services; the app's own role may not).
+PG_CONN="${SG_POSTGRES_ADMIN:-${ConnectionStrings__Postgres:-Host=127.0.0.1;Port=15432;Database=sessiongate;Username=sessiongate;Password=sessiongate}}"
 REDIS_CONF="${Redis__Configuration:-127.0.0.1:16379}"
 BENCH_CONN=$(conn_with_db "$PG_CONN" "$BENCH_DB")
 
@@ -576,6 +578,7 @@ start_sg() {
     Redis__Configuration="$redis" \
     Redis__KeyPrefix="bench:" \
     Database__MigrateOnStart=true \
+    Management__Urls= \
     Demo__Seed=true \
     Demo__Password="$DEMO_PASSWORD" \
     Auth__Mode="$mode" \

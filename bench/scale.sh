@@ -285,6 +285,7 @@ start_app() { # name port db redis-port mode [VAR=value ...]
   env ConnectionStrings__Postgres="$(pg_cs "$db")" \
     Redis__Configuration="$(redis_cfg "$rport")" \
     Database__MigrateOnStart=true \
+    Management__Urls= \
     Auth__Mode="$mode" \
     Serilog__MinimumLevel__Default=Warning \
     Bootstrap__AdminPassword="$ADMIN_PASSWORD" \

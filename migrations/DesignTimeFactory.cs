@@ -9,7 +9,9 @@ public sealed class DesignTimeFactory : IDesignTimeDbContextFactory<AppDbContext
 {
     public AppDbContext CreateDbContext(string[] args)
     {
-        var connection = Environment.GetEnvironmentVariable("ConnectionStrings__Postgres")
+        // Migrations change the schema: as its owner, when the roles are split (scripts/run services exports both).
+        var connection = Environment.GetEnvironmentVariable("ConnectionStrings__PostgresOwner")
+            ?? Environment.GetEnvironmentVariable("ConnectionStrings__Postgres")
             ?? "Host=127.0.0.1;Port=15432;Database=sessiongate;Username=sessiongate;Password=sessiongate";
         var options = new DbContextOptionsBuilder<AppDbContext>()
             .UseNpgsql(connection, o => o.MigrationsAssembly(AppDbContext.MigrationsAssembly))

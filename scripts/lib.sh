@@ -10,6 +10,12 @@
 # Tunables (environment): SG_PG_PORT (15432), SG_REDIS_PORT (16379),
 # SG_CLUSTER_PORT (17100). External servers: ConnectionStrings__Postgres,
 # Redis__Configuration, SG_TEST_REDIS_CLUSTER (when set, nothing is started).
+#
+# Only servers this checkout started (found by their pid files under .local/) are ever reused; a port held by
+# anything else is skipped. Every password is per checkout, random, and kept in a mode-600 file under .local/:
+# pg-app-password, pg-owner-password, pg-dev-password (the three PostgreSQL roles, see sg_pg_setup_role) and
+# redis-password. Exported: ConnectionStrings__Postgres (the app's role), ConnectionStrings__PostgresOwner (the
+# schema owner: migrations, audit retention), SG_POSTGRES_ADMIN (may create databases: tests, benchmarks).
 
 SG_ROOT="${SG_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)}"
 SG_LOCAL="$SG_ROOT/.local"
@@ -190,29 +196,38 @@ sg_pg_sock_dir() {
   printf '%s\n' "$d"
 }
 
-sg_pg_psql_app() { # port, sql...
-  local port=$1; shift
-  PGPASSWORD=sessiongate PGCONNECT_TIMEOUT=3 timeout 10 \
-    "$SG_PG_BIN/psql" -X -h 127.0.0.1 -p "$port" -U sessiongate -d sessiongate -qtA "$@" </dev/null 2>/dev/null
+# This checkout's secret $1 (a file under .local/, mode 600), made once from /dev/urandom: hex, so it needs no quoting.
+sg_secret() {
+  local file="$SG_LOCAL/$1"
+  if [[ ! -s $file ]]; then
+    mkdir -p "$SG_LOCAL"
+    (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$file")
+  fi
+  cat "$file"
 }
 
-# A server on $1 is compatible if sessiongate/sessiongate can log in with the least privilege the app and the
-# tests need: it may create databases (one per test class), and it is no superuser.
-sg_pg_compatible() {
-  local out
-  out=$(sg_pg_psql_app "$1" -c "select rolcreatedb and not rolsuper from pg_roles where rolname = current_user") || return 1
-  [[ $out == t ]]
-}
+# The database roles, each with its own per-checkout password (.local/pg-*-password):
+#   sessiongate        the app at run time: reads and writes rows, may only INSERT and SELECT the audit log
+#                      (`dotnet App.dll migrate` grants exactly that); no CREATEDB, owns nothing
+#   sessiongate_owner  owns the database and its schema: migrations and the audit retention job run as it
+#   sessiongate_dev    may create databases: the test fixtures and the benchmarks make scratch databases with it
+SG_PG_APP_ROLE=sessiongate
+SG_PG_OWNER_ROLE=sessiongate_owner
+SG_PG_DEV_ROLE=sessiongate_dev
 
-# Prints the port of our own running server (from postmaster.pid), or fails.
+# Prints the port of our own running server, or fails. Ours means: the pid in .local/pg/postmaster.pid is a live
+# postgres whose working directory is .local/pg (a postmaster runs in its data directory), so neither a stale pid
+# file nor a foreign server that happens to hold that pid or port is ever taken for ours.
 sg_pg_own_port() {
-  local pidfile="$SG_PG_DATA/postmaster.pid" pid port
+  local pidfile="$SG_PG_DATA/postmaster.pid" pid port cwd
   [[ -f $pidfile ]] || return 1
   pid=$(sed -n 1p "$pidfile" 2>/dev/null)
   port=$(sed -n 4p "$pidfile" 2>/dev/null)
   [[ $pid =~ ^[0-9]+$ && $port =~ ^[0-9]+$ ]] || return 1
   [[ -r /proc/$pid/comm ]] || return 1
   [[ $(cat "/proc/$pid/comm" 2>/dev/null) == postgres* ]] || return 1
+  cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null) || return 1
+  [[ $cwd == "$(readlink -f "$SG_PG_DATA")" ]] || return 1
   printf '%s\n' "$port"
 }
 
@@ -227,20 +242,39 @@ sg_pg_wait_ready() {
   return 1
 }
 
+# Creates or converges the roles and the database (idempotent; run at every start, as the postgres superuser over the
+# checkout's own socket). The SQL goes in on stdin, so no password is ever on a command line (/proc/*/cmdline is
+# world-readable). A data directory from before the role split (the app's role owned everything and had CREATEDB)
+# is converged too: its objects are handed to the owner role.
 sg_pg_setup_role() {
-  local port=$1 sock=$2 exists
-  local -a psql=("$SG_PG_BIN/psql" -X -h "$sock" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 -qtA)
-  sg_as_postgres "${psql[@]}" -c "DO \$\$ BEGIN
-      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sessiongate') THEN
-        CREATE ROLE sessiongate LOGIN NOSUPERUSER NOCREATEROLE CREATEDB PASSWORD 'sessiongate';
-      ELSE
-        ALTER ROLE sessiongate LOGIN NOSUPERUSER NOCREATEROLE CREATEDB PASSWORD 'sessiongate';
-      END IF;
-    END \$\$;" </dev/null >/dev/null || return 1
-  exists=$(sg_as_postgres "${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname = 'sessiongate'" </dev/null) || return 1
+  local port=$1 sock=$2 app owner dev exists
+  app=$(sg_secret pg-app-password) && owner=$(sg_secret pg-owner-password) && dev=$(sg_secret pg-dev-password) || return 1
+  local -a psql=("$SG_PG_BIN/psql" -X -h "$sock" -p "$port" -U postgres -v ON_ERROR_STOP=1 -qtA)
+  sg_as_postgres "${psql[@]}" -d postgres >/dev/null <<SQL || return 1
+SET client_min_messages = warning;
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$SG_PG_APP_ROLE') THEN CREATE ROLE $SG_PG_APP_ROLE; END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$SG_PG_OWNER_ROLE') THEN CREATE ROLE $SG_PG_OWNER_ROLE; END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$SG_PG_DEV_ROLE') THEN CREATE ROLE $SG_PG_DEV_ROLE; END IF;
+END \$\$;
+ALTER ROLE $SG_PG_APP_ROLE LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS PASSWORD '$app';
+ALTER ROLE $SG_PG_OWNER_ROLE LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS PASSWORD '$owner';
+ALTER ROLE $SG_PG_DEV_ROLE LOGIN NOSUPERUSER NOCREATEROLE CREATEDB NOREPLICATION NOBYPASSRLS PASSWORD '$dev';
+-- The tests drop their databases WITH (FORCE), which ends the app role's connections left in them.
+GRANT pg_signal_backend TO $SG_PG_DEV_ROLE;
+SQL
+  exists=$(sg_as_postgres "${psql[@]}" -d postgres -c "SELECT 1 FROM pg_database WHERE datname = 'sessiongate'" </dev/null) || return 1
   if [[ $exists != 1 ]]; then
-    sg_as_postgres "${psql[@]}" -c "CREATE DATABASE sessiongate OWNER sessiongate" </dev/null >/dev/null || return 1
+    sg_as_postgres "${psql[@]}" -d postgres -c "CREATE DATABASE sessiongate OWNER $SG_PG_OWNER_ROLE" </dev/null >/dev/null || return 1
   fi
+  sg_as_postgres "${psql[@]}" -d sessiongate >/dev/null <<SQL || return 1
+ALTER DATABASE sessiongate OWNER TO $SG_PG_OWNER_ROLE;
+REASSIGN OWNED BY $SG_PG_APP_ROLE TO $SG_PG_OWNER_ROLE;
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+SQL
+  # Durable commits: a commit the app answered for survives a crash of the server (an older data directory had them
+  # off). ALTER SYSTEM outranks postgresql.conf, and a reload applies it to a server that is already running.
+  sg_as_postgres "${psql[@]}" -d postgres -c "ALTER SYSTEM SET synchronous_commit = on" -c "SELECT pg_reload_conf()" </dev/null >/dev/null || return 1
 }
 
 sg_pg_init() {
@@ -264,7 +298,7 @@ sg_pg_init() {
 # --- sessiongate local dev/test settings ---
 listen_addresses = '127.0.0.1'
 max_connections = 200
-synchronous_commit = off
+synchronous_commit = on
 include_if_exists = 'sessiongate.conf'
 EOF
 }
@@ -288,7 +322,8 @@ sg_ensure_postgres() {
     return 1
   fi
 
-  # Nothing of ours runs: find a port (reusing a compatible server if found).
+  # Nothing of ours runs: start ours on the first free port. A server of anyone else on a port is never used, however
+  # willing it is: it could be anyone's, and the app would keep its signing keys and sessions there.
   port=${SG_PG_PORT:-15432}
   while :; do
     if (( port > SG_PORT_MAX )); then
@@ -298,12 +333,7 @@ sg_ensure_postgres() {
     if ! sg_port_in_use "$port"; then
       break
     fi
-    if sg_pg_compatible "$port"; then
-      sg_log "PostgreSQL: reusing compatible server already on 127.0.0.1:$port"
-      sg_pg_export "$port"
-      return 0
-    fi
-    sg_note "port $port is taken by something else; trying $((port + 1))"
+    sg_note "port $port is held by a server this checkout did not start (not used); trying $((port + 1))"
     port=$((port + 1))
   done
 
@@ -343,8 +373,13 @@ sg_ensure_postgres() {
   sg_pg_export "$port"
 }
 
+# The connection settings for our server on port $1: the app's role, the owner (migrations and the retention job) and
+# the role that may create scratch databases (tests, benchmarks).
 sg_pg_export() {
-  export ConnectionStrings__Postgres="Host=127.0.0.1;Port=$1;Database=sessiongate;Username=sessiongate;Password=sessiongate"
+  local base="Host=127.0.0.1;Port=$1"
+  export ConnectionStrings__Postgres="$base;Database=sessiongate;Username=$SG_PG_APP_ROLE;Password=$(sg_secret pg-app-password)"
+  export ConnectionStrings__PostgresOwner="$base;Database=sessiongate;Username=$SG_PG_OWNER_ROLE;Password=$(sg_secret pg-owner-password)"
+  export SG_POSTGRES_ADMIN="$base;Database=postgres;Username=$SG_PG_DEV_ROLE;Password=$(sg_secret pg-dev-password)"
 }
 
 sg_stop_postgres() {
@@ -366,14 +401,7 @@ sg_stop_postgres() {
 # ---------------------------------------------------------------------------
 
 # This checkout's Redis password (standalone and cluster), made once and kept under .local/.
-sg_redis_password() {
-  local file="$SG_LOCAL/redis-password"
-  if [[ ! -s $file ]]; then
-    mkdir -p "$SG_LOCAL"
-    (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$file")
-  fi
-  cat "$file"
-}
+sg_redis_password() { sg_secret redis-password; }
 
 sg_rcli() { # port, args...
   local port=$1; shift
@@ -431,17 +459,25 @@ sg_redis_pid_alive() {
   printf '%s\n' "$pid"
 }
 
-# sg_redis_start PORT DIR [extra args...]
+# sg_redis_start PORT DIR [extra args...]. The password goes into DIR/auth.conf (mode 600), which the server reads
+# as its config file: on the command line it would be readable by every local user in /proc/<pid>/cmdline.
 sg_redis_start() {
   local port=$1 dir=$2; shift 2
   mkdir -p "$dir"
   rm -f "$dir/redis.pid"
   local pw
   pw=$(sg_redis_password)
-  sg_detached redis-server --port "$port" --bind 127.0.0.1 --daemonize yes --requirepass "$pw" --masterauth "$pw" \
+  (umask 077 && printf 'requirepass %s\nmasterauth %s\n' "$pw" "$pw" >"$dir/auth.conf")
+  sg_detached redis-server "$dir/auth.conf" --port "$port" --bind 127.0.0.1 --daemonize yes \
     --dir "$dir" --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
     --save "" --appendonly no --maxmemory-policy noeviction "$@" \
     </dev/null >/dev/null 2>&1 9>&-
+}
+
+# True when the Redis on port $1 was started without a config file, i.e. by an older version of this script that
+# passed the password on its command line: such a server of ours is restarted.
+sg_redis_started_with_password_argument() {
+  sg_rcli "$1" info server | tr -d '\r' | grep -qx 'config_file:'
 }
 
 sg_redis_stop_pidfile() {
@@ -462,6 +498,11 @@ sg_ensure_redis() {
     return 0
   fi
   local port
+  if sg_redis_pid_alive "$SG_REDIS_DIR/redis.pid" >/dev/null && [[ -f "$SG_REDIS_DIR/port" ]] &&
+     sg_redis_started_with_password_argument "$(cat "$SG_REDIS_DIR/port")"; then
+    sg_warn "Redis from .local/redis was started with its password on its command line (an older scripts/lib.sh); restarting it"
+    sg_redis_stop_pidfile "$SG_REDIS_DIR/redis.pid"
+  fi
   if sg_redis_pid_alive "$SG_REDIS_DIR/redis.pid" >/dev/null && [[ -f "$SG_REDIS_DIR/port" ]]; then
     port=$(cat "$SG_REDIS_DIR/port")
     if sg_redis_wait_ping "$port"; then
@@ -561,7 +602,11 @@ sg_ensure_cluster() {
     read -r -a ports <"$SG_CLUSTER_DIR/ports" || true
     if [[ ${#ports[@]} -eq 6 ]]; then
       for p in "${ports[@]}"; do
-        if sg_redis_pid_alive "$SG_CLUSTER_DIR/$p/redis.pid" >/dev/null; then alive=$((alive + 1)); fi
+        if sg_redis_pid_alive "$SG_CLUSTER_DIR/$p/redis.pid" >/dev/null; then
+          alive=$((alive + 1))
+          # Started by an older version of this script, with the password on its command line: recreate the cluster.
+          if sg_redis_started_with_password_argument "$p"; then alive=-100; fi
+        fi
       done
     fi
     if [[ $alive -eq 6 ]] && sg_redis_ping "${ports[0]}" && sg_cluster_wait_ok "${ports[@]}"; then
@@ -570,7 +615,7 @@ sg_ensure_cluster() {
       sg_log "Redis Cluster: reusing this checkout's cluster on ports ${ports[0]}-${ports[5]}"
       return 0
     fi
-    if [[ $alive -gt 0 ]]; then
+    if [[ $alive -ne 0 ]]; then
       sg_warn "Redis Cluster of this checkout is incomplete or unhealthy; recreating it"
     fi
   fi
@@ -703,7 +748,7 @@ sg_shell_quote() {
 
 sg_print_exports() {
   local name
-  for name in ConnectionStrings__Postgres Redis__Configuration SG_TEST_REDIS_CLUSTER; do
+  for name in ConnectionStrings__Postgres ConnectionStrings__PostgresOwner SG_POSTGRES_ADMIN Redis__Configuration SG_TEST_REDIS_CLUSTER; do
     if [[ -n ${!name:-} ]]; then
       printf 'export %s=%s\n' "$name" "$(sg_shell_quote "${!name}")"
     fi

@@ -1,4 +1,6 @@
 using System.Net;
+using Npgsql;
+using SessionGate.Infrastructure;
 using SessionGate.Tests.Infrastructure;
 
 namespace SessionGate.Tests.Admin;
@@ -47,5 +49,89 @@ public abstract class AuditTests<TMode>(AppFixture<TMode> fx) where TMode : IMod
         var paged = await api.GetJsonAsync($"/admin/audit?user_id={user.Id}&size=2&page=2", alice);
         Assert.Equal(2, paged.GetProperty("items").GetArrayLength());
         Assert.Equal(events.Count, paged.GetProperty("total").GetInt64());
+    }
+
+    [Fact]
+    public async Task The_platform_admin_reads_events_of_no_tenant_and_no_one_else_does()
+    {
+        // Password spraying: failures for tenants that do not exist belong to no tenant.
+        var ip = $"198.51.100.{Random.Shared.Next(1, 255)}";
+        var unknown = "nosuch" + Guid.NewGuid().ToString("N")[..8];
+        await Problem.AssertAsync(await fx.Api.LoginFromAsync(ip, new { tenant = unknown, username = "admin", password = "wrong-password-123" }),
+            HttpStatusCode.Unauthorized, Problems.InvalidCredentials);
+
+        var platform = await fx.PlatformAdminAsync();
+        var tenantless = await fx.Api.GetJsonAsync("/admin/audit?tenantless=true&type=login.failed&size=100", platform);
+        var sprayed = Assert.Single(tenantless.GetProperty("items").EnumerateArray(), e => e.GetProperty("ip").GetString() == ip);
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, sprayed.GetProperty("tenant").ValueKind);
+        Assert.DoesNotContain("wrong-password-123", tenantless.GetRawText());
+
+        // Not in a tenant's log, not even the platform admin's own; and a tenant admin may not ask for them.
+        var alice = await fx.AliceAsync();
+        foreach (var (caller, url) in new[] { (alice, "/admin/audit?size=100"), (platform, "/admin/audit?size=100") })
+            Assert.DoesNotContain((await fx.Api.GetJsonAsync(url, caller)).GetProperty("items").EnumerateArray(), e => e.GetProperty("ip").GetString() == ip);
+        var refused = await Problem.AssertAsync(await fx.Api.GetAsync("/admin/audit?tenantless=true", alice), HttpStatusCode.Forbidden, Problems.Forbidden);
+        Assert.Equal("platform:admin", refused.GetProperty("required_permissions")[0].GetString());
+    }
+
+    [Fact]
+    public async Task The_log_pages_by_cursor()
+    {
+        var alice = await fx.AliceAsync();
+        var user = await fx.NewUserAsync();
+        for (var i = 0; i < 5; i++) await fx.Api.LoginRawAsync(new { tenant = "acme", username = user.Username, password = "wrong-password-123" });
+        var all = (await fx.Api.GetJsonAsync($"/admin/audit?user_id={user.Id}&size=100", alice)).GetProperty("items").EnumerateArray()
+            .Select(e => e.GetProperty("id").GetInt64()).ToList();
+        Assert.True(all.Count >= 6, $"{all.Count} events");
+
+        var walked = new List<long>();
+        string? next = null;
+        do
+        {
+            var page = await fx.Api.GetJsonAsync($"/admin/audit?user_id={user.Id}&size=2" + (next is null ? "" : $"&after={next}"), alice);
+            walked.AddRange(page.GetProperty("items").EnumerateArray().Select(e => e.GetProperty("id").GetInt64()));
+            next = page.TryGetProperty("next", out var n) ? n.GetString() : null;
+        } while (next is not null);
+        Assert.Equal(all, walked);
+
+        await Problem.AssertAsync(await fx.Api.GetAsync("/admin/audit?after=0", alice), HttpStatusCode.BadRequest, Problems.Validation);
+        await Problem.AssertAsync(await fx.Api.GetAsync("/admin/audit?after=x", alice), HttpStatusCode.BadRequest, Problems.Validation);
+    }
+
+    [Fact]
+    public async Task The_total_is_counted_up_to_a_cap()
+    {
+        var slug = await fx.NewTenantAsync();
+        await using (var conn = new NpgsqlConnection(TestEnvironment.AdminConnectionFor(fx.Database)))
+        {
+            await conn.OpenAsync();
+            await using var command = new NpgsqlCommand(
+                """INSERT INTO audit_events ("Type", "TenantId", "At") SELECT 'test.bulk', "Id", now() FROM tenants, generate_series(1, 10050) WHERE "Slug" = @slug""", conn);
+            command.Parameters.AddWithValue("slug", slug);
+            Assert.True(await command.ExecuteNonQueryAsync() == 10050);
+        }
+        var page = await fx.Api.GetJsonAsync($"/admin/audit?tenant={slug}&size=5", await fx.PlatformAdminAsync());
+        Assert.Equal(10_000, page.GetProperty("total").GetInt64());
+        Assert.Equal(5, page.GetProperty("items").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task A_repeated_kick_and_a_repeated_end_of_an_own_session_are_audited_as_such()
+    {
+        var alice = await fx.AliceAsync();
+        var user = await fx.NewUserAsync();
+        var mine = await fx.Api.LoginAsync(user);
+        await fx.Api.LoginAsync(user);
+        var other = (await fx.Api.GetJsonAsync("/auth/sessions", mine)).EnumerateArray().Single(s => !s.GetProperty("current").GetBoolean()).GetProperty("id").GetGuid();
+
+        Assert.Equal(HttpStatusCode.NoContent, (await fx.Api.SendAsync(HttpMethod.Delete, $"/admin/sessions/{other}", alice)).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await fx.Api.SendAsync(HttpMethod.Delete, $"/admin/sessions/{other}", alice)).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await fx.Api.SendAsync(HttpMethod.Delete, $"/auth/sessions/{other}", mine)).StatusCode);
+
+        var events = (await fx.Api.GetJsonAsync($"/admin/audit?user_id={user.Id}&size=100", alice)).GetProperty("items").EnumerateArray()
+            .Where(e => e.TryGetProperty("detail", out var d) && d.ValueKind == System.Text.Json.JsonValueKind.Object
+                && d.TryGetProperty("session_id", out var sid) && sid.GetGuid() == other)
+            .Select(e => e.GetProperty("type").GetString()).Where(t => t!.StartsWith("session.", StringComparison.Ordinal)).ToList();
+        Assert.Equal(["session.end-retried", "session.kick-retried", "session.kicked"], events);
     }
 }

@@ -123,7 +123,12 @@ public abstract class HardeningTests<TMode>(AppFixture<TMode> fx) where TMode : 
     [Fact]
     public async Task The_discovery_document_takes_its_origin_from_configuration_not_the_host_header()
     {
-        var configured = fx.AnotherInstance(s => s["Jwt:PublicOrigin"] = "https://auth.example.test");
+        // Even where any Host is answered (the shipped AllowedHosts already refuses this one with 400).
+        var configured = fx.AnotherInstance(s =>
+        {
+            s["Jwt:PublicOrigin"] = "https://auth.example.test";
+            s["AllowedHosts"] = "*";
+        });
         var response = await configured.SendAsync(HttpMethod.Get, "/.well-known/openid-configuration", configure: r => r.Headers.Host = "evil.example");
         var json = await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>();
         Assert.Equal("https://auth.example.test/.well-known/jwks.json", json.GetProperty("jwks_uri").GetString());

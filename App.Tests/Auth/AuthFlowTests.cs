@@ -266,7 +266,7 @@ public abstract class AuthFlowTests<TMode> where TMode : IMode
         var refused = await closed.GetAsync("/api/profile", revoked);
         if (refused.StatusCode == HttpStatusCode.Unauthorized) await Problem.AssertAsync(refused, HttpStatusCode.Unauthorized, Problems.SessionRevoked, "logged-out");
         else await Problem.AssertAsync(refused, HttpStatusCode.ServiceUnavailable, Problems.ServiceUnavailable);
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await closed.GetAsync("/health/ready")).StatusCode);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await closed.Management.GetAsync("/health/ready")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await closed.GetAsync("/health/live")).StatusCode);
         await Problem.AssertAsync(await closed.LoginRawAsync(new { tenant = "acme", username = user.Username, password = user.Password }),
             HttpStatusCode.ServiceUnavailable, Problems.ServiceUnavailable);

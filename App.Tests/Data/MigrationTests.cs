@@ -11,7 +11,8 @@ public sealed class MigrationTests
         var name = await TestDatabase.CreateEmptyAsync();
         try
         {
-            await using var db = TestDatabase.NewContext(TestEnvironment.ConnectionFor(name));
+            // As the owner (the app's role may not create tables).
+            await using var db = TestDatabase.NewContext(TestEnvironment.AdminConnectionFor(name));
             var all = db.Database.GetMigrations().ToList();
             Assert.NotEmpty(all);
             Assert.Equal(all, await db.Database.GetPendingMigrationsAsync());

@@ -113,7 +113,7 @@ public abstract class PostgresOutageTests<TMode> where TMode : IMode
             await AssertOutageAsync(await Api.GetAsync("/admin/users", alice), "GET /admin/users");
             await AssertOutageAsync(await Api.SendAsync(HttpMethod.Post, "/admin/users", alice,
                 new { username = "u" + Guid.NewGuid().ToString("N")[..12], password = "pw-" + Guid.NewGuid().ToString("N"), roles = Array.Empty<string>() }), "POST /admin/users");
-            await AssertOutageAsync(await Api.GetAsync("/health/ready"), "GET /health/ready");
+            await AssertOutageAsync(await Api.Management.GetAsync("/health/ready"), "GET /health/ready");
 
             // Still flowing after all that.
             Assert.Equal(HttpStatusCode.OK, (await Api.GetAsync("/api/profile", session)).StatusCode);

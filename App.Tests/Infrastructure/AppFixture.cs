@@ -222,6 +222,23 @@ public sealed class ApiClient
     public HttpClient Http => _http ??= Factory.CreateClient(new WebApplicationFactoryClientOptions
         { BaseAddress = Factory.ClientOptions.BaseAddress, HandleCookies = false, AllowAutoRedirect = false });
 
+    private HttpClient? _management;
+
+    /// <summary>
+    /// Requests that arrive on the management listener (a port of <c>Management:Urls</c>), as a local Prometheus sends
+    /// them: the in-memory server has no socket, so the connection's local port is set as Kestrel would set it.
+    /// </summary>
+    public HttpClient Management => _management ??= ManagementClient(Factory);
+
+    public static HttpClient ManagementClient(WebApplicationFactory<Program> factory)
+    {
+        var port = factory.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<ManagementOptions>>().Value.Ports().FirstOrDefault();
+        return new HttpClient(factory.Server.CreateHandler(c => c.Connection.LocalPort = port))
+        {
+            BaseAddress = new Uri($"http://127.0.0.1:{(port == 0 ? 80 : port)}/"),
+        };
+    }
+
     public Task<HttpResponseMessage> LoginRawAsync(object body) => Http.PostAsJsonAsync("/auth/login", body);
 
     /// <summary>A login from a given client address (through the trusted-proxy header).</summary>

@@ -11,7 +11,7 @@ public sealed class PlatformTests(AppFixture<Opaque> fx) : IClassFixture<AppFixt
     public async Task Health_endpoints_answer_and_only_to_get()
     {
         Assert.Equal(HttpStatusCode.OK, (await fx.Api.GetAsync("/health/live")).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await fx.Api.GetAsync("/health/ready")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await fx.Api.Management.GetAsync("/health/ready")).StatusCode);
         await Problem.AssertAsync(await fx.Api.SendAsync(HttpMethod.Post, "/health/live"), HttpStatusCode.MethodNotAllowed, Problems.MethodNotAllowed);
     }
 

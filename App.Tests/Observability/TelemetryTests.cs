@@ -45,7 +45,7 @@ public abstract class TelemetryTests<TMode>(TracedFixture<TMode> fx) where TMode
     private async Task<List<(string Name, Dictionary<string, string> Labels, double Value)>> ScrapeAsync()
     {
         await Task.Delay(1100); // the exporter caches a scrape for a second
-        var response = await fx.Api.GetAsync("/metrics");
+        var response = await fx.Api.Management.GetAsync("/metrics");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.StartsWith("text/plain", response.Content.Headers.ContentType!.MediaType);
         var text = await response.Content.ReadAsStringAsync();

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -12,29 +13,46 @@ public sealed record AuditView(long Id, string Type, Guid? ActorId, Guid? Subjec
 
 internal static class AuditApi
 {
-    // GET /admin/audit   audit:read
+    // Counting stops here, so a page costs the same however long the log is.
+    private const int TotalCap = 10_000;
+
+    // GET /admin/audit   audit:read (tenantless=true: platform:admin)
     public static void MapAdminAudit(this RouteGroupBuilder admin) =>
         admin.MapGet("/audit", List).WithTags("Admin: audit").RequireAuthorization(Permissions.AuditRead)
-            .WithName("ListAudit").WithSummary("The tenant's audit log, newest first; filter by user_id (actor or subject) and type.")
-            .ProducesProblems(400, Problems.Validation);
+            .WithName("ListAudit")
+            .WithSummary("The tenant's audit log, newest first; filter by user_id (actor or subject) and type.")
+            .WithDescription($"Paged from an index: `total` counts up to {TotalCap}; pass `next` back as `after` for the next page " +
+                "(each costs the same however deep). The platform admin reads events that belong to no tenant (failed logins for " +
+                "unknown tenants or names: password spraying) with `tenantless=true`.")
+            .ProducesProblems(400, Problems.Validation).ProducesProblems(403, Problems.Forbidden);
 
     private static async Task<Results<Ok<Paged<AuditView>>, ProblemHttpResult>> List(
         [AsParameters] AdminScope scope, AppDbContext db, [FromQuery(Name = "user_id")] Guid? userId, [FromQuery] string? type,
-        [FromQuery] int? page, [FromQuery] int? size, CancellationToken ct)
+        [FromQuery] int? page, [FromQuery] int? size,
+        [FromQuery, Description("The `next` of the previous page: continue after that event.")] long? after,
+        [FromQuery, Description("Platform admin only: the events that belong to no tenant, instead of a tenant's.")] bool? tenantless,
+        CancellationToken ct)
     {
         if (AdminApi.ValidatePage(page, size, out var p, out var s) is { } invalid) return invalid;
-        if (type is { Length: > 64 }) return Problems.ValidationFailed("type is too long.");
-        var tenantId = scope.Admin.TenantId;
+        if (type is { Length: > 64 }) return Problems.ValidationFailed("type is too long.", "type");
+        if (after is <= 0) return Problems.ValidationFailed("after must be the next of a previous page.", "after");
+        if (tenantless == true && !scope.Admin.IsPlatformAdmin)
+            return Problems.Result(StatusCodes.Status403Forbidden, Problems.Forbidden, "Only the platform admin reads events that belong to no tenant.",
+                new Dictionary<string, object?> { ["required_permissions"] = new[] { Permissions.PlatformAdmin } });
+        Guid? tenantId = tenantless == true ? null : scope.Admin.TenantId;
         var query = db.AuditEvents.AsNoTracking().Where(a => a.TenantId == tenantId);
         if (userId is { } uid) query = query.Where(a => a.SubjectId == uid || a.ActorId == uid);
         if (!string.IsNullOrEmpty(type)) query = query.Where(a => a.Type == type);
-        var total = await query.LongCountAsync(ct);
-        var rows = await (from a in query.OrderByDescending(a => a.Id).Skip((p - 1) * s).Take(s)
+        var total = await query.Take(TotalCap).LongCountAsync(ct);
+        var ordered = query.OrderByDescending(a => a.Id);
+        var window = after is { } cursor ? ordered.Where(a => a.Id < cursor).Take(s) : ordered.Skip((p - 1) * s).Take(s);
+        var rows = await (from a in window
                           join t in db.Tenants on a.TenantId equals t.Id into tenants
                           from t in tenants.DefaultIfEmpty()
+                          orderby a.Id descending
                           select new { a, Slug = t == null ? null : t.Slug }).ToListAsync(ct);
         var items = rows.Select(r => new AuditView(r.a.Id, r.a.Type, r.a.ActorId, r.a.SubjectId, r.Slug, r.a.Ip, r.a.At,
             r.a.Detail is null ? null : JsonDocument.Parse(r.a.Detail).RootElement.Clone())).ToList();
-        return TypedResults.Ok(new Paged<AuditView>(items, p, s, total));
+        return TypedResults.Ok(new Paged<AuditView>(items, p, s, total, items.Count == s ? items[^1].Id.ToString(System.Globalization.CultureInfo.InvariantCulture) : null));
     }
 }

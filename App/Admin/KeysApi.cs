@@ -8,10 +8,14 @@ namespace SessionGate.Admin;
 
 public sealed record RotatedKey(string Kid);
 
+/// <summary>The session-id/refresh-token MAC keys after a rotation: the new key's id and when it signs, and every stored key.</summary>
+public sealed record RotatedSessionIdKey(int KeyId, DateTimeOffset ActiveFrom, IReadOnlyList<SessionSecrets.KeyInfo> Keys);
+
 internal static class KeysApi
 {
     // POST /admin/keys/rotate          platform:admin
     // POST /admin/keys/{kid}/revoke    platform:admin
+    // POST /admin/keys/session-id/rotate  platform:admin
     public static void MapAdminKeys(this RouteGroupBuilder admin)
     {
         var keys = admin.MapGroup("/keys").WithTags("Admin: keys").RequireAuthorization(Permissions.PlatformAdmin);
@@ -21,6 +25,27 @@ internal static class KeysApi
         keys.MapPost("/{kid}/revoke", Revoke).WithName("RevokeKey")
             .WithSummary("Emergency: the key leaves the JWKS and every token it signed is refused at once; a new key signs from now on.")
             .ProducesProblems(400, Problems.Validation).ProducesProblems(404, Problems.NotFound);
+        keys.MapPost("/session-id/rotate", RotateSessionIdKey).WithName("RotateSessionIdKey")
+            .WithSummary("Add the next key that MACs session ids and refresh tokens (dotnet App.dll rotate-session-id-key does the same).")
+            .WithDescription("Every instance learns the new key before any signs with it (it signs from `active_from`, after `SessionIdKey:ActivationDelay`); " +
+                "ids and refresh tokens made under the older keys stay valid for `SessionIdKey:Overlap` after that, then are refused. " +
+                "The key guards against floods of forged ids (refused without I/O); an id itself is 256 random bits.");
+    }
+
+    private static async Task<Ok<RotatedSessionIdKey>> RotateSessionIdKey(
+        [AsParameters] AdminScope scope, HttpContext http, Data.AppDbContext db, SessionSecrets secrets, AuditLog audit, CancellationToken ct)
+    {
+        SessionSecrets.KeyInfo key;
+        await using (var tx = await db.Database.BeginTransactionAsync(ct))
+        {
+            key = await secrets.RotateAsync(db, ct);
+            audit.Add(AuditTypes.SessionIdKeyRotated, scope.Admin.CallerId, null, scope.Admin.TenantId, ClientAddress.Of(http),
+                new { key_id = key.Id, active_from = key.ActiveFrom });
+            await db.SaveChangesAsync(ct);
+            await tx.CommitAsync(ct);
+        }
+        await secrets.ReloadAsync(ct);
+        return TypedResults.Ok(new RotatedSessionIdKey(key.Id, key.ActiveFrom, await SessionSecrets.DescribeAsync(db, ct)));
     }
 
     private static async Task<Results<Ok<RotatedKey>, ProblemHttpResult>> Rotate(

@@ -84,8 +84,10 @@ internal static class SessionsAdminApi
         await sessions.ChangeAsync(async change =>
         {
             var n = await change.RevokeAsync(x => x.Id == id && x.TenantId == tenantId, RevokeReasons.Kicked, ct);
-            if (n == 0) return await change.RemirrorAsync(x => x.Id == id && x.TenantId == tenantId, ct);
-            audit.Add(AuditTypes.SessionKicked, scope.Admin.CallerId, target.UserId, tenantId, ClientAddress.Of(http), new { session_id = id });
+            // A retry (the session had ended already) ends nothing, but tells Redis again: audited as what it is.
+            var type = n > 0 ? AuditTypes.SessionKicked : AuditTypes.SessionKickRetried;
+            if (n == 0) n = await change.RemirrorAsync(x => x.Id == id && x.TenantId == tenantId, ct);
+            audit.Add(type, scope.Admin.CallerId, target.UserId, tenantId, ClientAddress.Of(http), new { session_id = id });
             return n;
         }, ct);
         return TypedResults.NoContent();

@@ -34,4 +34,9 @@ public static class AuditTypes
     public const string ServiceClientSecretRotated = "service-client.secret-rotated";
     public const string TokenExchanged = "token.exchanged";
     public const string TokenExchangeRefused = "token.exchange-refused";
+    public const string SessionIdKeyRotated = "session-id-key.rotated";
+    /// <summary>A kick of a session that had already ended: nothing new ends, but Redis is told again.</summary>
+    public const string SessionKickRetried = "session.kick-retried";
+    /// <summary>The owner ended an already ended session of theirs again (DELETE /auth/sessions/{id}): Redis is told again.</summary>
+    public const string SessionEndRetried = "session.end-retried";
 }

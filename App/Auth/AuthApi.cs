@@ -172,9 +172,11 @@ public static class AuthApi
         var ended = await sessions.ChangeAsync(async change =>
         {
             var n = await change.RevokeAsync(s => s.Id == id && s.UserId == userId && s.IdleExpiresAt > now && s.AbsoluteExpiresAt > now, RevokeReasons.LoggedOut, ct);
-            if (n > 0) audit.Add(AuditTypes.Logout, userId, userId, user.TenantIdOf(), ClientAddress.Of(http), new { session_id = id });
+            var type = n > 0 ? AuditTypes.Logout : AuditTypes.SessionEndRetried;
             // A retry: the session ended already (its Redis write may have been lost), so announce it again.
-            return n > 0 ? n : await change.RemirrorAsync(s => s.Id == id && s.UserId == userId, ct);
+            if (n == 0) n = await change.RemirrorAsync(s => s.Id == id && s.UserId == userId, ct);
+            if (n > 0) audit.Add(type, userId, userId, user.TenantIdOf(), ClientAddress.Of(http), new { session_id = id });
+            return n;
         }, ct);
         return ended == 0 ? Problems.NotFoundResult() : TypedResults.NoContent();
     }

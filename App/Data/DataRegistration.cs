@@ -33,8 +33,12 @@ public static class DataRegistration
         // encrypted there, so a copy of the database alone does not yield the keys.
         services.AddDataProtection().SetApplicationName("SessionGate").PersistKeysToDbContext<AppDbContext>();
         DataProtectionCertificate.Register(services);
+        // Every stored protected value, so that configuring a certificate later re-protects them all (StoredSecrets).
+        services.AddStoredSecret<SigningKey>(SessionGate.Tokens.KeyRing.ProtectorPurpose, db => db.SigningKeys, k => k.ProtectedPrivateKey, (k, v) => k.ProtectedPrivateKey = v);
+        services.AddStoredSecret<ServerSecret>(SessionGate.Sessions.SessionSecrets.ProtectorPurpose, db => db.ServerSecrets, s => s.ProtectedValue, (s, v) => s.ProtectedValue = v);
 
         services.AddScoped<AuditLog>();
+        AuditOptions.Register(services);
         return services;
     }
 }

@@ -189,4 +189,8 @@ public sealed class ServerSecret
     public required string Name { get; set; }
     public required string ProtectedValue { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
+    /// <summary>A rotated key: when it starts being used (null: since <see cref="CreatedAt"/>).</summary>
+    public DateTimeOffset? ActiveFrom { get; set; }
+    /// <summary>A rotated-out key: when it stops being honoured (null: never).</summary>
+    public DateTimeOffset? RetiresAt { get; set; }
 }

@@ -112,6 +112,7 @@ internal sealed class AuditEventConfiguration : IEntityTypeConfiguration<AuditEv
         b.Property(a => a.Detail).HasColumnType("jsonb");
         b.HasIndex(a => new { a.TenantId, a.Id });
         b.HasIndex(a => new { a.SubjectId, a.Id });
+        b.HasIndex(a => a.At); // the retention job deletes by age
     }
 }
 

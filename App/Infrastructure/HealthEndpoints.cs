@@ -12,8 +12,11 @@ public static class HealthEndpoints
         // Liveness runs no check at all, so it needs no health-check machinery (a scope, a report, a chunked body):
         // measured, that machinery was most of what an anonymous request cost here.
         app.MapMethods("/health/live", [HttpMethods.Get, HttpMethods.Head], () => TypedResults.Text("Healthy"))
-            .AllowAnonymous().WithTags("Health").WithName("Live").WithSummary("200 while the process runs.");
-        app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = WriteReadinessAsync }).WithMetadata(getOnly);
+            .AllowAnonymous().WithTags("Health").WithName("Live").WithSummary("200 while the process runs. Served on the public and the management listener.")
+            .WithMetadata(ManagementEndpoint.Both);
+        // It names the mode and the dependencies: for the operator only, on the management listener (Management:Urls).
+        app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = WriteReadinessAsync })
+            .WithMetadata(getOnly, ManagementEndpoint.Only);
         return app;
     }
 

@@ -72,6 +72,8 @@ public static class ServiceRegistration
             foreach (var network in s.Value.KnownNetworks) o.KnownIPNetworks.Add(System.Net.IPNetwork.Parse(network));
         });
         services.AddSessionGateRateLimits();
+        HstsSettings.Register(services);
+        SessionIdKeyOptions.Register(services);
         services.AddHealthChecks()
             .AddCheck<PostgresHealthCheck>("postgres", tags: ["ready"])
             .AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);

@@ -18,19 +18,25 @@ public static partial class Startup
         var sp = scope.ServiceProvider;
         var db = sp.GetRequiredService<AppDbContext>();
         var logger = sp.GetRequiredService<ILoggerFactory>().CreateLogger("SessionGate.Startup");
+        var appConnection = sp.GetRequiredService<IOptions<ConnectionOptions>>().Value.Postgres!;
         if (sp.GetRequiredService<IOptions<DatabaseOptions>>().Value.MigrateOnStart)
         {
             EnsureMigrationsAssembly();
-            await db.Database.MigrateAsync();
+            var owner = app.Configuration.GetConnectionString("PostgresOwner") is { Length: > 0 } o ? o : appConnection;
+            await DatabaseSetup.MigrateAsync(owner, appConnection, logger, CancellationToken.None);
             LogMigrated(logger);
         }
+        await StoredSecrets.ProtectUnderCertificateAsync(app.Services, logger);
         await Seed.RunAsync(sp);
-        await sp.GetRequiredService<SessionSecrets>().InitializeAsync(db, sp.GetRequiredService<TimeProvider>());
+        var secrets = sp.GetRequiredService<SessionSecrets>();
+        await secrets.InitializeAsync(db, sp.GetRequiredService<TimeProvider>());
+        secrets.StartReloading(app.Lifetime.ApplicationStopping);
         await sp.GetRequiredService<KeyRing>().ReloadAsync();
         // Before the first request: Redis proves how current it is, or PostgreSQL decides (Revocation/RedisProof).
         await sp.GetRequiredService<Revocation.RedisProof>().RefreshAsync(CancellationToken.None);
         sp.GetRequiredService<PasswordPolicy>().Warm();
         await WarnAboutRiskySettingsAsync(sp, logger);
+        await WarnAboutShippedDefaultsAsync(app, appConnection, logger);
         LogStarted(logger, sp.GetRequiredService<IOptions<AuthOptions>>().Value.Mode.ToString(),
             sp.GetRequiredService<IOptions<JwtOptions>>().Value.Algorithm);
     }
@@ -66,6 +72,25 @@ public static partial class Startup
         }
     }
 
+    // What a production deployment must not keep from a demo or a developer's machine (docs/DEPLOYMENT.md).
+    private static async Task WarnAboutShippedDefaultsAsync(WebApplication app, string appConnection, ILogger logger)
+    {
+        var config = app.Configuration;
+        var demo = app.Services.GetRequiredService<IOptions<DemoOptions>>().Value;
+        if (demo.Seed && !string.IsNullOrEmpty(demo.Password)) LogDemo(logger);
+        if (!app.Environment.IsDevelopment() && (config["AllowedHosts"] ?? "*").Split(';').Any(h => h.Trim() == "*")) LogAnyHost(logger);
+        var management = app.Services.GetRequiredService<IOptions<ManagementOptions>>().Value.Urls;
+        if (ManagementOptions.Split(management).Any(u => !IsLoopback(BindingAddress.Parse(u).Host))) LogManagementBeyondLoopback(logger, management);
+        try
+        {
+            if (await DatabaseSetup.AppRoleMayRewriteAuditAsync(appConnection, CancellationToken.None)) LogAuditRewritable(logger);
+        }
+        catch (Npgsql.NpgsqlException)
+        {
+            // PostgreSQL is down at start: the app answers 503 until it is back; the check runs at the next start.
+        }
+    }
+
     /// <summary>
     /// The migrations live in their own assembly (migrations/), which references this one; it is found
     /// beside App.dll when the app is built through that project (as scripts/run does).
@@ -98,6 +123,20 @@ public static partial class Startup
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "PostgreSQL runs with synchronous_commit = {Setting}: an acknowledged revocation can be lost in a crash; set it to on")]
     private static partial void LogAsynchronousCommit(ILogger logger, string setting);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "DEMO: the demo tenant is seeded with a known password (Demo:Seed, Demo:Password); never expose this instance")]
+    private static partial void LogDemo(ILogger logger);
+
+    private static bool IsLoopback(string host) =>
+        host is "localhost" || System.Net.IPAddress.TryParse(host.Trim('[', ']'), out var ip) && System.Net.IPAddress.IsLoopback(ip);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Management:Urls ({Urls}) listens beyond loopback: /metrics and /health/ready are reachable from the network there; keep that port private")]
+    private static partial void LogManagementBeyondLoopback(ILogger logger, string urls);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "AllowedHosts is *: requests naming any host are answered; set it to the host names clients use")]
+    private static partial void LogAnyHost(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The app's database role may change or delete audit events (it owns the tables or was granted it); run migrations as a separate owner role (dotnet App.dll migrate with ConnectionStrings:PostgresOwner)")]
+    private static partial void LogAuditRewritable(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Database migrations applied")]
     private static partial void LogMigrated(ILogger logger);

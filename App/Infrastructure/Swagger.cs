@@ -433,6 +433,9 @@ public static class Swagger
     /// <summary>The groups in reading order, and the anonymous endpoints that are not route handlers (readiness, metrics).</summary>
     private sealed class DocumentDocs(EndpointDataSource endpoints, IConfiguration configuration) : IDocumentFilter
     {
+        private const string ManagementNote = "Served on the management listener only (`Management:Urls`, default `http://127.0.0.1:9464`, loopback); " +
+            "this page's listener answers 404 while that one is separate.";
+
         public void Apply(OpenApiDocument doc, DocumentFilterContext context)
         {
             doc.Paths ??= [];
@@ -445,6 +448,7 @@ public static class Swagger
                     Tags = new HashSet<OpenApiTagReference> { new("Health", doc) },
                     OperationId = "Ready",
                     Summary = "200 with the mode and each check while PostgreSQL and Redis answer; otherwise 503 naming what is down.",
+                    Description = ManagementNote,
                     Responses = new OpenApiResponses
                     {
                         ["200"] = new OpenApiResponse
@@ -501,6 +505,7 @@ public static class Swagger
                     Tags = new HashSet<OpenApiTagReference> { new("Metrics", doc) },
                     OperationId = "Metrics",
                     Summary = "Prometheus text exposition; every series is named sessiongate_*.",
+                    Description = ManagementNote,
                     Responses = new OpenApiResponses
                     {
                         ["200"] = new OpenApiResponse

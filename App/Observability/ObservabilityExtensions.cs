@@ -47,11 +47,15 @@ public static class ObservabilityExtensions
         .AddSource("Npgsql")
         .AddRedisInstrumentation();
 
-    /// <summary>GET <c>Metrics:Path</c> (default /metrics): Prometheus text, anonymous, unless <c>Metrics:Enabled</c> is false.</summary>
+    /// <summary>
+    /// GET <c>Metrics:Path</c> (default /metrics): Prometheus text, anonymous, unless <c>Metrics:Enabled</c> is false.
+    /// It tells when revocation writes fail or a flood works, so it is served on the management listener only.
+    /// </summary>
     public static IEndpointRouteBuilder MapSessionGateMetrics(this WebApplication app)
     {
         if (!app.Configuration.GetValue("Metrics:Enabled", true)) return app;
-        app.MapPrometheusScrapingEndpoint(app.Configuration["Metrics:Path"] ?? "/metrics").AllowAnonymous();
+        app.MapPrometheusScrapingEndpoint(app.Configuration["Metrics:Path"] ?? "/metrics").AllowAnonymous()
+            .WithMetadata(SessionGate.Infrastructure.ManagementEndpoint.Only);
         return app;
     }
 }

@@ -23,6 +23,8 @@ public sealed partial class KeyRing : BackgroundService
     private static readonly TimeSpan ReloadEvery = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan UnknownKidReloadThrottle = TimeSpan.FromSeconds(2);
     private const long KeyLockId = 0x5345_5347_4B45_5953; // "SESGKEYS"
+    /// <summary>The Data Protection purpose of the stored private keys.</summary>
+    public const string ProtectorPurpose = "SessionGate.SigningKeys.v1";
 
     private readonly IServiceScopeFactory _scopes;
     private readonly JwtOptions _jwt;
@@ -40,7 +42,7 @@ public sealed partial class KeyRing : BackgroundService
     {
         _scopes = scopes;
         _jwt = jwtOptions.Value;
-        _protector = dataProtection.CreateProtector("SessionGate.SigningKeys.v1");
+        _protector = dataProtection.CreateProtector(ProtectorPurpose);
         _time = time;
         _logger = logger;
         bus.On(RevocationPipeline.KeysKind, _ => Task.Run(ReloadQuietlyAsync));

@@ -136,6 +136,7 @@ fr_app_start() {
       Redis__Configuration="$redis" \
       Redis__KeyPrefix="$prefix" \
       Auth__Mode="$mode" \
+      Management__Urls= \
       Database__MigrateOnStart=true \
       Demo__Seed=true \
       Demo__Password=demo-password-123 \
