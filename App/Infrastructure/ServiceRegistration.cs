@@ -6,6 +6,7 @@ using SessionGate.Admin;
 using SessionGate.Auth;
 using SessionGate.Data;
 using SessionGate.Gateway;
+using SessionGate.Mfa;
 using SessionGate.Observability;
 using SessionGate.Revocation;
 using SessionGate.Sessions;
@@ -38,6 +39,7 @@ public static class ServiceRegistration
         .AddSessionGateTokens()
         .AddSessions()
         .AddLogin()
+        .AddSecondFactors()
         .AddSessionGateAuthentication()
         .AddScoped<AdminContext>()
         .AddSessionGateSwagger()
