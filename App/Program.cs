@@ -1,3 +1,4 @@
+using SessionGate.Account;
 using SessionGate.Admin;
 using SessionGate.Auth;
 using SessionGate.Gateway;
@@ -33,6 +34,7 @@ app.MapSessionGateDocs();
 app.MapJwksApi();
 app.MapAuthApi();
 app.MapSecondFactors();
+app.MapAccountPages();
 app.MapSampleApi();
 app.MapAdminApi();
 app.MapGateway();

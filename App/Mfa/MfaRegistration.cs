@@ -31,6 +31,7 @@ public static class MfaRegistration
                 RPName = o.RpName,
                 Origins = o.Origins.Select(x => x.TrimEnd('/')).ToHashSet(StringComparer.OrdinalIgnoreCase),
                 Timeout = (uint)o.ChallengeLifetime.TotalMilliseconds,
+                ChallengeSize = 32, // 256 bits (the library's default is 128)
             }, null!);
         });
         services.AddSingleton<MfaStore>();
