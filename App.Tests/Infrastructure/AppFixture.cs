@@ -294,12 +294,13 @@ public sealed class ApiClient
 /// <summary>GET /auth/me, as API.md defines it.</summary>
 public sealed record Me(Guid UserId, string Tenant, string Username, string[] Roles, string[] Permissions, MeSession Session);
 
-public sealed record MeSession(Guid Id, string DeviceType, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt);
+public sealed record MeSession(Guid Id, string DeviceType, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, string Acr, string[] Amr, DateTimeOffset AuthTime);
 
 /// <summary>An RFC 9457 problem as SessionGate writes it: the standard members and the extensions it may add.</summary>
 public sealed record ProblemDocument(
     string Type, string Title, int Status, string? Detail, string? Instance, string? TraceId,
-    string? Reason, string? Field, string[]? RequiredPermissions, Dictionary<string, string>? Checks);
+    string? Reason, string? Field, string[]? RequiredPermissions, Dictionary<string, string>? Checks,
+    string? MfaToken = null, string[]? Methods = null, int? ExpiresIn = null, string? AcrValues = null, long? MaxAge = null);
 
 public static class Problem
 {
