@@ -83,7 +83,7 @@ public class AppFixture<TMode> : IAsyncLifetime where TMode : IMode
     public string Prefix { get; } = "t" + Guid.NewGuid().ToString("N")[..10] + ":";
     public LogSink Logs { get; } = new();
     public SessionGateFactory Factory { get; private set; } = null!;
-    public ApiClient Api { get; private set; } = null!;
+    public ApiClient Api { get; protected set; } = null!;
 
     /// <summary>The Redis this fixture's app uses (a single node unless a fixture says otherwise).</summary>
     public virtual string RedisConfiguration => TestEnvironment.Redis;
@@ -207,18 +207,26 @@ public sealed record Login(string Bearer, string? Refresh, string? Cookie, JsonE
 public sealed class ApiClient
 {
     private readonly AuthMode _mode;
+    private readonly Uri? _baseAddress;
     private HttpClient? _http;
 
-    public ApiClient(WebApplicationFactory<Program> factory, AuthMode mode)
+    /// <param name="factory">The app.</param>
+    /// <param name="mode">Its mode.</param>
+    /// <param name="baseAddress">Where the app listens when it runs on a real Kestrel port (default: the in-memory server).</param>
+    public ApiClient(WebApplicationFactory<Program> factory, AuthMode mode, Uri? baseAddress = null)
     {
         Factory = factory;
         _mode = mode;
+        _baseAddress = baseAddress;
     }
 
     public WebApplicationFactory<Program> Factory { get; }
 
     // Created on first use, which is when the app starts.
-    public HttpClient Http => _http ??= Factory.CreateClient(new WebApplicationFactoryClientOptions { HandleCookies = false, AllowAutoRedirect = false });
+    public HttpClient Http => _http ??= Factory.CreateClient(new WebApplicationFactoryClientOptions
+    {
+        HandleCookies = false, AllowAutoRedirect = false, BaseAddress = _baseAddress ?? new Uri("http://localhost"),
+    });
 
     public Task<HttpResponseMessage> LoginRawAsync(object body) => Http.PostAsJsonAsync("/auth/login", body);
 
