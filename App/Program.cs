@@ -1,8 +1,10 @@
+using SessionGate.Account;
 using SessionGate.Admin;
 using SessionGate.Auth;
 using SessionGate.ForwardAuth;
 using SessionGate.Gateway;
 using SessionGate.Infrastructure;
+using SessionGate.Mfa;
 using SessionGate.Observability;
 using SessionGate.Sample;
 using SessionGate.TokenExchange;
@@ -34,12 +36,15 @@ app.UseSessionGateSwagger();          // /swagger only, and only when enabled
 app.UseSessionAuthentication();       // only requests that carry a credential pay for the scheme's handler
 app.UseRateLimiter();
 app.UseAuthorization();
+app.UseMfaEnrollmentGate();           // a session that must enrol a second factor first: only /auth/* until it has
 
 app.MapSessionGateHealth();
 app.MapSessionGateMetrics();
 app.MapSessionGateDocs();
 app.MapJwksApi();
 app.MapAuthApi();
+app.MapSecondFactors();
+app.MapAccountPages();
 app.MapSampleApi();
 app.MapAdminApi();
 app.MapGateway();

@@ -83,7 +83,7 @@ public class AppFixture<TMode> : IAsyncLifetime where TMode : IMode
     public string Prefix { get; } = "t" + Guid.NewGuid().ToString("N")[..10] + ":";
     public LogSink Logs { get; } = new();
     public SessionGateFactory Factory { get; private set; } = null!;
-    public ApiClient Api { get; private set; } = null!;
+    public ApiClient Api { get; protected set; } = null!;
 
     /// <summary>The Redis this fixture's app uses (a single node unless a fixture says otherwise).</summary>
     public virtual string RedisConfiguration => TestEnvironment.Redis;
@@ -207,12 +207,17 @@ public sealed record Login(string Bearer, string? Refresh, string? Cookie, JsonE
 public sealed class ApiClient
 {
     private readonly AuthMode _mode;
+    private readonly Uri? _baseAddress;
     private HttpClient? _http;
 
-    public ApiClient(WebApplicationFactory<Program> factory, AuthMode mode)
+    /// <param name="factory">The app.</param>
+    /// <param name="mode">Its mode.</param>
+    /// <param name="baseAddress">Where the app listens when it runs on a real Kestrel port (default: the in-memory server).</param>
+    public ApiClient(WebApplicationFactory<Program> factory, AuthMode mode, Uri? baseAddress = null)
     {
         Factory = factory;
         _mode = mode;
+        _baseAddress = baseAddress;
     }
 
     public WebApplicationFactory<Program> Factory { get; }
@@ -220,7 +225,7 @@ public sealed class ApiClient
     // Created on first use, which is when the app starts.
     // The factory's base address: a Kestrel-hosted factory points it at its real port.
     public HttpClient Http => _http ??= Factory.CreateClient(new WebApplicationFactoryClientOptions
-        { BaseAddress = Factory.ClientOptions.BaseAddress, HandleCookies = false, AllowAutoRedirect = false });
+        { BaseAddress = _baseAddress ?? Factory.ClientOptions.BaseAddress, HandleCookies = false, AllowAutoRedirect = false });
 
     private HttpClient? _management;
 
@@ -313,12 +318,13 @@ public sealed class ApiClient
 /// <summary>GET /auth/me, as API.md defines it.</summary>
 public sealed record Me(Guid UserId, string Tenant, string Username, string[] Roles, string[] Permissions, MeSession Session);
 
-public sealed record MeSession(Guid Id, string DeviceType, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt);
+public sealed record MeSession(Guid Id, string DeviceType, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, string Acr, string[] Amr, DateTimeOffset AuthTime);
 
 /// <summary>An RFC 9457 problem as SessionGate writes it: the standard members and the extensions it may add.</summary>
 public sealed record ProblemDocument(
     string Type, string Title, int Status, string? Detail, string? Instance, string? TraceId,
-    string? Reason, string? Field, string[]? RequiredPermissions, Dictionary<string, string>? Checks, string? AcrValues = null, long? MaxAge = null);
+    string? Reason, string? Field, string[]? RequiredPermissions, Dictionary<string, string>? Checks,
+    string? MfaToken = null, string[]? Methods = null, int? ExpiresIn = null, string? AcrValues = null, long? MaxAge = null);
 
 public static class Problem
 {

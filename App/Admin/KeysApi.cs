@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using SessionGate.Audit;
+using SessionGate.Auth;
 using SessionGate.Infrastructure;
 using SessionGate.Sessions;
 using SessionGate.Tokens;
@@ -19,10 +20,10 @@ internal static class KeysApi
     public static void MapAdminKeys(this RouteGroupBuilder admin)
     {
         var keys = admin.MapGroup("/keys").WithTags("Admin: keys").RequireAuthorization(Permissions.PlatformAdmin);
-        keys.MapPost("/rotate", Rotate).WithName("RotateKeys")
+        keys.MapPost("/rotate", Rotate).RequireStepUp().WithName("RotateKeys")
             .WithSummary("Add a new signing key; old keys stay published until their tokens have expired.")
             .ProducesProblems(400, Problems.Validation);
-        keys.MapPost("/{kid}/revoke", Revoke).WithName("RevokeKey")
+        keys.MapPost("/{kid}/revoke", Revoke).RequireStepUp().WithName("RevokeKey")
             .WithSummary("Emergency: the key leaves the JWKS and every token it signed is refused at once; a new key signs from now on.")
             .ProducesProblems(400, Problems.Validation).ProducesProblems(404, Problems.NotFound);
         keys.MapPost("/session-id/rotate", RotateSessionIdKey).WithName("RotateSessionIdKey")

@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using SessionGate.Audit;
+using SessionGate.Auth;
 using SessionGate.Data;
 using SessionGate.Infrastructure;
 using SessionGate.Sessions;
@@ -26,12 +27,12 @@ internal static class RolesApi
     {
         var roles = admin.MapGroup("/roles").WithTags("Admin: roles");
         roles.MapGet("/", List).RequireAuthorization(Permissions.RolesList).WithName("ListRoles").WithSummary("Roles of the tenant with their permissions (roles:read or roles:write).");
-        roles.MapPost("/", Create).RequireAuthorization(Permissions.RolesWrite).WithName("CreateRole").WithSummary("Create a role.")
+        roles.MapPost("/", Create).RequireAuthorization(Permissions.RolesWrite).RequireStepUp().WithName("CreateRole").WithSummary("Create a role.")
             .ProducesProblems(400, Problems.Validation).ProducesProblems(409, Problems.Conflict);
-        roles.MapPut("/{name}", SetPermissions).RequireAuthorization(Permissions.RolesWrite).WithName("SetRolePermissions")
+        roles.MapPut("/{name}", SetPermissions).RequireAuthorization(Permissions.RolesWrite).RequireStepUp().WithName("SetRolePermissions")
             .WithSummary("Replace a role's permissions; every holder sees them on the next request.")
             .ProducesProblems(400, Problems.Validation).ProducesProblems(404, Problems.NotFound);
-        roles.MapDelete("/{name}", Delete).RequireAuthorization(Permissions.RolesWrite).WithName("DeleteRole").WithSummary("Delete a role; its holders lose it on the next request.")
+        roles.MapDelete("/{name}", Delete).RequireAuthorization(Permissions.RolesWrite).RequireStepUp().WithName("DeleteRole").WithSummary("Delete a role; its holders lose it on the next request.")
             .ProducesProblems(404, Problems.NotFound);
         admin.MapGet("/permissions", ListPermissions).WithTags("Admin: roles").RequireAuthorization(Permissions.AnyAdmin).WithName("ListPermissions")
             .WithSummary("The permission strings a role may hold.");

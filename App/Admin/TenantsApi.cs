@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using SessionGate.Audit;
+using SessionGate.Auth;
 using SessionGate.Data;
 using SessionGate.Infrastructure;
 using SessionGate.Sessions;
@@ -33,7 +34,7 @@ internal static class TenantsApi
         tenants.MapGet("/{slug}/login-policy", GetLoginPolicy).RequireAuthorization(Permissions.LoginPolicyRead).WithName("GetLoginPolicy")
             .WithSummary("The tenant's login policy (tenant:write or sessions:read; own tenant, a platform admin any).")
             .ProducesProblems(404, Problems.NotFound);
-        tenants.MapPut("/{slug}/login-policy", SetLoginPolicy).RequireAuthorization(Permissions.TenantWrite).WithName("SetLoginPolicy")
+        tenants.MapPut("/{slug}/login-policy", SetLoginPolicy).RequireAuthorization(Permissions.TenantWrite).RequireStepUp().WithName("SetLoginPolicy")
             .WithSummary("Multiple, Single, PerDeviceType or MaxN (with max_sessions and on_limit KickOldest or RejectNew).")
             .ProducesProblems(400, Problems.Validation).ProducesProblems(404, Problems.NotFound);
     }

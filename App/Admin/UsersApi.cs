@@ -15,7 +15,8 @@ public sealed record UserView(Guid Id, string Username, string[] Roles, DateTime
 /// <summary>The failed-login state of an account: failures in the window, whether the account-wide ceiling holds, and the addresses locked out.</summary>
 public sealed record LoginLockView(long Failures, bool AccountLocked, int LockedAddresses, DateTimeOffset? LockedUntil);
 
-public sealed record UserDetail(Guid Id, string Username, string[] Roles, DateTimeOffset? BannedUntil, DateTimeOffset CreatedAt, LoginLockView LoginLock);
+public sealed record UserDetail(Guid Id, string Username, string[] Roles, DateTimeOffset? BannedUntil, DateTimeOffset CreatedAt, LoginLockView LoginLock,
+    UserMfaView Mfa);
 
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record CreateUserRequest(string? Username, string? Password, string[]? Roles);
@@ -60,8 +61,8 @@ internal static class UsersApi
             .WithSummary("Change username or password (a new password ends the user's sessions; your own needs current_password).")
             .ProducesProblems(400, Problems.Validation, Problems.WeakPassword).ProducesProblems(403, Problems.InvalidCredentials)
             .ProducesProblems(409, Problems.Conflict);
-        managed.MapDelete("", Delete).RequireAuthorization(Permissions.UsersWrite).WithName("DeleteUser").WithSummary("Delete a user; its sessions end.");
-        managed.MapPut("/roles", SetRoles).RequireAuthorization(Permissions.UsersWrite).WithName("SetUserRoles")
+        managed.MapDelete("", Delete).RequireAuthorization(Permissions.UsersWrite).RequireStepUp().WithName("DeleteUser").WithSummary("Delete a user; its sessions end.");
+        managed.MapPut("/roles", SetRoles).RequireAuthorization(Permissions.UsersWrite).RequireStepUp().WithName("SetUserRoles")
             .WithSummary("Replace the user's roles; they apply on the user's next request.").ProducesProblems(400, Problems.Validation);
         managed.MapPost("/ban", Ban).RequireAuthorization(Permissions.UsersWrite).WithName("BanUser")
             .WithSummary("End every session and refuse login until `until` (forever when absent).").ProducesProblems(400, Problems.Validation);
@@ -117,13 +118,14 @@ internal static class UsersApi
 
     private static async Task<Ok<UserDetail>> Get(
         [AsParameters] AdminScope scope, AppDbContext db, RedisStore redis, TimeProvider time,
-        Microsoft.Extensions.Options.IOptions<LoginLimitOptions> limits, CancellationToken ct)
+        Microsoft.Extensions.Options.IOptions<LoginLimitOptions> limits, Mfa.Factors factors, CancellationToken ct)
     {
         var target = scope.Admin.Target;
         var view = await ViewAsync(db, target.Id, ct);
         var (failures, addresses, until) = await redis.GetLoginLockAsync(LoginService.Account(target.TenantSlug, target.NormalizedUsername), time.GetUtcNow());
         return TypedResults.Ok(new UserDetail(view.Id, view.Username, view.Roles, view.BannedUntil, view.CreatedAt,
-            new LoginLockView(failures, failures >= limits.Value.MaxFailuresPerAccount, addresses, until)));
+            new LoginLockView(failures, failures >= limits.Value.MaxFailuresPerAccount, addresses, until),
+            await MfaAdminApi.ViewAsync(factors, target.Id, ct)));
     }
 
     private static async Task<NoContent> Unlock(

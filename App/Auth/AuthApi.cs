@@ -29,7 +29,8 @@ public static class AuthApi
         // The per-address request limit guards the anonymous endpoints only: polling /auth/me must not block logins.
         group.MapPost("/login", Login).AllowAnonymous().RequireRateLimiting(RateLimits.AuthPolicy).WithName("Login")
             .WithSummary("Log in; Opaque mode returns a session id (and cookie), the JWT modes an access and a refresh token.")
-            .ProducesProblems(400, Problems.Validation).ProducesProblems(401, Problems.InvalidCredentials)
+            .WithDescription("An account with a second factor answers 401 mfa-required with an mfa_token: finish with POST /auth/login/mfa (or sign in at /account).")
+            .ProducesProblems(400, Problems.Validation).ProducesProblems(401, Problems.InvalidCredentials, Problems.MfaRequired)
             .ProducesProblems(403, Problems.AccountBanned, Problems.SessionLimitReached)
             .ProducesProblems(429, Problems.TooManyAttempts).ProducesProblems(503, Problems.ServiceUnavailable);
         group.MapPost("/refresh", Refresh).AllowAnonymous().RequireRateLimiting(RateLimits.AuthPolicy).WithName("Refresh")
@@ -46,7 +47,8 @@ public static class AuthApi
             .ProducesProblems(404, Problems.NotFound);
         me.MapPost("/password", ChangePassword).WithName("ChangePassword").WithSummary("Change the password; the caller's other sessions end.")
             .ProducesProblems(400, Problems.Validation, Problems.WeakPassword).ProducesProblems(403, Problems.InvalidCredentials)
-            .ProducesProblems(429, Problems.TooManyAttempts);
+            .ProducesProblems(429, Problems.TooManyAttempts)
+            .RequireStepUp(policyCounts: false);
         return group;
     }
 
@@ -72,6 +74,7 @@ public static class AuthApi
             LoginResult.TooManyAttempts => "locked",
             LoginResult.Banned => "banned",
             LoginResult.SessionLimitReached => "limit-reached",
+            LoginResult.MfaRequired => "mfa-required",
             _ => "invalid",
         };
         metrics.Login(result);
@@ -91,6 +94,12 @@ public static class AuthApi
                 return Problems.Result(StatusCodes.Status403Forbidden, Problems.AccountBanned);
             case LoginResult.SessionLimitReached:
                 return Problems.Result(StatusCodes.Status403Forbidden, Problems.SessionLimitReached);
+            case LoginResult.MfaRequired:
+                // No session yet: the second step (SessionGate.Mfa) finishes it.
+                var mfa = outcome.Mfa!;
+                return Problems.Result(StatusCodes.Status401Unauthorized, Problems.MfaRequired,
+                    "The password is right; this account has a second factor. POST /auth/login/mfa with this mfa_token and a code (or recovery_code, or a passkey), or sign in at /account.",
+                    new Dictionary<string, object?> { ["mfa_token"] = mfa.MfaToken, ["methods"] = mfa.Methods, ["expires_in"] = (int)mfa.ExpiresIn.TotalSeconds });
             default:
                 return Problems.Result(StatusCodes.Status401Unauthorized, Problems.InvalidCredentials);
         }
@@ -140,8 +149,10 @@ public static class AuthApi
         return TypedResults.NoContent();
     }
 
-    private static Ok<MeResponse> Me(ClaimsPrincipal user) =>
-        TypedResults.Ok(new MeResponse(
+    private static Ok<MeResponse> Me(ClaimsPrincipal user)
+    {
+        var assurance = user.AssuranceOf();
+        return TypedResults.Ok(new MeResponse(
             user.UserId(),
             user.FindFirstValue(SessionClaims.Tenant)!,
             user.FindFirstValue(SessionClaims.Name)!,
@@ -151,7 +162,9 @@ public static class AuthApi
                 user.SessionIdOf(),
                 user.FindFirstValue(SessionClaims.Device)!,
                 DateTimeOffset.FromUnixTimeSeconds(long.Parse(user.FindFirstValue(SessionClaims.CreatedAt)!)),
-                DateTimeOffset.FromUnixTimeSeconds(long.Parse(user.FindFirstValue(SessionClaims.ExpiresAt)!)))));
+                DateTimeOffset.FromUnixTimeSeconds(long.Parse(user.FindFirstValue(SessionClaims.ExpiresAt)!)),
+                assurance.Acr, assurance.Amr, assurance.AuthTime)));
+    }
 
     private static async Task<Ok<List<OwnSession>>> ListSessions(ClaimsPrincipal user, AppDbContext db, TimeProvider time, CancellationToken ct)
     {

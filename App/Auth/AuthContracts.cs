@@ -15,7 +15,13 @@ public sealed record RefreshRequest(string? RefreshToken);
 
 public sealed record ChangePasswordRequest(string? CurrentPassword, string? NewPassword);
 
-public sealed record MeSession(Guid Id, string DeviceType, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt);
+/// <summary>
+/// The caller's session: its public id, device and times, and its assurance: <c>acr</c> (<c>aal1</c>, or <c>aal2</c> after
+/// a second factor or a user-verified passkey), <c>amr</c> (RFC 8176: <c>pwd</c>, <c>otp</c> for TOTP or a recovery code,
+/// <c>hwk</c> for a passkey, <c>mfa</c> for two factors) and <c>auth_time</c> (the login, or the latest step-up).
+/// </summary>
+public sealed record MeSession(Guid Id, string DeviceType, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt,
+    string Acr, string[] Amr, DateTimeOffset AuthTime);
 
 public sealed record MeResponse(Guid UserId, string Tenant, string Username, string[] Roles, string[] Permissions, MeSession Session);
 

@@ -26,6 +26,7 @@ public sealed partial class LoginService(
     AuditLog audit,
     TimeProvider time,
     IOptions<LoginLimitOptions> limits,
+    ILoginSecondFactor secondFactor,
     ILogger<LoginService> logger)
 {
     public async Task<LoginOutcome> LoginAsync(LoginRequest request, string? ip, string limitAddress, string? userAgent, CancellationToken ct)
@@ -46,6 +47,7 @@ public sealed partial class LoginService(
 
         var guessed = false;
         var rightPassword = false;
+        var secondStepPending = false;
         try
         {
             var tenant = await db.Tenants.AsNoTracking().FirstOrDefaultAsync(t => t.Slug == tenantSlug, ct);
@@ -72,7 +74,14 @@ public sealed partial class LoginService(
             }
 
             if (user.BannedUntil > now) return await BannedAsync(user, tenant, ip, ct);
-            var created = await sessions.CreateAsync(new SessionService.LoginRequestInfo(user.Id, tenant, device, ip, userAgent, hash), ct);
+            // The second factor (Mfa feature): a challenge instead of a session, or the assurance the session gets.
+            var second = await secondFactor.CheckAsync(user, tenant, hash, device, ct);
+            if (second.Challenge is { } challenge)
+            {
+                secondStepPending = true;
+                return new LoginOutcome(LoginResult.MfaRequired, Mfa: challenge);
+            }
+            var created = await sessions.CreateAsync(new SessionService.LoginRequestInfo(user.Id, tenant, device, ip, userAgent, hash, second.Assurance), ct);
             switch (created.Refused)
             {
                 case SessionService.Refusal.Banned:
@@ -90,8 +99,9 @@ public sealed partial class LoginService(
         finally
         {
             // A right password, an outage, a saturated hasher or a cancelled request is no failed guess; a right
-            // password also clears this address's failures on the account.
-            if (!guessed) await ReleaseQuietlyAsync(reservation, rightPassword);
+            // password also clears this address's failures on the account, unless a second factor is still to come
+            // (wrong codes count here too: a known password must not reset the count of guessed codes).
+            if (!guessed) await ReleaseQuietlyAsync(reservation, rightPassword && !secondStepPending);
         }
     }
 

@@ -15,6 +15,8 @@ public sealed class Tenant
     /// <summary>Moves forward whenever a role of the tenant is created, changed or deleted; cached role sets carry it.</summary>
     public long RolesVersion { get; set; } = 1;
     public DateTimeOffset CreatedAt { get; set; }
+    /// <summary>Who must use a second factor: <c>none</c>, <c>admins</c> (holders of an /admin permission) or <c>all</c>.</summary>
+    public string MfaPolicy { get; set; } = "none";
 }
 
 public sealed class User
@@ -85,6 +87,14 @@ public sealed class Session
     /// <summary>The jti of the newest access token (JWT modes), so logout can blacklist it.</summary>
     public string? CurrentJti { get; set; }
     public DateTimeOffset? CurrentJtiExpiresAt { get; set; }
+    /// <summary><c>aal1</c> or <c>aal2</c> (see <see cref="Sessions.SessionAssurance"/>); null on rows older than second factors (aal1).</summary>
+    public string? Acr { get; set; }
+    /// <summary>RFC 8176 method names (<c>pwd</c>, <c>otp</c>, <c>hwk</c>, <c>mfa</c>); null on older rows (a password).</summary>
+    public string[]? Amr { get; set; }
+    /// <summary>When the user last proved a factor (login, or a step-up); null on older rows (their <see cref="CreatedAt"/>).</summary>
+    public DateTimeOffset? AuthTime { get; set; }
+    /// <summary>The tenant requires a second factor the user had not enrolled at login: only /auth/* until one is.</summary>
+    public bool MfaEnrollmentRequired { get; set; }
 }
 
 /// <summary>An opaque rotating refresh token. Its family is its session.</summary>

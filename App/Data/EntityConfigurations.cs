@@ -13,6 +13,7 @@ internal sealed class TenantConfiguration : IEntityTypeConfiguration<Tenant>
         b.Property(t => t.Name).HasMaxLength(200);
         b.Property(t => t.LoginPolicy).HasConversion<string>().HasMaxLength(32);
         b.Property(t => t.OnLimit).HasConversion<string>().HasMaxLength(32);
+        b.Property(t => t.MfaPolicy).HasMaxLength(16).HasDefaultValue("none");
     }
 }
 
@@ -74,6 +75,7 @@ internal sealed class SessionConfiguration : IEntityTypeConfiguration<Session>
         b.Property(s => s.UserAgent).HasMaxLength(512);
         b.Property(s => s.RevokeReason).HasMaxLength(32);
         b.Property(s => s.CurrentJti).HasMaxLength(64);
+        b.Property(s => s.Acr).HasMaxLength(8);
         b.HasOne(s => s.User).WithMany().HasForeignKey(s => s.UserId).OnDelete(DeleteBehavior.Cascade);
     }
 }

@@ -40,7 +40,7 @@ public sealed class InternalTokens
         });
     }
 
-    private sealed record Cached(string Token, long RenewAt, string[] Roles, string[] Permissions, string Tenant);
+    private sealed record Cached(string Token, long RenewAt, string[] Roles, string[] Permissions, string Tenant, string? AuthTime);
 
     private readonly ConcurrentDictionary<(string Sid, string Audience), Cached> _cache = new();
     // The hot path's principal is itself cached (per session, in the L1), so most requests find their token here
@@ -81,8 +81,10 @@ public sealed class InternalTokens
         var roles = user.RolesOf();
         var permissions = user.PermissionsOf();
         var tenant = user.FindFirstValue(SessionClaims.Tenant) ?? "";
+        // A step-up moves auth_time (and acr): the token must say so, so it is part of what a cached token must match.
+        var authTime = user.FindFirstValue(SessionClaims.AuthTime);
         var tick = Environment.TickCount64;
-        if (_cache.TryGetValue((sid, audience), out var hit) && tick < hit.RenewAt && hit.Tenant == tenant
+        if (_cache.TryGetValue((sid, audience), out var hit) && tick < hit.RenewAt && hit.Tenant == tenant && hit.AuthTime == authTime
             && hit.Roles.AsSpan().SequenceEqual(roles) && hit.Permissions.AsSpan().SequenceEqual(permissions))
         {
             _byPrincipal.GetOrCreateValue(user)[audience] = hit;
@@ -91,15 +93,22 @@ public sealed class InternalTokens
 
         var now = time.GetUtcNow();
         var token = await tokens.CreateInternalTokenAsync(Claims(user, roles, permissions, tenant), audience, now, now + _lifetime, ct);
-        var cached = new Cached(token, tick + (long)(_lifetime * 0.8).TotalMilliseconds, roles, permissions, tenant);
+        var cached = new Cached(token, tick + (long)(_lifetime * 0.8).TotalMilliseconds, roles, permissions, tenant, authTime);
         _cache[(sid, audience)] = cached;
         _byPrincipal.GetOrCreateValue(user)[audience] = cached;
         if (Interlocked.Increment(ref _writes) % 1024 == 0) Sweep(tick);
         return token;
     }
 
-    private static Dictionary<string, object> Claims(ClaimsPrincipal user, string[] roles, string[] permissions, string tenant) => new()
+    private static Dictionary<string, object> Claims(ClaimsPrincipal user, string[] roles, string[] permissions, string tenant)
     {
+        var assurance = user.AssuranceOf();
+        return new()
+    {
+        // The session's assurance, so a downstream can demand a second factor (acr aal2) or a recent one (auth_time).
+        [SessionClaims.Acr] = assurance.Acr,
+        [SessionClaims.Amr] = assurance.Amr,
+        [SessionClaims.AuthTime] = assurance.AuthTime.ToUnixTimeSeconds(),
         [SessionClaims.Subject] = user.FindFirstValue(SessionClaims.Subject)!,
         [SessionClaims.TenantId] = user.FindFirstValue(SessionClaims.TenantId)!,
         [SessionClaims.Tenant] = tenant,
@@ -108,6 +117,7 @@ public sealed class InternalTokens
         [SessionClaims.SessionId] = user.FindFirstValue(SessionClaims.SessionId)!,
         [JwtRegisteredClaimNames.Jti] = TokenService.NewId(),
     };
+    }
 
     private void Sweep(long tick)
     {

@@ -12,8 +12,8 @@ namespace SessionGate.Gateway;
 /// </summary>
 public static class AssuranceClaims
 {
-    public const string Acr = "acr";
-    public const string AuthTime = SessionClaims.CreatedAt; // "auth_time": the session's sign-in, raised by a step-up
+    public const string Acr = SessionClaims.Acr;
+    public const string AuthTime = SessionClaims.AuthTime; // the last proof of the session's factors, raised by a step-up
     public const string Aal1 = "aal1";
     public const string Aal2 = "aal2";
 

@@ -33,8 +33,13 @@ public static class Problems
     public const string MethodNotAllowed = "method-not-allowed";
     public const string UnsupportedMediaType = "unsupported-media-type";
     public const string Internal = "internal-error";
-    public const string StepUpRequired = "step-up-required";
     public const string NoRoute = "no-route";
+    // Second factors and step-up (third release).
+    public const string MfaRequired = "mfa-required";
+    public const string InvalidMfaCode = "invalid-mfa-code";
+    public const string InvalidMfaToken = "invalid-mfa-token";
+    public const string StepUpRequired = "step-up-required";
+    public const string MfaEnrollmentRequired = "mfa-enrollment-required";
 
     public static string TypeUri(string name) => TypeBase + name;
 

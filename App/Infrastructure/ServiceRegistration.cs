@@ -7,6 +7,7 @@ using SessionGate.Auth;
 using SessionGate.Data;
 using SessionGate.ForwardAuth;
 using SessionGate.Gateway;
+using SessionGate.Mfa;
 using SessionGate.Observability;
 using SessionGate.Revocation;
 using SessionGate.Sessions;
@@ -40,6 +41,7 @@ public static class ServiceRegistration
         .AddSessionGateTokens()
         .AddSessions()
         .AddLogin()
+        .AddSecondFactors()
         .AddSessionGateAuthentication()
         .AddScoped<AdminContext>()
         .AddSessionGateSwagger()

@@ -74,6 +74,11 @@ public sealed class BlacklistMode : IAuthMode
             [SessionClaims.Version] = securityVersion,
             [SessionClaims.CreatedAt] = s.CreatedAt.ToUnixTimeSeconds(),
             [SessionClaims.ExpiresAt] = s.AbsoluteExpiresAt.ToUnixTimeSeconds(),
+            // The session's assurance rides in the token like its roles: a step-up shows in the next token.
+            [SessionClaims.Acr] = s.AssuranceOrDefault.Acr,
+            [SessionClaims.Amr] = s.AssuranceOrDefault.Amr,
+            [SessionClaims.AuthTime] = s.AssuranceOrDefault.AuthTime.ToUnixTimeSeconds(),
+            [SessionClaims.MfaEnrollment] = s.AssuranceOrDefault.EnrollmentOnly,
         }, ct);
 
     // Nothing to warm: writing the user's state here would mark it complete without its revocations.
@@ -214,13 +219,25 @@ public sealed class BlacklistMode : IAuthMode
             || !jwt.TryGetPayloadValue<string>(SessionClaims.Name, out var name)
             || !jwt.TryGetPayloadValue<string>(SessionClaims.Device, out var device)
             || !jwt.TryGetPayloadValue<long>(SessionClaims.Version, out var version)
-            || !jwt.TryGetPayloadValue<long>(SessionClaims.CreatedAt, out var created)
             || !jwt.TryGetPayloadValue<long>(SessionClaims.ExpiresAt, out var expires))
             return null;
+        // Tokens minted before second factors carry the session's start as auth_time and no assurance: a password then.
+        SessionAssurance? assurance = null;
+        if (!jwt.TryGetPayloadValue<long>(SessionClaims.CreatedAt, out var created))
+        {
+            if (!jwt.TryGetPayloadValue(SessionClaims.AuthTime, out created)) return null;
+        }
+        else if (jwt.TryGetPayloadValue<long>(SessionClaims.AuthTime, out var authTime))
+        {
+            var amr = jwt.Claims.Where(c => c.Type == SessionClaims.Amr).Select(c => c.Value).ToArray();
+            var methods = SessionAssurance.Parse(amr);
+            assurance = new SessionAssurance(methods == AuthMethods.None ? AuthMethods.Password : methods, DateTimeOffset.FromUnixTimeSeconds(authTime),
+                jwt.TryGetPayloadValue<bool>(SessionClaims.MfaEnrollment, out var enrolling) && enrolling);
+        }
         var roles = jwt.Claims.Where(c => c.Type == SessionClaims.Role).Select(c => c.Value).ToArray();
         var permissions = jwt.Claims.Where(c => c.Type == SessionClaims.Permission).Select(c => c.Value).ToArray();
         var identity = new SessionIdentity(userId, tenantId, tenant, name, sessionId, device, roles, permissions,
-            DateTimeOffset.FromUnixTimeSeconds(created), DateTimeOffset.FromUnixTimeSeconds(expires));
+            DateTimeOffset.FromUnixTimeSeconds(created), DateTimeOffset.FromUnixTimeSeconds(expires), assurance);
         return new TokenState(identity, AuthOutcome.Success(identity.ToPrincipal(jti)), jti, version);
     }
 }

@@ -11,6 +11,7 @@ namespace SessionGate.Sessions;
 /// <list type="bullet">
 /// <item>tombstones win: a live session entry is never written over a tombstone;</item>
 /// <item>versions only move forward: nothing read at an older security version replaces something newer;</item>
+/// <item>a session's assurance only moves forward: nothing replaces an entry's auth_time with an older one;</item>
 /// <item>nothing writes the "complete" marker of a user's revocations unless all of them come with it.</item>
 /// </list>
 /// A user's keys share the tag <c>{u:&lt;userId&gt;}</c>, so the JWT modes' per-request read is one round trip to one
@@ -59,6 +60,15 @@ public sealed class RedisStore(IConnectionMultiplexer redis, IOptions<RedisOptio
           if tag == 'T' then return 0 end
           local v = tonumber(string.match(cur, '^L(%d+):'))
           if v and v > tonumber(ARGV[3]) then return 0 end
+          -- A session's assurance only moves forward (a step-up, an enrolment): a slide or rebuild read before it
+          -- must not bring back an older auth_time or the enrolment-only flag. SessionEntry's trailer is the last
+          -- 11 bytes: 'A', methods, flags, auth_time in unix ms (little-endian).
+          if tonumber(ARGV[4]) >= 0 and #cur >= 11 and string.byte(cur, -11) == 65 then
+            local at = 0
+            for i = -1, -8, -1 do at = at * 256 + string.byte(cur, i) end
+            local flags = string.byte(cur, -9)
+            if tonumber(ARGV[4]) < at or (tonumber(ARGV[4]) == at and tonumber(ARGV[5]) > flags) then return 0 end
+          end
         end
         redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
         return 1
@@ -67,7 +77,8 @@ public sealed class RedisStore(IConnectionMultiplexer redis, IOptions<RedisOptio
     /// <summary>Writes a session entry: a tombstone always, a live entry only under the rules above.</summary>
     public Task WriteSessionAsync(RedisKey key, SessionEntry entry, TimeSpan ttl) =>
         entry.Live is { } live
-            ? FailFastAsync(Db, key, (db, k, flags) => db.ScriptEvaluateAsync(SetLiveScript, [k], [entry.Encode(), Millis(ttl), live.Version], flags))
+            ? FailFastAsync(Db, key, (db, k, flags) => db.ScriptEvaluateAsync(SetLiveScript, [k],
+                [entry.Encode(), Millis(ttl), live.Version, live.Assurance?.AuthTime.ToUnixTimeMilliseconds() ?? -1, live.Assurance?.EnrollmentOnly == true ? 1 : 0], flags))
             : FailFastAsync(Db, key, (db, k, flags) => db.StringSetAsync(k, entry.Encode(), Clamp(ttl), flags: flags));
 
     // A sliding write only moves the expiry of the very entry it read: never one that is missing (Redis lost it, and a

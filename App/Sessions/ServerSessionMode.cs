@@ -144,7 +144,7 @@ public abstract class ServerSessionMode
         {
             var (names, permissions) = roles.Resolve(s.RoleIds);
             var identity = new SessionIdentity(s.UserId, s.TenantId, roles.TenantSlug, s.Username, s.SessionId, s.DeviceType,
-                names, permissions, s.CreatedAt, s.AbsoluteExpiresAt);
+                names, permissions, s.CreatedAt, s.AbsoluteExpiresAt, s.Assurance);
             outcome = AuthOutcome.Success(identity.ToPrincipal());
             view = view with { Outcome = outcome, RoleSetVersion = roles.Version };
         }

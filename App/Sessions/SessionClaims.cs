@@ -14,9 +14,18 @@ public static class SessionClaims
     public const string Role = "roles";
     public const string Permission = "permissions";
     public const string Version = "ver";
-    public const string CreatedAt = "auth_time";
+    /// <summary>When the session started (was <c>auth_time</c> before second factors; that name now means the last proof).</summary>
+    public const string CreatedAt = "session_iat";
     public const string ExpiresAt = "session_exp";
     public const string Jti = "jti";
+    /// <summary>The session's assurance level, <c>aal1</c> or <c>aal2</c>.</summary>
+    public const string Acr = "acr";
+    /// <summary>RFC 8176 authentication methods: <c>pwd</c>, <c>otp</c>, <c>hwk</c>, <c>mfa</c> (one claim each; an array in a JWT).</summary>
+    public const string Amr = "amr";
+    /// <summary>When the user last proved a factor (unix seconds): the login, or the latest step-up.</summary>
+    public const string AuthTime = "auth_time";
+    /// <summary>Present (value <c>required</c>) on a session that may call only /auth/* until a second factor is enrolled.</summary>
+    public const string MfaEnrollment = "mfa_enrollment";
 
     public const string AuthenticationType = "SessionGate";
 
@@ -25,6 +34,15 @@ public static class SessionClaims
     public static Guid SessionIdOf(this ClaimsPrincipal p) => Guid.Parse(p.FindFirstValue(SessionId)!);
     public static string[] RolesOf(this ClaimsPrincipal p) => p.FindAll(Role).Select(c => c.Value).ToArray();
     public static string[] PermissionsOf(this ClaimsPrincipal p) => p.FindAll(Permission).Select(c => c.Value).ToArray();
+    /// <summary>The session's assurance as its claims say; a principal without them counts as a password at its start.</summary>
+    public static SessionAssurance AssuranceOf(this ClaimsPrincipal p)
+    {
+        var at = long.TryParse(p.FindFirstValue(AuthTime), out var t) ? DateTimeOffset.FromUnixTimeSeconds(t)
+            : DateTimeOffset.FromUnixTimeSeconds(long.Parse(p.FindFirstValue(CreatedAt) ?? "0", System.Globalization.CultureInfo.InvariantCulture));
+        var methods = SessionAssurance.Parse(p.FindAll(Amr).Select(c => c.Value));
+        return new SessionAssurance(methods == AuthMethods.None ? AuthMethods.Password : methods, at, p.HasClaim(c => c.Type == MfaEnrollment));
+    }
+
     public static bool IsPlatformAdmin(this ClaimsPrincipal p) =>
         p.HasClaim(Permission, Permissions.PlatformAdmin) && p.HasClaim(Tenant, Permissions.PlatformTenant);
 }

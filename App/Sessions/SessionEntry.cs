@@ -13,13 +13,16 @@ public sealed record SessionEntry(SessionSnapshot? Live, string? Revoked)
     // The version stays readable as text, so the Lua check-and-set in RedisStore can compare it.
     private const byte LiveTag = (byte)'L';
     private const byte TombstoneTag = (byte)'T';
+    // The assurance trailer: 'A', the methods (AuthMethods bits), flags (1: enrolment only), auth_time in unix ms.
+    private const byte AssuranceTag = (byte)'A';
+    private const int AssuranceLength = 1 + 1 + 1 + 8;
 
     public byte[] Encode()
     {
         if (Live is not { } s) return Encoding.ASCII.GetBytes("T" + Revoked);
         var version = Encoding.ASCII.GetBytes($"L{s.Version}:");
         var name = Encoding.UTF8.GetBytes(s.Username);
-        var buffer = new byte[version.Length + 48 + 1 + 32 + 1 + 16 * s.RoleIds.Length + 2 + name.Length];
+        var buffer = new byte[version.Length + 48 + 1 + 32 + 1 + 16 * s.RoleIds.Length + 2 + name.Length + (s.Assurance is null ? 0 : AssuranceLength)];
         var span = buffer.AsSpan();
         version.CopyTo(span);
         var p = version.Length;
@@ -41,6 +44,15 @@ public sealed record SessionEntry(SessionSnapshot? Live, string? Revoked)
         }
         BinaryPrimitives.WriteUInt16LittleEndian(span[p..], (ushort)name.Length);
         name.CopyTo(span[(p + 2)..]);
+        p += 2 + name.Length;
+        // Appended, so an entry written without it (by an older version) still reads: as a password at the start.
+        if (s.Assurance is { } a)
+        {
+            span[p] = AssuranceTag;
+            span[p + 1] = (byte)a.Methods;
+            span[p + 2] = a.EnrollmentOnly ? (byte)1 : (byte)0;
+            BinaryPrimitives.WriteInt64LittleEndian(span[(p + 3)..], a.AuthTime.ToUnixTimeMilliseconds());
+        }
         return buffer;
     }
 
@@ -67,9 +79,15 @@ public sealed record SessionEntry(SessionSnapshot? Live, string? Revoked)
         var roles = new Guid[count];
         for (var i = 0; i < count; i++, p += 16) roles[i] = new Guid(data.Slice(p, 16));
         int length = BinaryPrimitives.ReadUInt16LittleEndian(data[p..]);
-        if (data.Length != p + 2 + length) return null;
+        if (data.Length < p + 2 + length) return null;
         var username = Encoding.UTF8.GetString(data.Slice(p + 2, length));
-        return Of(new SessionSnapshot(user, tenant, session, device, username, roles, times[0], times[1], times[2], times[3], version));
+        p += 2 + length;
+        SessionAssurance? assurance = null;
+        if (data.Length == p + AssuranceLength && data[p] == AssuranceTag)
+            assurance = new SessionAssurance((AuthMethods)data[p + 1],
+                DateTimeOffset.FromUnixTimeMilliseconds(BinaryPrimitives.ReadInt64LittleEndian(data[(p + 3)..])), data[p + 2] == 1);
+        else if (data.Length != p) return null;
+        return Of(new SessionSnapshot(user, tenant, session, device, username, roles, times[0], times[1], times[2], times[3], version, assurance));
     }
 
     private static readonly string[] Devices = ["web", "mobile", "desktop", "api"];

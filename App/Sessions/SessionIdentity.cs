@@ -14,11 +14,17 @@ public sealed record SessionIdentity(
     string[] Roles,
     string[] Permissions,
     DateTimeOffset CreatedAt,
-    DateTimeOffset AbsoluteExpiresAt)
+    DateTimeOffset AbsoluteExpiresAt,
+    SessionAssurance? Assurance = null)
 {
+    /// <summary>The assurance, or a password at the session's start when none was recorded.</summary>
+    public SessionAssurance AssuranceOrDefault => Assurance ?? SessionAssurance.PasswordAt(CreatedAt);
+
     public ClaimsPrincipal ToPrincipal(string? jti = null)
     {
-        var claims = new List<Claim>(9 + Roles.Length + Permissions.Length)
+        var assurance = AssuranceOrDefault;
+        var amr = assurance.Amr;
+        var claims = new List<Claim>(12 + amr.Length + Roles.Length + Permissions.Length)
         {
             new(SessionClaims.Subject, UserId.ToString()),
             new(SessionClaims.TenantId, TenantId.ToString()),
@@ -29,6 +35,10 @@ public sealed record SessionIdentity(
             new(SessionClaims.CreatedAt, CreatedAt.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture)),
             new(SessionClaims.ExpiresAt, AbsoluteExpiresAt.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture)),
         };
+        claims.Add(new Claim(SessionClaims.Acr, assurance.Acr));
+        claims.Add(new Claim(SessionClaims.AuthTime, assurance.AuthTime.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture)));
+        foreach (var m in amr) claims.Add(new Claim(SessionClaims.Amr, m));
+        if (assurance.EnrollmentOnly) claims.Add(new Claim(SessionClaims.MfaEnrollment, "required"));
         if (jti is not null) claims.Add(new Claim(SessionClaims.Jti, jti));
         foreach (var r in Roles) claims.Add(new Claim(SessionClaims.Role, r));
         foreach (var p in Permissions) claims.Add(new Claim(SessionClaims.Permission, p));

@@ -22,7 +22,8 @@ public static class SessionReader
         s => s.RevokedAt == null && s.IdleExpiresAt > now && s.AbsoluteExpiresAt > now;
 
     public static SessionSnapshot ToSnapshot(Session s, string username, Guid[] roleIds, long version) =>
-        new(s.UserId, s.TenantId, s.Id, s.DeviceType, username, roleIds, s.CreatedAt, s.AbsoluteExpiresAt, s.IdleExpiresAt, s.LastSeenAt, version);
+        new(s.UserId, s.TenantId, s.Id, s.DeviceType, username, roleIds, s.CreatedAt, s.AbsoluteExpiresAt, s.IdleExpiresAt, s.LastSeenAt, version,
+            SessionAssurance.Of(s));
 
     /// <summary>Sessions with what their Redis entries need (user name, security version, role ids).</summary>
     public static async Task<List<(Session Row, SessionSnapshot Snapshot)>> LoadSnapshotsAsync(AppDbContext db, IQueryable<Session> sessions, CancellationToken ct)
@@ -70,7 +71,7 @@ public static class SessionReader
         var identity = new SessionIdentity(session.UserId, session.TenantId, tenantSlug, username, session.Id, session.DeviceType,
             roles.Select(r => r.Name).Order(StringComparer.Ordinal).ToArray(),
             roles.SelectMany(r => r.Permissions).Distinct().Order(StringComparer.Ordinal).ToArray(),
-            session.CreatedAt, session.AbsoluteExpiresAt);
+            session.CreatedAt, session.AbsoluteExpiresAt, SessionAssurance.Of(session));
         return (identity, ToSnapshot(session, username, roles.Select(r => r.Id).Order().ToArray(), version));
     }
 }

@@ -59,7 +59,9 @@ public sealed class SessionService(
         ChangeAsync(c => c.RevokeAsync(filter, reason, ct), ct);
 
     /// <summary>A login to open; VerifiedPasswordHash is the hash the password was checked against (the login fails if it changed meanwhile).</summary>
-    public sealed record LoginRequestInfo(Guid UserId, Tenant Tenant, string DeviceType, string? Ip, string? UserAgent, string VerifiedPasswordHash);
+    // Assurance: how the user proved who they are (second factors); null: a password, now.
+    public sealed record LoginRequestInfo(Guid UserId, Tenant Tenant, string DeviceType, string? Ip, string? UserAgent, string VerifiedPasswordHash,
+        SessionAssurance? Assurance = null);
 
     public enum Refusal { None, LimitReached, Banned, CredentialsChanged }
 
@@ -114,6 +116,7 @@ public sealed class SessionService(
                 IdleExpiresAt = _options.NextIdleExpiry(now, now + _options.AbsoluteTimeout),
                 AbsoluteExpiresAt = now + _options.AbsoluteTimeout,
             };
+            (info.Assurance ?? SessionAssurance.PasswordAt(now)).WriteTo(session);
             (var identity, snapshot) = await SessionReader.LoadIdentityAsync(db, session, user.Username, tenant.Slug, user.SecurityVersion, ct);
             var credential = await mode.IssueAsync(db, session, identity, user.SecurityVersion, ct);
             db.Sessions.Add(session);

@@ -17,7 +17,8 @@ public sealed record SessionSnapshot(
     DateTimeOffset AbsoluteExpiresAt,
     DateTimeOffset IdleExpiresAt,
     DateTimeOffset LastTouchedAt,
-    long Version)
+    long Version,
+    SessionAssurance? Assurance = null)
 {
     public bool IsExpired(DateTimeOffset now) => now >= AbsoluteExpiresAt || now >= IdleExpiresAt;
 

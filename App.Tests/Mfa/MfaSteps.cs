@@ -1,0 +1,90 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using OtpNet;
+using SessionGate.Infrastructure;
+using SessionGate.Tests.Infrastructure;
+
+namespace SessionGate.Tests.Mfa;
+
+/// <summary>A user's TOTP enrolment as the test knows it: the secret it read and the recovery codes it was shown.</summary>
+public sealed record TotpEnrolment(string Secret, string[] RecoveryCodes)
+{
+    /// <summary>The code <paramref name="steps"/> time steps from now (the server accepts one step either side, each once).</summary>
+    public string Code(int steps = 0) => Codes.At(Secret, steps);
+}
+
+public static class Codes
+{
+    public static string At(string secret, int steps = 0) => new Totp(Base32Encoding.ToBytes(secret)).ComputeTotp(DateTime.UtcNow.AddSeconds(30 * steps));
+}
+
+/// <summary>The second-factor flows over HTTP, exactly as a client does them.</summary>
+public sealed class MfaSteps(ApiClient api)
+{
+    public async Task<JsonElement> OkJsonAsync(HttpResponseMessage response, HttpStatusCode status = HttpStatusCode.OK)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == status, $"{response.RequestMessage?.Method} {response.RequestMessage?.RequestUri}: expected {(int)status}, got {(int)response.StatusCode} {text}");
+        return text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    /// <summary>Enrols TOTP with the current code; returns the secret and the recovery codes shown.</summary>
+    public async Task<TotpEnrolment> EnrolTotpAsync(Login login)
+    {
+        var start = await OkJsonAsync(await api.SendAsync(HttpMethod.Post, "/auth/mfa/totp", login));
+        var secret = start.GetProperty("secret").GetString()!;
+        var confirmed = await OkJsonAsync(await api.SendAsync(HttpMethod.Post, "/auth/mfa/totp/confirm", login, new { code = Codes.At(secret) }));
+        return new TotpEnrolment(secret, confirmed.GetProperty("recovery_codes").EnumerateArray().Select(c => c.GetString()!).ToArray());
+    }
+
+    /// <summary>POST /auth/login that must answer mfa-required; returns the problem (mfa_token, methods, expires_in).</summary>
+    public async Task<JsonElement> PasswordStepAsync(TestUser user)
+    {
+        var response = await api.LoginRawAsync(new { tenant = user.Tenant, username = user.Username, password = user.Password });
+        return await Problem.AssertAsync(response, HttpStatusCode.Unauthorized, Problems.MfaRequired);
+    }
+
+    public Task<HttpResponseMessage> SecondStepAsync(string mfaToken, object proof)
+    {
+        var body = JsonSerializer.SerializeToNode(proof)!.AsObject();
+        body["mfa_token"] = mfaToken;
+        return api.Http.PostAsJsonAsync("/auth/login/mfa", body);
+    }
+
+    /// <summary>Password, then a code one step ahead (the enrolment spent the current step).</summary>
+    public async Task<Login> LoginWithTotpAsync(TestUser user, TotpEnrolment totp, int steps = 1)
+    {
+        var challenge = await PasswordStepAsync(user);
+        return await ApiClient.ReadLoginAsync(await SecondStepAsync(challenge.GetProperty("mfa_token").GetString()!, new { code = totp.Code(steps) }));
+    }
+
+    public async Task<Guid> RegisterPasskeyAsync(Login login, SoftAuthenticator authenticator, string? name = null, bool userVerified = true)
+    {
+        var start = await OkJsonAsync(await api.SendAsync(HttpMethod.Post, "/auth/passkeys/options", login));
+        var credential = authenticator.Create(start.GetProperty("options"), userVerified);
+        var created = await OkJsonAsync(await api.SendAsync(HttpMethod.Post, "/auth/passkeys", login,
+            new { ceremony_id = start.GetProperty("ceremony_id").GetString(), credential, name }), HttpStatusCode.Created);
+        return created.GetProperty("id").GetGuid();
+    }
+
+    /// <summary>POST /auth/step-up; in the JWT modes the answer's new tokens replace the login's.</summary>
+    public async Task<(HttpResponseMessage Response, Login Login)> StepUpAsync(Login login, object proof)
+    {
+        var response = await api.SendAsync(HttpMethod.Post, "/auth/step-up", login, proof);
+        if (response.StatusCode != HttpStatusCode.OK) return (response, login);
+        var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
+        return (response, body.TryGetProperty("access_token", out var access)
+            ? login with { Bearer = access.GetString()!, Refresh = body.GetProperty("refresh_token").GetString() }
+            : login);
+    }
+
+    public async Task<(string CeremonyId, JsonElement Options)> OptionsAsync(string path, Login? login, object? body = null)
+    {
+        var start = await OkJsonAsync(await api.SendAsync(HttpMethod.Post, path, login, body ?? new { }));
+        return (start.GetProperty("ceremony_id").GetString()!, start.GetProperty("options"));
+    }
+
+    public static object PasskeyProof(string ceremonyId, JsonObject credential) => new { ceremony_id = ceremonyId, credential };
+}
