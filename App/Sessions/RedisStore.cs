@@ -82,12 +82,15 @@ public sealed class RedisStore(IConnectionMultiplexer redis, IOptions<RedisOptio
             : FailFastAsync(Db, key, (db, k, flags) => db.StringSetAsync(k, entry.Encode(), Clamp(ttl), flags: flags));
 
     // A sliding write only moves the expiry of the very entry it read: never one that is missing (Redis lost it, and a
-    // rebuild from PostgreSQL will decide), a tombstone, or one at another security version (a change rewrote it).
+    // rebuild from PostgreSQL will decide), a tombstone, one at another security version (a change rewrote it), or
+    // one whose assurance trailer (SessionEntry's last 11 bytes, 'A' first) differs (a step-up or enrolment raised it).
     private const string TouchLiveScript = """
         local cur = redis.call('GET', KEYS[1])
         if not cur or string.sub(cur, 1, 1) ~= 'L' then return 0 end
         local v = tonumber(string.match(cur, '^L(%d+):'))
         if v ~= tonumber(ARGV[3]) then return 0 end
+        local new = ARGV[1]
+        if #cur >= 11 and string.byte(cur, -11) == 65 and (#new < 11 or string.sub(cur, -11) ~= string.sub(new, -11)) then return 0 end
         redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
         return 1
         """;
