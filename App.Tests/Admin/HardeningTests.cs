@@ -117,7 +117,7 @@ public abstract class HardeningTests<TMode>(AppFixture<TMode> fx) where TMode : 
         await fx.Factory.Services.GetRequiredService<SessionJanitor>().RunOnceAsync(default);
         var reuse = await fx.Api.Http.PostAsJsonAsync("/auth/refresh", new { refresh_token = login.Refresh });
         await Problem.AssertAsync(reuse, HttpStatusCode.Unauthorized, Problems.InvalidRefreshToken);
-        await Problem.AssertAsync(await fx.Api.GetAsync("/auth/me", rotated), HttpStatusCode.Unauthorized, Problems.SessionRevoked, "kicked");
+        await Problem.AssertAsync(await fx.Api.GetAsync("/auth/me", rotated), HttpStatusCode.Unauthorized, Problems.SessionRevoked, "refresh-reused");
     }
 
     [Fact]

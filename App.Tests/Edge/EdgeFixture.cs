@@ -35,6 +35,9 @@ public sealed class EdgeFixture<TMode> : AppFixture<TMode> where TMode : IMode
 
     protected override void Configure(IDictionary<string, string?> s)
     {
+        // The Host each edge sends to /auth/verify (README "Behind the edge you already run"): nginx the upstream's
+        // name, Caddy the original request's.
+        s["AllowedHosts"] = "localhost;127.0.0.1;[::1];sessiongate";
         void Rule(string name, string prefix)
         {
             s[$"ForwardAuth:Rules:{name}:PathPrefix"] = prefix;

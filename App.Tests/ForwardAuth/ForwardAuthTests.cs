@@ -13,6 +13,8 @@ public sealed class ForwardAuthFixture<TMode> : AppFixture<TMode> where TMode : 
 {
     protected override void Configure(IDictionary<string, string?> s)
     {
+        // Envoy's ext_authz sends the original request's Host: AllowedHosts names the edge's public hosts.
+        s["AllowedHosts"] = "localhost;127.0.0.1;[::1];shop.example.com;api.example.com";
         void Rule(string name, string prefix, string audience)
         {
             s[$"ForwardAuth:Rules:{name}:PathPrefix"] = prefix;

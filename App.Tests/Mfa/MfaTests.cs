@@ -294,7 +294,7 @@ public abstract class MfaTests<TMode> where TMode : IMode
         Assert.Contains("mfa.totp-enrolled", audit, StringComparison.Ordinal);
         Assert.Contains("mfa.failed", audit, StringComparison.Ordinal);
 
-        var metrics = await (await Api.GetAsync("/metrics")).Content.ReadAsStringAsync();
+        var metrics = await Api.Management.GetStringAsync("/metrics");
         Series(metrics, "sessiongate_mfa_events_total", "event=\"enrolled\"", "method=\"totp\"");
         Series(metrics, "sessiongate_mfa_events_total", "event=\"failed\"", "method=\"totp\"");
         Series(metrics, "sessiongate_mfa_events_total", "event=\"recovery-code-used\"", "method=\"recovery_code\"");
