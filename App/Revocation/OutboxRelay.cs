@@ -59,11 +59,28 @@ public sealed partial class OutboxRelay : BackgroundService
         _health = health;
         // Past this no credential a row concerns can be alive, so a row still unapplied (or set aside) is moot.
         _abandonAfter = sessions.Value.AbsoluteTimeout + jwt.Value.AccessTokenLifetime + TimeSpan.FromHours(1);
-        // A reconnect may be a master that came back older: look at once rather than at the next tick.
+        // A master whose connection broke may come back older (a restart from a snapshot, a promoted replica): its
+        // answers count again only once its mark is read after the reconnect, which is looked at at once.
+        redis.ConnectionFailed += (_, e) =>
+        {
+            if (e.ConnectionType != ConnectionType.Subscription && !IsReplica(redis, e.EndPoint)) _proof.ConnectionLost();
+        };
         redis.ConnectionRestored += (_, e) =>
         {
             if (e.ConnectionType != ConnectionType.Subscription) _ = Task.Run(() => _proof.RefreshAsync(CancellationToken.None));
         };
+    }
+
+    private static bool IsReplica(IConnectionMultiplexer redis, System.Net.EndPoint? endpoint)
+    {
+        try
+        {
+            return endpoint is not null && redis.GetServer(endpoint).IsReplica;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Rows applied again by this instance as the writer (metrics).</summary>
@@ -184,38 +201,27 @@ public sealed partial class OutboxRelay : BackgroundService
         }
     }
 
-    // A row that keeps failing on its own (three ticks in a row) while Redis takes other writes is set aside, so it
-    // cannot hold every later row back; each instance keeps it pending. False while a failing row is not set aside
-    // yet: the marks wait for it.
-    private async Task<bool> SetAsideAsync(AppDbContext db, List<OutboxMessage> rows, IReadOnlyList<(long Id, string Error)> failed, CancellationToken ct)
+    // A row whose payload cannot be read is set aside at once; one that fails three ticks running for a reason of its
+    // own (not an outage: a master failing over, Redis refusing writes, PostgreSQL down) is set aside then, so it cannot
+    // hold every later row back. Each instance keeps it pending. False while a failing row is not set aside: the marks
+    // wait for it.
+    private async Task<bool> SetAsideAsync(AppDbContext db, List<OutboxMessage> rows, IReadOnlyList<RevocationPipeline.Failure> failed, CancellationToken ct)
     {
-        var redisTakesWrites = true;
-        if (failed.Any(f => f.Error != MalformedPayload))
-        {
-            try
-            {
-                await _store.CanaryAsync();
-            }
-            catch (Exception e) when (e is RedisException or RedisTimeoutException)
-            {
-                redisTakesWrites = false;
-            }
-        }
         var now = _time.GetUtcNow();
         var allSetAside = true;
-        foreach (var (id, error) in failed.DistinctBy(f => f.Id))
+        foreach (var failure in failed.DistinctBy(f => f.Id))
         {
-            var attempts = (rows.FirstOrDefault(r => r.Id == id)?.Attempts ?? 0) + 1;
-            var setAside = error == MalformedPayload || (redisTakesWrites && attempts >= 3);
-            await db.Outbox.Where(o => o.Id == id).ExecuteUpdateAsync(u => u
-                .SetProperty(o => o.SetAsideAt, o => setAside ? now : o.SetAsideAt).SetProperty(o => o.Attempts, attempts).SetProperty(o => o.LastError, error), ct);
+            var attempts = (rows.FirstOrDefault(r => r.Id == failure.Id)?.Attempts ?? 0) + 1;
+            var setAside = failure.Error == MalformedPayload || (!failure.Outage && attempts >= 3);
+            await db.Outbox.Where(o => o.Id == failure.Id).ExecuteUpdateAsync(u => u
+                .SetProperty(o => o.SetAsideAt, o => setAside ? now : o.SetAsideAt).SetProperty(o => o.Attempts, attempts).SetProperty(o => o.LastError, failure.Error), ct);
             if (!setAside)
             {
                 allSetAside = false;
                 continue;
             }
             Interlocked.Increment(ref _setAside);
-            LogSetAside(_logger, id, rows.FirstOrDefault(r => r.Id == id)?.Kind ?? "?", error);
+            LogSetAside(_logger, failure.Id, rows.FirstOrDefault(r => r.Id == failure.Id)?.Kind ?? "?", failure.Error);
         }
         return allSetAside;
     }

@@ -87,9 +87,10 @@ public sealed class RedisMarks : IAsyncDisposable
         var masters = new List<MasterState>();
         var covered = new bool[16384];
         var cluster = false;
+        // Only masters carry marks: a replica (frozen, say) is not even asked, so it cannot stall the proof.
         foreach (var server in servers)
         {
-            if (!server.IsConnected) continue;
+            if (!server.IsConnected || server.IsReplica) continue;
             var replication = Info(await server.InfoRawAsync("replication"));
             if (replication.GetValueOrDefault("role") != "master") continue;
             var runId = Info(await server.InfoRawAsync("server")).GetValueOrDefault("run_id") ?? "";

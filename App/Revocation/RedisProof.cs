@@ -50,6 +50,7 @@ public sealed partial class RedisProof(
     private bool _dirty;
     private bool _marksFailing;
     private long _publishedFloor = -1;
+    private long _connectionEpoch;
 
     /// <summary>The changes Redis has not proven it holds (an immutable snapshot).</summary>
     public PendingChanges Pending => _pending;
@@ -64,6 +65,17 @@ public sealed partial class RedisProof(
 
     /// <summary>The key generation in use and where the outbox begins (the last tick's).</summary>
     public RedisKeyspace? Keyspace => _keyspace;
+
+    /// <summary>
+    /// The app's connection to a Redis master broke: what answers when it is back may be another process, older than
+    /// this one (a restart from a snapshot, a promoted replica). Nothing is proven until the marks are read again: the
+    /// refresh that the reconnect starts decides, and one already under way (it may have read the old process) does not.
+    /// </summary>
+    public void ConnectionLost()
+    {
+        Interlocked.Increment(ref _connectionEpoch);
+        _trust = RedisTrust.Unknown;
+    }
 
     /// <summary>Key generations this instance moved to because Redis could not be caught up (metrics).</summary>
     public long GenerationsMoved => Interlocked.Read(ref _generationsMoved);
@@ -90,6 +102,7 @@ public sealed partial class RedisProof(
     // False when the generation moved and the tick should run again at once.
     private async Task<bool> RefreshOnceAsync(CancellationToken ct)
     {
+        var epoch = Interlocked.Read(ref _connectionEpoch);
         IReadOnlyList<MasterState>? masters = null;
         try
         {
@@ -135,7 +148,7 @@ public sealed partial class RedisProof(
             // A master came back older than the outbox reaches (or was emptied without persistence): it cannot be
             // caught up, so abandon what it holds. PostgreSQL decides until this instance runs on the new generation.
             cache.DropLive();
-            _trust = RedisTrust.Unprovable;
+            Decide(epoch, RedisTrust.Unprovable);
             if (!databaseUp) return true;
             LogUnprovable(logger, floor, keyspace.PrunedBelow, keyspace.Generation + 1);
             await MoveGenerationAsync(db, keyspace.Generation, ct);
@@ -153,7 +166,7 @@ public sealed partial class RedisProof(
         if (!databaseUp)
         {
             // The rows this instance holds still cover the floor (it did not drop below them): keep them.
-            _trust = floor >= _loadedFrom ? RedisTrust.Proven : RedisTrust.Unprovable;
+            Decide(epoch, floor >= _loadedFrom ? RedisTrust.Proven : RedisTrust.Unprovable);
             Publish(floor);
             return true;
         }
@@ -163,13 +176,19 @@ public sealed partial class RedisProof(
         }
         catch (Exception e) when (RevocationPipeline.IsTransient(e))
         {
-            _trust = floor >= _loadedFrom ? RedisTrust.Proven : RedisTrust.Unprovable;
+            Decide(epoch, floor >= _loadedFrom ? RedisTrust.Proven : RedisTrust.Unprovable);
             Publish(floor);
             return true;
         }
         Publish(floor);
-        _trust = RedisTrust.Proven;
+        Decide(epoch, RedisTrust.Proven);
         return true;
+    }
+
+    // A connection lost since this refresh began may mean the marks it read were the old process's: decide nothing.
+    private void Decide(long epoch, RedisTrust trust)
+    {
+        if (Interlocked.Read(ref _connectionEpoch) == epoch) _trust = trust;
     }
 
     private async Task LoadRowsAsync(AppDbContext db, long floor, CancellationToken ct)

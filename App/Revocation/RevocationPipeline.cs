@@ -132,8 +132,11 @@ public sealed partial class RevocationPipeline(
         await bus.PublishAsync(lines);
     }
 
+    /// <summary>A row that could not be applied: why, and whether that was an outage rather than the row itself.</summary>
+    public sealed record Failure(long Id, string Error, bool Outage);
+
     /// <summary>What became of re-applying a batch of rows.</summary>
-    public sealed record Reapplied(bool Complete, IReadOnlyList<(long Id, string Error)> Failed);
+    public sealed record Reapplied(bool Complete, IReadOnlyList<Failure> Failed);
 
     /// <summary>
     /// Applies committed rows again, collapsed: the sessions of many logouts in a few writes, each user and tenant
@@ -142,14 +145,14 @@ public sealed partial class RevocationPipeline(
     /// </summary>
     public async Task<Reapplied> ReapplyAsync(IReadOnlyList<OutboxMessage> rows, CancellationToken ct)
     {
-        var failed = new List<(long, string)>();
+        var failed = new List<Failure>();
         var parsed = new List<(OutboxMessage Row, RevocationEvent Change)>();
         foreach (var row in rows)
         {
             var read = PendingChanges.Read(row);
             if (read.Change is null)
             {
-                if (IsKnown(row.Kind)) failed.Add((row.Id, MalformedPayload));
+                if (IsKnown(row.Kind)) failed.Add(new Failure(row.Id, MalformedPayload, false));
                 continue;
             }
             parsed.Add((row, read.Change));
@@ -178,14 +181,14 @@ public sealed partial class RevocationPipeline(
             {
                 if (ids.Count == 1 || !await ApplyOneByOneAsync(parsed.Where(p => ids.Contains(p.Row.Id)).ToList(), failed, ct))
                 {
-                    if (ids.Count == 1) failed.Add((ids[0], e.GetType().Name));
+                    if (ids.Count == 1) failed.Add(new Failure(ids[0], e.GetType().Name, IsOutage(e)));
                     return new Reapplied(false, failed);
                 }
             }
             catch (Exception e)
             {
                 LogReapplyFailed(logger, change.Kind, e.GetType().Name);
-                if (ids.Count == 1) failed.Add((ids[0], e.GetType().Name));
+                if (ids.Count == 1) failed.Add(new Failure(ids[0], e.GetType().Name, false));
                 else await ApplyOneByOneAsync(parsed.Where(p => ids.Contains(p.Row.Id)).ToList(), failed, ct);
             }
         }
@@ -193,7 +196,7 @@ public sealed partial class RevocationPipeline(
     }
 
     // Finds which rows of a failed group fail on their own; false when every one of them failed (an outage, likely).
-    private async Task<bool> ApplyOneByOneAsync(List<(OutboxMessage Row, RevocationEvent Change)> rows, List<(long, string)> failed, CancellationToken ct)
+    private async Task<bool> ApplyOneByOneAsync(List<(OutboxMessage Row, RevocationEvent Change)> rows, List<Failure> failed, CancellationToken ct)
     {
         var any = false;
         foreach (var (row, change) in rows)
@@ -205,7 +208,7 @@ public sealed partial class RevocationPipeline(
             }
             catch (Exception e)
             {
-                failed.Add((row.Id, e.GetType().Name));
+                failed.Add(new Failure(row.Id, e.GetType().Name, IsOutage(e)));
             }
         }
         return any;
@@ -234,6 +237,22 @@ public sealed partial class RevocationPipeline(
             """).ToListAsync(ct);
         return [.. rows];
     }
+
+    /// <summary>
+    /// A failure of the dependency rather than of the change: no connection, a timeout, a master failing over or
+    /// loading, Redis refusing writes (OOM, MISCONF, NOREPLICAS, READONLY), PostgreSQL unreachable. Such a row is retried
+    /// for as long as it takes, never set aside.
+    /// </summary>
+    internal static bool IsOutage(Exception e) => e switch
+    {
+        RedisConnectionException or RedisTimeoutException or TimeoutException or NpgsqlException or DbUpdateException => true,
+        InvalidOperationException { InnerException: NpgsqlException } => true,
+        RedisServerException s => OutageReplies.Any(r => s.Message.StartsWith(r, StringComparison.Ordinal)) || s.Message.Contains("MOVED", StringComparison.Ordinal),
+        RedisException r => r.Message.Contains("not reachable", StringComparison.Ordinal) || r.Message.Contains("No connection", StringComparison.Ordinal),
+        _ => false,
+    };
+
+    private static readonly string[] OutageReplies = ["OOM", "MISCONF", "NOREPLICAS", "READONLY", "CLUSTERDOWN", "LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN", "ASK", "MOVED"];
 
     internal static bool IsTransient(Exception e) =>
         e is RedisException or RedisTimeoutException or NpgsqlException or TimeoutException or DbUpdateException

@@ -316,8 +316,6 @@ public sealed class RedisStore(IConnectionMultiplexer redis, IOptions<RedisOptio
 
     public Task<TimeSpan> PingAsync() => Db.PingAsync();
 
-    /// <summary>A throwaway write: whether Redis takes writes at all (a refusing Redis fails it).</summary>
-    public Task CanaryAsync() => Db.StringSetAsync($"{_prefix}{{canary}}", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), TimeSpan.FromMinutes(1), flags: CommandFlags.DemandMaster);
 
     private static long Millis(TimeSpan ttl) => (long)Clamp(ttl).TotalMilliseconds;
 
