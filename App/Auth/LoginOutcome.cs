@@ -2,7 +2,7 @@ using SessionGate.Sessions;
 
 namespace SessionGate.Auth;
 
-/// <summary>How a login ended; the endpoint turns it into HTTP.</summary>
-public sealed record LoginOutcome(LoginResult Result, IssuedCredential? Credential = null, TimeSpan? RetryAfter = null, string? Detail = null);
+/// <summary>How a login ended; the endpoint turns it into HTTP. A success carries the device's (new or renewed) device token.</summary>
+public sealed record LoginOutcome(LoginResult Result, IssuedCredential? Credential = null, TimeSpan? RetryAfter = null, string? Detail = null, string? DeviceToken = null);
 
 public enum LoginResult { Success, Invalid, InvalidCredentials, TooManyAttempts, Banned, SessionLimitReached }

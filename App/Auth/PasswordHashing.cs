@@ -1,49 +1,115 @@
 using System.Runtime.InteropServices;
-using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 
 namespace SessionGate.Auth;
 
+/// <summary>Where a hash waits: known devices and signed-in callers first (fair by device or user), others fair by network.</summary>
+public readonly record struct HashingLane(bool Priority, string[] Path)
+{
+    public static HashingLane KnownDevice(Guid device) => new(true, ["d:" + device.ToString("N")]);
+
+    public static HashingLane SignedIn(Guid user) => new(true, ["u:" + user.ToString("N")]);
+
+    public static HashingLane NewDevice(ClientNetwork network) => new(false, network.FairPath);
+}
+
 /// <summary>
-/// Runs PBKDF2 (tens of milliseconds of CPU each) on dedicated background threads at the lowest scheduling priority,
-/// never on the request thread pool, and at most <see cref="PasswordHashingOptions.MaxConcurrency"/> at a time. A
-/// flood of logins then queues here and slows only logins: authenticated requests keep the CPU they need.
+/// Runs password hashes (tens of milliseconds of CPU each) on dedicated threads, never on the request thread pool, at
+/// most <see cref="PasswordHashingOptions.MaxConcurrency"/> at a time, with a CPU weight below requests' (a niceness,
+/// never idle priority, so neither a login flood nor a request flood can take all of the CPU from the other).
+/// <para>
+/// Waiting hashes are served fairly: known devices and signed-in callers first, then new devices round robin across
+/// networks (<see cref="ClientNetwork.FairPath"/>), so one network's backlog cannot push another's login past its
+/// deadline. While the service is under a guessing attack (<see cref="ReserveForKnownDevices"/>), new devices use
+/// at most all workers but <see cref="PasswordHashingOptions.ReservedForKnownDevices"/>. A hash that waits longer
+/// than <see cref="PasswordHashingOptions.MaxWait"/>, or is pushed out of a full queue, ends in
+/// <see cref="PasswordHashingBusyException"/> (503, counted against no one).
+/// </para>
 /// </summary>
 public sealed partial class PasswordHashing : IDisposable
 {
-    private sealed record Work(Func<object> Run, TaskCompletionSource<object> Done, CancellationToken Abandoned);
+    private sealed class Work(Func<object> run, bool priority)
+    {
+        public readonly Func<object> Run = run;
+        public readonly bool Priority = priority;
+        public readonly TaskCompletionSource<object> Done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public FairQueue<Work>.Handle? Handle;
+    }
 
-    private readonly Channel<Work> _queue;
+    private readonly object _gate = new();
+    private readonly FairQueue<Work> _priority = new();
+    private readonly FairQueue<Work> _newDevices = new();
     private readonly PasswordHashingOptions _options;
+    private readonly TimeProvider _time;
     private readonly ILogger<PasswordHashing> _logger;
     private readonly Thread[] _workers;
+    private int _newDevicesRunning;
+    private long _reservedUntil;
+    private bool _stopping;
     private int _busyLogged;
 
-    public PasswordHashing(IOptions<PasswordHashingOptions> options, ILogger<PasswordHashing> logger)
+    public PasswordHashing(IOptions<PasswordHashingOptions> options, TimeProvider time, ILogger<PasswordHashing> logger)
     {
         _options = options.Value;
+        _time = time;
         _logger = logger;
-        _queue = Channel.CreateBounded<Work>(new BoundedChannelOptions(Math.Max(1, _options.MaxQueue)) { FullMode = BoundedChannelFullMode.Wait });
         var workers = _options.MaxConcurrency > 0 ? _options.MaxConcurrency : Environment.ProcessorCount;
-        _workers = Enumerable.Range(0, workers).Select(i => new Thread(() => RunWorker(_options.IdleScheduling, _options.Niceness)) { IsBackground = true, Name = $"password-hashing-{i}" }).ToArray();
+        _workers = Enumerable.Range(0, workers)
+            .Select(i => new Thread(RunWorker) { IsBackground = true, Name = $"password-hashing-{i}" }).ToArray();
         foreach (var worker in _workers) worker.Start();
     }
 
     /// <summary>Hashes waiting for a worker (metrics).</summary>
-    public int Queued => _queue.Reader.Count;
+    public int Queued
+    {
+        get
+        {
+            lock (_gate) return _priority.Count + _newDevices.Count;
+        }
+    }
 
-    public async Task<T> RunAsync<T>(Func<T> work, CancellationToken ct) where T : notnull
+    /// <summary>Workers that hash.</summary>
+    public int Workers => _workers.Length;
+
+    /// <summary>Whether new devices are held to the workers not reserved for known devices.</summary>
+    public bool Reserving => _time.GetTimestamp() < Interlocked.Read(ref _reservedUntil);
+
+    /// <summary>The service is under a guessing attack: keep workers for known devices for <paramref name="duration"/>.</summary>
+    public void ReserveForKnownDevices(TimeSpan duration)
+    {
+        var until = _time.GetTimestamp() + (long)(duration.TotalSeconds * _time.TimestampFrequency);
+        if (Interlocked.Exchange(ref _reservedUntil, until) < _time.GetTimestamp()) LogReserving(_logger, ReservedWorkers);
+    }
+
+    private int ReservedWorkers => Math.Clamp(_options.ReservedForKnownDevices, 0, _workers.Length - 1);
+
+    public async Task<T> RunAsync<T>(HashingLane lane, Func<T> work, CancellationToken ct) where T : notnull
     {
         using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
         wait.CancelAfter(_options.MaxWait);
-        var item = new Work(() => work(), new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously), wait.Token);
-        if (!_queue.Writer.TryWrite(item)) throw Busy();
+        var item = new Work(() => work(), lane.Priority);
+        Work? pushedOut = null;
+        lock (_gate)
+        {
+            var queue = lane.Priority ? _priority : _newDevices;
+            if (_priority.Count + _newDevices.Count >= Math.Max(1, _options.MaxQueue))
+            {
+                // Full: a known device makes room among new devices first; anyone makes room only in a heavier branch.
+                var evicted = lane.Priority && _newDevices.TryEvictHeaviest(out pushedOut);
+                if (!evicted && !queue.TryEvictForNewcomer(lane.Path, out pushedOut)) throw Busy();
+            }
+            item.Handle = queue.Enqueue(lane.Path, item);
+            Monitor.PulseAll(_gate);
+        }
+        pushedOut?.Done.TrySetException(Busy());
         try
         {
             return (T)await item.Done.Task.WaitAsync(wait.Token);
         }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        catch (OperationCanceledException)
         {
+            lock (_gate) (item.Priority ? _priority : _newDevices).Remove(item.Handle!);
+            if (ct.IsCancellationRequested) throw;
             throw Busy();
         }
     }
@@ -54,65 +120,66 @@ public sealed partial class PasswordHashing : IDisposable
         return new PasswordHashingBusyException();
     }
 
-    private void RunWorker(bool idle, int niceness)
+    private Work? Take()
     {
-        LowerPriority(idle, niceness);
-        var reader = _queue.Reader;
-        while (reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+        lock (_gate)
         {
-            while (reader.TryRead(out var item))
+            while (!_stopping)
             {
-                // A caller that gave up is not worth the CPU.
-                if (item.Abandoned.IsCancellationRequested)
+                if (_priority.TryDequeue(out var known)) return known;
+                var limit = Reserving ? _workers.Length - ReservedWorkers : _workers.Length;
+                if (_newDevicesRunning < limit && _newDevices.TryDequeue(out var item))
                 {
-                    item.Done.TrySetCanceled();
-                    continue;
+                    _newDevicesRunning++;
+                    return item;
                 }
-                try
-                {
-                    item.Done.TrySetResult(item.Run());
-                }
-                catch (Exception e)
-                {
-                    item.Done.TrySetException(e);
-                }
-                if (reader.Count == 0) Interlocked.Exchange(ref _busyLogged, 0);
+                // Woken by new work or a finished hash; the timeout notices a reservation that ran out.
+                Monitor.Wait(_gate, TimeSpan.FromMilliseconds(500));
+            }
+            return null;
+        }
+    }
+
+    private void RunWorker()
+    {
+        LowerPriority(_options.Niceness);
+        while (Take() is { } item)
+        {
+            try
+            {
+                item.Done.TrySetResult(item.Run());
+            }
+            catch (Exception e)
+            {
+                item.Done.TrySetException(e);
+            }
+            lock (_gate)
+            {
+                if (!item.Priority) _newDevicesRunning--;
+                if (_priority.Count + _newDevices.Count == 0) Interlocked.Exchange(ref _busyLogged, 0);
+                Monitor.PulseAll(_gate);
             }
         }
     }
 
-    // Linux: SCHED_IDLE for this thread only (a thread is a task to the scheduler), so a hash runs only on CPU time
-    // that no request wants; lowering one's own scheduling class needs no privilege. Where that is refused, or
-    // PasswordHashing:IdleScheduling is off, the niceness; elsewhere the .NET priority is the best there is.
-    private static void LowerPriority(bool idle, int niceness)
+    // Linux: a niceness for this thread only (a thread is a task to the scheduler), which is a CPU weight against the
+    // request threads at nice 0; raising one's own niceness needs no privilege. Elsewhere the .NET priority.
+    private static void LowerPriority(int niceness)
     {
         try
         {
             if (!OperatingSystem.IsLinux())
             {
-                Thread.CurrentThread.Priority = ThreadPriority.Lowest;
+                if (niceness > 0) Thread.CurrentThread.Priority = ThreadPriority.BelowNormal;
                 return;
             }
-            var param = new SchedParam();
-            if (idle && SetScheduler(0, SchedIdle, ref param) == 0) return;
             _ = SetPriority(0, GetThreadId(), niceness);
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
-            Thread.CurrentThread.Priority = ThreadPriority.Lowest;
+            if (niceness > 0) Thread.CurrentThread.Priority = ThreadPriority.BelowNormal;
         }
     }
-
-    private const int SchedIdle = 5;
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct SchedParam
-    {
-        public int Priority;
-    }
-
-    [DllImport("libc", EntryPoint = "sched_setscheduler")]
-    private static extern int SetScheduler(int pid, int policy, ref SchedParam param);
 
     [DllImport("libc", EntryPoint = "setpriority")]
     private static extern int SetPriority(int which, int who, int priority);
@@ -120,8 +187,18 @@ public sealed partial class PasswordHashing : IDisposable
     [DllImport("libc", EntryPoint = "gettid")]
     private static extern int GetThreadId();
 
-    public void Dispose() => _queue.Writer.TryComplete();
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _stopping = true;
+            Monitor.PulseAll(_gate);
+        }
+    }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Password hashing is saturated ({Workers} workers, {Queue} waiting); logins are refused with 503 until it drains")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Password hashing is saturated ({Workers} workers, {Queue} waiting at most); logins that cannot wait are refused with 503")]
     private static partial void LogBusy(ILogger logger, int workers, int queue);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "New devices' failed logins are above LoginLimits:UnderAttackFailuresPerMinute: {Reserved} hashing worker(s) kept for known devices")]
+    private static partial void LogReserving(ILogger logger, int reserved);
 }

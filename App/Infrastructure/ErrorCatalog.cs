@@ -108,6 +108,9 @@ public static class ErrorCatalog
         new(Internal, "An unexpected error occurred.", [500], "An unexpected error; nothing internal is in the response.",
             "Something unexpected failed on the server. The response says nothing about it, on purpose; the server's log has the details.",
             "Retry once. If it happens again, report the time and the request line to the operators.", []),
+        new(TooManyRequests, "Too many requests. Slow down.", [429], "Too many requests from this session or address; wait the seconds that `Retry-After` says.",
+            "This session, or this client address, sent more requests than the service takes from one client (RateLimits:*: per session, per session for state changes such as POST and DELETE, and per address). Requests a little over the rate wait their turn; this one found too many already waiting.",
+            "Wait as many seconds as the Retry-After header says, and send fewer requests at once.", []),
     ];
 
     private static readonly Dictionary<string, ErrorInfo> ByName = Infos.ToDictionary(i => i.Name, StringComparer.Ordinal);

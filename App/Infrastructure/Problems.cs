@@ -33,6 +33,7 @@ public static class Problems
     public const string MethodNotAllowed = "method-not-allowed";
     public const string UnsupportedMediaType = "unsupported-media-type";
     public const string Internal = "internal-error";
+    public const string TooManyRequests = "too-many-requests";
 
     public static string TypeUri(string name) => TypeBase + name;
 
