@@ -66,6 +66,20 @@ public abstract class RehashTests<TMode>(AppFixture<TMode> fx) where TMode : IMo
     }
 
     [Fact]
+    public async Task Concurrent_first_logins_after_the_upgrade_all_get_in()
+    {
+        var user = await fx.NewUserAsync();
+        await using var db = TestDatabase.NewContext(TestEnvironment.ConnectionFor(fx.Database));
+        var pbkdf2 = new PasswordHasher<User>(Options.Create(new PasswordHasherOptions { IterationCount = PasswordPolicy.Iterations }));
+        await StoreAsync(db, user, pbkdf2.HashPassword(null!, user.Password));
+        // Each verifies the PBKDF2 hash, one rehashes first; the others must not take that for a password change.
+        var logins = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ =>
+            fx.Api.LoginRawAsync(new { tenant = user.Tenant, username = user.Username, password = user.Password })));
+        Assert.All(logins, l => Assert.Equal(System.Net.HttpStatusCode.OK, l.StatusCode));
+        Assert.StartsWith(Argon2Shipped, await StoredAsync(db, user.Id));
+    }
+
+    [Fact]
     public async Task An_argon2id_hash_of_another_cost_is_rehashed_at_the_configured_cost()
     {
         var user = await fx.NewUserAsync();

@@ -107,14 +107,49 @@ public sealed class LoginCounters(IConnectionMultiplexer redis, IOptions<RedisOp
         return new LimitReservation(counts, [own]);
     }
 
+    // Gives reservations back (KEYS up to ARGV[1]) and, on success, deletes the attempt's own failures (the rest of
+    // KEYS) and takes its address off the locked list (ARGV[2], ARGV[3]); never below zero, never onto a counter
+    // whose window has already ended.
+    private const string ReleaseScript = """
+        local give = tonumber(ARGV[1])
+        for i = 1, #KEYS do
+          if i <= give then
+            if redis.call('EXISTS', KEYS[i]) == 1 and redis.call('DECR', KEYS[i]) <= 0 then redis.call('DEL', KEYS[i]) end
+          elseif ARGV[2] ~= '' and i == #KEYS then
+            redis.call('ZREM', KEYS[i], ARGV[2])
+          else
+            redis.call('DEL', KEYS[i])
+          end
+        end
+        return 1
+        """;
+
     /// <summary>Gives a reservation back (the attempt was no wrong password); on success its own failures are cleared too.</summary>
-    public async Task ReleaseAsync(LimitReservation r, bool succeeded)
+    public Task ReleaseAsync(LimitReservation r, bool succeeded)
     {
-        foreach (var group in r.Counts.GroupBy(c => c.Key.ToString()))
-            if (!succeeded || !r.ClearOnSuccess.Contains(group.First().Key)) await UncountAsync(group.First().Key);
-        if (!succeeded) return;
-        foreach (var key in r.ClearOnSuccess) await Db.KeyDeleteAsync(key);
-        if (r.LockedKey is { } locked && r.LockedMember is { } member) await Db.SortedSetRemoveAsync(locked, member);
+        // One script per slot (the account's counters share a tag; each network counter has its own), all at once.
+        RedisKey[] clear = succeeded ? r.ClearOnSuccess : [];
+        var slots = new Dictionary<string, (List<RedisKey> Give, List<RedisKey> Clear)>();
+        (List<RedisKey> Give, List<RedisKey> Clear) Of(RedisKey key) =>
+            slots.TryGetValue(Slot(key), out var lists) ? lists : slots[Slot(key)] = ([], []);
+        foreach (var key in r.Counts.Select(c => c.Key).Distinct().Where(k => !clear.Contains(k))) Of(key).Give.Add(key);
+        foreach (var key in clear) Of(key).Clear.Add(key);
+        var locked = succeeded && r.LockedKey is { } l && r.LockedMember is not null ? Slot(l) : null;
+        return Task.WhenAll(slots.Select(slot =>
+        {
+            var unlock = slot.Key == locked;
+            RedisKey[] keys = [.. slot.Value.Give, .. slot.Value.Clear, .. unlock ? [r.LockedKey!.Value] : Array.Empty<RedisKey>()];
+            return Db.ScriptEvaluateAsync(ReleaseScript, keys, [slot.Value.Give.Count, unlock ? r.LockedMember : ""]);
+        }));
+    }
+
+    // The hash tag of a key: keys with the same one live in one slot.
+    private static string Slot(RedisKey key)
+    {
+        var k = key.ToString();
+        var open = k.IndexOf('{');
+        var close = open < 0 ? -1 : k.IndexOf('}', open + 1);
+        return close > open + 1 ? k[(open + 1)..close] : k;
     }
 
     /// <summary>Counts a new device's wrong password service-wide; returns the failures of this minute and the last.</summary>

@@ -68,6 +68,10 @@ public sealed partial class LoginService(
                 if (await db.Users.Where(u => u.Id == userId && u.PasswordHash == hash)
                         .ExecuteUpdateAsync(u => u.SetProperty(x => x.PasswordHash, newHash), ct) == 1)
                     hash = newHash;
+                else if (await db.Users.Where(u => u.Id == userId).Select(u => u.PasswordHash).FirstOrDefaultAsync(ct) is { } current
+                         && await passwords.VerifyAsync(user, current, request.Password!, lane, ct) != PasswordVerificationResult.Failed)
+                    hash = current; // a concurrent login of the same user rehashed it first: this password is still the one
+
             }
 
             if (user.BannedUntil > time.GetUtcNow()) return await BannedAsync(user, tenant, ip, ct);

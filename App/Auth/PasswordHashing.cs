@@ -20,8 +20,10 @@ public readonly record struct HashingLane(bool Priority, string[] Path)
 /// <para>
 /// Waiting hashes are served fairly: known devices and signed-in callers first, then new devices round robin across
 /// networks (<see cref="ClientNetwork.FairPath"/>), so one network's backlog cannot push another's login past its
-/// deadline. While the service is under a guessing attack (<see cref="ReserveForKnownDevices"/>), new devices use
-/// at most all workers but <see cref="PasswordHashingOptions.ReservedForKnownDevices"/>. A hash that waits longer
+/// deadline. <see cref="PasswordHashingOptions.ReservedForKnownDevices"/> workers run at the requests' weight and,
+/// while the service is under a guessing attack (<see cref="ReserveForKnownDevices"/>), serve only known devices and
+/// signed-in callers; the others run at <see cref="PasswordHashingOptions.Niceness"/>, so a flood of new devices
+/// hashes at a lower weight and on fewer cores than requests. A hash that waits longer
 /// than <see cref="PasswordHashingOptions.MaxWait"/>, or is pushed out of a full queue, ends in
 /// <see cref="PasswordHashingBusyException"/> (503, counted against no one).
 /// </para>
@@ -43,7 +45,7 @@ public sealed partial class PasswordHashing : IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger<PasswordHashing> _logger;
     private readonly Thread[] _workers;
-    private int _newDevicesRunning;
+    private readonly int _reserved;
     private long _reservedUntil;
     private bool _stopping;
     private int _busyLogged;
@@ -54,8 +56,11 @@ public sealed partial class PasswordHashing : IDisposable
         _time = time;
         _logger = logger;
         var workers = _options.MaxConcurrency > 0 ? _options.MaxConcurrency : Environment.ProcessorCount;
+        _reserved = Math.Clamp(_options.ReservedForKnownDevices, 0, workers - 1);
+        // The first workers are the reserved ones: they run at the requests' own weight (nice 0), since what they
+        // serve under attack is known devices and signed-in callers; the others at PasswordHashing:Niceness.
         _workers = Enumerable.Range(0, workers)
-            .Select(i => new Thread(RunWorker) { IsBackground = true, Name = $"password-hashing-{i}" }).ToArray();
+            .Select(i => new Thread(() => RunWorker(reserved: i < _reserved)) { IsBackground = true, Name = $"password-hashing-{i}" }).ToArray();
         foreach (var worker in _workers) worker.Start();
     }
 
@@ -78,10 +83,8 @@ public sealed partial class PasswordHashing : IDisposable
     public void ReserveForKnownDevices(TimeSpan duration)
     {
         var until = _time.GetTimestamp() + (long)(duration.TotalSeconds * _time.TimestampFrequency);
-        if (Interlocked.Exchange(ref _reservedUntil, until) < _time.GetTimestamp()) LogReserving(_logger, ReservedWorkers);
+        if (Interlocked.Exchange(ref _reservedUntil, until) < _time.GetTimestamp()) LogReserving(_logger, _reserved);
     }
-
-    private int ReservedWorkers => Math.Clamp(_options.ReservedForKnownDevices, 0, _workers.Length - 1);
 
     public async Task<T> RunAsync<T>(HashingLane lane, Func<T> work, CancellationToken ct) where T : notnull
     {
@@ -120,30 +123,26 @@ public sealed partial class PasswordHashing : IDisposable
         return new PasswordHashingBusyException();
     }
 
-    private Work? Take()
+    // A reserved worker serves new devices only while the service is not under attack.
+    private Work? Take(bool reserved)
     {
         lock (_gate)
         {
             while (!_stopping)
             {
                 if (_priority.TryDequeue(out var known)) return known;
-                var limit = Reserving ? _workers.Length - ReservedWorkers : _workers.Length;
-                if (_newDevicesRunning < limit && _newDevices.TryDequeue(out var item))
-                {
-                    _newDevicesRunning++;
-                    return item;
-                }
-                // Woken by new work or a finished hash; the timeout notices a reservation that ran out.
+                if ((!reserved || !Reserving) && _newDevices.TryDequeue(out var item)) return item;
+                // Woken by new work; the timeout notices a reservation that ran out.
                 Monitor.Wait(_gate, TimeSpan.FromMilliseconds(500));
             }
             return null;
         }
     }
 
-    private void RunWorker()
+    private void RunWorker(bool reserved)
     {
-        LowerPriority(_options.Niceness);
-        while (Take() is { } item)
+        LowerPriority(reserved ? 0 : _options.Niceness);
+        while (Take(reserved) is { } item)
         {
             try
             {
@@ -155,9 +154,7 @@ public sealed partial class PasswordHashing : IDisposable
             }
             lock (_gate)
             {
-                if (!item.Priority) _newDevicesRunning--;
                 if (_priority.Count + _newDevices.Count == 0) Interlocked.Exchange(ref _busyLogged, 0);
-                Monitor.PulseAll(_gate);
             }
         }
     }

@@ -32,9 +32,10 @@ public sealed class PasswordHashingOptions
     public int MaxConcurrency { get; set; }
 
     /// <summary>
-    /// Workers kept for known devices (and signed-in callers) while new devices' failed logins run above
-    /// <c>LoginLimits:UnderAttackFailuresPerMinute</c>: new devices then use at most MaxConcurrency minus this (at least one).
-    /// Known devices always go first in the queue.
+    /// Workers kept for known devices (and signed-in callers): they hash at the requests' own CPU weight (nice 0) and,
+    /// while new devices' failed logins run above <c>LoginLimits:UnderAttackFailuresPerMinute</c>, serve nobody else,
+    /// so a flood of new devices hashes on at most MaxConcurrency minus this. At most MaxConcurrency − 1. Known
+    /// devices always go first in the queue.
     /// </summary>
     public int ReservedForKnownDevices { get; set; } = 1;
 
@@ -45,9 +46,9 @@ public sealed class PasswordHashingOptions
     public TimeSpan MaxWait { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
-    /// Linux niceness of the hashing threads (0 to 19): their CPU weight against request threads (nice 0, weight 1024).
-    /// 5 is weight 335: when requests saturate the cores, hashing still gets about a quarter of them, and a login flood
-    /// leaves requests about three quarters. It is a weight, never idle priority, so hashing cannot be starved.
+    /// Linux niceness (0 to 19) of the workers that are not reserved: their CPU weight against request threads (nice 0,
+    /// weight 1024). 5 is weight 335: when requests saturate the cores, these still get a share (never idle
+    /// priority, so hashing cannot be starved), and a login flood leaves requests most of the CPU.
     /// </summary>
     public int Niceness { get; set; } = 5;
 
