@@ -49,6 +49,7 @@
 #   BENCH_FLOOD_LOADS="logins targeted profile"   loads of the flood scenario
 #   BENCH_AUTH_SESSIONS=512        sessions of the measured authenticated traffic in the flood scenario
 #   BENCH_LOGIN_COUNT=100          logins per instance and round in login-cost (4 at a time)
+#   BENCH_SG_ENV="VAR=value ..."   extra settings for every SessionGate instance (experiments)
 #   BENCH_FORGED_COUNT=10000       forged credentials per kind      BENCH_PG_FLUSH=11  seconds to let PostgreSQL
 #                                  publish its statistics (idle backends report them within 10 s)
 #   BENCH_SESSION_KEY_PATTERN='bench:{o:*'      Redis keys of Opaque sessions (the layout may change)
@@ -589,8 +590,9 @@ start_sg() {
     limits=(ForwardedHeaders__Enabled=true)
     what=", shipped login and request limits, X-Forwarded-For trusted"
   fi
-  limits+=("${SG_EXTRA_ENV[@]}")
-  ((${#SG_EXTRA_ENV[@]})) && what+=", ${SG_EXTRA_ENV[*]}"
+  # shellcheck disable=SC2206  # BENCH_SG_ENV is a list of VAR=value words
+  limits+=("${SG_EXTRA_ENV[@]}" ${BENCH_SG_ENV:-})
+  if ((${#SG_EXTRA_ENV[@]})) || [[ -n ${BENCH_SG_ENV:-} ]]; then what+=", ${SG_EXTRA_ENV[*]} ${BENCH_SG_ENV:-}"; fi
   log "Starting SessionGate (Auth__Mode=$mode$what) on $url, Redis ${redis%%,*} (log: ${logf#"$ROOT"/})"
   printf '\n===== %s Auth__Mode=%s %s =====\n' "$(date -u +%FT%TZ)" "$mode" "$url" >>"$logf"
   env ASPNETCORE_URLS="$url" \
@@ -625,7 +627,7 @@ login_many() {
   local mode=$1 n=$2 file=$3 field raw
   field=$(cred_field "$mode")
   raw=$(mktemp /tmp/sg-bench-login.XXXXXX)
-  seq "$n" | xargs -P "$LOGIN_PARALLEL" -I{} curl -s --max-time 60 -H 'Content-Type: application/json' \
+  seq "$n" | xargs -P "$LOGIN_PARALLEL" -I{} curl -s --retry 5 --retry-delay 1 --max-time 60 -H 'Content-Type: application/json' \
     -d "{\"tenant\":\"acme\",\"username\":\"alice\",\"password\":\"$DEMO_PASSWORD\"}" -w '\n' "$APP_URL/auth/login" >"$raw" || true
   grep -o "\"$field\":\"[^\"]*\"" "$raw" | sed -E 's/.*:"([^"]*)"/\1/' >"$file" || true
   if [[ $(grep -c . "$file") != "$n" ]]; then
@@ -875,7 +877,7 @@ auth_sessions() {
   field=$(cred_field "$mode")
   raw=$(mktemp /tmp/sg-bench-login.XXXXXX)
   awk -v n="$n" 'BEGIN { for (i = 0; i < n; i++) printf "172.%d.%d.%d\n", 16 + int(i / 62500) % 16, int(i / 250) % 250, i % 250 + 1 }' |
-    xargs -P "$LOGIN_PARALLEL" -I{} bash -c 'r=$(curl -s --max-time 60 -H "Content-Type: application/json" -H "X-Forwarded-For: $1" -d "$2" "$3/auth/login"); printf "%s %s\n" "$1" "$r"' \
+    xargs -P "$LOGIN_PARALLEL" -I{} bash -c 'r=$(curl -s --retry 5 --retry-delay 1 --max-time 60 -H "Content-Type: application/json" -H "X-Forwarded-For: $1" -d "$2" "$3/auth/login"); printf "%s %s\n" "$1" "$r"' \
       _ {} "{\"tenant\":\"acme\",\"username\":\"alice\",\"password\":\"$DEMO_PASSWORD\"}" "$APP_URL" >"$raw" || true
   sed -nE "s/^([0-9.]+) .*\"$field\":\"([^\"]*)\".*/\2 \1/p" "$raw" >"$file"
   if [[ $(grep -c . "$file") != "$n" ]]; then
@@ -888,7 +890,7 @@ auth_sessions() {
 
 # login_field ADDRESS FIELD: one login of alice from ADDRESS; prints the response's FIELD.
 login_field() {
-  curl -s --max-time 60 -H 'Content-Type: application/json' -H "X-Forwarded-For: $1" \
+  curl -s --retry 5 --retry-delay 1 --max-time 60 -H 'Content-Type: application/json' -H "X-Forwarded-For: $1" \
     -d "{\"tenant\":\"acme\",\"username\":\"alice\",\"password\":\"$DEMO_PASSWORD\"}" "$APP_URL/auth/login" |
     sed -nE "s/.*\"$2\":\"([^\"]*)\".*/\1/p"
 }
@@ -902,10 +904,10 @@ unlock_alice() {
     die "could not unlock alice after the targeted flood"
 }
 
-# measure_flood MODE: GET /api/profile from AUTH_SESSIONS sessions (each from its own address) undisturbed and
-# during each load of FLOOD_LOADS, in turn (the order rotates every round), ROUNDS rounds after a warm-up. A load
-# starts FLOOD_LEAD s before the measured run and outlasts it. During every measured run, the undisturbed one
-# included, alice logs in twice over, one login at a time each: from her known device, and as a new device.
+# measure_flood MODE: undisturbed and during each load of FLOOD_LOADS, in turn (the order rotates every round),
+# ROUNDS rounds after a warm-up: first alice logs in for DURATION, twice over, one login at a time each (from her
+# known device, and as a new device), then GET /api/profile from AUTH_SESSIONS sessions (each from its own address)
+# runs for DURATION. A load starts FLOOD_LEAD s before and outlasts both.
 measure_flood() {
   local mode=$1 tag spec dur r i w file lfile token admin
   local -a loads order
@@ -937,18 +939,20 @@ measure_flood() {
       file="$WRK_DIR/$tag-$w-round$r.txt"
       lfile="$WRK_DIR/$tag-$w-round$r-load.txt"
       if [[ $w != quiet ]]; then
-        load_start "$w" "$lfile" "$((FLOOD_LEAD + dur + 2))s"
+        load_start "$w" "$lfile" "$((FLOOD_LEAD + 2 * dur + 2))s"
         sleep "$FLOOD_LEAD"
       fi
+      # First alice's logins alone under the load, then the authenticated traffic alone under it: each measure
+      # sees the load, not the other measure (the authenticated run saturates the cores by itself).
       login_probe $(($(date +%s%N) + dur * 1000000000)) "$WRK_DIR/$tag-$w-known.txt" known "$token" &
       PROBE_PID=$!
       login_probe $(($(date +%s%N) + dur * 1000000000)) "$WRK_DIR/$tag-$w-new.txt" new &
       PROBE_B_PID=$!
-      run_wrk "$file" "$DURATION" "$spec"
       wait "$PROBE_PID" || true
       wait "$PROBE_B_PID" || true
       PROBE_PID=""
       PROBE_B_PID=""
+      run_wrk "$file" "$DURATION" "$spec"
       if [[ $w != quiet ]]; then
         load_wait "$lfile"
         [[ $w == targeted ]] && unlock_alice "$admin"
@@ -1005,7 +1009,7 @@ hash_ticks() {
 
 # logins_timed URL USER N FILE: N right-password logins, 4 at a time; one "status seconds" line each.
 logins_timed() {
-  seq "$3" | xargs -P 4 -I{} curl -s -o /dev/null --max-time 60 -w '%{http_code} %{time_total}\n' -H 'Content-Type: application/json' \
+  seq "$3" | xargs -P 4 -I{} curl -s --retry 5 --retry-delay 1 -o /dev/null --max-time 60 -w '%{http_code} %{time_total}\n' -H 'Content-Type: application/json' \
     -d "{\"tenant\":\"acme\",\"username\":\"$2\",\"password\":\"$DEMO_PASSWORD\"}" "$1/auth/login" >"$4" || true
   [[ $(grep -c '^200 ' "$4") == "$3" ]] || { head -n 5 "$4" >&2; fail_with_log "$3 logins of $2 at $1 did not all answer 200" "$OUT/app.log"; }
 }
@@ -1210,8 +1214,8 @@ cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || t
   fi
   if ((${#FLOOD_ROWS[@]})); then
     printf '\n### Logins under load\n\n'
-    printf 'Each load runs from %ss before a measured /api/profile run (%s sessions of alice, each from its own X-Forwarded-For address, round robin) until after it; the instance keeps the shipped login and request limits and trusts X-Forwarded-For. logins: wrk -t1 -c%s posts wrong-password logins (bench/flood.lua) for random usernames, each from a random address in 10.0.0.0/8; targeted: the same for alice'"'"'s account only; profile: one session (one address) sends GET /api/profile as fast as wrk -c%s can. During every measured run (undisturbed included) alice logs in with the right password, one login at a time, %s s apart, twice over: from her known device (device_token, her usual address) and as a new device (no token, a fresh random address of 198.18.0.0/15 each time). Logins: total (200 / 503 / other); percentiles are nearest-rank over all of them, whatever the answer, in ms. Load answers are summed over the %s rounds.\n\n' \
-      "$FLOOD_LEAD" "$AUTH_SESSIONS" "$FLOOD_CONNECTIONS" "$FLOOD_CONNECTIONS" "$PROBE_INTERVAL" "$ROUNDS"
+    printf 'Each load runs from %ss before the round'"'"'s two measures until after them; the instance keeps the shipped login and request limits and trusts X-Forwarded-For. logins: wrk -t1 -c%s posts wrong-password logins (bench/flood.lua) for random usernames, each from a random address in 10.0.0.0/8; targeted: the same for alice'"'"'s account only; profile: one session (one address) sends GET /api/profile as fast as wrk -c%s can. First, for %s, alice logs in with the right password, one login at a time, %s s apart, twice over: from her known device (device_token, her usual address) and as a new device (no token, a fresh random address of 198.18.0.0/15 each time); then /api/profile runs from %s sessions of alice, each from its own X-Forwarded-For address (the table above). Logins: total (200 / 503 / other); percentiles are nearest-rank over all of them, whatever the answer, in ms. Load answers are summed over the %s rounds.\n\n' \
+      "$FLOOD_LEAD" "$FLOOD_CONNECTIONS" "$FLOOD_CONNECTIONS" "$DURATION" "$PROBE_INTERVAL" "$AUTH_SESSIONS" "$ROUNDS"
     printf '| mode | load | load req/s | load answers | known device: logins | success | p50 | p99 | max | new device: logins | success | p50 | p99 | max |\n'
     printf '|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
     printf '%s\n' "${FLOOD_ROWS[@]}"
