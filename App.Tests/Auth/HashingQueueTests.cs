@@ -126,6 +126,21 @@ public sealed class HashingQueueTests : IDisposable
         Assert.Equal(1, most);
     }
 
+    [Fact]
+    public async Task Under_attack_new_devices_hash_within_their_share_of_a_core()
+    {
+        var hashing = new PasswordHashing(Options.Create(new PasswordHashingOptions
+        {
+            MaxConcurrency = 2, ReservedForKnownDevices = 1, UnderAttackNewDeviceShare = 50, MaxWait = TimeSpan.FromSeconds(30), Niceness = 0,
+        }), TimeProvider.System, NullLogger<PasswordHashing>.Instance);
+        _hashers.Add(hashing);
+        hashing.ReserveForKnownDevices(TimeSpan.FromMinutes(1));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(i => hashing.RunAsync(From($"10.2.{i}.1"), () => { Thread.Sleep(25); return 0; }, CancellationToken.None)));
+        // 200 ms of hashing at half a core, less the 100 ms it may take at once: at least 200 ms.
+        Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(180), $"eight 25 ms hashes took only {clock.Elapsed}");
+    }
+
     private static void InterlockedMax(ref int target, int value)
     {
         int seen;

@@ -81,6 +81,19 @@ public abstract class AccountRateLimitTests<TMode>(AccountLimitFixture<TMode> fx
     }
 
     [Fact]
+    public async Task The_right_password_clears_that_addresses_failures_on_the_account_only()
+    {
+        var user = await fx.NewUserAsync();
+        for (var i = 0; i < 4; i++) await Attempt("198.51.100.12", user);
+        for (var i = 0; i < 4; i++) await Attempt("198.51.100.13", user);
+        Assert.Equal(HttpStatusCode.OK, (await Attempt("198.51.100.12", user, user.Password)).StatusCode);
+        // That address starts again from nothing; the other one still has its four.
+        for (var i = 0; i < 5; i++) await Problem.AssertAsync(await Attempt("198.51.100.12", user), HttpStatusCode.Unauthorized, Problems.InvalidCredentials);
+        await Attempt("198.51.100.13", user);
+        await Problem.AssertAsync(await Attempt("198.51.100.13", user, user.Password), HttpStatusCode.TooManyRequests, Problems.TooManyAttempts);
+    }
+
+    [Fact]
     public async Task An_ipv6_client_is_counted_per_64_so_new_addresses_in_its_prefix_do_not_help()
     {
         var user = await fx.NewUserAsync();

@@ -20,8 +20,9 @@ public static class AuthRegistration
                 "LoginLimits:NewDeviceDelay must be 0 or more and NewDeviceMaxDelay between it and 30 seconds (the owner on a new device waits that long at most).")
             .ValidateOnStart();
         services.AddOptions<PasswordHashingOptions>().BindConfiguration("PasswordHashing")
-            .Validate(o => o.MaxConcurrency >= 0 && o.ReservedForKnownDevices >= 0 && o.MaxQueue > 0 && o.MaxWait > TimeSpan.Zero && o.Niceness is >= 0 and <= 19,
-                "PasswordHashing:MaxConcurrency must be 0 (one per core) or more, ReservedForKnownDevices 0 or more, MaxQueue and MaxWait positive, Niceness 0 to 19.")
+            .Validate(o => o.MaxConcurrency >= 0 && o.ReservedForKnownDevices >= 0 && o.MaxQueue > 0 && o.MaxWait > TimeSpan.Zero && o.Niceness is >= 0 and <= 19
+                    && o.UnderAttackNewDeviceShare is >= 1 and <= 100,
+                "PasswordHashing:MaxConcurrency must be 0 (one per core) or more, ReservedForKnownDevices 0 or more, MaxQueue and MaxWait positive, Niceness 0 to 19, UnderAttackNewDeviceShare 1 to 100.")
             .Validate(o => o.Algorithm != PasswordAlgorithm.Argon2id || (o.MeetsOwaspArgon2Minimum() && o.Argon2MemoryKiB <= 4 * 1024 * 1024),
                 "PasswordHashing:Argon2MemoryKiB and Argon2Iterations must meet OWASP's argon2id minimum (19456 KiB with 2 iterations, or 47104/1, 12288/3, 9216/4, 7168/5) and the memory at most 4 GiB.")
             .Validate(o => o.Algorithm != PasswordAlgorithm.Pbkdf2 || o.Pbkdf2Iterations >= PasswordPolicy.Iterations,

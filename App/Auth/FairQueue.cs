@@ -8,7 +8,7 @@ namespace SessionGate.Auth;
 /// </summary>
 public sealed class FairQueue<T>
 {
-    internal sealed class Node(string key, Node? parent)
+    private sealed class Node(string key, Node? parent)
     {
         public readonly string Key = key;
         public readonly Node? Parent = parent;
@@ -19,20 +19,11 @@ public sealed class FairQueue<T>
         public int Count;
     }
 
-    /// <summary>Where an item waits, for <see cref="Remove"/>.</summary>
-    public sealed class Handle
-    {
-        internal Node? Leaf;
-        internal LinkedListNode<T>? Item;
-        public bool Queued => Item is not null;
-    }
-
     private readonly Node _root = new("", null);
-    private readonly Dictionary<LinkedListNode<T>, Handle> _handles = new();
 
     public int Count => _root.Count;
 
-    public Handle Enqueue(IReadOnlyList<string> path, T item)
+    public void Enqueue(IReadOnlyList<string> path, T item)
     {
         var node = _root;
         foreach (var key in path)
@@ -44,14 +35,12 @@ public sealed class FairQueue<T>
             }
             node = child;
         }
-        var handle = new Handle { Leaf = node, Item = node.Items.AddLast(item) };
-        _handles[handle.Item] = handle;
+        node.Items.AddLast(item);
         for (var n = node; n is not null; n = n.Parent)
         {
             n.Count++;
             if (n.Parent is not null && n.InRing is null) n.InRing = n.Parent.Ring.AddLast(n);
         }
-        return handle;
     }
 
     public bool TryDequeue(out T item)
@@ -69,14 +58,6 @@ public sealed class FairQueue<T>
         var first = node.Items.First!;
         item = first.Value;
         Detach(node, first);
-        return true;
-    }
-
-    /// <summary>Takes a waiting item out (its caller gave up). False when it was no longer queued.</summary>
-    public bool Remove(Handle handle)
-    {
-        if (handle.Leaf is not { } leaf || handle.Item is not { } item) return false;
-        Detach(leaf, item);
         return true;
     }
 
@@ -119,7 +100,6 @@ public sealed class FairQueue<T>
     private void Detach(Node leaf, LinkedListNode<T> item)
     {
         leaf.Items.Remove(item);
-        if (_handles.Remove(item, out var handle)) (handle.Leaf, handle.Item) = (null, null);
         for (var n = leaf; n is not null; n = n.Parent)
         {
             n.Count--;

@@ -200,16 +200,6 @@ public sealed class LoginCounters(IConnectionMultiplexer redis, IOptions<RedisOp
     /// <summary>Counts one attempt against a limit's window; returns the count including it.</summary>
     public async Task<long> CountAttemptAsync(RedisKey key, TimeSpan window) => (await CountAsync("", key, window)).Count;
 
-    // Gives one reservation back, never below zero and never onto a counter whose window has already ended.
-    private const string UncountScript = """
-        for i = 1, #KEYS do
-          if redis.call('EXISTS', KEYS[i]) == 1 and redis.call('DECR', KEYS[i]) <= 0 then redis.call('DEL', KEYS[i]) end
-        end
-        return 1
-        """;
-
-    public Task UncountAsync(RedisKey key) => Db.ScriptEvaluateAsync(UncountScript, [key]);
-
     /// <summary>How long until a counter resets.</summary>
     public Task<TimeSpan?> ResetsInAsync(RedisKey key) => Db.KeyTimeToLiveAsync(key);
 

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Options;
 
@@ -30,24 +31,49 @@ public readonly record struct HashingLane(bool Priority, string[] Path)
 /// </summary>
 public sealed partial class PasswordHashing : IDisposable
 {
-    private sealed class Work(Func<object> run, bool priority)
+    private const int Waiting = 0, Taken = 1, Gone = 2;
+
+    private sealed class Work(Func<object> run, HashingLane lane)
     {
         public readonly Func<object> Run = run;
-        public readonly bool Priority = priority;
+        public readonly HashingLane Lane = lane;
         public readonly TaskCompletionSource<object> Done = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        public FairQueue<Work>.Handle? Handle;
+        public int State = Waiting;
+
+        /// <summary>Moves a waiting item to <paramref name="to"/>; false when a worker or the caller got it first.</summary>
+        public bool Leave(int to) => Interlocked.CompareExchange(ref State, to, Waiting) == Waiting;
     }
 
-    private readonly object _gate = new();
+    private sealed class Worker(bool reserved)
+    {
+        public readonly bool Reserved = reserved;
+        public readonly SemaphoreSlim Ready = new(0);
+        public Work? Next;
+        public bool Idle = true; // the dispatcher's view
+        public double LastNewDeviceMs; // how long its last new device's hash took (read by the dispatcher)
+    }
+
+    // Under attack, new devices' hashing may take this many ms of hashing at once, then only its share of the time.
+    private const double BudgetBurstMs = 100;
+
+    // Requests hand work over without taking any lock a low-priority worker could hold (a worker preempted inside a
+    // lock would stall request threads: priority inversion). One dispatcher thread, at the requests' priority, owns
+    // the fair queues and gives each idle worker its next item.
+    private readonly ConcurrentQueue<Work> _incoming = new();
+    private readonly ConcurrentQueue<Worker> _finished = new();
+    private readonly AutoResetEvent _wake = new(false);
     private readonly FairQueue<Work> _priority = new();
     private readonly FairQueue<Work> _newDevices = new();
     private readonly PasswordHashingOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<PasswordHashing> _logger;
-    private readonly Thread[] _workers;
+    private readonly Worker[] _workers;
     private readonly int _reserved;
     private long _reservedUntil;
-    private bool _stopping;
+    private double _budgetMs = BudgetBurstMs;
+    private long _budgetAt;
+    private int _queued;
+    private volatile bool _stopping;
     private int _busyLogged;
 
     public PasswordHashing(IOptions<PasswordHashingOptions> options, TimeProvider time, ILogger<PasswordHashing> logger)
@@ -59,19 +85,17 @@ public sealed partial class PasswordHashing : IDisposable
         _reserved = Math.Clamp(_options.ReservedForKnownDevices, 0, workers - 1);
         // The first workers are the reserved ones: they run at the requests' own weight (nice 0), since what they
         // serve under attack is known devices and signed-in callers; the others at PasswordHashing:Niceness.
-        _workers = Enumerable.Range(0, workers)
-            .Select(i => new Thread(() => RunWorker(reserved: i < _reserved)) { IsBackground = true, Name = $"password-hashing-{i}" }).ToArray();
-        foreach (var worker in _workers) worker.Start();
+        _workers = Enumerable.Range(0, workers).Select(i => new Worker(i < _reserved)).ToArray();
+        for (var i = 0; i < workers; i++)
+        {
+            var worker = _workers[i];
+            new Thread(() => RunWorker(worker)) { IsBackground = true, Name = $"password-hashing-{i}" }.Start();
+        }
+        new Thread(Dispatch) { IsBackground = true, Name = "hash-dispatcher" }.Start();
     }
 
     /// <summary>Hashes waiting for a worker (metrics).</summary>
-    public int Queued
-    {
-        get
-        {
-            lock (_gate) return _priority.Count + _newDevices.Count;
-        }
-    }
+    public int Queued => Volatile.Read(ref _queued);
 
     /// <summary>Workers that hash.</summary>
     public int Workers => _workers.Length;
@@ -90,28 +114,18 @@ public sealed partial class PasswordHashing : IDisposable
     {
         using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
         wait.CancelAfter(_options.MaxWait);
-        var item = new Work(() => work(), lane.Priority);
-        Work? pushedOut = null;
-        lock (_gate)
-        {
-            var queue = lane.Priority ? _priority : _newDevices;
-            if (_priority.Count + _newDevices.Count >= Math.Max(1, _options.MaxQueue))
-            {
-                // Full: a known device makes room among new devices first; anyone makes room only in a heavier branch.
-                var evicted = lane.Priority && _newDevices.TryEvictHeaviest(out pushedOut);
-                if (!evicted && !queue.TryEvictForNewcomer(lane.Path, out pushedOut)) throw Busy();
-            }
-            item.Handle = queue.Enqueue(lane.Path, item);
-            Monitor.PulseAll(_gate);
-        }
-        pushedOut?.Done.TrySetException(Busy());
+        var item = new Work(() => work(), lane);
+        Interlocked.Increment(ref _queued);
+        _incoming.Enqueue(item);
+        _wake.Set();
         try
         {
             return (T)await item.Done.Task.WaitAsync(wait.Token);
         }
         catch (OperationCanceledException)
         {
-            lock (_gate) (item.Priority ? _priority : _newDevices).Remove(item.Handle!);
+            // Still waiting: it leaves the queue now (the dispatcher drops it when it comes across it).
+            if (item.Leave(Gone)) Interlocked.Decrement(ref _queued);
             if (ct.IsCancellationRequested) throw;
             throw Busy();
         }
@@ -123,27 +137,102 @@ public sealed partial class PasswordHashing : IDisposable
         return new PasswordHashingBusyException();
     }
 
-    // A reserved worker serves new devices only while the service is not under attack.
-    private Work? Take(bool reserved)
+    private void Dispatch()
     {
-        lock (_gate)
+        _budgetAt = _time.GetTimestamp();
+        while (!_stopping)
         {
-            while (!_stopping)
+            // Woken by new work or a finished hash; the timeout notices a reservation that ran out, and a budget that
+            // refilled.
+            _wake.WaitOne(TimeSpan.FromMilliseconds(_budgetMs < 0 ? Math.Clamp(-_budgetMs / Share, 5, 200) : 200));
+            var now = _time.GetTimestamp();
+            _budgetMs = Math.Min(BudgetBurstMs, _budgetMs + _time.GetElapsedTime(_budgetAt, now).TotalMilliseconds * Share);
+            _budgetAt = now;
+            while (_finished.TryDequeue(out var done))
             {
-                if (_priority.TryDequeue(out var known)) return known;
-                if ((!reserved || !Reserving) && _newDevices.TryDequeue(out var item)) return item;
-                // Woken by new work; the timeout notices a reservation that ran out.
-                Monitor.Wait(_gate, TimeSpan.FromMilliseconds(500));
+                done.Idle = true;
+                if (Reserving) _budgetMs -= done.LastNewDeviceMs;
             }
-            return null;
+            while (_incoming.TryDequeue(out var item)) Admit(item);
+            foreach (var worker in _workers)
+            {
+                if (!worker.Idle || Next(worker) is not { } next) continue;
+                worker.Idle = false;
+                worker.Next = next;
+                worker.Ready.Release();
+            }
         }
     }
 
-    private void RunWorker(bool reserved)
+    private double Share => Math.Clamp(_options.UnderAttackNewDeviceShare, 1, 100) / 100.0;
+
+    // Into its fair queue; when the queue is full, room is made by pushing out the newest wait of the busiest branch
+    // (a known device makes room among new devices first), or the newcomer is the one refused.
+    private void Admit(Work item)
     {
-        LowerPriority(reserved ? 0 : _options.Niceness);
-        while (Take(reserved) is { } item)
+        if (Volatile.Read(ref item.State) != Waiting) return;
+        var queue = item.Lane.Priority ? _priority : _newDevices;
+        if (_priority.Count + _newDevices.Count >= Math.Max(1, _options.MaxQueue))
         {
+            DropGone(_priority);
+            DropGone(_newDevices);
+        }
+        while (_priority.Count + _newDevices.Count >= Math.Max(1, _options.MaxQueue))
+        {
+            var evicted = item.Lane.Priority && _newDevices.TryEvictHeaviest(out var pushedOut)
+                || queue.TryEvictForNewcomer(item.Lane.Path, out pushedOut);
+            if (!evicted)
+            {
+                Refuse(item);
+                return;
+            }
+            Refuse(pushedOut!);
+        }
+        queue.Enqueue(item.Lane.Path, item);
+    }
+
+    private void Refuse(Work item)
+    {
+        if (!item.Leave(Gone)) return;
+        Interlocked.Decrement(ref _queued);
+        item.Done.TrySetException(Busy());
+    }
+
+    // Callers that gave up are taken out before anyone is pushed out for room.
+    private static void DropGone(FairQueue<Work> queue)
+    {
+        var kept = new List<(string[] Path, Work Item)>();
+        while (queue.TryDequeue(out var w))
+            if (Volatile.Read(ref w.State) == Waiting) kept.Add((w.Lane.Path, w));
+        foreach (var (path, w) in kept) queue.Enqueue(path, w);
+    }
+
+    // Known devices and signed-in callers first; a reserved worker serves new devices only while not under attack.
+    private Work? Next(Worker worker)
+    {
+        while (_priority.TryDequeue(out var known))
+            if (known.Leave(Taken)) return Take(known);
+        if (Reserving && (worker.Reserved || (Share < 1 && _budgetMs <= 0))) return null;
+        while (_newDevices.TryDequeue(out var item))
+            if (item.Leave(Taken)) return Take(item);
+        return null;
+    }
+
+    private Work Take(Work item)
+    {
+        Interlocked.Decrement(ref _queued);
+        return item;
+    }
+
+    private void RunWorker(Worker worker)
+    {
+        LowerPriority(worker.Reserved ? 0 : _options.Niceness);
+        while (true)
+        {
+            worker.Ready.Wait();
+            if (_stopping || worker.Next is not { } item) return;
+            worker.Next = null;
+            var started = _time.GetTimestamp();
             try
             {
                 item.Done.TrySetResult(item.Run());
@@ -152,10 +241,10 @@ public sealed partial class PasswordHashing : IDisposable
             {
                 item.Done.TrySetException(e);
             }
-            lock (_gate)
-            {
-                if (_priority.Count + _newDevices.Count == 0) Interlocked.Exchange(ref _busyLogged, 0);
-            }
+            worker.LastNewDeviceMs = item.Lane.Priority ? 0 : _time.GetElapsedTime(started).TotalMilliseconds;
+            if (Volatile.Read(ref _queued) == 0) Interlocked.Exchange(ref _busyLogged, 0);
+            _finished.Enqueue(worker);
+            _wake.Set();
         }
     }
 
@@ -186,11 +275,9 @@ public sealed partial class PasswordHashing : IDisposable
 
     public void Dispose()
     {
-        lock (_gate)
-        {
-            _stopping = true;
-            Monitor.PulseAll(_gate);
-        }
+        _stopping = true;
+        _wake.Set();
+        foreach (var worker in _workers) worker.Ready.Release();
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Password hashing is saturated ({Workers} workers, {Queue} waiting at most); logins that cannot wait are refused with 503")]

@@ -39,6 +39,14 @@ public sealed class PasswordHashingOptions
     /// </summary>
     public int ReservedForKnownDevices { get; set; } = 1;
 
+    /// <summary>
+    /// While under attack, the CPU new devices' hashing may take, in percent of one core (a duty cycle: after a hash of
+    /// t ms the next waits until the share allows it). Known devices and signed-in callers are never held to it.
+    /// The weight (<see cref="Niceness"/>) only counts when requests want the core at the same moment; this bounds what
+    /// a login flood takes however the machine schedules. 100: no cap.
+    /// </summary>
+    public int UnderAttackNewDeviceShare { get; set; } = 25;
+
     /// <summary>Hashes that may wait for a worker; when full, the busiest network's newest waiting login is refused (503) to make room.</summary>
     public int MaxQueue { get; set; } = 128;
 
