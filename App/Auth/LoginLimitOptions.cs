@@ -39,9 +39,11 @@ public sealed class LoginLimitOptions
 
     /// <summary>
     /// Wrong passwords from new devices across the whole service in a minute above which it is under a guessing attack:
-    /// new devices' hashing then leaves <c>PasswordHashing:ReservedForKnownDevices</c> workers to known devices.
+    /// for the next minute new devices' hashing leaves <c>PasswordHashing:ReservedForKnownDevices</c> workers to known
+    /// devices and takes at most <c>PasswordHashing:UnderAttackNewDeviceShare</c> of a core. A false alarm costs little
+    /// (new devices still get that share of every instance), so the threshold sits low.
     /// </summary>
-    public int UnderAttackFailuresPerMinute { get; set; } = 600;
+    public int UnderAttackFailuresPerMinute { get; set; } = 120;
 
     /// <summary>Wrong <c>current_password</c> (POST /auth/password and PATCH /admin/users/{self}) per account and device, or per account and address without a device token, within <see cref="Window"/>.</summary>
     public int MaxPasswordChangeFailures { get; set; } = 5;

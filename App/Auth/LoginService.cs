@@ -38,14 +38,14 @@ public sealed partial class LoginService(
 
         var decision = await throttle.BeginLoginAsync(account, network, knownDevice);
         if (decision.Refused is { } scope) return await RefusedAsync(decision, scope, tenantSlug, normalized, ip, ct);
-        // An account under attack slows new devices down; the owner on one still gets in, later.
-        if (decision.Delay > TimeSpan.Zero) await Task.Delay(decision.Delay, time, ct);
         var lane = knownDevice is { } known ? HashingLane.KnownDevice(known) : HashingLane.NewDevice(network);
 
         var guessed = false;
         var rightPassword = false;
         try
         {
+            // An account under attack slows new devices down; the owner on one still gets in, later.
+            if (decision.Delay > TimeSpan.Zero) await Task.Delay(decision.Delay, time, ct);
             var tenant = await db.Tenants.AsNoTracking().FirstOrDefaultAsync(t => t.Slug == tenantSlug, ct);
             var user = tenant is null ? null
                 : await db.Users.AsNoTracking().FirstOrDefaultAsync(u => u.TenantId == tenant.Id && u.NormalizedUsername == normalized, ct);
