@@ -232,7 +232,7 @@ public sealed partial class PasswordHashing : IDisposable
             worker.Ready.Wait();
             if (_stopping || worker.Next is not { } item) return;
             worker.Next = null;
-            var started = _time.GetTimestamp();
+            var started = ThreadCpuMs();
             try
             {
                 item.Done.TrySetResult(item.Run());
@@ -241,7 +241,7 @@ public sealed partial class PasswordHashing : IDisposable
             {
                 item.Done.TrySetException(e);
             }
-            worker.LastNewDeviceMs = item.Lane.Priority ? 0 : _time.GetElapsedTime(started).TotalMilliseconds;
+            worker.LastNewDeviceMs = item.Lane.Priority ? 0 : ThreadCpuMs() - started;
             if (Volatile.Read(ref _queued) == 0) Interlocked.Exchange(ref _busyLogged, 0);
             _finished.Enqueue(worker);
             _wake.Set();
@@ -266,6 +266,30 @@ public sealed partial class PasswordHashing : IDisposable
             if (niceness > 0) Thread.CurrentThread.Priority = ThreadPriority.BelowNormal;
         }
     }
+
+    // The CPU this thread has used, in ms: the share is about CPU, so a hash preempted for long costs only what it
+    // ran. Linux: CLOCK_THREAD_CPUTIME_ID; elsewhere wall time, which is never less.
+    private static double ThreadCpuMs()
+    {
+        try
+        {
+            if (OperatingSystem.IsLinux() && ClockGetTime(3, out var t) == 0) return t.Seconds * 1000.0 + t.Nanoseconds / 1e6;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+        }
+        return Environment.TickCount64;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    [DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, out TimeSpec time);
 
     [DllImport("libc", EntryPoint = "setpriority")]
     private static extern int SetPriority(int which, int who, int priority);
