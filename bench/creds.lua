@@ -4,6 +4,8 @@
 --
 -- FILE holds one credential a line; each request carries "HEADER: PREFIX<credential>",
 -- e.g. `-- creds.txt Authorization "Bearer "` or `-- cookies.txt Cookie "peer.sid="`.
+-- A line may hold a client address after the credential ("<credential> <address>"): that credential's requests
+-- then carry "X-Forwarded-For: <address>", so each session comes from its own address, as real users do.
 -- The requests are formatted once in init(), so a request costs a table lookup.
 local requests = {}
 local count = 0
@@ -15,10 +17,12 @@ function init(args)
     error("usage: -s creds.lua URL -- FILE HEADER [PREFIX]")
   end
   for line in io.lines(file) do
-    if line ~= "" then
+    local credential, address = line:match("^(%S+)%s*(%S*)$")
+    if credential then
       local headers = {}
       for k, v in pairs(wrk.headers) do headers[k] = v end
-      headers[header] = prefix .. line
+      headers[header] = prefix .. credential
+      if address ~= "" then headers["X-Forwarded-For"] = address end
       count = count + 1
       requests[count] = wrk.format(nil, nil, headers)
     end

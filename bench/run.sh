@@ -17,9 +17,14 @@
 #   redis-bytes  Opaque only: Redis MEMORY USAGE per session key vs the cookie peer's ticket
 #   propagation  two SessionGate instances on one PostgreSQL and a dedicated Redis; bench/Propagation
 #                revokes on A and times how soon B refuses (plus a pass that cuts pub/sub first)
-#   flood        GET /api/profile during a flood of wrong-password logins (bench/flood.lua: random accounts,
-#                random X-Forwarded-For) vs the same undisturbed, interleaved; the flood's outcomes and the
-#                latency of alice's own logins during it
+#   flood        GET /api/profile from BENCH_AUTH_SESSIONS sessions (each from its own address) undisturbed and
+#                during each load of BENCH_FLOOD_LOADS, interleaved: a wrong-password login flood over random
+#                accounts from random addresses (logins), the same against alice's account only (targeted), and
+#                one session flooding /api/profile at full speed (profile). Meanwhile alice logs in with the right
+#                password, from her known device (device token) and as a new device from a fresh address: success
+#                rate and latency of each, and what the load itself got
+#   login-cost   logins per app CPU-second: one instance hashing with argon2id (shipped) and one with PBKDF2
+#                (PasswordHashing__Algorithm=Pbkdf2, what SessionGate shipped before), side by side, interleaved
 #   forged       BENCH_FORGED_COUNT well-formed forged credentials (random session ids; in the JWT modes
 #                access tokens with a forged signature, and with unknown kids): PostgreSQL transactions they cost
 # flood and forged run on an instance started with ForwardedHeaders__Enabled=true and the shipped login limits.
@@ -29,7 +34,7 @@
 #
 # Environment (all optional):
 #   BENCH_MODES="Opaque Blacklist SessionCache"
-#   BENCH_SCENARIOS="profile profile256 health gateway chain pertoken redis-bytes flood forged propagation"
+#   BENCH_SCENARIOS="profile profile256 health gateway chain pertoken redis-bytes flood forged propagation login-cost"
 #   BENCH_PEERS="jwt-hs jwt-es jwt-hs-redis cookie"   peers for the profile scenarios
 #   BENCH_DURATION=3s  BENCH_ROUNDS=3  BENCH_WARMUP=1s  BENCH_CONNECTIONS=32  BENCH_THREADS=1
 #   BENCH_CREDENTIALS=256          credentials for profile256
@@ -41,6 +46,10 @@
 #   BENCH_PROP_BOUND_MS=2000       accepted-after-bound threshold   BENCH_PROP_TIMEOUT_MS=5000
 #   BENCH_FLOOD_CONNECTIONS=32     connections of the login flood   BENCH_FLOOD_USERS=1000000  usernames it draws from
 #   BENCH_FLOOD_LEAD=1             seconds the flood runs before the measured run starts
+#   BENCH_FLOOD_LOADS="logins targeted profile"   loads of the flood scenario
+#   BENCH_AUTH_SESSIONS=512        sessions of the measured authenticated traffic in the flood scenario
+#   BENCH_LOGIN_COUNT=100          logins per instance and round in login-cost (4 at a time)
+#   BENCH_SG_ENV="VAR=value ..."   extra settings for every SessionGate instance (experiments)
 #   BENCH_FORGED_COUNT=10000       forged credentials per kind      BENCH_PG_FLUSH=11  seconds to let PostgreSQL
 #                                  publish its statistics (idle backends report them within 10 s)
 #   BENCH_SESSION_KEY_PATTERN='bench:{o:*'      Redis keys of Opaque sessions (the layout may change)
@@ -66,7 +75,7 @@ THREADS="${BENCH_THREADS:-1}"
 WARMUP="${BENCH_WARMUP:-1s}"
 ROUNDS="${BENCH_ROUNDS:-3}"
 MODES="${BENCH_MODES:-Opaque Blacklist SessionCache}"
-SCENARIOS="${BENCH_SCENARIOS:-profile profile256 health gateway chain pertoken redis-bytes flood forged propagation}"
+SCENARIOS="${BENCH_SCENARIOS:-profile profile256 health gateway chain pertoken redis-bytes flood forged propagation login-cost}"
 PEERS="${BENCH_PEERS:-jwt-hs jwt-es jwt-hs-redis cookie}"
 CREDENTIALS="${BENCH_CREDENTIALS:-256}"
 PROP_COUNT="${BENCH_PROP_COUNT:-200}"
@@ -78,6 +87,9 @@ PROP_TIMEOUT_MS="${BENCH_PROP_TIMEOUT_MS:-5000}"
 FLOOD_CONNECTIONS="${BENCH_FLOOD_CONNECTIONS:-32}"
 FLOOD_USERS="${BENCH_FLOOD_USERS:-1000000}"
 FLOOD_LEAD="${BENCH_FLOOD_LEAD:-1}"
+FLOOD_LOADS="${BENCH_FLOOD_LOADS:-logins targeted profile}"
+AUTH_SESSIONS="${BENCH_AUTH_SESSIONS:-512}"
+LOGIN_COUNT="${BENCH_LOGIN_COUNT:-100}"
 FORGED_COUNT="${BENCH_FORGED_COUNT:-10000}"
 PG_FLUSH="${BENCH_PG_FLUSH:-11}"
 default_session_pattern='bench:{o:*'
@@ -106,7 +118,7 @@ die() {
 has_scenario() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 
 for s in $SCENARIOS; do
-  case $s in profile | profile256 | health | gateway | chain | pertoken | redis-bytes | flood | forged | propagation) ;; *) die "unknown scenario '$s' (BENCH_SCENARIOS)" ;; esac
+  case $s in profile | profile256 | health | gateway | chain | pertoken | redis-bytes | flood | forged | propagation | login-cost) ;; *) die "unknown scenario '$s' (BENCH_SCENARIOS)" ;; esac
 done
 for p in $PEERS; do
   case $p in jwt-hs | jwt-es | jwt-hs-redis | cookie) ;; *) die "unknown peer '$p' (BENCH_PEERS)" ;; esac
@@ -116,7 +128,10 @@ for m in $MODES; do
 done
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive integer"
 [[ $CREDENTIALS =~ ^[1-9][0-9]*$ ]] || die "BENCH_CREDENTIALS must be a positive integer"
-for v in FLOOD_CONNECTIONS FLOOD_USERS FORGED_COUNT; do
+for l in $FLOOD_LOADS; do
+  case $l in logins | targeted | profile) ;; *) die "unknown load '$l' (BENCH_FLOOD_LOADS)" ;; esac
+done
+for v in FLOOD_CONNECTIONS FLOOD_USERS FORGED_COUNT AUTH_SESSIONS LOGIN_COUNT; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "BENCH_$v must be a positive integer"
 done
 [[ $FLOOD_LEAD =~ ^[0-9]+$ && $PG_FLUSH =~ ^[0-9]+$ ]] || die "BENCH_FLOOD_LEAD and BENCH_PG_FLUSH must be whole seconds"
@@ -167,6 +182,7 @@ cleanup() {
   local rc=$?
   trap - EXIT INT TERM HUP
   stop_pid "$PROBE_PID"
+  stop_pid "$PROBE_B_PID"
   stop_pid "$FLOOD_PID"
   stop_apps
   stop_pid "$PEERS_PID"
@@ -557,6 +573,8 @@ fi
 # SG_SHIPPED_LIMITS=1: then the instance keeps the limits appsettings.json ships and believes X-Forwarded-For
 # from loopback, so the login flood can come from many addresses.
 SG_SHIPPED_LIMITS=0
+# Extra settings for the next start_sg (VAR=value ...), e.g. the PBKDF2 instance of login-cost.
+SG_EXTRA_ENV=()
 # start_sg PIDVAR URL REDIS MODE LOG: the pid goes into PIDVAR at once, so cleanup stops it whatever happens.
 start_sg() {
   local pidvar=$1 url=$2 redis=$3 mode=$4 logf=$5
@@ -565,12 +583,18 @@ start_sg() {
     LoginLimits__MaxFailuresPerAccount=1000000
     LoginLimits__MaxFailuresPerAccountAndAddress=1000000
     LoginLimits__MaxFailuresPerIp=1000000
+    RateLimits__PerSessionPerSecond=0
+    RateLimits__StateChangesPerSessionPerSecond=0
+    RateLimits__PerAddressPerSecond=0
   )
   local what=""
   if ((SG_SHIPPED_LIMITS)); then
     limits=(ForwardedHeaders__Enabled=true)
-    what=", shipped login limits, X-Forwarded-For trusted"
+    what=", shipped login and request limits, X-Forwarded-For trusted"
   fi
+  # shellcheck disable=SC2206  # BENCH_SG_ENV is a list of VAR=value words
+  limits+=("${SG_EXTRA_ENV[@]}" ${BENCH_SG_ENV:-})
+  if ((${#SG_EXTRA_ENV[@]})) || [[ -n ${BENCH_SG_ENV:-} ]]; then what+=", ${SG_EXTRA_ENV[*]} ${BENCH_SG_ENV:-}"; fi
   log "Starting SessionGate (Auth__Mode=$mode$what) on $url, Redis ${redis%%,*} (log: ${logf#"$ROOT"/})"
   printf '\n===== %s Auth__Mode=%s %s =====\n' "$(date -u +%FT%TZ)" "$mode" "$url" >>"$logf"
   env ASPNETCORE_URLS="$url" \
@@ -606,7 +630,7 @@ login_many() {
   local mode=$1 n=$2 file=$3 field raw
   field=$(cred_field "$mode")
   raw=$(mktemp /tmp/sg-bench-login.XXXXXX)
-  seq "$n" | xargs -P "$LOGIN_PARALLEL" -I{} curl -s --max-time 60 -H 'Content-Type: application/json' \
+  seq "$n" | xargs -P "$LOGIN_PARALLEL" -I{} curl -s --retry 5 --retry-delay 1 --max-time 60 -H 'Content-Type: application/json' \
     -d "{\"tenant\":\"acme\",\"username\":\"alice\",\"password\":\"$DEMO_PASSWORD\"}" -w '\n' "$APP_URL/auth/login" >"$raw" || true
   grep -o "\"$field\":\"[^\"]*\"" "$raw" | sed -E 's/.*:"([^"]*)"/\1/' >"$file" || true
   if [[ $(grep -c . "$file") != "$n" ]]; then
@@ -655,6 +679,8 @@ FLOOD_ROWS=()
 FORGED_ROWS=()
 FLOOD_PID=""
 PROBE_PID=""
+PROBE_B_PID=""
+FLOODER_FILE=""
 
 lower() { printf '%s' "$1" | tr '[:upper:]' '[:lower:]'; }
 
@@ -768,14 +794,26 @@ forged_idle() {
   FORGED_ROWS+=("| $mode | (nothing sent: an idle window as long, the background) | 0 | – | – | – | $xacts | $rows | $scans | $secs |")
 }
 
-# login_probe DEADLINE_NS FILE: alice's real logins, one at a time, 0.2 s apart, until DEADLINE_NS (date +%s%N);
-# one "status seconds" line each.
+KNOWN_ADDRESS=198.51.100.7
+FLOODER_ADDRESS=203.0.113.66
+PROBE_INTERVAL=0.2
+
+# login_probe DEADLINE_NS FILE KIND [DEVICE_TOKEN]: alice's real logins, one at a time, PROBE_INTERVAL apart, until
+# DEADLINE_NS (date +%s%N); one "status seconds" line each. known: with her device token, from her usual address;
+# new: no device token, each from a fresh random address in 198.18.0.0/15 (a clean address).
 login_probe() {
-  local deadline=$1 file=$2
+  local deadline=$1 file=$2 kind=$3 token=${4:-} body xff
   while (($(date +%s%N) < deadline)); do
+    if [[ $kind == known ]]; then
+      body="{\"tenant\":\"acme\",\"username\":\"alice\",\"password\":\"$DEMO_PASSWORD\",\"device_token\":\"$token\"}"
+      xff=$KNOWN_ADDRESS
+    else
+      body="{\"tenant\":\"acme\",\"username\":\"alice\",\"password\":\"$DEMO_PASSWORD\"}"
+      xff="198.$((18 + RANDOM % 2)).$((RANDOM % 256)).$((RANDOM % 254 + 1))"
+    fi
     curl -s -o /dev/null --max-time 30 -w '%{http_code} %{time_total}\n' -H 'Content-Type: application/json' \
-      -d "{\"tenant\":\"acme\",\"username\":\"alice\",\"password\":\"$DEMO_PASSWORD\"}" "$APP_URL/auth/login" >>"$file" || true
-    sleep 0.2
+      -H "X-Forwarded-For: $xff" -d "$body" "$APP_URL/auth/login" >>"$file" || true
+    sleep "$PROBE_INTERVAL"
   done
 }
 
@@ -788,93 +826,244 @@ probe_stats() {
       printf "%d %d %d %d %.0f %.0f %.0f\n", NR, ok, busy, other, rank(0.5), rank(0.99), t[NR] }'
 }
 
-flood_start() {
-  wrk -t1 -c"$FLOOD_CONNECTIONS" -d"$2" --timeout 10s -s "$FLOOD_LUA" "$APP_URL/auth/login" -- acme "$FLOOD_USERS" >"$1" 2>&1 &
+# probe_cell FILE -> "n | ok % | p50 | p99 | max" for a table row
+probe_cell() {
+  local n ok busy other p50 p99 max
+  read -r n ok busy other p50 p99 max <<<"$(probe_stats "$1")"
+  awk -v n="$n" -v ok="$ok" -v b="$busy" -v o="$other" -v p50="$p50" -v p99="$p99" -v max="$max" 'BEGIN {
+    printf "%d (%d / %d / %d) | %.1f %% | %s | %s | %s", n, ok, b, o, (n ? 100 * ok / n : 0), p50, p99, max }'
+}
+
+# load_start KIND FILE DURATION: one of the loads of the flood scenario, in the background.
+load_start() {
+  case $1 in
+    logins) wrk -t1 -c"$FLOOD_CONNECTIONS" -d"$3" --timeout 10s -s "$FLOOD_LUA" "$APP_URL/auth/login" -- acme "$FLOOD_USERS" ;;
+    targeted) wrk -t1 -c"$FLOOD_CONNECTIONS" -d"$3" --timeout 10s -s "$FLOOD_LUA" "$APP_URL/auth/login" -- acme "$FLOOD_USERS" alice ;;
+    profile) wrk -t1 -c"$FLOOD_CONNECTIONS" -d"$3" --timeout 10s -s "$LUA" "$APP_URL/api/profile" -- "$FLOODER_FILE" Authorization "Bearer " ;;
+  esac >"$2" 2>&1 &
   FLOOD_PID=$!
 }
 
-# flood_wait FILE [warm-up]: the flood must have had answers, except in the warm-up (a login may take longer).
-flood_wait() {
+# load_wait FILE [warm-up]: the load must have had answers, except in the warm-up (a login may take longer).
+load_wait() {
   if ! wait "$FLOOD_PID"; then
     FLOOD_PID=""
     cat "$1" >&2
-    die "the login flood (wrk) failed"
+    die "a load of the flood scenario (wrk) failed"
   fi
   FLOOD_PID=""
-  if [[ -z ${2:-} ]] && ! grep -q '^status ' "$1"; then
+  if [[ -z ${2:-} ]] && ! grep -qE '^(status |Requests/sec)' "$1"; then
     cat "$1" >&2
-    die "the login flood got no answer"
+    die "a load of the flood scenario got no answer"
   fi
 }
 
-# measure_flood MODE CREDFILE: GET /api/profile undisturbed and during the login flood, in turn (reversed on
-# even rounds), ROUNDS rounds after a warm-up of each. The flood starts FLOOD_LEAD s before the measured run
-# and outlasts it; alice logs in (right password, one at a time) while the run lasts.
+# load_answers KIND FILES... -> "req/s | answers" over the rounds (statuses for the login floods, 200 / 429 for the profile flood)
+load_answers() {
+  local kind=$1 rps
+  shift
+  rps=$(for f in "$@"; do awk '/^Requests\/sec:/ {print $2}' "$f"; done | median)
+  if [[ $kind == profile ]]; then
+    cat "$@" | awk -v rps="$rps" '
+      /requests in/ { total += $1 } /Non-2xx or 3xx responses:/ { non += $5 }
+      END { printf "%.0f | %d × 200, %d refused (429)", rps, total - non, non }'
+  else
+    cat "$@" | awk -v rps="$rps" '$1 == "status" { n[$2] += $3 }
+      END { s = ""; for (c in n) s = s (s == "" ? "" : ", ") n[c] " × " c; printf "%.0f | %s", rps, s }'
+  fi
+}
+
+# auth_sessions MODE N FILE: N sessions of alice, each logged in from its own address in 172.16.0.0/12; one
+# "credential address" line each (bench/creds.lua then sends each session's requests from its own address).
+auth_sessions() {
+  local mode=$1 n=$2 file=$3 field raw
+  field=$(cred_field "$mode")
+  raw=$(mktemp /tmp/sg-bench-login.XXXXXX)
+  awk -v n="$n" 'BEGIN { for (i = 0; i < n; i++) printf "172.%d.%d.%d\n", 16 + int(i / 62500) % 16, int(i / 250) % 250, i % 250 + 1 }' |
+    xargs -P "$LOGIN_PARALLEL" -I{} bash -c 'r=$(curl -s --retry 5 --retry-delay 1 --max-time 60 -H "Content-Type: application/json" -H "X-Forwarded-For: $1" -d "$2" "$3/auth/login"); printf "%s %s\n" "$1" "$r"' \
+      _ {} "{\"tenant\":\"acme\",\"username\":\"alice\",\"password\":\"$DEMO_PASSWORD\"}" "$APP_URL" >"$raw" || true
+  sed -nE "s/^([0-9.]+) .*\"$field\":\"([^\"]*)\".*/\2 \1/p" "$raw" >"$file"
+  if [[ $(grep -c . "$file") != "$n" ]]; then
+    printf 'login responses: %s\n' "$(head -c 500 "$raw")" >&2
+    rm -f "$raw"
+    fail_with_log "$n logins as acme/alice from their own addresses in mode $mode gave $(grep -c . "$file") \"$field\" values" "$OUT/app.log"
+  fi
+  rm -f "$raw"
+}
+
+# login_field ADDRESS FIELD: one login of alice from ADDRESS; prints the response's FIELD.
+login_field() {
+  curl -s --retry 5 --retry-delay 1 --max-time 60 -H 'Content-Type: application/json' -H "X-Forwarded-For: $1" \
+    -d "{\"tenant\":\"acme\",\"username\":\"alice\",\"password\":\"$DEMO_PASSWORD\"}" "$APP_URL/auth/login" |
+    sed -nE "s/.*\"$2\":\"([^\"]*)\".*/\1/p"
+}
+
+# unlock_alice CREDENTIAL: after a flood on her account, lift its counts, so the next load starts clean.
+unlock_alice() {
+  local id
+  id=$(curl -s --max-time 10 -H "Authorization: Bearer $1" -H "X-Forwarded-For: $KNOWN_ADDRESS" "$APP_URL/auth/me" | sed -nE 's/.*"user_id":"([^"]*)".*/\1/p')
+  [[ -n $id ]] || die "could not read alice's user id from /auth/me"
+  curl -sf -o /dev/null --max-time 10 -X POST -H "Authorization: Bearer $1" -H "X-Forwarded-For: $KNOWN_ADDRESS" "$APP_URL/admin/users/$id/unlock" ||
+    die "could not unlock alice after the targeted flood"
+}
+
+# measure_flood MODE: undisturbed and during each load of FLOOD_LOADS, in turn (the order rotates every round),
+# ROUNDS rounds after a warm-up: first alice logs in for DURATION, twice over, one login at a time each (from her
+# known device, and as a new device), then GET /api/profile from AUTH_SESSIONS sessions (each from its own address)
+# runs for DURATION. A load starts FLOOD_LEAD s before and outlasts both.
 measure_flood() {
-  local mode=$1 cred=$2 tag spec dur r w file ffile pfile quiet_p50
+  local mode=$1 tag spec dur r i w file lfile token admin
+  local -a loads order
   dur=${DURATION%s}
   tag=$(lower "$mode-flood")
-  spec="SessionGate /api/profile|$APP_URL/api/profile|$cred|Authorization|Bearer "
-  pfile="$WRK_DIR/$tag-logins.txt"
-  : >"$pfile"
-  log "$mode / flood: ${ROUNDS} round(s) of /api/profile undisturbed and during a login flood (-c$FLOOD_CONNECTIONS), ${DURATION} each, -t$THREADS -c$CONNECTIONS"
+  read -r -a loads <<<"quiet $FLOOD_LOADS"
+  log "$mode / flood: $AUTH_SESSIONS sessions from their own addresses; ${ROUNDS} round(s) of /api/profile undisturbed and during: $FLOOD_LOADS (-c$FLOOD_CONNECTIONS), ${DURATION} each, -t$THREADS -c$CONNECTIONS"
+  auth_sessions "$mode" "$AUTH_SESSIONS" "$CRED_DIR/sg-$mode-sessions.txt"
+  token=$(login_field "$KNOWN_ADDRESS" device_token)
+  [[ -n $token ]] || die "the login returned no device_token"
+  FLOODER_FILE="$CRED_DIR/sg-$mode-flooder.txt"
+  printf '%s %s\n' "$(login_field "$FLOODER_ADDRESS" "$(cred_field "$mode")")" "$FLOODER_ADDRESS" >"$FLOODER_FILE"
+  admin=$(head -n 1 "$CRED_DIR/sg-$mode-sessions.txt" | cut -d' ' -f1)
+  spec="SessionGate /api/profile ($AUTH_SESSIONS sessions)|$APP_URL/api/profile|$CRED_DIR/sg-$mode-sessions.txt|Authorization|Bearer "
 
-  : >"$WRK_DIR/$tag-logins-quiet.txt"
-  login_probe $(($(date +%s%N) + 3000000000)) "$WRK_DIR/$tag-logins-quiet.txt"
-  read -r _ _ _ _ quiet_p50 _ _ <<<"$(probe_stats "$WRK_DIR/$tag-logins-quiet.txt")"
-  note "alice's login undisturbed: p50 ${quiet_p50} ms"
   run_wrk "$WRK_DIR/$tag-warmup-quiet.txt" "$WARMUP" "$spec"
-  flood_start "$WRK_DIR/$tag-warmup-flood.txt" "$WARMUP"
-  flood_wait "$WRK_DIR/$tag-warmup-flood.txt" warm-up
+  for w in $FLOOD_LOADS; do
+    load_start "$w" "$WRK_DIR/$tag-warmup-$w.txt" "$WARMUP"
+    load_wait "$WRK_DIR/$tag-warmup-$w.txt" warm-up
+  done
+  unlock_alice "$admin"
   sleep 3 # waits on the hasher end within PasswordHashing:MaxWait (2 s)
 
   declare -A res=()
-  local -a order
   for ((r = 1; r <= ROUNDS; r++)); do
-    if ((r % 2)); then order=(quiet flood); else order=(flood quiet); fi
+    order=()
+    for ((i = 0; i < ${#loads[@]}; i++)); do order+=("${loads[$(((i + r - 1) % ${#loads[@]}))]}"); done
     for w in "${order[@]}"; do
       file="$WRK_DIR/$tag-$w-round$r.txt"
-      if [[ $w == quiet ]]; then
-        run_wrk "$file" "$DURATION" "$spec"
-      else
-        ffile="$WRK_DIR/$tag-flood-round$r-logins.txt"
-        flood_start "$ffile" "$((FLOOD_LEAD + dur + 2))s"
+      lfile="$WRK_DIR/$tag-$w-round$r-load.txt"
+      if [[ $w != quiet ]]; then
+        load_start "$w" "$lfile" "$((FLOOD_LEAD + 2 * dur + 2))s"
         sleep "$FLOOD_LEAD"
-        login_probe $(($(date +%s%N) + dur * 1000000000)) "$pfile" &
-        PROBE_PID=$!
-        run_wrk "$file" "$DURATION" "$spec"
-        wait "$PROBE_PID" || true
-        PROBE_PID=""
-        flood_wait "$ffile"
+      fi
+      # First alice's logins alone under the load, then the authenticated traffic alone under it: each measure
+      # sees the load, not the other measure (the authenticated run saturates the cores by itself).
+      login_probe $(($(date +%s%N) + dur * 1000000000)) "$WRK_DIR/$tag-$w-known.txt" known "$token" &
+      PROBE_PID=$!
+      login_probe $(($(date +%s%N) + dur * 1000000000)) "$WRK_DIR/$tag-$w-new.txt" new &
+      PROBE_B_PID=$!
+      wait "$PROBE_PID" || true
+      wait "$PROBE_B_PID" || true
+      PROBE_PID=""
+      PROBE_B_PID=""
+      run_wrk "$file" "$DURATION" "$spec"
+      if [[ $w != quiet ]]; then
+        load_wait "$lfile"
+        [[ $w == targeted ]] && unlock_alice "$admin"
         sleep 3
       fi
       res[$w,$r]=$(parse_wrk "$file")
-      note "round $r $(printf '%-34s' "/api/profile, $w") $(fmt_run "${res[$w,$r]}")$([[ $w == flood ]] && printf '  flood: %s' "$(awk '$1 == "status" { printf "%s×%s ", $3, $2 }' "$ffile")")"
+      note "round $r $(printf '%-22s' "/api/profile, $w") $(fmt_run "${res[$w,$r]}")$([[ $w != quiet ]] && printf '  load: %s' "$(load_answers "$w" "$lfile")")"
     done
   done
 
-  local f_rps f_p50 f_p99 q_rps q_p50 q_p99 ratio frps c401 c429 c503 cother n ok busy other p50 p99 max
-  f_rps=$(for ((r = 1; r <= ROUNDS; r++)); do awk '{print $1}' <<<"${res[flood,$r]}"; done | median)
-  f_p50=$(for ((r = 1; r <= ROUNDS; r++)); do awk '{print $2}' <<<"${res[flood,$r]}"; done | median)
-  f_p99=$(for ((r = 1; r <= ROUNDS; r++)); do awk '{print $3}' <<<"${res[flood,$r]}"; done | median)
+  local q_rps q_p50 q_p99 f_rps f_p50 f_p99 ratio what
   q_rps=$(for ((r = 1; r <= ROUNDS; r++)); do awk '{print $1}' <<<"${res[quiet,$r]}"; done | median)
   q_p50=$(for ((r = 1; r <= ROUNDS; r++)); do awk '{print $2}' <<<"${res[quiet,$r]}"; done | median)
   q_p99=$(for ((r = 1; r <= ROUNDS; r++)); do awk '{print $3}' <<<"${res[quiet,$r]}"; done | median)
-  ratio=$(for ((r = 1; r <= ROUNDS; r++)); do
-    awk -v s="${res[flood,$r]%% *}" -v p="${res[quiet,$r]%% *}" 'BEGIN { printf "%.4f\n", (p > 0 ? s / p : 0) }'
-  done | median)
-  TABLE_ROWS+=("$(printf '| %s | flood: SessionGate /api/profile during a wrong-password login flood (-c%s) vs undisturbed | %.0f | %.0f | %.2fx | %.2f / %.2f | %.2f / %.2f |' \
-    "$mode" "$FLOOD_CONNECTIONS" "$f_rps" "$q_rps" "$ratio" "$f_p50" "$q_p50" "$f_p99" "$q_p99")")
-  note "=> flood: /api/profile during the flood / undisturbed = $(printf '%.2f' "$ratio")x req/s"
+  FLOOD_ROWS+=("| $mode | none (undisturbed) | – | – | $(probe_cell "$WRK_DIR/$tag-quiet-known.txt") | $(probe_cell "$WRK_DIR/$tag-quiet-new.txt") |")
+  for w in $FLOOD_LOADS; do
+    f_rps=$(for ((r = 1; r <= ROUNDS; r++)); do awk '{print $1}' <<<"${res[$w,$r]}"; done | median)
+    f_p50=$(for ((r = 1; r <= ROUNDS; r++)); do awk '{print $2}' <<<"${res[$w,$r]}"; done | median)
+    f_p99=$(for ((r = 1; r <= ROUNDS; r++)); do awk '{print $3}' <<<"${res[$w,$r]}"; done | median)
+    ratio=$(for ((r = 1; r <= ROUNDS; r++)); do
+      awk -v s="${res[$w,$r]%% *}" -v p="${res[quiet,$r]%% *}" 'BEGIN { printf "%.4f\n", (p > 0 ? s / p : 0) }'
+    done | median)
+    case $w in
+      logins) what="a wrong-password login flood, random accounts and addresses (-c$FLOOD_CONNECTIONS)" ;;
+      targeted) what="a wrong-password login flood on alice's account from random addresses (-c$FLOOD_CONNECTIONS)" ;;
+      profile) what="one session flooding /api/profile (-c$FLOOD_CONNECTIONS)" ;;
+    esac
+    TABLE_ROWS+=("$(printf '| %s | flood: /api/profile (%s sessions) during %s vs undisturbed | %.0f | %.0f | %.2fx | %.2f / %.2f | %.2f / %.2f |' \
+      "$mode" "$AUTH_SESSIONS" "$what" "$f_rps" "$q_rps" "$ratio" "$f_p50" "$q_p50" "$f_p99" "$q_p99")")
+    note "=> $w: /api/profile during the load / undisturbed = $(printf '%.2f' "$ratio")x req/s"
+    FLOOD_ROWS+=("| $mode | $w | $(load_answers "$w" "$WRK_DIR/$tag-$w"-round*-load.txt) | $(probe_cell "$WRK_DIR/$tag-$w-known.txt") | $(probe_cell "$WRK_DIR/$tag-$w-new.txt") |")
+    note "$w: known device $(probe_cell "$WRK_DIR/$tag-$w-known.txt"); new device $(probe_cell "$WRK_DIR/$tag-$w-new.txt")"
+  done
+}
 
-  frps=$(for ((r = 1; r <= ROUNDS; r++)); do awk '/^Requests\/sec:/ {print $2}' "$WRK_DIR/$tag-flood-round$r-logins.txt"; done | median)
-  read -r c401 c429 c503 cother <<<"$(cat "$WRK_DIR/$tag"-flood-round*-logins.txt | awk '$1 == "status" {
-      if ($2 == 401) a += $3; else if ($2 == 429) b += $3; else if ($2 == 503) c += $3; else d += $3 }
-    END { print a + 0, b + 0, c + 0, d + 0 }')"
-  read -r n ok busy other p50 p99 max <<<"$(probe_stats "$pfile")"
-  FLOOD_ROWS+=("$(printf '| %s | %s | %.0f | %s | %s | %s | %s | %s | %s / %s / %s | %s | %s | %s | %s |' \
-    "$mode" "$FLOOD_CONNECTIONS" "$frps" "$c401" "$c429" "$c503" "$cother" "$n" "$ok" "$busy" "$other" "$p50" "$p99" "$max" "$quiet_p50")")
-  note "flood answers over the rounds: 401 $c401, 429 $c429, 503 $c503, other $cother; alice's logins during it: $n ($ok ok, $busy 503, $other other), p50 $p50 ms, p99 $p99 ms, max $max ms"
+# ---------------------------------------------------------------------------
+# login-cost
+# ---------------------------------------------------------------------------
+LOGIN_COST_ROWS=()
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+
+# cpu_ticks PID -> user + system CPU of the process, in clock ticks
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# hash_ticks PID -> the same for the hashing threads only (named password-hashing-N; the kernel keeps 15 characters)
+hash_ticks() {
+  local t s=0 comm
+  for t in /proc/"$1"/task/*; do
+    comm=$(cat "$t/comm" 2>/dev/null || true)
+    [[ $comm == password-hash* ]] && s=$((s + $(awk '{ print $14 + $15 }' "$t/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$s"
+}
+
+# logins_timed URL USER N FILE: N right-password logins, 4 at a time; one "status seconds" line each.
+logins_timed() {
+  seq "$3" | xargs -P 4 -I{} curl -s --retry 5 --retry-delay 1 -o /dev/null --max-time 60 -w '%{http_code} %{time_total}\n' -H 'Content-Type: application/json' \
+    -d "{\"tenant\":\"acme\",\"username\":\"$2\",\"password\":\"$DEMO_PASSWORD\"}" "$1/auth/login" >"$4" || true
+  [[ $(grep -c '^200 ' "$4") == "$3" ]] || { head -n 5 "$4" >&2; fail_with_log "$3 logins of $2 at $1 did not all answer 200" "$OUT/app.log"; }
+}
+
+# measure_login_cost MODE: two instances, argon2id (A, alice) and PBKDF2 (B, bob), the same logins in turn.
+measure_login_cost() {
+  local mode=$1 tag r w pid url user c0 c1 h0 h1 file
+  tag=$(lower "$mode-login-cost")
+  # CPU is what is measured, not latency: a login may wait long for a hashing worker on this shared machine.
+  SG_EXTRA_ENV=(PasswordHashing__MaxWait=00:01:00)
+  start_sg APP_PID "$APP_URL" "$REDIS_CONF" "$mode" "$OUT/app.log"
+  SG_EXTRA_ENV=(PasswordHashing__MaxWait=00:01:00 PasswordHashing__Algorithm=Pbkdf2)
+  start_sg APP_B_PID "$APP_B_URL" "$REDIS_CONF" "$mode" "$OUT/app-b.log"
+  SG_EXTRA_ENV=()
+  log "$mode / login-cost: ${ROUNDS} round(s) of $LOGIN_COUNT logins (4 at a time) on each instance: argon2id (alice, $APP_URL) and PBKDF2 (bob, $APP_B_URL)"
+  # Warm-up, long enough for tiered compilation to settle; each instance's first login also rehashes its user's
+  # password into its own algorithm.
+  logins_timed "$APP_URL" alice 60 "$WRK_DIR/$tag-warmup-argon2id.txt"
+  logins_timed "$APP_B_URL" bob 60 "$WRK_DIR/$tag-warmup-pbkdf2.txt"
+  sleep 3
+  c0=$(cpu_ticks "$APP_PID")
+  sleep 5
+  note "idle: the argon2id instance used $(awk -v t="$(($(cpu_ticks "$APP_PID") - c0))" -v k="$CLK_TCK" 'BEGIN { printf "%.0f", 1000 * t / k / 5 }') ms of CPU per second doing nothing (background services)"
+  declare -A cpu=() hash=()
+  local -a order
+  for ((r = 1; r <= ROUNDS; r++)); do
+    if ((r % 2)); then order=(argon2id pbkdf2); else order=(pbkdf2 argon2id); fi
+    for w in "${order[@]}"; do
+      if [[ $w == argon2id ]]; then pid=$APP_PID url=$APP_URL user=alice; else pid=$APP_B_PID url=$APP_B_URL user=bob; fi
+      file="$WRK_DIR/$tag-$w-round$r.txt"
+      c0=$(cpu_ticks "$pid")
+      h0=$(hash_ticks "$pid")
+      logins_timed "$url" "$user" "$LOGIN_COUNT" "$file"
+      c1=$(cpu_ticks "$pid")
+      h1=$(hash_ticks "$pid")
+      cpu[$w,$r]=$((c1 - c0))
+      hash[$w,$r]=$((h1 - h0))
+      note "round $r $(printf '%-9s' "$w") $LOGIN_COUNT logins: app CPU $(awk -v t="${cpu[$w,$r]}" -v k="$CLK_TCK" 'BEGIN { printf "%.2f", t / k }') s ($(awk -v t="${hash[$w,$r]}" -v k="$CLK_TCK" 'BEGIN { printf "%.2f", t / k }') s hashing), $(awk -v n="$LOGIN_COUNT" -v t="${cpu[$w,$r]}" -v k="$CLK_TCK" 'BEGIN { printf "%.1f", n / (t / k) }') logins per CPU-second, p50 $(probe_stats "$file" | awk '{print $5}') ms"
+    done
+  done
+  local a_rate p_rate ratio a_hash p_hash a_p50 p_p50
+  a_rate=$(for ((r = 1; r <= ROUNDS; r++)); do awk -v n="$LOGIN_COUNT" -v t="${cpu[argon2id,$r]}" -v k="$CLK_TCK" 'BEGIN { printf "%.3f\n", n / (t / k) }'; done | median)
+  p_rate=$(for ((r = 1; r <= ROUNDS; r++)); do awk -v n="$LOGIN_COUNT" -v t="${cpu[pbkdf2,$r]}" -v k="$CLK_TCK" 'BEGIN { printf "%.3f\n", n / (t / k) }'; done | median)
+  ratio=$(for ((r = 1; r <= ROUNDS; r++)); do awk -v a="${cpu[argon2id,$r]}" -v p="${cpu[pbkdf2,$r]}" 'BEGIN { printf "%.4f\n", p / a }'; done | median)
+  a_hash=$(for ((r = 1; r <= ROUNDS; r++)); do awk -v n="$LOGIN_COUNT" -v t="${hash[argon2id,$r]}" -v k="$CLK_TCK" 'BEGIN { printf "%.3f\n", 1000 * t / k / n }'; done | median)
+  p_hash=$(for ((r = 1; r <= ROUNDS; r++)); do awk -v n="$LOGIN_COUNT" -v t="${hash[pbkdf2,$r]}" -v k="$CLK_TCK" 'BEGIN { printf "%.3f\n", 1000 * t / k / n }'; done | median)
+  a_p50=$(cat "$WRK_DIR/$tag"-argon2id-round*.txt | probe_stats /dev/stdin | awk '{print $5}')
+  p_p50=$(cat "$WRK_DIR/$tag"-pbkdf2-round*.txt | probe_stats /dev/stdin | awk '{print $5}')
+  LOGIN_COST_ROWS+=("$(printf '| %s | %.1f | %.1f | %.2fx | %.1f / %.1f | %s / %s |' "$mode" "$a_rate" "$p_rate" "$ratio" "$a_hash" "$p_hash" "$a_p50" "$p_p50")")
+  note "=> login-cost: argon2id $(printf '%.1f' "$a_rate") vs PBKDF2 $(printf '%.1f' "$p_rate") logins per app CPU-second ($(printf '%.2f' "$ratio")x)"
+  stop_apps
 }
 
 # ---------------------------------------------------------------------------
@@ -985,9 +1174,11 @@ for mode in $MODES; do
       fi
       forged_idle "$mode" "$(awk -v s="$longest" 'BEGIN { printf "%d", s + 0.999 }')"
     fi
-    has_scenario flood && measure_flood "$mode" "$CRED_DIR/sg-$mode-flood.txt"
+    has_scenario flood && measure_flood "$mode"
     stop_apps
   fi
+
+  has_scenario login-cost && measure_login_cost "$mode"
 
   if has_scenario propagation; then
     start_prop_redis
@@ -1025,12 +1216,20 @@ cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || t
     printf '%s\n' "${TABLE_ROWS[@]}"
   fi
   if ((${#FLOOD_ROWS[@]})); then
-    printf '\n### Login flood\n\n'
-    printf 'During each flood round, wrk -t1 -c%s posts wrong-password logins (bench/flood.lua) for random usernames of one tenant, each from a random X-Forwarded-For address (trusted: ForwardedHeaders__Enabled=true, shipped login limits), from %ss before the measured /api/profile run until after it. Answers are summed over the %s flood rounds. Meanwhile alice logs in with the right password, one login at a time, 0.2 s apart; her latencies are nearest-rank percentiles over all those logins, whatever the answer. Undisturbed: the same logins for 3 s with no flood, before the rounds.\n\n' \
-      "$FLOOD_CONNECTIONS" "$FLOOD_LEAD" "$ROUNDS"
-    printf '| mode | flood connections | flood req/s | 401 | 429 | 503 | other | alice logins | 200 / 503 / other | p50 ms | p99 ms | max ms | undisturbed p50 ms |\n'
-    printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
+    printf '\n### Logins under load\n\n'
+    printf 'Each load runs from %ss before the round'"'"'s two measures until after them; the instance keeps the shipped login and request limits and trusts X-Forwarded-For. logins: wrk -t1 -c%s posts wrong-password logins (bench/flood.lua) for random usernames, each from a random address in 10.0.0.0/8; targeted: the same for alice'"'"'s account only; profile: one session (one address) sends GET /api/profile as fast as wrk -c%s can. First, for %s, alice logs in with the right password, one login at a time, %s s apart, twice over: from her known device (device_token, her usual address) and as a new device (no token, a fresh random address of 198.18.0.0/15 each time); then /api/profile runs from %s sessions of alice, each from its own X-Forwarded-For address (the table above). Logins: total (200 / 503 / other); percentiles are nearest-rank over all of them, whatever the answer, in ms. Load answers are summed over the %s rounds.\n\n' \
+      "$FLOOD_LEAD" "$FLOOD_CONNECTIONS" "$FLOOD_CONNECTIONS" "$DURATION" "$PROBE_INTERVAL" "$AUTH_SESSIONS" "$ROUNDS"
+    printf '| mode | load | load req/s | load answers | known device: logins | success | p50 | p99 | max | new device: logins | success | p50 | p99 | max |\n'
+    printf '|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
     printf '%s\n' "${FLOOD_ROWS[@]}"
+  fi
+  if ((${#LOGIN_COST_ROWS[@]})); then
+    printf '\n### Login cost\n\n'
+    printf 'Two instances side by side, one hashing with argon2id (shipped: m = 19 MiB, t = 2, p = 1) and one with PBKDF2-HMAC-SHA512 at 210,000 iterations (PasswordHashing__Algorithm=Pbkdf2, what SessionGate shipped before), the same right-password logins in turn (%s per instance and round, 4 at a time, after 60 of each to warm up, %s rounds, the order reversed every round). Logins per app CPU-second: logins / (user + system CPU of the app process over them, /proc/PID/stat); the whole login (request, limits in Redis, session in PostgreSQL and Redis), not only the hash. Hash CPU: the hashing threads'"'"' own CPU per login (/proc/PID/task/*/stat). Medians over the rounds; the ratio is the median of the per-round ratios.\n\n' \
+      "$LOGIN_COUNT" "$ROUNDS"
+    printf '| mode | argon2id logins per app CPU-s | PBKDF2 logins per app CPU-s | ratio | hash CPU ms per login, argon2id / PBKDF2 | login p50 ms, argon2id / PBKDF2 |\n'
+    printf '|---|---:|---:|---:|---:|---:|\n'
+    printf '%s\n' "${LOGIN_COST_ROWS[@]}"
   fi
   if ((${#FORGED_ROWS[@]})); then
     printf '\n### Forged credentials\n\n'

@@ -293,6 +293,7 @@ start_app() { # name port db redis-port mode [VAR=value ...]
     Session__IdleTimeout="$IDLE_TIMEOUT" \
     Session__AbsoluteTimeout="$ABSOLUTE_TIMEOUT" \
     LoginLimits__RequestsPerMinutePerIp=1000000 \
+    RateLimits__PerSessionPerSecond=0 RateLimits__StateChangesPerSessionPerSecond=0 RateLimits__PerAddressPerSecond=0 \
     PasswordHashing__MaxWait=00:00:30 \
     "$@" dotnet "$BUILD/app/App.dll" </dev/null >>"$LOGS/app-$name.log" 2>&1 &
   APP_PID[$name]=$!

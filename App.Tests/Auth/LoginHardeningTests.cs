@@ -1,7 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using SessionGate.Infrastructure;
-using SessionGate.Sessions;
+using SessionGate.Auth;
 using SessionGate.Tests.Infrastructure;
 
 namespace SessionGate.Tests.Auth;
@@ -65,13 +65,14 @@ public abstract class LoginHardeningTests<TMode>(AppFixture<TMode> fx) where TMo
     [Fact]
     public async Task Giving_back_an_attempt_after_its_window_ended_never_leaves_a_negative_count()
     {
-        var redis = fx.Factory.Services.GetRequiredService<RedisStore>();
-        var key = redis.AddressKey("192.0.2." + Random.Shared.Next(1, 250) + "/" + Guid.NewGuid().ToString("N"));
-        await redis.UncountAsync(key); // the window ended: nothing to give back
-        Assert.Null(await redis.ResetsInAsync(key));
-        Assert.Equal(1, await redis.CountAttemptAsync(key, TimeSpan.FromMinutes(1)));
-        await redis.UncountAsync(key);
-        await redis.UncountAsync(key);
-        Assert.Equal(1, await redis.CountAttemptAsync(key, TimeSpan.FromMinutes(1)));
+        var counters = fx.Factory.Services.GetRequiredService<LoginCounters>();
+        var key = counters.AddressKey("192.0.2." + Random.Shared.Next(1, 250) + "/" + Guid.NewGuid().ToString("N"));
+        var reservation = new LimitReservation([new LimitCount(LoginCounters.AddressScope, key, 1, TimeSpan.FromMinutes(1))], []);
+        await counters.ReleaseAsync(reservation, succeeded: false); // the window ended: nothing to give back
+        Assert.Null(await counters.ResetsInAsync(key));
+        Assert.Equal(1, await counters.CountAttemptAsync(key, TimeSpan.FromMinutes(1)));
+        await counters.ReleaseAsync(reservation, succeeded: false);
+        await counters.ReleaseAsync(reservation, succeeded: false);
+        Assert.Equal(1, await counters.CountAttemptAsync(key, TimeSpan.FromMinutes(1)));
     }
 }

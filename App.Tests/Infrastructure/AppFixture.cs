@@ -120,6 +120,10 @@ public class AppFixture<TMode> : IAsyncLifetime where TMode : IMode
             ["LoginLimits:MaxFailuresPerAccountAndAddress"] = "1000",
             ["LoginLimits:MaxFailuresPerIp"] = "100000",
             ["LoginLimits:RequestsPerMinutePerIp"] = "100000",
+            // The request rate limits are lifted like the login limits: tests send bursts from one address and session.
+            ["RateLimits:PerSessionPerSecond"] = "0",
+            ["RateLimits:StateChangesPerSessionPerSecond"] = "0",
+            ["RateLimits:PerAddressPerSecond"] = "0",
             ["Session:SlidingWriteInterval"] = "00:00:01",
         };
         Configure(settings);

@@ -23,7 +23,7 @@ public sealed record CreateUserRequest(string? Username, string? Password, strin
 
 /// <summary>The fields an admin may change; anything else in the body (tenant, roles, ids) is refused.</summary>
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
-public sealed record PatchUserRequest(string? Username, string? Password, string? CurrentPassword = null);
+public sealed record PatchUserRequest(string? Username, string? Password, string? CurrentPassword = null, string? DeviceToken = null);
 
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record SetRolesRequest(string[]? Roles);
@@ -60,7 +60,7 @@ internal static class UsersApi
         managed.MapPatch("", Patch).RequireAuthorization(Permissions.UsersWrite).WithName("PatchUser")
             .WithSummary("Change username or password (a new password ends the user's sessions; your own needs current_password).")
             .ProducesProblems(400, Problems.Validation, Problems.WeakPassword).ProducesProblems(403, Problems.InvalidCredentials)
-            .ProducesProblems(409, Problems.Conflict);
+            .ProducesProblems(409, Problems.Conflict).ProducesProblems(429, Problems.TooManyAttempts);
         managed.MapDelete("", Delete).RequireAuthorization(Permissions.UsersWrite).RequireStepUp().WithName("DeleteUser").WithSummary("Delete a user; its sessions end.");
         managed.MapPut("/roles", SetRoles).RequireAuthorization(Permissions.UsersWrite).RequireStepUp().WithName("SetUserRoles")
             .WithSummary("Replace the user's roles; they apply on the user's next request.").ProducesProblems(400, Problems.Validation);
@@ -107,7 +107,7 @@ internal static class UsersApi
         if (!admin.MayGrant(roles.SelectMany(r => r.Permissions))) return AdminApi.Forbidden();
 
         var user = new User { TenantId = admin.TenantId, Username = username, NormalizedUsername = username.ToLowerInvariant(), PasswordHash = "", CreatedAt = time.GetUtcNow() };
-        user.PasswordHash = await passwords.HashAsync(user, body.Password, ct);
+        user.PasswordHash = await passwords.HashAsync(user, body.Password, HashingLane.SignedIn(admin.CallerId), ct);
         user.Roles.AddRange(roles.Select(r => new UserRole { RoleId = r.Id }));
         db.Users.Add(user);
         audit.Add(AuditTypes.UserCreated, admin.CallerId, user.Id, admin.TenantId, ClientAddress.Of(http), new { username, roles = roles.Select(r => r.Name) });
@@ -117,30 +117,30 @@ internal static class UsersApi
     }
 
     private static async Task<Ok<UserDetail>> Get(
-        [AsParameters] AdminScope scope, AppDbContext db, RedisStore redis, TimeProvider time,
+        [AsParameters] AdminScope scope, AppDbContext db, LoginCounters counters, TimeProvider time,
         Microsoft.Extensions.Options.IOptions<LoginLimitOptions> limits, Mfa.Factors factors, CancellationToken ct)
     {
         var target = scope.Admin.Target;
         var view = await ViewAsync(db, target.Id, ct);
-        var (failures, addresses, until) = await redis.GetLoginLockAsync(LoginService.Account(target.TenantSlug, target.NormalizedUsername), time.GetUtcNow());
+        var (failures, addresses, until) = await counters.GetLockAsync(LoginService.Account(target.TenantSlug, target.NormalizedUsername), time.GetUtcNow());
         return TypedResults.Ok(new UserDetail(view.Id, view.Username, view.Roles, view.BannedUntil, view.CreatedAt,
             new LoginLockView(failures, failures >= limits.Value.MaxFailuresPerAccount, addresses, until),
             await MfaAdminApi.ViewAsync(factors, target.Id, ct)));
     }
 
     private static async Task<NoContent> Unlock(
-        [AsParameters] AdminScope scope, HttpContext http, RedisStore redis, AuditLog audit,
+        [AsParameters] AdminScope scope, HttpContext http, LoginCounters counters, AuditLog audit,
         Microsoft.Extensions.Options.IOptions<LoginLimitOptions> limits, CancellationToken ct)
     {
         var (admin, target) = (scope.Admin, scope.Admin.Target);
-        await redis.UnlockLoginAsync(LoginService.Account(target.TenantSlug, target.NormalizedUsername), limits.Value.Window);
+        await counters.UnlockAsync(LoginService.Account(target.TenantSlug, target.NormalizedUsername), limits.Value.Window);
         await audit.WriteAsync(AuditTypes.UserUnlocked, admin.CallerId, target.Id, admin.TenantId, ClientAddress.Of(http), null, ct);
         return TypedResults.NoContent();
     }
 
     private static async Task<Results<Ok<UserView>, ProblemHttpResult>> Patch(
         PatchUserRequest? body, [AsParameters] AdminScope scope, HttpContext http, AppDbContext db, PasswordPolicy passwords,
-        SessionService sessions, AuditLog audit, CancellationToken ct)
+        CurrentPassword currentPassword, SessionService sessions, AuditLog audit, CancellationToken ct)
     {
         if (body is null) return Problems.ValidationFailed("A JSON body is required.");
         var (admin, id) = (scope.Admin, scope.Admin.Target.Id);
@@ -162,10 +162,16 @@ internal static class UsersApi
             if (id == admin.CallerId)
             {
                 if (string.IsNullOrEmpty(body.CurrentPassword)) return Problems.ValidationFailed("current_password is required to change your own password.", "current_password");
-                if (await passwords.VerifyAsync(user, user.PasswordHash, body.CurrentPassword, ct) == Microsoft.AspNetCore.Identity.PasswordVerificationResult.Failed)
-                    return Problems.Result(403, Problems.InvalidCredentials);
+                // Counted like POST /auth/password's, in the same counters: a stolen admin session is no password oracle.
+                var check = await currentPassword.CheckAsync(http, user, LoginService.Account(admin.Target.TenantSlug, admin.Target.NormalizedUsername), body.CurrentPassword, body.DeviceToken, ct);
+                if (check.RetryAfter is { } retry)
+                {
+                    http.Response.Headers.RetryAfter = ((int)Math.Ceiling(Math.Max(1, retry.TotalSeconds))).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    return Problems.Result(StatusCodes.Status429TooManyRequests, Problems.TooManyAttempts);
+                }
+                if (!check.Right) return Problems.Result(403, Problems.InvalidCredentials);
             }
-            user.PasswordHash = await passwords.HashAsync(user, body.Password, ct);
+            user.PasswordHash = await passwords.HashAsync(user, body.Password, HashingLane.SignedIn(admin.CallerId), ct);
             changed.Add("password");
         }
         audit.Add(AuditTypes.UserUpdated, admin.CallerId, id, admin.TenantId, ClientAddress.Of(http), new { fields = changed });

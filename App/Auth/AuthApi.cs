@@ -1,8 +1,6 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
 using SessionGate.Audit;
 using SessionGate.Data;
 using SessionGate.Infrastructure;
@@ -53,14 +51,15 @@ public static class AuthApi
     }
 
     private static async Task<Results<Ok<LoginResponse>, ProblemHttpResult>> Login(
-        LoginRequest? body, HttpContext http, LoginService login, IAuthMode mode, TimeProvider time, SessionGateMetrics metrics, CancellationToken ct)
+        LoginRequest? body, HttpContext http, LoginService login, DeviceTokens devices, IAuthMode mode, TimeProvider time, SessionGateMetrics metrics,
+        CancellationToken ct)
     {
         if (body is null) return Problems.ValidationFailed("A JSON body is required.");
         using var activity = SessionGateTracing.Source.StartActivity("login");
         LoginOutcome outcome;
         try
         {
-            outcome = await login.LoginAsync(body, ClientAddress.Of(http), ClientAddress.LimitKey(http), UserAgent(http), ct);
+            outcome = await login.LoginAsync(body, ClientNetwork.Of(http), DeviceTokens.Presented(http, body.DeviceToken), UserAgent(http), ct);
         }
         catch (Exception e) when (e is PasswordHashingBusyException || DependencyHealth.IsPostgresFailure(e) || DependencyHealth.IsRedisFailure(e))
         {
@@ -85,7 +84,8 @@ public static class AuthApi
             case LoginResult.Success:
                 var credential = outcome.Credential!;
                 if (mode.AcceptsCookie) http.AppendSessionCookie(credential.Credential, credential.SessionExpiresAt);
-                return TypedResults.Ok(LoginResponse.From(credential, time.GetUtcNow()));
+                devices.AppendCookie(http, outcome.DeviceToken!);
+                return TypedResults.Ok(LoginResponse.From(credential, time.GetUtcNow(), outcome.DeviceToken));
             case LoginResult.Invalid:
                 return Problems.ValidationFailed(outcome.Detail ?? "The request is not valid.");
             case LoginResult.TooManyAttempts:
@@ -195,8 +195,8 @@ public static class AuthApi
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> ChangePassword(
-        ChangePasswordRequest? body, ClaimsPrincipal user, HttpContext http, AppDbContext db, PasswordPolicy passwords,
-        SessionService sessions, AuditLog audit, RedisStore redis, IOptions<LoginLimitOptions> limits, CancellationToken ct)
+        ChangePasswordRequest? body, ClaimsPrincipal user, HttpContext http, AppDbContext db, PasswordPolicy passwords, CurrentPassword currentPassword,
+        SessionService sessions, AuditLog audit, CancellationToken ct)
     {
         if (body is null || string.IsNullOrEmpty(body.CurrentPassword) || string.IsNullOrEmpty(body.NewPassword))
             return Problems.ValidationFailed("current_password and new_password are required.");
@@ -208,48 +208,33 @@ public static class AuthApi
         if (PasswordPolicy.Weakness(body.NewPassword, entity.Username) is { } weakness)
             return Problems.Result(400, Problems.WeakPassword, weakness);
 
-        // A stolen session must not become a password oracle: wrong current passwords are counted per user.
-        var limit = limits.Value;
-        var guesses = redis.PasswordGuessKey(userId);
-        if (await redis.CountAttemptAsync(guesses, limit.Window) > limit.MaxPasswordChangeFailures)
+        // A stolen session must not become a password oracle, nor let its thief block the owner's device.
+        var check = await currentPassword.CheckAsync(http, entity, LoginService.Account(user.FindFirstValue(SessionClaims.Tenant)!, entity.NormalizedUsername), body.CurrentPassword, body.DeviceToken, ct);
+        if (check.RetryAfter is { } retry)
         {
-            await redis.UncountAsync(guesses);
-            http.Response.Headers.RetryAfter = RetryAfter(await redis.ResetsInAsync(guesses) ?? limit.Window);
+            http.Response.Headers.RetryAfter = RetryAfter(retry);
             return Problems.Result(StatusCodes.Status429TooManyRequests, Problems.TooManyAttempts);
         }
-        var wrong = false;
-        var right = false;
-        try
+        if (!check.Right)
         {
-            if (await passwords.VerifyAsync(entity, entity.PasswordHash, body.CurrentPassword, ct) == PasswordVerificationResult.Failed)
-            {
-                wrong = true;
-                audit.Add(AuditTypes.PasswordChangeFailed, userId, userId, entity.TenantId, ClientAddress.Of(http));
-                await db.SaveChangesAsync(ct);
-                return Problems.Result(403, Problems.InvalidCredentials);
-            }
-            right = true;
-            var verifiedHash = entity.PasswordHash;
-            var newHash = await passwords.HashAsync(entity, body.NewPassword, ct);
-            var current = user.SessionIdOf();
-            var changed = await sessions.ChangeAsync(async change =>
-            {
-                // Under the row lock: a concurrent change of the password wins, and this one is refused.
-                var locked = await change.LockUserAsync(userId, ct);
-                if (locked is null || locked.PasswordHash != verifiedHash) return change.Cancel(false);
-                await db.Users.Where(u => u.Id == userId).ExecuteUpdateAsync(u => u.SetProperty(x => x.PasswordHash, newHash), ct);
-                audit.Add(AuditTypes.PasswordChanged, userId, userId, entity.TenantId, ClientAddress.Of(http));
-                await change.RevokeAsync(s => s.UserId == userId && s.Id != current, RevokeReasons.PasswordChanged, ct);
-                return true;
-            }, ct);
-            return changed ? TypedResults.NoContent() : Problems.Result(403, Problems.InvalidCredentials);
+            audit.Add(AuditTypes.PasswordChangeFailed, userId, userId, entity.TenantId, ClientAddress.Of(http));
+            await db.SaveChangesAsync(ct);
+            return Problems.Result(403, Problems.InvalidCredentials);
         }
-        finally
+        var verifiedHash = entity.PasswordHash;
+        var newHash = await passwords.HashAsync(entity, body.NewPassword, HashingLane.SignedIn(userId), ct);
+        var current = user.SessionIdOf();
+        var changed = await sessions.ChangeAsync(async change =>
         {
-            // The right password clears the count; an outage or a saturated hasher gives its reservation back.
-            if (right) await redis.ResetAsync(guesses);
-            else if (!wrong) await redis.UncountAsync(guesses);
-        }
+            // Under the row lock: a concurrent change of the password wins, and this one is refused.
+            var locked = await change.LockUserAsync(userId, ct);
+            if (locked is null || locked.PasswordHash != verifiedHash) return change.Cancel(false);
+            await db.Users.Where(u => u.Id == userId).ExecuteUpdateAsync(u => u.SetProperty(x => x.PasswordHash, newHash), ct);
+            audit.Add(AuditTypes.PasswordChanged, userId, userId, entity.TenantId, ClientAddress.Of(http));
+            await change.RevokeAsync(s => s.UserId == userId && s.Id != current, RevokeReasons.PasswordChanged, ct);
+            return true;
+        }, ct);
+        return changed ? TypedResults.NoContent() : Problems.Result(403, Problems.InvalidCredentials);
     }
 
     private static string RetryAfter(TimeSpan wait) => ((int)Math.Ceiling(Math.Max(1, wait.TotalSeconds))).ToString(System.Globalization.CultureInfo.InvariantCulture);

@@ -9,11 +9,17 @@ public sealed record LoginRequest(
     [property: DefaultValue("acme")] string? Tenant,
     [property: DefaultValue("alice")] string? Username,
     string? Password,
-    [property: DefaultValue("web")] string? DeviceType);
+    [property: DefaultValue("web")] string? DeviceType,
+    [property: Description("The device token this device got at its last login to this account (browsers send the __Host-device cookie instead). Its logins are then counted on their own: failures elsewhere never refuse it.")]
+    string? DeviceToken = null);
 
 public sealed record RefreshRequest(string? RefreshToken);
 
-public sealed record ChangePasswordRequest(string? CurrentPassword, string? NewPassword);
+public sealed record ChangePasswordRequest(
+    string? CurrentPassword,
+    string? NewPassword,
+    [property: Description("This device's device token (or the __Host-device cookie): wrong current passwords are then counted for this device only.")]
+    string? DeviceToken = null);
 
 /// <summary>
 /// The caller's session: its public id, device and times, and its assurance: <c>acr</c> (<c>aal1</c>, or <c>aal2</c> after
@@ -53,8 +59,11 @@ public sealed class LoginResponse
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? RefreshToken { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public int? RefreshExpiresIn { get; init; }
 
-    public static LoginResponse From(IssuedCredential c, DateTimeOffset now) => c.RefreshToken is null
-        ? new LoginResponse { TokenType = "Session", SessionId = c.Credential, ExpiresAt = c.SessionExpiresAt, IdleExpiresAt = c.IdleExpiresAt }
+    /// <summary>Login only: this device's token for this account (also set as the <c>__Host-device</c> cookie); send it back as <c>device_token</c> at the next login.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? DeviceToken { get; init; }
+
+    public static LoginResponse From(IssuedCredential c, DateTimeOffset now, string? deviceToken = null) => c.RefreshToken is null
+        ? new LoginResponse { TokenType = "Session", SessionId = c.Credential, ExpiresAt = c.SessionExpiresAt, IdleExpiresAt = c.IdleExpiresAt, DeviceToken = deviceToken }
         : new LoginResponse
         {
             TokenType = "Bearer",
@@ -62,6 +71,7 @@ public sealed class LoginResponse
             ExpiresIn = Seconds(c.CredentialExpiresAt - now),
             RefreshToken = c.RefreshToken,
             RefreshExpiresIn = Seconds(c.RefreshExpiresAt!.Value - now),
+            DeviceToken = deviceToken,
         };
 
     private static int Seconds(TimeSpan t) => (int)Math.Round(t.TotalSeconds);

@@ -11,17 +11,30 @@ public static class AuthRegistration
     public static IServiceCollection AddLogin(this IServiceCollection services)
     {
         services.AddOptions<LoginLimitOptions>().BindConfiguration("LoginLimits")
-            .Validate(o => o.MaxFailuresPerAccount > 0 && o.MaxFailuresPerIp > 0 && o.Window > TimeSpan.Zero && o.RequestsPerMinutePerIp > 0,
+            .Validate(o => o.MaxFailuresPerAccountAndAddress > 0 && o.MaxFailuresPerAccount > 0 && o.MaxFailuresPerIp > 0
+                    && o.MaxFailuresPerIpv6Slash56 > 0 && o.MaxFailuresPerIpv6Slash48 > 0 && o.MaxFailuresPerDevice > 0
+                    && o.UnderAttackFailuresPerMinute > 0 && o.MaxPasswordChangeFailures > 0 && o.MaxPasswordChangeFailuresPerAccount > 0
+                    && o.Window > TimeSpan.Zero && o.DeviceTokenLifetime > TimeSpan.Zero && o.RequestsPerMinutePerIp > 0,
                 "LoginLimits values must be positive.")
+            .Validate(o => o.NewDeviceDelay >= TimeSpan.Zero && o.NewDeviceMaxDelay >= o.NewDeviceDelay && o.NewDeviceMaxDelay <= TimeSpan.FromSeconds(30),
+                "LoginLimits:NewDeviceDelay must be 0 or more and NewDeviceMaxDelay between it and 30 seconds (the owner on a new device waits that long at most).")
             .ValidateOnStart();
-        services.Configure<PasswordHasherOptions>(o => o.IterationCount = PasswordPolicy.Iterations);
-        services.AddSingleton<IPasswordHasher<User>, PasswordHasher<User>>();
-        services.AddSingleton<PasswordPolicy>();
         services.AddOptions<PasswordHashingOptions>().BindConfiguration("PasswordHashing")
-            .Validate(o => o.MaxConcurrency >= 0 && o.MaxQueue > 0 && o.MaxWait > TimeSpan.Zero && o.Niceness is >= 0 and <= 19,
-                "PasswordHashing:MaxConcurrency must be 0 (one per core) or more, MaxQueue and MaxWait positive, Niceness 0 to 19.")
+            .Validate(o => o.MaxConcurrency >= 0 && o.ReservedForKnownDevices >= 0 && o.MaxQueue > 0 && o.MaxWait > TimeSpan.Zero && o.Niceness is >= 0 and <= 19
+                    && o.UnderAttackNewDeviceShare is >= 1 and <= 100,
+                "PasswordHashing:MaxConcurrency must be 0 (one per core) or more, ReservedForKnownDevices 0 or more, MaxQueue and MaxWait positive, Niceness 0 to 19, UnderAttackNewDeviceShare 1 to 100.")
+            .Validate(o => o.Algorithm != PasswordAlgorithm.Argon2id || (o.MeetsOwaspArgon2Minimum() && o.Argon2MemoryKiB <= 4 * 1024 * 1024),
+                "PasswordHashing:Argon2MemoryKiB and Argon2Iterations must meet OWASP's argon2id minimum (19456 KiB with 2 iterations, or 47104/1, 12288/3, 9216/4, 7168/5) and the memory at most 4 GiB.")
+            .Validate(o => o.Algorithm != PasswordAlgorithm.Pbkdf2 || o.Pbkdf2Iterations >= PasswordPolicy.Iterations,
+                "PasswordHashing:Pbkdf2Iterations must be at least 210000 (OWASP, PBKDF2-HMAC-SHA512).")
             .ValidateOnStart();
+        services.AddSingleton<IPasswordHasher<User>, Argon2PasswordHasher>();
+        services.AddSingleton<PasswordPolicy>();
         services.AddSingleton<PasswordHashing>();
+        services.AddSingleton<LoginCounters>();
+        services.AddSingleton<LoginThrottle>();
+        services.AddSingleton<DeviceTokens>();
+        services.AddSingleton<CurrentPassword>();
         services.AddScoped<LoginService>();
         return services;
     }

@@ -1,6 +1,5 @@
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
 using SessionGate.Audit;
 using SessionGate.Data;
 using SessionGate.Infrastructure;
@@ -9,27 +8,23 @@ using SessionGate.Sessions;
 namespace SessionGate.Auth;
 
 /// <summary>
-/// Checks a login: failure limits (shared by all instances through Redis), the password (the same work and answer
-/// for unknown tenants, unknown users and wrong passwords), the ban, then opens the session.
-/// <para>
-/// The limits cannot be turned against the owner: wrong passwords lock an account only for the address they came
-/// from (<see cref="LoginLimitOptions.MaxFailuresPerAccountAndAddress"/>); account-wide there is a much higher
-/// ceiling against guessing from many addresses, and each address has its own cap across accounts. A login that
-/// fails because a dependency is down, or because hashing is saturated, counts against no one.
-/// </para>
+/// Checks a login: failure limits (<see cref="LoginThrottle"/>: a known device is counted on its own, a new device per
+/// account and address, per address and network, and slowed down account-wide), the password (the same work and
+/// answer for unknown tenants, unknown users and wrong passwords), the ban, then opens the session and renews the
+/// device token. A login that fails because a dependency is down, or because hashing is saturated, counts against no one.
 /// </summary>
 public sealed partial class LoginService(
     AppDbContext db,
     PasswordPolicy passwords,
     SessionService sessions,
-    RedisStore redis,
+    LoginThrottle throttle,
+    DeviceTokens devices,
     AuditLog audit,
     TimeProvider time,
-    IOptions<LoginLimitOptions> limits,
     ILoginSecondFactor secondFactor,
     ILogger<LoginService> logger)
 {
-    public async Task<LoginOutcome> LoginAsync(LoginRequest request, string? ip, string limitAddress, string? userAgent, CancellationToken ct)
+    public async Task<LoginOutcome> LoginAsync(LoginRequest request, ClientNetwork network, string? presentedDevice, string? userAgent, CancellationToken ct)
     {
         var device = (request.DeviceType ?? "web").Trim().ToLowerInvariant();
         var invalid = Validate(request, device);
@@ -37,26 +32,30 @@ public sealed partial class LoginService(
 
         var tenantSlug = request.Tenant!.Trim().ToLowerInvariant();
         var normalized = request.Username!.Trim().ToLowerInvariant();
-        var limit = limits.Value;
-        var now = time.GetUtcNow();
+        var account = Account(tenantSlug, normalized);
+        var ip = network.Address;
+        // A token of another account, forged or expired, is no token: the login is a new device's.
+        var knownDevice = devices.Validate(presentedDevice, account);
 
-        // Reserve the attempt before the (slow) password check, atomically: parallel guesses cannot all slip
-        // under a limit. Only a wrong password keeps its reservation.
-        var reservation = await redis.ReserveLoginAsync(Account(tenantSlug, normalized), limitAddress, limit.Window, limit.MaxFailuresPerAccountAndAddress, now);
-        if (await RefuseIfLimitedAsync(reservation, tenantSlug, normalized, ip, ct) is { } limited) return limited;
+        var decision = await throttle.BeginLoginAsync(account, network, knownDevice);
+        if (decision.Refused is { } scope) return await RefusedAsync(decision, scope, tenantSlug, normalized, ip, ct);
+        var lane = knownDevice is { } known ? HashingLane.KnownDevice(known) : HashingLane.NewDevice(network);
 
         var guessed = false;
         var rightPassword = false;
         var secondStepPending = false;
         try
         {
+            // An account under attack slows new devices down; the owner on one still gets in, later.
+            if (decision.Delay > TimeSpan.Zero) await Task.Delay(decision.Delay, time, ct);
             var tenant = await db.Tenants.AsNoTracking().FirstOrDefaultAsync(t => t.Slug == tenantSlug, ct);
             var user = tenant is null ? null
                 : await db.Users.AsNoTracking().FirstOrDefaultAsync(u => u.TenantId == tenant.Id && u.NormalizedUsername == normalized, ct);
-            var verified = await passwords.VerifyAsync(user, user?.PasswordHash ?? "", request.Password!, ct);
+            var verified = await passwords.VerifyAsync(user, user?.PasswordHash ?? "", request.Password!, lane, ct);
             if (verified == PasswordVerificationResult.Failed || user is null || tenant is null)
             {
                 guessed = true;
+                await throttle.FailedLoginAsync(knownDevice is not null);
                 return await FailedAsync(user?.Id, tenant?.Id, tenantSlug, device, ip, ct);
             }
 
@@ -66,14 +65,18 @@ public sealed partial class LoginService(
             {
                 // Only over the hash just verified: a password reset that landed meanwhile must not be undone (the
                 // login then fails below, because the hash it verified is no longer the user's).
-                var newHash = await passwords.HashAsync(user, request.Password!, ct);
+                var newHash = await passwords.HashAsync(user, request.Password!, lane, ct);
                 var userId = user.Id;
                 if (await db.Users.Where(u => u.Id == userId && u.PasswordHash == hash)
                         .ExecuteUpdateAsync(u => u.SetProperty(x => x.PasswordHash, newHash), ct) == 1)
                     hash = newHash;
+                else if (await db.Users.Where(u => u.Id == userId).Select(u => u.PasswordHash).FirstOrDefaultAsync(ct) is { } current
+                         && await passwords.VerifyAsync(user, current, request.Password!, lane, ct) != PasswordVerificationResult.Failed)
+                    hash = current; // a concurrent login of the same user rehashed it first: this password is still the one
+
             }
 
-            if (user.BannedUntil > now) return await BannedAsync(user, tenant, ip, ct);
+            if (user.BannedUntil > time.GetUtcNow()) return await BannedAsync(user, tenant, ip, ct);
             // The second factor (Mfa feature): a challenge instead of a session, or the assurance the session gets.
             var second = await secondFactor.CheckAsync(user, tenant, hash, device, ct);
             if (second.Challenge is { } challenge)
@@ -94,62 +97,32 @@ public sealed partial class LoginService(
                     await audit.WriteAsync(AuditTypes.LoginRejected, null, user.Id, tenant.Id, ip, new { reason = "session-limit-reached" }, ct);
                     return new LoginOutcome(LoginResult.SessionLimitReached);
             }
-            return new LoginOutcome(LoginResult.Success, created.Credential);
+            // The same device keeps its id (its token is renewed); a new one gets its first token.
+            return new LoginOutcome(LoginResult.Success, created.Credential, DeviceToken: devices.Issue(account, knownDevice ?? Guid.NewGuid()));
         }
         finally
         {
             // A right password, an outage, a saturated hasher or a cancelled request is no failed guess; a right
-            // password also clears this address's failures on the account, unless a second factor is still to come
-            // (wrong codes count here too: a known password must not reset the count of guessed codes).
-            if (!guessed) await ReleaseQuietlyAsync(reservation, rightPassword && !secondStepPending);
+            // password also clears this address's (or this device's) failures on the account, unless a second factor
+            // is still to come (wrong codes count here too: a known password must not reset the count of guessed codes).
+            if (!guessed) await throttle.ReleaseAsync(decision, rightPassword && !secondStepPending);
         }
     }
 
     /// <summary>The limit key of an account (tenant and normalised username; it need not exist).</summary>
     public static string Account(string tenantSlug, string normalizedUsername) => $"{tenantSlug}\n{normalizedUsername}";
 
-    private async Task<LoginOutcome?> RefuseIfLimitedAsync(LoginReservation r, string tenantSlug, string username, string? ip, CancellationToken ct)
+    private async Task<LoginOutcome> RefusedAsync(LimitDecision decision, string scope, string tenantSlug, string username, string? ip, CancellationToken ct)
     {
-        var limit = limits.Value;
-        var scope = r.PairFailures > limit.MaxFailuresPerAccountAndAddress ? "account-address"
-            : r.AccountFailures > limit.MaxFailuresPerAccount ? "account"
-            : r.AddressFailures > limit.MaxFailuresPerIp ? "address"
-            : null;
-        if (scope is null) return null;
-        await redis.ReleaseLoginAsync(r, succeeded: false);
         // The first refused attempt of a lockout is its start: audit it (and log it) once.
-        var started = scope switch
-        {
-            "account-address" => r.PairFailures == limit.MaxFailuresPerAccountAndAddress + 1,
-            "account" => r.AccountFailures == limit.MaxFailuresPerAccount + 1,
-            _ => r.AddressFailures == limit.MaxFailuresPerIp + 1,
-        };
-        if (started)
+        if (decision.LockStarted)
         {
             LogLockout(logger, scope, LogText.Safe(tenantSlug));
             var target = await db.Users.AsNoTracking().Where(u => u.NormalizedUsername == username && u.Tenant!.Slug == tenantSlug)
                 .Select(u => new { u.Id, u.TenantId }).FirstOrDefaultAsync(ct);
             await audit.WriteAsync(AuditTypes.LoginLocked, null, target?.Id, target?.TenantId, ip, new { scope }, ct);
         }
-        var retry = scope switch
-        {
-            "account-address" => r.PairResetsIn,
-            "account" => r.AccountResetsIn,
-            _ => await redis.ResetsInAsync(r.AddressKey) ?? limit.Window,
-        };
-        return new LoginOutcome(LoginResult.TooManyAttempts, RetryAfter: retry > TimeSpan.Zero ? retry : limit.Window);
-    }
-
-    private async Task ReleaseQuietlyAsync(LoginReservation reservation, bool succeeded)
-    {
-        try
-        {
-            await redis.ReleaseLoginAsync(reservation, succeeded);
-        }
-        catch (Exception e) when (DependencyHealth.IsRedisFailure(e))
-        {
-            // Redis is down: the reservation expires with its window.
-        }
+        return new LoginOutcome(LoginResult.TooManyAttempts, RetryAfter: decision.RetryAfter);
     }
 
     private async Task<LoginOutcome> FailedAsync(Guid? userId, Guid? tenantId, string tenantSlug, string device, string? ip, CancellationToken ct)

@@ -1,49 +1,132 @@
+using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
-using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 
 namespace SessionGate.Auth;
 
+/// <summary>Where a hash waits: known devices and signed-in callers first (fair by device or user), others fair by network.</summary>
+public readonly record struct HashingLane(bool Priority, string[] Path)
+{
+    public static HashingLane KnownDevice(Guid device) => new(true, ["d:" + device.ToString("N")]);
+
+    public static HashingLane SignedIn(Guid user) => new(true, ["u:" + user.ToString("N")]);
+
+    public static HashingLane NewDevice(ClientNetwork network) => new(false, network.FairPath);
+}
+
 /// <summary>
-/// Runs PBKDF2 (tens of milliseconds of CPU each) on dedicated background threads at the lowest scheduling priority,
-/// never on the request thread pool, and at most <see cref="PasswordHashingOptions.MaxConcurrency"/> at a time. A
-/// flood of logins then queues here and slows only logins: authenticated requests keep the CPU they need.
+/// Runs password hashes (tens of milliseconds of CPU each) on dedicated threads, never on the request thread pool, at
+/// most <see cref="PasswordHashingOptions.MaxConcurrency"/> at a time, with a CPU weight below requests' (a niceness,
+/// never idle priority, so neither a login flood nor a request flood can take all of the CPU from the other).
+/// <para>
+/// Waiting hashes are served fairly: known devices and signed-in callers first, then new devices round robin across
+/// networks (<see cref="ClientNetwork.FairPath"/>), so one network's backlog cannot push another's login past its
+/// deadline. <see cref="PasswordHashingOptions.ReservedForKnownDevices"/> workers run at the requests' weight and,
+/// while the service is under a guessing attack (<see cref="ReserveForKnownDevices"/>), serve only known devices and
+/// signed-in callers; the others run at <see cref="PasswordHashingOptions.Niceness"/>, so a flood of new devices
+/// hashes at a lower weight and on fewer cores than requests. A hash that waits longer
+/// than <see cref="PasswordHashingOptions.MaxWait"/>, or is pushed out of a full queue, ends in
+/// <see cref="PasswordHashingBusyException"/> (503, counted against no one).
+/// </para>
 /// </summary>
 public sealed partial class PasswordHashing : IDisposable
 {
-    private sealed record Work(Func<object> Run, TaskCompletionSource<object> Done, CancellationToken Abandoned);
+    private const int Waiting = 0, Taken = 1, Gone = 2;
 
-    private readonly Channel<Work> _queue;
+    private sealed class Work(Func<object> run, HashingLane lane)
+    {
+        public readonly Func<object> Run = run;
+        public readonly HashingLane Lane = lane;
+        public readonly TaskCompletionSource<object> Done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public int State = Waiting;
+
+        /// <summary>Moves a waiting item to <paramref name="to"/>; false when a worker or the caller got it first.</summary>
+        public bool Leave(int to) => Interlocked.CompareExchange(ref State, to, Waiting) == Waiting;
+    }
+
+    private sealed class Worker(bool reserved)
+    {
+        public readonly bool Reserved = reserved;
+        public readonly SemaphoreSlim Ready = new(0);
+        public Work? Next;
+        public bool Idle = true; // the dispatcher's view
+        public double LastNewDeviceMs; // how long its last new device's hash took (read by the dispatcher)
+    }
+
+    // Under attack, new devices' hashing may take this many ms of hashing at once, then only its share of the time.
+    private const double BudgetBurstMs = 100;
+
+    // Requests hand work over without taking any lock a low-priority worker could hold (a worker preempted inside a
+    // lock would stall request threads: priority inversion). One dispatcher thread, at the requests' priority, owns
+    // the fair queues and gives each idle worker its next item.
+    private readonly ConcurrentQueue<Work> _incoming = new();
+    private readonly ConcurrentQueue<Worker> _finished = new();
+    private readonly AutoResetEvent _wake = new(false);
+    private readonly FairQueue<Work> _priority = new();
+    private readonly FairQueue<Work> _newDevices = new();
     private readonly PasswordHashingOptions _options;
+    private readonly TimeProvider _time;
     private readonly ILogger<PasswordHashing> _logger;
-    private readonly Thread[] _workers;
+    private readonly Worker[] _workers;
+    private readonly int _reserved;
+    private long _reservedUntil;
+    private double _budgetMs = BudgetBurstMs;
+    private long _budgetAt;
+    private int _queued;
+    private volatile bool _stopping;
     private int _busyLogged;
 
-    public PasswordHashing(IOptions<PasswordHashingOptions> options, ILogger<PasswordHashing> logger)
+    public PasswordHashing(IOptions<PasswordHashingOptions> options, TimeProvider time, ILogger<PasswordHashing> logger)
     {
         _options = options.Value;
+        _time = time;
         _logger = logger;
-        _queue = Channel.CreateBounded<Work>(new BoundedChannelOptions(Math.Max(1, _options.MaxQueue)) { FullMode = BoundedChannelFullMode.Wait });
         var workers = _options.MaxConcurrency > 0 ? _options.MaxConcurrency : Environment.ProcessorCount;
-        _workers = Enumerable.Range(0, workers).Select(i => new Thread(() => RunWorker(_options.IdleScheduling, _options.Niceness)) { IsBackground = true, Name = $"password-hashing-{i}" }).ToArray();
-        foreach (var worker in _workers) worker.Start();
+        _reserved = Math.Clamp(_options.ReservedForKnownDevices, 0, workers - 1);
+        // The first workers are the reserved ones: they run at the requests' own weight (nice 0), since what they
+        // serve under attack is known devices and signed-in callers; the others at PasswordHashing:Niceness.
+        _workers = Enumerable.Range(0, workers).Select(i => new Worker(i < _reserved)).ToArray();
+        for (var i = 0; i < workers; i++)
+        {
+            var worker = _workers[i];
+            new Thread(() => RunWorker(worker)) { IsBackground = true, Name = $"password-hashing-{i}" }.Start();
+        }
+        new Thread(Dispatch) { IsBackground = true, Name = "hash-dispatcher" }.Start();
     }
 
     /// <summary>Hashes waiting for a worker (metrics).</summary>
-    public int Queued => _queue.Reader.Count;
+    public int Queued => Volatile.Read(ref _queued);
 
-    public async Task<T> RunAsync<T>(Func<T> work, CancellationToken ct) where T : notnull
+    /// <summary>Workers that hash.</summary>
+    public int Workers => _workers.Length;
+
+    /// <summary>Whether new devices are held to the workers not reserved for known devices.</summary>
+    public bool Reserving => _time.GetTimestamp() < Interlocked.Read(ref _reservedUntil);
+
+    /// <summary>The service is under a guessing attack: keep workers for known devices for <paramref name="duration"/>.</summary>
+    public void ReserveForKnownDevices(TimeSpan duration)
+    {
+        var until = _time.GetTimestamp() + (long)(duration.TotalSeconds * _time.TimestampFrequency);
+        if (Interlocked.Exchange(ref _reservedUntil, until) < _time.GetTimestamp()) LogReserving(_logger, _reserved);
+    }
+
+    public async Task<T> RunAsync<T>(HashingLane lane, Func<T> work, CancellationToken ct) where T : notnull
     {
         using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
         wait.CancelAfter(_options.MaxWait);
-        var item = new Work(() => work(), new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously), wait.Token);
-        if (!_queue.Writer.TryWrite(item)) throw Busy();
+        var item = new Work(() => work(), lane);
+        Interlocked.Increment(ref _queued);
+        _incoming.Enqueue(item);
+        _wake.Set();
         try
         {
             return (T)await item.Done.Task.WaitAsync(wait.Token);
         }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        catch (OperationCanceledException)
         {
+            // Still waiting: it leaves the queue now (the dispatcher drops it when it comes across it).
+            if (item.Leave(Gone)) Interlocked.Decrement(ref _queued);
+            if (ct.IsCancellationRequested) throw;
             throw Busy();
         }
     }
@@ -54,65 +137,159 @@ public sealed partial class PasswordHashing : IDisposable
         return new PasswordHashingBusyException();
     }
 
-    private void RunWorker(bool idle, int niceness)
+    private void Dispatch()
     {
-        LowerPriority(idle, niceness);
-        var reader = _queue.Reader;
-        while (reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+        _budgetAt = _time.GetTimestamp();
+        while (!_stopping)
         {
-            while (reader.TryRead(out var item))
+            // Woken by new work or a finished hash; the timeout notices a reservation that ran out, and a budget that
+            // refilled.
+            _wake.WaitOne(TimeSpan.FromMilliseconds(_budgetMs < 0 ? Math.Clamp(-_budgetMs / Share, 5, 200) : 200));
+            var now = _time.GetTimestamp();
+            _budgetMs = Math.Min(BudgetBurstMs, _budgetMs + _time.GetElapsedTime(_budgetAt, now).TotalMilliseconds * Share);
+            _budgetAt = now;
+            while (_finished.TryDequeue(out var done))
             {
-                // A caller that gave up is not worth the CPU.
-                if (item.Abandoned.IsCancellationRequested)
-                {
-                    item.Done.TrySetCanceled();
-                    continue;
-                }
-                try
-                {
-                    item.Done.TrySetResult(item.Run());
-                }
-                catch (Exception e)
-                {
-                    item.Done.TrySetException(e);
-                }
-                if (reader.Count == 0) Interlocked.Exchange(ref _busyLogged, 0);
+                done.Idle = true;
+                if (Reserving) _budgetMs -= done.LastNewDeviceMs;
+            }
+            while (_incoming.TryDequeue(out var item)) Admit(item);
+            foreach (var worker in _workers)
+            {
+                if (!worker.Idle || Next(worker) is not { } next) continue;
+                worker.Idle = false;
+                worker.Next = next;
+                worker.Ready.Release();
             }
         }
     }
 
-    // Linux: SCHED_IDLE for this thread only (a thread is a task to the scheduler), so a hash runs only on CPU time
-    // that no request wants; lowering one's own scheduling class needs no privilege. Where that is refused, or
-    // PasswordHashing:IdleScheduling is off, the niceness; elsewhere the .NET priority is the best there is.
-    private static void LowerPriority(bool idle, int niceness)
+    private double Share => Math.Clamp(_options.UnderAttackNewDeviceShare, 1, 100) / 100.0;
+
+    // Into its fair queue; when the queue is full, room is made by pushing out the newest wait of the busiest branch
+    // (a known device makes room among new devices first), or the newcomer is the one refused.
+    private void Admit(Work item)
+    {
+        if (Volatile.Read(ref item.State) != Waiting) return;
+        var queue = item.Lane.Priority ? _priority : _newDevices;
+        if (_priority.Count + _newDevices.Count >= Math.Max(1, _options.MaxQueue))
+        {
+            DropGone(_priority);
+            DropGone(_newDevices);
+        }
+        while (_priority.Count + _newDevices.Count >= Math.Max(1, _options.MaxQueue))
+        {
+            var evicted = item.Lane.Priority && _newDevices.TryEvictHeaviest(out var pushedOut)
+                || queue.TryEvictForNewcomer(item.Lane.Path, out pushedOut);
+            if (!evicted)
+            {
+                Refuse(item);
+                return;
+            }
+            Refuse(pushedOut!);
+        }
+        queue.Enqueue(item.Lane.Path, item);
+    }
+
+    private void Refuse(Work item)
+    {
+        if (!item.Leave(Gone)) return;
+        Interlocked.Decrement(ref _queued);
+        item.Done.TrySetException(Busy());
+    }
+
+    // Callers that gave up are taken out before anyone is pushed out for room.
+    private static void DropGone(FairQueue<Work> queue)
+    {
+        var kept = new List<(string[] Path, Work Item)>();
+        while (queue.TryDequeue(out var w))
+            if (Volatile.Read(ref w.State) == Waiting) kept.Add((w.Lane.Path, w));
+        foreach (var (path, w) in kept) queue.Enqueue(path, w);
+    }
+
+    // Known devices and signed-in callers first; a reserved worker serves new devices only while not under attack.
+    private Work? Next(Worker worker)
+    {
+        while (_priority.TryDequeue(out var known))
+            if (known.Leave(Taken)) return Take(known);
+        if (Reserving && (worker.Reserved || (Share < 1 && _budgetMs <= 0))) return null;
+        while (_newDevices.TryDequeue(out var item))
+            if (item.Leave(Taken)) return Take(item);
+        return null;
+    }
+
+    private Work Take(Work item)
+    {
+        Interlocked.Decrement(ref _queued);
+        return item;
+    }
+
+    private void RunWorker(Worker worker)
+    {
+        LowerPriority(worker.Reserved ? 0 : _options.Niceness);
+        while (true)
+        {
+            worker.Ready.Wait();
+            if (_stopping || worker.Next is not { } item) return;
+            worker.Next = null;
+            var started = ThreadCpuMs();
+            try
+            {
+                item.Done.TrySetResult(item.Run());
+            }
+            catch (Exception e)
+            {
+                item.Done.TrySetException(e);
+            }
+            worker.LastNewDeviceMs = item.Lane.Priority ? 0 : ThreadCpuMs() - started;
+            if (Volatile.Read(ref _queued) == 0) Interlocked.Exchange(ref _busyLogged, 0);
+            _finished.Enqueue(worker);
+            _wake.Set();
+        }
+    }
+
+    // Linux: a niceness for this thread only (a thread is a task to the scheduler), which is a CPU weight against the
+    // request threads at nice 0; raising one's own niceness needs no privilege. Elsewhere the .NET priority.
+    private static void LowerPriority(int niceness)
     {
         try
         {
             if (!OperatingSystem.IsLinux())
             {
-                Thread.CurrentThread.Priority = ThreadPriority.Lowest;
+                if (niceness > 0) Thread.CurrentThread.Priority = ThreadPriority.BelowNormal;
                 return;
             }
-            var param = new SchedParam();
-            if (idle && SetScheduler(0, SchedIdle, ref param) == 0) return;
             _ = SetPriority(0, GetThreadId(), niceness);
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
-            Thread.CurrentThread.Priority = ThreadPriority.Lowest;
+            if (niceness > 0) Thread.CurrentThread.Priority = ThreadPriority.BelowNormal;
         }
     }
 
-    private const int SchedIdle = 5;
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct SchedParam
+    // The CPU this thread has used, in ms: the share is about CPU, so a hash preempted for long costs only what it
+    // ran. Linux: CLOCK_THREAD_CPUTIME_ID; elsewhere wall time, which is never less.
+    private static double ThreadCpuMs()
     {
-        public int Priority;
+        try
+        {
+            if (OperatingSystem.IsLinux() && ClockGetTime(3, out var t) == 0) return t.Seconds * 1000.0 + t.Nanoseconds / 1e6;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+        }
+        return Environment.TickCount64;
     }
 
-    [DllImport("libc", EntryPoint = "sched_setscheduler")]
-    private static extern int SetScheduler(int pid, int policy, ref SchedParam param);
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    [DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, out TimeSpec time);
 
     [DllImport("libc", EntryPoint = "setpriority")]
     private static extern int SetPriority(int which, int who, int priority);
@@ -120,8 +297,16 @@ public sealed partial class PasswordHashing : IDisposable
     [DllImport("libc", EntryPoint = "gettid")]
     private static extern int GetThreadId();
 
-    public void Dispose() => _queue.Writer.TryComplete();
+    public void Dispose()
+    {
+        _stopping = true;
+        _wake.Set();
+        foreach (var worker in _workers) worker.Ready.Release();
+    }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Password hashing is saturated ({Workers} workers, {Queue} waiting); logins are refused with 503 until it drains")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Password hashing is saturated ({Workers} workers, {Queue} waiting at most); logins that cannot wait are refused with 503")]
     private static partial void LogBusy(ILogger logger, int workers, int queue);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "New devices' failed logins are above LoginLimits:UnderAttackFailuresPerMinute: {Reserved} hashing worker(s) kept for known devices")]
+    private static partial void LogReserving(ILogger logger, int reserved);
 }

@@ -4,22 +4,24 @@ using SessionGate.Data;
 namespace SessionGate.Auth;
 
 /// <summary>
-/// Hashing (PasswordHasher with at least 210,000 PBKDF2 iterations, run on <see cref="PasswordHashing"/>'s workers,
-/// never on a request thread) and the strength rule.
+/// Hashing (argon2id by default, see <see cref="Argon2PasswordHasher"/>, run on <see cref="PasswordHashing"/>'s
+/// workers, never on a request thread) and the strength rule.
 /// </summary>
 public sealed class PasswordPolicy(IPasswordHasher<User> hasher, PasswordHashing hashing)
 {
+    /// <summary>PBKDF2 iterations of the hashes SessionGate wrote before argon2id (and with <c>PasswordHashing:Algorithm=Pbkdf2</c>).</summary>
     public const int Iterations = 210_000;
 
-    // Unknown users are checked against this hash so that they cost as much time as known ones.
+    // Unknown users are checked against this hash, made with the configured algorithm and cost, so that they cost as
+    // much time as known ones.
     private readonly Lazy<string> _dummyHash = new(() => hasher.HashPassword(null!, Guid.NewGuid().ToString("N")));
 
-    public Task<string> HashAsync(User user, string password, CancellationToken ct) =>
-        hashing.RunAsync(() => hasher.HashPassword(user, password), ct);
+    public Task<string> HashAsync(User user, string password, HashingLane lane, CancellationToken ct) =>
+        hashing.RunAsync(lane, () => hasher.HashPassword(user, password), ct);
 
     /// <summary>Checks a password; an unknown user costs the same as a known one and always fails.</summary>
-    public Task<PasswordVerificationResult> VerifyAsync(User? user, string hash, string password, CancellationToken ct) =>
-        hashing.RunAsync(() =>
+    public Task<PasswordVerificationResult> VerifyAsync(User? user, string hash, string password, HashingLane lane, CancellationToken ct) =>
+        hashing.RunAsync(lane, () =>
         {
             if (user is null)
             {

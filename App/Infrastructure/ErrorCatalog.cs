@@ -60,8 +60,8 @@ public static class ErrorCatalog
             "The tenant's login policy is MaxN with on_limit RejectNew, and the user already has max_sessions live sessions.",
             "End one of the other sessions (log out there, or DELETE /auth/sessions/{id} from a live one) and log in again, or ask an administrator to change the policy (PUT /admin/tenants/{slug}/login-policy).", []),
         new(TooManyAttempts, "Too many attempts. Try again later.", [429], "Too many attempts; wait the seconds that `Retry-After` says.",
-            "Too many failed logins from this address for this account (or from this address overall), too many wrong current passwords on POST /auth/password, or too many requests to /auth from this address. The limits hold per address, so the owner of an account can still log in from elsewhere.",
-            "Wait as many seconds as the Retry-After header says, then try again. An administrator can clear an account's limits with POST /admin/users/{id}/unlock.", []),
+            "Too many failed logins from this address (or its IPv6 network) for this account or overall, too many from this device for this account, too many wrong current passwords (POST /auth/password, PATCH /admin/users/{self}) from this device or address, or too many requests to /auth from this address. The limits hold per device and per address, so a device that signed in to the account before (it sends its device_token or __Host-device cookie) is never refused for failures made elsewhere.",
+            "Wait as many seconds as the Retry-After header says, then try again; or sign in from the device you used before, sending its device token. An administrator can clear an account's limits with POST /admin/users/{id}/unlock.", []),
         new(InvalidRefreshToken, "The refresh token is not valid.", [401], "The refresh token is unknown, expired, revoked or already used.",
             "The refresh token is unknown, expired or revoked, or it was already used once. Reusing a spent refresh token also revokes its whole family (every token rotated from the same login), because that is what a stolen token looks like.",
             "Log in again with POST /auth/login. Use each refresh token once, and keep only the newest.", []),
@@ -130,6 +130,9 @@ public static class ErrorCatalog
         new(MfaEnrollmentRequired, "A second factor must be enrolled first.", [403], "The tenant requires a second factor; enrol one under /auth before anything else.",
             "The tenant's policy requires a second factor for this user, who has none yet. Until one is enrolled this session may call only /auth/*.",
             "Enrol an authenticator app (POST /auth/mfa/totp, then POST /auth/mfa/totp/confirm) or a passkey (POST /auth/passkeys/options, then POST /auth/passkeys), for example on GET /account/security. In the JWT modes, refresh the token afterwards.", []),
+        new(TooManyRequests, "Too many requests. Slow down.", [429], "Too many requests from this session or address; wait the seconds that `Retry-After` says.",
+            "This session, or this client address, sent more requests than the service takes from one client (RateLimits:*: per session, per session for state changes such as POST and DELETE, and per address). Requests a little over the rate wait their turn; this one found too many already waiting.",
+            "Wait as many seconds as the Retry-After header says, and send fewer requests at once.", []),
     ];
 
     private static readonly Dictionary<string, ErrorInfo> ByName = Infos.ToDictionary(i => i.Name, StringComparer.Ordinal);

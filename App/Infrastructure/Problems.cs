@@ -40,6 +40,7 @@ public static class Problems
     public const string InvalidMfaToken = "invalid-mfa-token";
     public const string StepUpRequired = "step-up-required";
     public const string MfaEnrollmentRequired = "mfa-enrollment-required";
+    public const string TooManyRequests = "too-many-requests";
 
     public static string TypeUri(string name) => TypeBase + name;
 

@@ -47,26 +47,29 @@ public static class MfaLoginApi
     }
 
     private static async Task<Results<Ok<LoginResponse>, ProblemHttpResult>> CompleteLogin(
-        MfaLoginRequest? body, HttpContext http, MfaLogins logins, IAuthMode mode, TimeProvider time, SessionGateMetrics metrics, CancellationToken ct)
+        MfaLoginRequest? body, HttpContext http, MfaLogins logins, DeviceTokens devices, IAuthMode mode, TimeProvider time, SessionGateMetrics metrics,
+        CancellationToken ct)
     {
         if (body is null) return Problems.ValidationFailed("A JSON body is required.");
         using var activity = SessionGateTracing.Source.StartActivity("login.mfa");
-        var outcome = await logins.CompleteAsync(body.MfaToken, body.Proof, ClientAddress.Of(http), ClientAddress.LimitKey(http), UserAgent(http), ct);
+        var outcome = await logins.CompleteAsync(body.MfaToken, body.Proof, ClientAddress.Of(http), ClientNetwork.Of(http), DeviceTokens.Presented(http, null), UserAgent(http), ct);
         activity?.SetTag("sessiongate.result", outcome.Result.ToString());
-        return Answer(outcome, http, mode, time, metrics);
+        return Answer(outcome, http, devices, mode, time, metrics);
     }
 
     private static async Task<Results<Ok<LoginResponse>, ProblemHttpResult>> PasskeyLogin(
-        PasskeyLoginRequest? body, HttpContext http, MfaLogins logins, IAuthMode mode, TimeProvider time, SessionGateMetrics metrics, CancellationToken ct)
+        PasskeyLoginRequest? body, HttpContext http, MfaLogins logins, DeviceTokens devices, IAuthMode mode, TimeProvider time, SessionGateMetrics metrics,
+        CancellationToken ct)
     {
         if (body is null) return Problems.ValidationFailed("A JSON body is required.");
         using var activity = SessionGateTracing.Source.StartActivity("login.passkey");
-        var outcome = await logins.PasskeyLoginAsync(body.CeremonyId, body.Credential, ClientAddress.Of(http), UserAgent(http), ct);
+        var outcome = await logins.PasskeyLoginAsync(body.CeremonyId, body.Credential, ClientAddress.Of(http), DeviceTokens.Presented(http, null), UserAgent(http), ct);
         activity?.SetTag("sessiongate.result", outcome.Result.ToString());
-        return Answer(outcome, http, mode, time, metrics);
+        return Answer(outcome, http, devices, mode, time, metrics);
     }
 
-    private static Results<Ok<LoginResponse>, ProblemHttpResult> Answer(MfaLoginOutcome outcome, HttpContext http, IAuthMode mode, TimeProvider time, SessionGateMetrics metrics)
+    private static Results<Ok<LoginResponse>, ProblemHttpResult> Answer(MfaLoginOutcome outcome, HttpContext http, DeviceTokens devices, IAuthMode mode, TimeProvider time,
+        SessionGateMetrics metrics)
     {
         metrics.Login(outcome.Result switch
         {
@@ -84,7 +87,8 @@ public static class MfaLoginApi
             case MfaLoginResult.Success:
                 var credential = outcome.Credential!;
                 if (mode.AcceptsCookie) http.AppendSessionCookie(credential.Credential, credential.SessionExpiresAt);
-                return TypedResults.Ok(LoginResponse.From(credential, time.GetUtcNow()));
+                devices.AppendCookie(http, outcome.DeviceToken!);
+                return TypedResults.Ok(LoginResponse.From(credential, time.GetUtcNow(), outcome.DeviceToken));
             case MfaLoginResult.Malformed:
                 return Problems.ValidationFailed(outcome.Detail ?? "The request is not valid.");
             case MfaLoginResult.WrongCode:
@@ -128,7 +132,7 @@ public static class MfaLoginApi
     {
         if (body is null) return Problems.ValidationFailed("A JSON body is required.");
         using var activity = SessionGateTracing.Source.StartActivity("step-up");
-        var outcome = await stepUps.StepUpAsync(user, body.Proof, ClientAddress.Of(http), ClientAddress.LimitKey(http), ct);
+        var outcome = await stepUps.StepUpAsync(user, body.Proof, ClientAddress.Of(http), ClientNetwork.Of(http), DeviceTokens.Presented(http, null), ct);
         activity?.SetTag("sessiongate.result", outcome.Result.ToString());
         if (outcome.RetryAfter is { } retry)
             http.Response.Headers.RetryAfter = ((int)Math.Ceiling(Math.Max(1, retry.TotalSeconds))).ToString(CultureInfo.InvariantCulture);

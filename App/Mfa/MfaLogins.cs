@@ -11,7 +11,9 @@ namespace SessionGate.Mfa;
 /// <summary>How a second-factor sign-in ended; the endpoint turns it into HTTP.</summary>
 public enum MfaLoginResult { Success, Malformed, InvalidToken, WrongCode, TooManyAttempts, Banned, SessionLimitReached, InvalidCredentials }
 
-public sealed record MfaLoginOutcome(MfaLoginResult Result, IssuedCredential? Credential = null, string? Detail = null, TimeSpan? RetryAfter = null);
+/// <summary>How the second step ended; a success carries the device's (new or renewed) device token, as a password login's does.</summary>
+public sealed record MfaLoginOutcome(MfaLoginResult Result, IssuedCredential? Credential = null, string? Detail = null, TimeSpan? RetryAfter = null,
+    string? DeviceToken = null);
 
 /// <summary>
 /// The second step of a login: after the right password (<see cref="CheckAsync"/>, the hook LoginService calls) and
@@ -30,6 +32,7 @@ public sealed class MfaLogins(
     ProofVerifier verifier,
     Passkeys passkeys,
     CodeAttempts attempts,
+    DeviceTokens devices,
     SessionService sessions,
     AuditLog audit,
     TimeProvider time,
@@ -51,7 +54,7 @@ public sealed class MfaLogins(
 
     public static bool IsTokenShaped(string? token) => token is { Length: >= 16 and <= 128 };
 
-    public async Task<MfaLoginOutcome> CompleteAsync(string? token, FactorProof proof, string? ip, string limitAddress, string? userAgent, CancellationToken ct)
+    public async Task<MfaLoginOutcome> CompleteAsync(string? token, FactorProof proof, string? ip, ClientNetwork network, string? presentedDevice, string? userAgent, CancellationToken ct)
     {
         if (!IsTokenShaped(token)) return new MfaLoginOutcome(MfaLoginResult.Malformed, Detail: "mfa_token is required.");
         if (ProofVerifier.Shape(proof).Problem is { } problem) return new MfaLoginOutcome(MfaLoginResult.Malformed, Detail: problem);
@@ -66,7 +69,7 @@ public sealed class MfaLogins(
         }
         var tenant = user.Tenant;
 
-        var attempt = await attempts.BeginAsync(tenant.Slug, user.NormalizedUsername, limitAddress);
+        var attempt = await attempts.BeginAsync(tenant.Slug, user.NormalizedUsername, network, presentedDevice);
         if (attempt.RetryAfter is { } retry) return new MfaLoginOutcome(MfaLoginResult.TooManyAttempts, RetryAfter: retry);
         var counted = false;
         var succeeded = false;
@@ -84,7 +87,7 @@ public sealed class MfaLogins(
             var now = time.GetUtcNow();
             var assurance = SessionAssurance.PasswordAt(now).With(proved.Proved, now);
             audit.Add(MfaAuditTypes.Verified, user.Id, user.Id, tenant.Id, ip, new { method = proved.Method, step = "login" });
-            return await OpenAsync(user, tenant, pending.DeviceType, ip, userAgent, assurance, ct);
+            return await OpenAsync(user, tenant, pending.DeviceType, ip, presentedDevice, userAgent, assurance, ct);
         }
         finally
         {
@@ -93,7 +96,7 @@ public sealed class MfaLogins(
     }
 
     /// <summary>Passwordless: a discoverable passkey of the tenant, with user verification, is a full sign-in at aal2.</summary>
-    public async Task<MfaLoginOutcome> PasskeyLoginAsync(string? ceremonyId, JsonElement? credential, string? ip, string? userAgent, CancellationToken ct)
+    public async Task<MfaLoginOutcome> PasskeyLoginAsync(string? ceremonyId, JsonElement? credential, string? ip, string? presentedDevice, string? userAgent, CancellationToken ct)
     {
         if (string.IsNullOrEmpty(ceremonyId) || ceremonyId.Length > 64 || credential is not { ValueKind: JsonValueKind.Object } json)
             return new MfaLoginOutcome(MfaLoginResult.Malformed, Detail: "ceremony_id and credential (the browser's PublicKeyCredential as JSON) are required.");
@@ -108,10 +111,11 @@ public sealed class MfaLogins(
         if (user?.Tenant is null) return new MfaLoginOutcome(MfaLoginResult.InvalidCredentials);
         var now = time.GetUtcNow();
         audit.Add(MfaAuditTypes.PasskeyLogin, user.Id, user.Id, user.TenantId, ip, new { passkey_id = verified.PasskeyId });
-        return await OpenAsync(user, user.Tenant, "web", ip, userAgent, new SessionAssurance(AuthMethods.HardwareKey | AuthMethods.MultiFactor, now), ct);
+        return await OpenAsync(user, user.Tenant, "web", ip, presentedDevice, userAgent, new SessionAssurance(AuthMethods.HardwareKey | AuthMethods.MultiFactor, now), ct);
     }
 
-    private async Task<MfaLoginOutcome> OpenAsync(User user, Tenant tenant, string device, string? ip, string? userAgent, SessionAssurance assurance, CancellationToken ct)
+    private async Task<MfaLoginOutcome> OpenAsync(User user, Tenant tenant, string device, string? ip, string? presentedDevice, string? userAgent,
+        SessionAssurance assurance, CancellationToken ct)
     {
         if (user.BannedUntil > time.GetUtcNow())
         {
@@ -122,10 +126,17 @@ public sealed class MfaLogins(
         var created = await sessions.CreateAsync(new SessionService.LoginRequestInfo(user.Id, tenant, device, ip, userAgent, user.PasswordHash, assurance), ct);
         return created.Refused switch
         {
-            SessionService.Refusal.None => new MfaLoginOutcome(MfaLoginResult.Success, created.Credential),
+            SessionService.Refusal.None => new MfaLoginOutcome(MfaLoginResult.Success, created.Credential, DeviceToken: DeviceTokenFor(user, tenant, presentedDevice)),
             SessionService.Refusal.Banned => new MfaLoginOutcome(MfaLoginResult.Banned),
             SessionService.Refusal.LimitReached => new MfaLoginOutcome(MfaLoginResult.SessionLimitReached),
             _ => new MfaLoginOutcome(MfaLoginResult.InvalidToken),
         };
+    }
+
+    // The device this sign-in came from is known to the account from now on (LoginThrottle counts it on its own).
+    private string DeviceTokenFor(User user, Tenant tenant, string? presented)
+    {
+        var account = LoginService.Account(tenant.Slug, user.NormalizedUsername);
+        return devices.Issue(account, devices.Validate(presented, account) ?? Guid.NewGuid());
     }
 }

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using Microsoft.EntityFrameworkCore;
 using SessionGate.Audit;
+using SessionGate.Auth;
 using SessionGate.Data;
 using SessionGate.Sessions;
 
@@ -30,7 +31,7 @@ public sealed class StepUps(
     MfaMetrics metrics,
     TimeProvider time)
 {
-    public async Task<StepUpOutcome> StepUpAsync(ClaimsPrincipal caller, FactorProof proof, string? ip, string limitAddress, CancellationToken ct)
+    public async Task<StepUpOutcome> StepUpAsync(ClaimsPrincipal caller, FactorProof proof, string? ip, ClientNetwork network, string? presentedDevice, CancellationToken ct)
     {
         if (ProofVerifier.Shape(proof).Problem is { } problem) return new StepUpOutcome(StepUpResult.Malformed, Detail: problem);
         var (userId, sessionId, tenantId) = (caller.UserId(), caller.SessionIdOf(), caller.TenantIdOf());
@@ -39,7 +40,7 @@ public sealed class StepUps(
             .Select(u => new { u.NormalizedUsername, Slug = u.Tenant!.Slug }).FirstOrDefaultAsync(ct);
         if (account is null) return new StepUpOutcome(StepUpResult.SessionEnded);
 
-        var attempt = await attempts.BeginAsync(account.Slug, account.NormalizedUsername, limitAddress);
+        var attempt = await attempts.BeginAsync(account.Slug, account.NormalizedUsername, network, presentedDevice);
         if (attempt.RetryAfter is { } retry) return new StepUpOutcome(StepUpResult.TooManyAttempts, RetryAfter: retry);
         var counted = false;
         var succeeded = false;

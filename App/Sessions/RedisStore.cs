@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -191,102 +189,6 @@ public sealed class RedisStore(IConnectionMultiplexer redis, IOptions<RedisOptio
     public Task SetRoleSetAsync(RoleSet set) =>
         Db.ScriptEvaluateAsync(SetIfNotOlderScript, [RoleSetKey(set.TenantId)], [set.Encode(), set.Version, Millis(TimeSpan.FromDays(1))],
             CommandFlags.DemandMaster);
-
-    // ---- Failed-login limits ----------------------------------------------------------------------------------------
-    // Names are attacker-chosen, so keys carry a short hash of them. An account's counters share its tag, so one
-    // script counts the account-wide and the (account, address) failure together; an unlock moves the account's
-    // generation, which orphans every counter of the old one (they expire with their window).
-
-    private string Short(string value) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(value)))[..32];
-    private RedisKey AccountTag(string account) => $"{_prefix}{{rl:a:{Short(account)}}}";
-    internal RedisKey AddressKey(string address) => $"{_prefix}{{rl:ip:{Short(address)}}}";
-    internal RedisKey PasswordGuessKey(Guid userId) => $"{_prefix}{{rl:pw:{userId:N}}}";
-
-    private const string ReserveLoginScript = """
-        local all = redis.call('INCR', KEYS[1])
-        if all == 1 or redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-        local pair = redis.call('INCR', KEYS[2])
-        if pair == 1 or redis.call('PTTL', KEYS[2]) < 0 then redis.call('PEXPIRE', KEYS[2], ARGV[1]) end
-        if pair > tonumber(ARGV[2]) then
-          redis.call('ZADD', KEYS[3], tonumber(ARGV[3]) + redis.call('PTTL', KEYS[2]), ARGV[4])
-          redis.call('PEXPIRE', KEYS[3], ARGV[1])
-        end
-        return {all, pair, redis.call('PTTL', KEYS[1]), redis.call('PTTL', KEYS[2])}
-        """;
-
-    /// <summary>Counts one login attempt (before the password is checked) against the account, the pair and the address.</summary>
-    public async Task<LoginReservation> ReserveLoginAsync(string account, string address, TimeSpan window, int pairLimit, DateTimeOffset now)
-    {
-        var tag = AccountTag(account);
-        var generation = (long?)await Db.StringGetAsync($"{tag}:gen") ?? 0;
-        var addressHash = Short(address);
-        RedisKey all = $"{tag}:{generation}:all", pair = $"{tag}:{generation}:ip:{addressHash}", locked = $"{tag}:{generation}:locked";
-        var counts = (RedisResult[])(await Db.ScriptEvaluateAsync(ReserveLoginScript, [all, pair, locked],
-            [Millis(window), pairLimit, now.ToUnixTimeMilliseconds(), addressHash]))!;
-        var addressKey = AddressKey(address);
-        var perAddress = await CountAttemptAsync(addressKey, window);
-        return new LoginReservation(all, pair, locked, addressKey, addressHash, (long)counts[0], (long)counts[1], perAddress,
-            TimeSpan.FromMilliseconds(Math.Max(0, (long)counts[2])), TimeSpan.FromMilliseconds(Math.Max(0, (long)counts[3])));
-    }
-
-    // Gives one reservation back, never below zero and never onto a counter whose window has already ended.
-    private const string UncountScript = """
-        for i = 1, #KEYS do
-          if redis.call('EXISTS', KEYS[i]) == 1 and redis.call('DECR', KEYS[i]) <= 0 then redis.call('DEL', KEYS[i]) end
-        end
-        return 1
-        """;
-
-    public Task UncountAsync(params RedisKey[] keys) => Db.ScriptEvaluateAsync(UncountScript, keys);
-
-    /// <summary>A login that succeeded (or was not a guess): its reservations go back; on success the pair is cleared.</summary>
-    public async Task ReleaseLoginAsync(LoginReservation r, bool succeeded)
-    {
-        await UncountAsync(r.AllKey);
-        await UncountAsync(r.AddressKey);
-        if (!succeeded)
-        {
-            await UncountAsync(r.PairKey);
-            return;
-        }
-        await Db.KeyDeleteAsync(r.PairKey);
-        await Db.SortedSetRemoveAsync(r.LockedKey, r.AddressHash);
-    }
-
-    /// <summary>Lifts every failed-login limit of the account, from every address.</summary>
-    public async Task UnlockLoginAsync(string account, TimeSpan window)
-    {
-        var tag = AccountTag(account);
-        var generation = await Db.StringIncrementAsync($"{tag}:gen");
-        await Db.KeyExpireAsync($"{tag}:gen", window + TimeSpan.FromHours(1));
-        await Db.KeyDeleteAsync([(RedisKey)$"{tag}:{generation - 1}:all", (RedisKey)$"{tag}:{generation - 1}:locked"]);
-    }
-
-    /// <summary>The account's failures in the window, and the addresses locked out of it (with the latest end).</summary>
-    public async Task<(long Failures, int LockedAddresses, DateTimeOffset? LockedUntil)> GetLoginLockAsync(string account, DateTimeOffset now)
-    {
-        var tag = AccountTag(account);
-        var generation = (long?)await Db.StringGetAsync($"{tag}:gen") ?? 0;
-        var failures = (long?)await Db.StringGetAsync($"{tag}:{generation}:all") ?? 0;
-        var locked = await Db.SortedSetRangeByScoreWithScoresAsync($"{tag}:{generation}:locked", now.ToUnixTimeMilliseconds(), double.PositiveInfinity);
-        return (failures, locked.Length, locked.Length == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds((long)locked.Max(e => e.Score)));
-    }
-
-    // INCR and the window's expiry in one step: a counter can never be left without a TTL.
-    private const string CountAttemptScript = """
-        local n = redis.call('INCR', KEYS[1])
-        if n == 1 or redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-        return n
-        """;
-
-    /// <summary>Counts one attempt against a limit's window; returns the count including it.</summary>
-    public async Task<long> CountAttemptAsync(RedisKey key, TimeSpan window) =>
-        (long)await Db.ScriptEvaluateAsync(CountAttemptScript, [key], [Millis(window)]);
-
-    /// <summary>How long until a counter resets.</summary>
-    public Task<TimeSpan?> ResetsInAsync(RedisKey key) => Db.KeyTimeToLiveAsync(key);
-
-    public Task ResetAsync(RedisKey key) => Db.KeyDeleteAsync(key);
 
     /// <summary>
     /// Runs a command the request waits on so that a slot whose master is down fails at once. StackExchange.Redis

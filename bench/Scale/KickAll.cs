@@ -20,7 +20,7 @@ public static class KickAll
         var tenant = args.String("tenant", Seeder.BigTenant);
         var rounds = args.Int("rounds", 5);
         var count = args.Int("count", 1000);
-        // A kick-all leaves its sessions' rows to the relay (within Revocation:RelayGrace plus a relay tick): rounds
+        // A kick-all leaves its sessions' rows to the relay (within a relay tick, Revocation:RelayInterval): rounds
         // wait for that, as kick-alls of one user seconds apart are not what this measures.
         var pause = args.Time("pause", TimeSpan.FromSeconds(4));
         var lifetime = Seeder.Lifetime(args);
