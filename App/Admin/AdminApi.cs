@@ -23,6 +23,7 @@ public static partial class AdminApi
         admin.MapAdminAudit();
         admin.MapAdminTenants();
         admin.MapAdminKeys();
+        admin.MapAdminWebhooks();
         return admin;
     }
 

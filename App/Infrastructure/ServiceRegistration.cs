@@ -5,6 +5,7 @@ using Serilog;
 using SessionGate.Admin;
 using SessionGate.Auth;
 using SessionGate.Data;
+using SessionGate.Events;
 using SessionGate.Gateway;
 using SessionGate.Observability;
 using SessionGate.Revocation;
@@ -43,6 +44,7 @@ public static class ServiceRegistration
         .AddSessionGateSwagger()
         .AddSessionGateGateway(configuration)
         .AddSessionGateTelemetry(configuration)
+        .AddSessionEvents()
         .AddSessionGateLogging();
 
     /// <summary>What every request relies on: problem+json, JSON names, limits, trusted proxies, health, rate limits.</summary>
