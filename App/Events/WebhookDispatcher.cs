@@ -136,7 +136,8 @@ public sealed partial class WebhookDispatcher : BackgroundService
         await using (var db = await _dbs.CreateDbContextAsync(ct))
         {
             var now = _time.GetUtcNow();
-            var lease = now + _options.AttemptTimeout + TimeSpan.FromSeconds(30);
+            // Long enough for the attempt and its record; an instance that died mid-attempt gives it up after this.
+            var lease = now + _options.AttemptTimeout * 2 + TimeSpan.FromSeconds(5);
             var limit = Math.Max(1, _options.MaxConcurrency);
             // The head of each (endpoint, user) queue only, so a user's deliveries go one at a time, in order.
             var ids = await db.Database.SqlQuery<long>($"""
