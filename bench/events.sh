@@ -41,8 +41,8 @@ BENCH_CONN=$(printf '%s' "$PG" | sed -E 's/(^|;)Database=[^;]*/\1Database='"$DB"
 REDIS="${Redis__Configuration:-127.0.0.1:16379}"
 
 while (echo >/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null; do PORT=$((PORT + 1)); done
-log "Building App and bench/Events (Release) -> ${BUILD#"$ROOT"/}"
-dotnet build App/App.csproj -c Release -o "$BUILD/app" --nologo -v quiet >"$OUT/events-build.log" 2>&1
+log "Building App (with its migrations) and bench/Events (Release) -> ${BUILD#"$ROOT"/}"
+dotnet build migrations/Migrations.csproj -c Release -o "$BUILD/app" --nologo -v quiet >"$OUT/events-build.log" 2>&1
 dotnet build bench/Events/Events.csproj -c Release -o "$BUILD/tool" --nologo -v quiet >>"$OUT/events-build.log" 2>&1
 
 APP_PID=""
@@ -54,7 +54,7 @@ for mode in $MODES; do
   log "SessionGate (Auth__Mode=$mode) on http://127.0.0.1:$PORT, database $DB"
   env ASPNETCORE_URLS="http://127.0.0.1:$PORT" ConnectionStrings__Postgres="$BENCH_CONN" Redis__Configuration="$REDIS" \
     Redis__KeyPrefix="bench-ev:" Database__MigrateOnStart=true Demo__Seed=true Demo__Password="$PASSWORD" Auth__Mode="$mode" \
-    Webhooks__AllowPrivateNetworks=true LoginLimits__RequestsPerMinutePerIp=1000000 LoginLimits__MaxFailuresPerAccount=1000000 \
+    Webhooks__AllowPrivateNetworks=true PasswordHashing__MaxWait=00:00:30 LoginLimits__RequestsPerMinutePerIp=1000000 LoginLimits__MaxFailuresPerAccount=1000000 \
     LoginLimits__MaxFailuresPerAccountAndAddress=1000000 LoginLimits__MaxFailuresPerIp=1000000 Serilog__MinimumLevel__Default=Warning \
     dotnet "$BUILD/app/App.dll" </dev/null >"$OUT/events-app-$mode.log" 2>&1 &
   APP_PID=$!

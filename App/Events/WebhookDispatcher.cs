@@ -41,6 +41,7 @@ public sealed partial class WebhookDispatcher : BackgroundService
     private readonly SemaphoreSlim _wake = new(0, 1);
     private DateTimeOffset _cleanedAt;
     private DateTimeOffset _countedAt;
+    private TimeSpan _countEvery = CountEvery;
     private long _backlog;
     private double _oldest;
     private bool _failing;
@@ -121,7 +122,7 @@ public sealed partial class WebhookDispatcher : BackgroundService
             dispatched = await EventFanout.RunOnceAsync(db, now, ct);
         }
         var sent = await SendDueAsync(ct);
-        if (now - _countedAt >= CountEvery) await CountAsync(now, ct);
+        if (now - _countedAt >= _countEvery) await CountAsync(now, ct);
         if (now - _cleanedAt >= CleanUpEvery) await CleanUpAsync(now, ct);
         return dispatched > 0 || sent > 0;
     }
@@ -250,9 +251,11 @@ public sealed partial class WebhookDispatcher : BackgroundService
 
     private sealed record Count(long Waiting, DateTimeOffset? Oldest);
 
+    // A large backlog makes the count slow: then it runs less often (at most 1 % of one backend per instance).
     private async Task CountAsync(DateTimeOffset now, CancellationToken ct)
     {
         _countedAt = now;
+        var started = _time.GetTimestamp();
         await using var db = await _dbs.CreateDbContextAsync(ct);
         var count = (await db.Database.SqlQuery<Count>($"""
             SELECT (SELECT count(*) FROM webhook_deliveries WHERE "Status" = 'pending')
@@ -263,6 +266,8 @@ public sealed partial class WebhookDispatcher : BackgroundService
             """).ToListAsync(ct))[0];
         Interlocked.Exchange(ref _backlog, count.Waiting);
         Volatile.Write(ref _oldest, count.Oldest is { } oldest ? Math.Max(0, (now - oldest).TotalSeconds) : 0);
+        var took = _time.GetElapsedTime(started);
+        _countEvery = took * 100 > CountEvery ? took * 100 : CountEvery;
     }
 
     // Events (and with them their deliveries) go once they are older than RetainFor, in batches.
