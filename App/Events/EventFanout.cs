@@ -71,7 +71,8 @@ internal static class EventFanout
 
     private static async Task<List<long>> ExpandSessionsAsync(AppDbContext db, SessionEvent parent, DateTimeOffset now, CancellationToken ct)
     {
-        var epoch = ReadDetail(parent).GetProperty("epoch").GetInt64();
+        if (ReadDetail(parent) is not { ValueKind: JsonValueKind.Object } detail || !detail.TryGetProperty("epoch", out var e) || !e.TryGetInt64(out var epoch))
+            return [];
         var (user, at, reason) = (parent.UserId, parent.OccurredAt, parent.Reason ?? "kicked");
         // Locked and read at their latest: rows the relay ended for this kick-all count, rows someone else ended since
         // (a logout, the janitor) are theirs to report.
@@ -97,7 +98,9 @@ internal static class EventFanout
 
     private static async Task<List<long>> ExpandHoldersAsync(AppDbContext db, SessionEvent parent, DateTimeOffset now, CancellationToken ct)
     {
-        var users = ReadDetail(parent).GetProperty("users").EnumerateArray().Select(u => u.GetGuid()).Distinct().ToArray();
+        if (ReadDetail(parent) is not { ValueKind: JsonValueKind.Object } detail || !detail.TryGetProperty("users", out var list) || list.ValueKind != JsonValueKind.Array)
+            return [];
+        var users = list.EnumerateArray().Select(u => u.TryGetGuid(out var id) ? id : Guid.Empty).Where(id => id != Guid.Empty).Distinct().ToArray();
         if (users.Length == 0) return [];
         return await db.Database.SqlQuery<long>($"""
             INSERT INTO session_events ("EventId", "Type", "TenantId", "UserId", "Detail", "OccurredAt", "ParentId", "DispatchedAt")
@@ -107,9 +110,18 @@ internal static class EventFanout
             """).ToListAsync(ct);
     }
 
+    // A row whose detail cannot be read (never written so by this version) expands to nothing rather than stopping
+    // every later event behind it.
     private static JsonElement ReadDetail(SessionEvent e)
     {
-        using var doc = JsonDocument.Parse(e.Detail ?? "{}");
-        return doc.RootElement.Clone();
+        try
+        {
+            using var doc = JsonDocument.Parse(e.Detail ?? "{}");
+            return doc.RootElement.Clone();
+        }
+        catch (JsonException)
+        {
+            return default;
+        }
     }
 }

@@ -114,6 +114,14 @@ public sealed class WebhookSender : IDisposable
         {
             return Failed(started, "no asymmetric signing key for a SET");
         }
+        catch (System.Security.Cryptography.CryptographicException)
+        {
+            return Failed(started, "the endpoint's secret cannot be unprotected (Data Protection key ring)");
+        }
+        catch (JsonException)
+        {
+            return Failed(started, "the event cannot be read");
+        }
         catch (IOException)
         {
             return Failed(started, "connection failed");
