@@ -94,7 +94,7 @@ public abstract class TelemetryTests<TMode>(TracedFixture<TMode> fx) where TMode
         Assert.Contains(after, s => s.Name == "http_server_request_duration_seconds_count");
         // Only low-cardinality labels: no user, session or token ever becomes a label.
         Assert.All(after.Where(s => s.Name.StartsWith("sessiongate_", StringComparison.Ordinal)),
-            s => Assert.All(s.Labels.Keys, k => Assert.Contains(k, new[] { "mode", "result", "reason", "store", "operation", "cache", "le", "otel_scope_name", "otel_scope_version", "job", "instance" })));
+            s => Assert.All(s.Labels.Keys, k => Assert.Contains(k, new[] { "mode", "result", "reason", "store", "operation", "cache", "format", "le", "otel_scope_name", "otel_scope_version", "job", "instance" })));
     }
 
     [Fact]

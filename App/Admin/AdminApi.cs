@@ -24,6 +24,7 @@ public static partial class AdminApi
         admin.MapAdminTenants();
         admin.MapAdminKeys();
         admin.MapAdminMfa();
+        admin.MapAdminWebhooks();
         return admin;
     }
 

@@ -5,6 +5,7 @@ using Microsoft.EntityFrameworkCore;
 using SessionGate.Auth;
 using SessionGate.Audit;
 using SessionGate.Data;
+using SessionGate.Events;
 using SessionGate.Infrastructure;
 using SessionGate.Sessions;
 
@@ -185,7 +186,7 @@ internal static class UsersApi
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> Delete(
-        [AsParameters] AdminScope scope, HttpContext http, AppDbContext db, SessionService sessions, AuditLog audit, CancellationToken ct)
+        [AsParameters] AdminScope scope, HttpContext http, AppDbContext db, SessionService sessions, AuditLog audit, TimeProvider time, CancellationToken ct)
     {
         var (admin, id) = (scope.Admin, scope.Admin.Target.Id);
         var deleted = await sessions.ChangeAsync(async change =>
@@ -193,6 +194,7 @@ internal static class UsersApi
             // Locked first: a login in flight either committed (and its session is ended here) or finds no user.
             if (await change.LockUserAsync(id, ct) is null) return change.Cancel(false);
             await change.RevokeAsync(s => s.UserId == id, RevokeReasons.Kicked, ct);
+            await EventLog.UserEventAsync(db, EventTypes.UserDeleted, id, time.GetUtcNow(), ct);
             await db.Users.Where(u => u.Id == id).ExecuteDeleteAsync(ct);
             audit.Add(AuditTypes.UserDeleted, admin.CallerId, id, admin.TenantId, ClientAddress.Of(http));
             return true;
@@ -201,7 +203,8 @@ internal static class UsersApi
     }
 
     private static async Task<Results<Ok<UserView>, ProblemHttpResult>> SetRoles(
-        SetRolesRequest? body, [AsParameters] AdminScope scope, HttpContext http, AppDbContext db, SessionService sessions, AuditLog audit, CancellationToken ct)
+        SetRolesRequest? body, [AsParameters] AdminScope scope, HttpContext http, AppDbContext db, SessionService sessions, AuditLog audit, TimeProvider time,
+        CancellationToken ct)
     {
         if (body?.Roles is null) return Problems.ValidationFailed("roles is required.", "roles");
         var (admin, id) = (scope.Admin, scope.Admin.Target.Id);
@@ -216,6 +219,7 @@ internal static class UsersApi
             db.UserRoles.AddRange(roles.Select(r => new UserRole { UserId = id, RoleId = r.Id }));
             audit.Add(AuditTypes.UserRolesChanged, admin.CallerId, id, admin.TenantId, ClientAddress.Of(http), new { roles = roles.Select(r => r.Name) });
             await change.UsersChangedAsync([id], RevokeReasons.RolesChanged, ct);
+            await EventLog.UserEventAsync(db, EventTypes.UserRolesChanged, id, time.GetUtcNow(), ct);
             return 0;
         }, ct);
         return TypedResults.Ok(await ViewAsync(db, id, ct));
@@ -236,18 +240,23 @@ internal static class UsersApi
             await db.Users.Where(u => u.Id == id)
                 .ExecuteUpdateAsync(s => s.SetProperty(u => u.BannedUntil, body.Until ?? Forever).SetProperty(u => u.BanReason, body.Reason), ct);
             await change.EndAllAsync(id, RevokeReasons.Banned, ct);
+            await EventLog.UserEventAsync(db, EventTypes.UserBanned, id, time.GetUtcNow(), ct, new { until = body.Until });
             audit.Add(AuditTypes.UserBanned, admin.CallerId, id, admin.TenantId, ClientAddress.Of(http), new { until = body.Until, reason = body.Reason });
             return true;
         }, ct);
         return banned ? TypedResults.NoContent() : Problems.NotFoundResult();
     }
 
-    private static async Task<NoContent> Unban([AsParameters] AdminScope scope, HttpContext http, AppDbContext db, AuditLog audit, CancellationToken ct)
+    private static async Task<NoContent> Unban(
+        [AsParameters] AdminScope scope, HttpContext http, AppDbContext db, AuditLog audit, TimeProvider time, CancellationToken ct)
     {
         var (admin, id) = (scope.Admin, scope.Admin.Target.Id);
-        await db.Users.Where(u => u.Id == id)
-            .ExecuteUpdateAsync(s => s.SetProperty(u => u.BannedUntil, (DateTimeOffset?)null).SetProperty(u => u.BanReason, (string?)null), ct);
+        await using var tx = await db.Database.BeginTransactionAsync(ct); // the event commits with the change
+        if (await db.Users.Where(u => u.Id == id && u.BannedUntil != null)
+                .ExecuteUpdateAsync(s => s.SetProperty(u => u.BannedUntil, (DateTimeOffset?)null).SetProperty(u => u.BanReason, (string?)null), ct) > 0)
+            await EventLog.UserEventAsync(db, EventTypes.UserUnbanned, id, time.GetUtcNow(), ct);
         await audit.WriteAsync(AuditTypes.UserUnbanned, admin.CallerId, id, admin.TenantId, ClientAddress.Of(http), null, ct);
+        await tx.CommitAsync(ct);
         return TypedResults.NoContent();
     }
 

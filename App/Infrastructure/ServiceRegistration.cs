@@ -5,6 +5,7 @@ using Serilog;
 using SessionGate.Admin;
 using SessionGate.Auth;
 using SessionGate.Data;
+using SessionGate.Events;
 using SessionGate.ForwardAuth;
 using SessionGate.Gateway;
 using SessionGate.Mfa;
@@ -49,6 +50,7 @@ public static class ServiceRegistration
         .AddForwardAuth()
         .AddTokenExchange()
         .AddSessionGateTelemetry(configuration)
+        .AddSessionEvents()
         .AddSessionGateLogging();
 
     /// <summary>What every request relies on: problem+json, JSON names, limits, trusted proxies, health, rate limits.</summary>

@@ -21,6 +21,9 @@ public sealed class SessionGateMetrics
     private readonly Counter<long> _revocations;
     private readonly Histogram<double> _storeDuration;
     private readonly Counter<long> _cacheLookups;
+    private readonly Counter<long> _webhookAttempts;
+    private readonly Histogram<double> _webhookDuration;
+    private readonly Histogram<double> _webhookLag;
     private readonly KeyValuePair<string, object?> _mode;
 
     public SessionGateMetrics(IMeterFactory meters, IOptions<AuthOptions> auth)
@@ -38,6 +41,12 @@ public sealed class SessionGateMetrics
         _storeDuration = Meter.CreateHistogram<double>("sessiongate.store.duration", "s", "Redis and PostgreSQL calls on the authentication hot path.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1] });
         _cacheLookups = Meter.CreateCounter<long>("sessiongate.cache.lookups", "{lookup}", "L1 lookups by cache and result (hit, miss).");
+        _webhookAttempts = Meter.CreateCounter<long>("sessiongate.webhooks.deliveries", "{attempt}",
+            "Webhook delivery attempts by format and result: sent (2xx), retried (failed, another attempt is scheduled), failed (the last attempt failed).");
+        _webhookDuration = Meter.CreateHistogram<double>("sessiongate.webhooks.duration", "s", "Time of one delivery attempt (connect, send, answer).",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15] });
+        _webhookLag = Meter.CreateHistogram<double>("sessiongate.webhooks.latency", "s", "From the event (its commit) to the receiver's success.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60, 300, 3600] });
     }
 
     public Meter Meter { get; }
@@ -65,6 +74,15 @@ public sealed class SessionGateMetrics
     public void Revoked(string reason, int sessions)
     {
         if (sessions > 0) _revocations.Add(sessions, new KeyValuePair<string, object?>("reason", reason));
+    }
+
+    /// <summary>One webhook delivery attempt; <paramref name="latency"/> (event to receiver) only for a success.</summary>
+    public void WebhookAttempt(string format, string result, TimeSpan duration, TimeSpan? latency)
+    {
+        var tags = new TagList { { "format", format }, { "result", result } };
+        _webhookAttempts.Add(1, tags);
+        _webhookDuration.Record(duration.TotalSeconds, tags);
+        if (latency is { } lag) _webhookLag.Record(Math.Max(0, lag.TotalSeconds), new KeyValuePair<string, object?>("format", format));
     }
 
     /// <summary>Times a store call on the hot path: <c>using var _ = metrics.Time("redis", "get_session");</c></summary>

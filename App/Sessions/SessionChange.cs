@@ -68,6 +68,7 @@ public sealed class SessionChange(AppDbContext db, RevocationPipeline pipeline, 
                 """, ct);
         }
         _outbox.Add(pipeline.Enqueue(db, new SessionsRevoked(reason, [.. rows])));
+        await Events.EventLog.SessionsEndedAsync(db, [.. rows.Select(r => r.Id)], reason, now, ct);
         _ended.Add((reason, rows.Count));
         return rows.Count;
     }
@@ -95,6 +96,7 @@ public sealed class SessionChange(AppDbContext db, RevocationPipeline pipeline, 
             .Select(s => new RevokedSession(s.Id, s.UserId, s.SecretHash, s.AbsoluteExpiresAt, s.CurrentJti, s.CurrentJtiExpiresAt)).ToArrayAsync(ct);
         // One row does it all: tombstones (Opaque, SessionCache) or the raised version (Blacklist), and the floor.
         _outbox.Add(pipeline.Enqueue(db, new UserSessionsEnded(userId, epoch, version, reason, now) { Ended = ended }));
+        await Events.EventLog.UserSessionsEndedAsync(db, userId, epoch, reason, now, ct);
         var live = ended.Count(s => s.AbsoluteExpiresAt > now);
         if (live > 0) _ended.Add((reason, live));
         return live;
@@ -146,6 +148,7 @@ public sealed class SessionChange(AppDbContext db, RevocationPipeline pipeline, 
                 """).ToListAsync(ct);
         }
         _outbox.Add(pipeline.Enqueue(db, new RolesChanged(tenantId, [.. moved.Select(m => m.Id)], rolesVersion, [.. moved.Select(m => m.SecurityVersion)])));
+        await Events.EventLog.HoldersRolesChangedAsync(db, tenantId, [.. moved.Select(m => m.Id)], time.GetUtcNow(), ct);
     }
 
     /// <summary>The signing keys changed: every instance re-reads them.</summary>

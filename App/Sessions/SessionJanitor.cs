@@ -44,12 +44,8 @@ public sealed partial class SessionJanitor(
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
         var started = time.GetTimestamp();
         var now = time.GetUtcNow();
-        var expired = await RepeatAsync(started, () => db.Database.ExecuteSqlAsync($"""
-            UPDATE sessions SET "RevokedAt" = {now}, "RevokeReason" = {RevokeReasons.Expired}
-            WHERE "Id" IN (SELECT "Id" FROM sessions
-                           WHERE "RevokedAt" IS NULL AND ("IdleExpiresAt" <= {now} OR "AbsoluteExpiresAt" <= {now})
-                           LIMIT {Batch})
-            """, ct));
+        // By index, and each session once, with its session.ended event (Events/SessionExpiry).
+        var expired = await RepeatAsync(started, () => Events.SessionExpiry.MarkExpiredAsync(db, now, Batch, ct));
 
         // Session ids are version-7 UUIDs (creation time first, and PostgreSQL orders uuids bytewise): ids below the
         // first possible one of the creation time that would have run out long enough ago are read by primary key,

@@ -120,6 +120,7 @@ public sealed class SessionService(
             (var identity, snapshot) = await SessionReader.LoadIdentityAsync(db, session, user.Username, tenant.Slug, user.SecurityVersion, ct);
             var credential = await mode.IssueAsync(db, session, identity, user.SecurityVersion, ct);
             db.Sessions.Add(session);
+            Events.EventLog.SessionCreated(db, session);
             audit.Add(AuditTypes.LoginSucceeded, info.UserId, info.UserId, tenant.Id, info.Ip, new { session_id = session.Id, device_type = info.DeviceType });
             return new CreateOutcome(credential, session, Refusal.None);
         }, ct);
