@@ -185,8 +185,9 @@ public sealed class Escalations
 
     public bool AllRefused => _list.Count > 0 && _list.All(x => x.Status is 401 or 403);
 
+    /// <summary>Each attempt's status; for one that succeeded, when it was sent (the request is judged then) and what PostgreSQL held after it.</summary>
     public string Describe(double reference) => string.Join(", ", _list.Select(x =>
-        $"{x.Instance} {x.Status}" + (x.RolesAfter is null ? "" : $" at {Rig.Seconds(x.At - reference)} after the fault (PostgreSQL then: {x.RolesAfter})")));
+        $"{x.Instance} {x.Status}" + (x.RolesAfter is null ? "" : $" (sent {Rig.Seconds(x.At - reference)} after the fault; PostgreSQL then: {x.RolesAfter})")));
 }
 
 /// <summary>
@@ -219,7 +220,7 @@ public sealed class VictimSet
         if (kindList.Contains("role-permissions"))
         {
             var created = await ctx.UntilAnsweredAsync(() => a.SendAsync(HttpMethod.Post, "/admin/roles", admin.Bearer,
-                new { name = set.Role, permissions = new[] { "reports:read" } }), "create role");
+                new { name = set.Role, permissions = new[] { "reports:read" } }, timeoutSeconds: 30), "create role", 180);
             if (created.Status is not (201 or 409)) throw new RigException($"creating role {set.Role}: {created.Short}");
         }
         var i = 0;
@@ -234,8 +235,9 @@ public sealed class VictimSet
                 if (attempt == 0 || ctx.O.JwtMode)
                 {
                     username = $"fr{tag}{Short(kind)}{(attempt == 0 ? "" : attempt.ToString(CultureInfo.InvariantCulture))}";
+                    // Creating a user hashes its password on low-priority threads: slow while the shared cores are busy.
                     var made = await ctx.UntilAnsweredAsync(() => api.SendAsync(HttpMethod.Post, "/admin/users", admin.Bearer,
-                        new { username, password = Ctx.UserPassword, roles }), $"create {username}");
+                        new { username, password = Ctx.UserPassword, roles }, timeoutSeconds: 30), $"create {username}", 180);
                     if (made.Status is not (201 or 409)) throw new RigException($"creating user {username}: {made.Short}");
                 }
                 var c = await api.LoginAsync(username, Ctx.UserPassword, $"{kind}");
@@ -339,8 +341,9 @@ public sealed class VictimSet
     {
         var reply = await ctx.UntilAnsweredAsync(() => api.SendAsync(HttpMethod.Put, $"/admin/users/{Mallory!.Cred.UserId}/roles", Mallory.Cred.Bearer,
             new { roles = new[] { "admin", "reporter" } }), $"demoted admin re-grants itself admin on {api.Name}", 20);
+        var sent = Rig.Now - reply.Ms;
         var roles = reply.Ok ? await MalloryRolesAsync(ctx.O) : null;
-        into.Add(api.Name, reply.Status, roles, Rig.Now);
+        into.Add(api.Name, reply.Status, roles, sent);
     }
 
     /// <summary>The demoted admin's roles as PostgreSQL holds them.</summary>
@@ -401,7 +404,8 @@ public sealed class Prober(Ctx ctx, IReadOnlyList<Victim> victims)
                 {
                     var reply = ctx.Op(await api.SendAsync(HttpMethod.Get, v.Path, v.Cred.Bearer, readBody: false, timeoutSeconds: 5), $"revoked {v.Kind} on {api.Name}");
                     PerInstance.GetOrAdd(api.Name, _ => new Counts()).Add(reply.Status);
-                    if (reply.Status == 200) Accepted.Enqueue((Rig.Now, api.Name, v.Kind, Phase));
+                    // When the request was sent: it is judged then, whatever it waits for afterwards.
+                    if (reply.Status == 200) Accepted.Enqueue((Rig.Now - reply.Ms, api.Name, v.Kind, Phase));
                 }
                 RoundsOn.AddOrUpdate(api.Name, 1, (_, n) => n + 1);
             }
@@ -422,7 +426,7 @@ public sealed class Prober(Ctx ctx, IReadOnlyList<Victim> victims)
         var list = Accepted.Where(x => IsRole(x.Kind) == roles).ToList();
         return string.Join(", ", instances.Select(i => $"{i} {list.Count(x => x.Instance == i)}")) +
                (list.Count == 0 ? "" : $" ({string.Join("; ", list.GroupBy(x => $"{x.Kind} on {x.Instance} ({x.Phase})").Select(g =>
-                   $"{g.Count()}× {g.Key}, {Rig.Seconds(g.Min(x => x.At) - Reference)}–{Rig.Seconds(g.Max(x => x.At) - Reference)} after the fault"))})");
+                   $"{g.Count()}× {g.Key}, sent {Rig.Seconds(g.Min(x => x.At) - Reference)}–{Rig.Seconds(g.Max(x => x.At) - Reference)} after the fault"))})");
     }
 
     public int Count(bool roles) => Accepted.Count(x => IsRole(x.Kind) == roles);

@@ -212,12 +212,14 @@ public static partial class Scenarios
             prober.Phase = "after the restore";
             prober.Reference = Rig.Now;
             var tStop = Rig.Now;
+            var wall = DateTime.UtcNow;
             await Rig.HookAsync("redis-restore");
             var tUp = Rig.Now;
             var restored = (await marks.ReadAsync())[0];
             var stateAfter = await Cluster.StateAsync(o.RedisPort, key, field, standalone: true);
             var older = restored.Horizon is { } h && h <= outbox.MaxTxId;
             var fault = $"mark {restored} on restart (newest row {outbox.MaxTxId}); logged-out session's entry {stateBefore} before, {stateAfter} after the restart";
+            fault += $"; SHUTDOWN NOSAVE at {wall:HH:mm:ss.fff} UTC (to read beside the app logs), up again {Rig.Seconds(tUp - tStop)} later";
             if (hold || prune) r.Check("the fault took effect: Redis came back with the snapshot's older mark", older, fault);
             else r.Note("restored: " + fault);
 
@@ -497,6 +499,7 @@ public static partial class Scenarios
             frozen = false;
             cluster.Down.Remove(replica.Port);
             var tKill = Rig.Now;
+            r.Note($"master SIGKILLed, replica thawed at {DateTime.UtcNow:HH:mm:ss.fff} UTC (to read beside the app logs)");
             prober.Phase = "after the promotion";
             prober.Reference = tKill;
             string? takeover = null;
