@@ -132,15 +132,16 @@ public sealed class Cluster(IReadOnlyList<int> ports)
     }
 
     /// <summary>
-    /// Where a session lives in Redis (the README's key layout): Opaque <c>&lt;prefix&gt;{o:&lt;b64url sha256(id)&gt;}</c>;
-    /// SessionCache <c>&lt;prefix&gt;{u:&lt;user&gt;}:s:&lt;sid&gt;</c>; Blacklist the user's revocation hash
-    /// <c>&lt;prefix&gt;{u:&lt;user&gt;}:rv</c>, field <c>s:&lt;sid&gt;</c>.
+    /// Where a session lives in Redis (App/Sessions/RedisStore.cs; cached keys carry the key generation that
+    /// redis_keyspaces names): Opaque <c>&lt;prefix&gt;&lt;gen&gt;:{o:&lt;b64url sha256(id)&gt;}</c>; SessionCache
+    /// <c>&lt;prefix&gt;&lt;gen&gt;:{u:&lt;user&gt;}:s:&lt;sid&gt;</c>; Blacklist the user's revocation hash
+    /// <c>&lt;prefix&gt;&lt;gen&gt;:{u:&lt;user&gt;}:rv</c>, field <c>s:&lt;sid&gt;</c>.
     /// </summary>
-    public static (string Key, string? Field) SessionKey(string mode, string prefix, Credential c) => mode switch
+    public static (string Key, string? Field) SessionKey(string mode, string prefix, Credential c, long generation) => mode switch
     {
-        "Opaque" => ($"{prefix}{{o:{Base64Url(SHA256.HashData(Encoding.UTF8.GetBytes(c.Bearer)))}}}", null),
-        "SessionCache" => ($"{prefix}{{u:{c.UserId:N}}}:s:{c.SessionId:N}", null),
-        _ => ($"{prefix}{{u:{c.UserId:N}}}:rv", $"s:{c.SessionId:N}"),
+        "Opaque" => ($"{prefix}{generation}:{{o:{Base64Url(SHA256.HashData(Encoding.UTF8.GetBytes(c.Bearer)))}}}", null),
+        "SessionCache" => ($"{prefix}{generation}:{{u:{c.UserId:N}}}:s:{c.SessionId:N}", null),
+        _ => ($"{prefix}{generation}:{{u:{c.UserId:N}}}:rv", $"s:{c.SessionId:N}"),
     };
 
     private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
@@ -149,11 +150,13 @@ public sealed class Cluster(IReadOnlyList<int> ports)
     /// What a node holds for a session: "tombstone", "live" or "missing" (Blacklist: "revoked" when the hash names the
     /// session, "not-revoked" when the hash is there without it). Read with READONLY, so replicas answer too.
     /// </summary>
-    public static async Task<string> StateAsync(int port, string key, string? field)
+    public static async Task<string> StateAsync(int port, string key, string? field, bool standalone = false)
     {
+        // A standalone Redis refuses READONLY (its error line is followed by an empty one): a plain PING stands in.
+        string[] first = standalone ? ["PING"] : ["READONLY"];
         var output = field is null
-            ? await Rig.RedisPipeAsync(port, ["READONLY"], ["GET", key])
-            : await Rig.RedisPipeAsync(port, ["READONLY"], ["EXISTS", key], ["HEXISTS", key, field]);
+            ? await Rig.RedisPipeAsync(port, first, ["GET", key])
+            : await Rig.RedisPipeAsync(port, first, ["EXISTS", key], ["HEXISTS", key, field]);
         if (output is null) return "unreachable";
         var lines = output.Split('\n');
         if (lines.Length < 2) return "unreadable";

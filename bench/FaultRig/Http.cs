@@ -85,8 +85,8 @@ public sealed class Api(HttpClient http, string name, Uri baseUri, string tenant
     /// <summary>Retries of a setup call that met 503 or no answer, 500 ms apart (a minute).</summary>
     private const int BusyRetries = 120;
 
-    public Task<Reply> LoginRawAsync(string username, string password, string? inTenant = null) =>
-        SendAsync(HttpMethod.Post, "/auth/login", null, new { tenant = inTenant ?? tenant, username, password });
+    public Task<Reply> LoginRawAsync(string username, string password, string? inTenant = null, double timeoutSeconds = 10) =>
+        SendAsync(HttpMethod.Post, "/auth/login", null, new { tenant = inTenant ?? tenant, username, password }, timeoutSeconds);
 
     public static Credential? CredentialOf(Reply reply, string label)
     {
@@ -106,7 +106,8 @@ public sealed class Api(HttpClient http, string name, Uri baseUri, string tenant
         // A busy hasher answers 503 "too many logins at once"; on two shared cores that can last a while.
         for (var attempt = 0; attempt < BusyRetries; attempt++)
         {
-            reply = await LoginRawAsync(username, password);
+            // 30 s: the password hash runs on low-priority threads, slow while the shared cores are busy.
+            reply = await LoginRawAsync(username, password, timeoutSeconds: 30);
             if (CredentialOf(reply, label) is { } credential)
             {
                 await DescribeAsync(credential);
@@ -145,7 +146,7 @@ public sealed class Api(HttpClient http, string name, Uri baseUri, string tenant
     {
         for (var attempt = 0; ; attempt++)
         {
-            var reply = await SendAsync(HttpMethod.Post, "/admin/users", admin.Bearer, new { username, password, roles = new[] { "user" } });
+            var reply = await SendAsync(HttpMethod.Post, "/admin/users", admin.Bearer, new { username, password, roles = new[] { "user" } }, timeoutSeconds: 30);
             if (reply.Status is 201 or 409) return;
             if (attempt >= BusyRetries || reply.Status is not (0 or 503)) throw new RigException($"creating user {username} on {Name} failed: {reply.Short}");
             await Task.Delay(500);

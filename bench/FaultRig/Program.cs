@@ -31,6 +31,10 @@ try
     {
         "pg-down" => await Scenarios.PgDownAsync(o),
         "redis-restart" or "redis-pause" => await Scenarios.RedisRestartAsync(o),
+        "redis-snapshot-restore" => await Scenarios.SnapshotRestoreAsync(o),
+        "redis-oom" => await Scenarios.RedisOomAsync(o),
+        "cluster-stale-promotion" => await Scenarios.StalePromotionAsync(o),
+        "replay-300k" => await Scenarios.ReplayAsync(o),
         _ => await Scenarios.ClusterFailoverAsync(o),
     };
 }

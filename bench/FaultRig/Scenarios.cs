@@ -24,7 +24,8 @@ public sealed class Ctx
     /// <summary>Counts a scenario request (not the load) in the row; a 500 is noted with its body.</summary>
     public Reply Op(Reply reply, string what)
     {
-        R.Ops.Add(reply.Status);
+        // Probers run beside the scenario's own requests.
+        lock (R) R.Ops.Add(reply.Status);
         if (reply.Status == 500 || (reply.Status == 503 && !reply.IsProper503))
             R.Note($"{what} answered {reply.Short} (content-type {reply.ContentType}, Retry-After {reply.RetryAfter ?? "none"})");
         return reply;
@@ -49,11 +50,11 @@ public sealed class Ctx
     }
 }
 
-public static class Scenarios
+public static partial class Scenarios
 {
     private static string LoadUser(int i) => $"frload{i}";
 
-    private static async Task<Ctx> SetupAsync(Options o, ScenarioResult row, string[] extraUsers)
+    internal static async Task<Ctx> SetupAsync(Options o, ScenarioResult row, string[] extraUsers)
     {
         var http = Api.NewClient();
         var a = new Api(http, "A", o.A, "acme");
@@ -115,9 +116,9 @@ public static class Scenarios
             credentials.Select(c => new SavedCredential(c.Label, c.Bearer, c.Refresh, c.UserId, c.SessionId)).ToList()));
     }
 
-    private static ScenarioResult Row(Options o, string scenario) => new() { Mode = o.Mode, Scenario = scenario };
+    internal static ScenarioResult Row(Options o, string scenario) => new() { Mode = o.Mode, Scenario = scenario };
 
-    private static void Fill(ScenarioResult r, LoadGenerator load, double from, double to)
+    internal static void Fill(ScenarioResult r, LoadGenerator load, double from, double to)
     {
         var recs = load.Between(from, to);
         r.Load = Counts.Of(recs);
@@ -149,7 +150,7 @@ public static class Scenarios
             r.Check($"{dependency} outage logged once at its start and once at its end per instance, not per request", ok, string.Join("; ", parts));
     }
 
-    private static string Latencies(IEnumerable<Rec> recs)
+    internal static string Latencies(IEnumerable<Rec> recs)
     {
         var ms = recs.Select(r => r.Ms).Order().ToList();
         if (ms.Count == 0) return "none";
@@ -469,11 +470,11 @@ public static class Scenarios
         var load = ctx.Load;
 
         // Where the load's keys and the tenant's role set (read by every request of the server-side modes) live.
-        var loadSlots = load.Sessions.Select(s => Cluster.Slot(Cluster.SessionKey(o.Mode, o.Prefix, s).Key)).ToList();
+        var loadSlots = load.Sessions.Select(s => Keys.SlotOf(o.Mode, s)).ToList();
         var roleSetSlots = new HashSet<int>();
         foreach (var port in cluster.Ports)
         {
-            var keys = await Rig.RedisAsync(port, 10, "--scan", "--pattern", o.Prefix + "{t:*");
+            var keys = await Rig.RedisAsync(port, 10, "--scan", "--pattern", o.Prefix + "*{t:*");
             foreach (var k in (keys ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries)) roleSetSlots.Add(Cluster.Slot(k.Trim()));
         }
 
@@ -663,7 +664,7 @@ public static class Scenarios
                 if (ok.Status != 200) throw new RigException($"{c.Label} not accepted on {api.Name} before the fault: {ok.Short}");
             }
         }
-        var (key, field) = Cluster.SessionKey(o.Mode, o.Prefix, kicked);
+        var (key, field) = Cluster.SessionKey(o.Mode, o.Prefix, kicked, await GenerationAsync(o));
         var slot = Cluster.Slot(key);
         var (master, replica) = await cluster.OwnerAsync(slot);
         r.Note($"kicked session's key {key}{(field is null ? "" : $" field {field}")} is in slot {slot}: master :{master.Port}, replica :{replica.Port}");

@@ -60,7 +60,8 @@ fr_wait_gone() {
 
 fr_wait_ping() {
   local port=$1 i
-  for ((i = 0; i < 100; i++)); do
+  # 30 s: a restart from a snapshot answers LOADING until the dump is read.
+  for ((i = 0; i < 300; i++)); do
     [[ $(fr_rcli "$port" PING) == PONG ]] && return 0
     sleep 0.1
   done
@@ -85,12 +86,16 @@ fr_redis_dir() { # "standalone" or a cluster port
 
 fr_redis_port() { if [[ $1 == standalone ]]; then printf '%s\n' "$FAULT_REDIS_PORT"; else printf '%s\n' "$1"; fi; }
 
+# fr_redis_start NODE [snapshot]: starts a stopped server on its config. It starts empty (a dump.rdb left by a SAVE is
+# removed first) unless "snapshot" is given: then it loads the dump.rdb in its dir, as a crashed Redis with RDB
+# persistence does, and waits until the load is done (PING answers LOADING until then).
 fr_redis_start() {
   local dir port
   dir=$(fr_redis_dir "$1")
   port=$(fr_redis_port "$1")
   if fr_pid_of "$dir/redis.pid" redis-server >/dev/null; then return 0; fi
   rm -f "$dir/redis.pid"
+  [[ ${2:-} == snapshot ]] || rm -f "$dir/dump.rdb"
   redis-server "$dir/redis.conf" </dev/null >/dev/null 2>&1 || return 1
   fr_wait_ping "$port"
 }
