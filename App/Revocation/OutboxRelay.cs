@@ -63,7 +63,11 @@ public sealed partial class OutboxRelay : BackgroundService
         // answers count again only once its mark is read after the reconnect, which is looked at at once.
         redis.ConnectionFailed += (_, e) =>
         {
-            if (e.ConnectionType != ConnectionType.Subscription && !IsReplica(redis, e.EndPoint)) _proof.ConnectionLost();
+            // A connection that broke (not a reconnect that failed again: the multiplexer keeps retrying a master that
+            // died, and each failed try would otherwise keep the proof down long after its replica took over).
+            if (e.ConnectionType != ConnectionType.Subscription && e.FailureType != ConnectionFailureType.UnableToConnect
+                && !IsReplica(redis, e.EndPoint))
+                _proof.ConnectionLost();
         };
         redis.ConnectionRestored += (_, e) =>
         {

@@ -84,33 +84,29 @@ public sealed class RedisMarks : IAsyncDisposable
         var admin = await AdminAsync();
         var servers = admin.GetServers();
         if (servers.Length == 0 || !servers.Any(s => s.IsConnected)) throw new RedisException("No Redis server is connected.");
+        // Every connected server is asked at once; what a server says of itself (INFO's role) decides, not the role
+        // this connection last saw, which lags a promotion. A server last seen as a replica that does not answer (frozen,
+        // dying) is left out, so it cannot stall the proof; a master that does not answer fails the tick.
+        var read = await Task.WhenAll(servers.Where(s => s.IsConnected).Select(async server =>
+        {
+            try
+            {
+                return await ReadOneAsync(admin, server);
+            }
+            catch (Exception e) when (server.IsReplica && e is RedisException or RedisTimeoutException or TimeoutException)
+            {
+                return null;
+            }
+        }));
         var masters = new List<MasterState>();
         var covered = new bool[16384];
         var cluster = false;
-        // Only masters carry marks: a replica (frozen, say) is not even asked, so it cannot stall the proof.
-        foreach (var server in servers)
+        foreach (var (state, slots) in read.OfType<(MasterState, IList<SlotRange>?)>())
         {
-            if (!server.IsConnected || server.IsReplica) continue;
-            var replication = Info(await server.InfoRawAsync("replication"));
-            if (replication.GetValueOrDefault("role") != "master") continue;
-            var runId = Info(await server.InfoRawAsync("server")).GetValueOrDefault("run_id") ?? "";
-            RedisKey key;
-            var slots = "";
-            if (server.ServerType == ServerType.Cluster)
-            {
-                cluster = true;
-                var me = (await server.ClusterNodesAsync())?.Nodes.FirstOrDefault(n => n.IsMyself);
-                if (me is null || me.IsReplica || me.Slots.Count == 0) continue;
-                foreach (var range in me.Slots) for (var s = range.From; s <= range.To; s++) covered[s] = true;
-                slots = string.Join(',', me.Slots.Select(r => $"{r.From}-{r.To}"));
-                key = MarkKey(admin, me.Slots);
-            }
-            else
-            {
-                key = $"{_options.KeyPrefix}mark";
-            }
-            var raw = (RedisValue)await server.ExecuteAsync("GET", [key], CommandFlags.NoRedirect);
-            masters.Add(new MasterState(server.EndPoint, key, raw, $"{runId}|{replication.GetValueOrDefault("master_replid")}|{slots}"));
+            masters.Add(state);
+            if (slots is null) continue;
+            cluster = true;
+            foreach (var range in slots) for (var s = range.From; s <= range.To; s++) covered[s] = true;
         }
         if (masters.Count == 0) throw new RedisException("No Redis master is connected.");
         if (!cluster && masters.Count > 1) throw new RedisException("More than one standalone master answers.");
@@ -121,6 +117,30 @@ public sealed class RedisMarks : IAsyncDisposable
             throw new RedisException("The known Redis masters do not cover every slot.");
         }
         return masters;
+    }
+
+    // One server's mark and identity, with its slots in a cluster; null when it is no master (or a master of no slot).
+    private async Task<(MasterState, IList<SlotRange>?)?> ReadOneAsync(ConnectionMultiplexer admin, IServer server)
+    {
+        var replication = Info(await server.InfoRawAsync("replication"));
+        if (replication.GetValueOrDefault("role") != "master") return null;
+        var runId = Info(await server.InfoRawAsync("server")).GetValueOrDefault("run_id") ?? "";
+        RedisKey key;
+        IList<SlotRange>? slots = null;
+        if (server.ServerType == ServerType.Cluster)
+        {
+            var me = (await server.ClusterNodesAsync())?.Nodes.FirstOrDefault(n => n.IsMyself);
+            if (me is null || me.IsReplica || me.Slots.Count == 0) return null;
+            slots = me.Slots;
+            key = MarkKey(admin, me.Slots);
+        }
+        else
+        {
+            key = $"{_options.KeyPrefix}mark";
+        }
+        var raw = (RedisValue)await server.ExecuteAsync("GET", [key], CommandFlags.NoRedirect);
+        var slotList = slots is null ? "" : string.Join(',', slots.Select(r => $"{r.From}-{r.To}"));
+        return (new MasterState(server.EndPoint, key, raw, $"{runId}|{replication.GetValueOrDefault("master_replid")}|{slotList}"), slots);
     }
 
     /// <summary>
