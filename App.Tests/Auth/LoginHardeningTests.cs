@@ -13,6 +13,9 @@ public sealed class SaturatedHashingFixture<TMode> : AppFixture<TMode> where TMo
         s["PasswordHashing:MaxConcurrency"] = "1";
         s["PasswordHashing:MaxQueue"] = "1";
         s["LoginLimits:MaxFailuresPerAccountAndAddress"] = "3";
+        // A hash slow enough (about 0.3 s) that the three attempts the limit lets through are hashing or waiting at
+        // once, however the machine schedules them: one runs, one waits, the third finds the queue full.
+        s["PasswordHashing:Argon2Iterations"] = "30";
     }
 }
 

@@ -120,7 +120,9 @@ public sealed partial class LoginService(
             LogLockout(logger, scope, LogText.Safe(tenantSlug));
             var target = await db.Users.AsNoTracking().Where(u => u.NormalizedUsername == username && u.Tenant!.Slug == tenantSlug)
                 .Select(u => new { u.Id, u.TenantId }).FirstOrDefaultAsync(ct);
-            if (target is not null && scope != "address") Events.EventLog.UserLocked(db, target.Id, target.TenantId, scope, time.GetUtcNow());
+            // Only a lock of this account is its event: an address or a network refused on every account is not.
+            if (target is not null && scope is LoginCounters.PairScope or LoginCounters.DeviceScope or LoginCounters.AccountScope)
+                Events.EventLog.UserLocked(db, target.Id, target.TenantId, scope, time.GetUtcNow());
             await audit.WriteAsync(AuditTypes.LoginLocked, null, target?.Id, target?.TenantId, ip, new { scope }, ct);
         }
         return new LoginOutcome(LoginResult.TooManyAttempts, RetryAfter: decision.RetryAfter);
