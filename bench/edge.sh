@@ -193,6 +193,8 @@ done
 if [[ -z ${ConnectionStrings__Postgres:-} || -z ${Redis__Configuration:-} ]] && [[ -x $ROOT/scripts/run ]]; then
   log "Asking scripts/run services for PostgreSQL and Redis"
   exports=$("$ROOT/scripts/run" services 2>"$OUT/services-edge.log") && eval "$exports" || note "scripts/run services failed; trying the defaults"
+  # The bench databases are its own: the owner of scripts/run's database must not migrate that one instead.
+  unset ConnectionStrings__PostgresOwner
 fi
 PG_CONN="${ConnectionStrings__Postgres:-Host=127.0.0.1;Port=15432;Database=sessiongate;Username=sessiongate;Password=sessiongate}"
 REDIS_CONF="${Redis__Configuration:-127.0.0.1:16379}"

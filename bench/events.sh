@@ -34,6 +34,8 @@ log() { printf '[events] %s\n' "$*" >&2; }
 if [[ -z ${ConnectionStrings__Postgres:-} || -z ${Redis__Configuration:-} ]]; then
   log "Asking scripts/run services for PostgreSQL and Redis"
   eval "$("$ROOT/scripts/run" services 2>"$OUT/events-services.log")"
+  # The bench databases are its own: the owner of scripts/run's database must not migrate that one instead.
+  unset ConnectionStrings__PostgresOwner
 fi
 PG="${ConnectionStrings__Postgres:-Host=127.0.0.1;Port=15432;Database=sessiongate;Username=sessiongate;Password=sessiongate}"
 BENCH_CONN=$(printf '%s' "$PG" | sed -E 's/(^|;)Database=[^;]*/\1Database='"$DB"'/I')

@@ -39,6 +39,8 @@ trap cleanup EXIT
 
 if [[ -z ${ConnectionStrings__Postgres:-} || -z ${Redis__Configuration:-} ]]; then
   eval "$("$ROOT/scripts/run" services 2>"$OUT/login-cost-services.log")"
+  # The bench databases are its own: the owner of scripts/run's database must not migrate that one instead.
+  unset ConnectionStrings__PostgresOwner
 fi
 PG_CONN="${ConnectionStrings__Postgres:-Host=127.0.0.1;Port=15432;Database=sessiongate;Username=sessiongate;Password=sessiongate}"
 REDIS_CONF="${Redis__Configuration:-127.0.0.1:16379}"

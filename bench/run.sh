@@ -444,6 +444,8 @@ if [[ -z ${ConnectionStrings__Postgres:-} || -z ${Redis__Configuration:-} ]] && 
   log "Asking scripts/run services for PostgreSQL and Redis"
   if exports=$("$ROOT/scripts/run" services 2>"$OUT/services.log"); then
     eval "$exports"
+    # The bench databases are its own: the owner of scripts/run's database must not migrate that one instead.
+    unset ConnectionStrings__PostgresOwner
   else
     note "scripts/run services failed (see ${OUT#"$ROOT"/}/services.log); trying the default ports"
   fi
