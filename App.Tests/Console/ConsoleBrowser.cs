@@ -99,16 +99,16 @@ public abstract class ConsoleBrowser<TMode> : IAsyncLifetime where TMode : IMode
 
     protected void NoPageErrors() => Assert.True(_pageErrors.Count == 0, "page errors: " + string.Join("\n", _pageErrors));
 
-    protected async Task ScreenshotAsync(IPage page, string name)
+    protected async Task ScreenshotAsync(IPage page, string name, bool readme = false)
     {
-        // Always kept under .local/ (ignored by git); copied into docs/img/ (for the README) when SG_UPDATE_SCREENSHOTS=1.
+        // Always kept under .local/ (ignored by git); the README's are copied into docs/img/ when SG_UPDATE_SCREENSHOTS=1.
         var root = new DirectoryInfo(AppContext.BaseDirectory);
         while (root is not null && !File.Exists(Path.Combine(root.FullName, "App.sln"))) root = root.Parent;
         var bytes = await page.ScreenshotAsync(new() { FullPage = true });
         var local = Path.Combine(root?.FullName ?? AppContext.BaseDirectory, ".local", "screenshots", "console");
         Directory.CreateDirectory(local);
         await File.WriteAllBytesAsync(Path.Combine(local, $"{typeof(TMode).Name}-{name}.png"), bytes);
-        if (root is null || typeof(TMode) != typeof(Opaque) || Environment.GetEnvironmentVariable("SG_UPDATE_SCREENSHOTS") != "1") return;
+        if (!readme || root is null || typeof(TMode) != typeof(Opaque) || Environment.GetEnvironmentVariable("SG_UPDATE_SCREENSHOTS") != "1") return;
         var docs = Path.Combine(root.FullName, "docs", "img");
         Directory.CreateDirectory(docs);
         await File.WriteAllBytesAsync(Path.Combine(docs, $"console-{name}.png"), bytes);

@@ -35,7 +35,7 @@ public abstract class ConsoleBrowserTests<TMode>(AccountBrowserFixture<TMode> fx
         await ReadyAsync(page, "online");
         Assert.Contains("web", await page.InnerTextAsync($"tr[data-session='{laptopId}']"), StringComparison.Ordinal);
         Assert.Contains("mobile", await page.InnerTextAsync($"tr[data-session='{phoneId}']"), StringComparison.Ordinal);
-        await ScreenshotAsync(page, "online");
+        await ScreenshotAsync(page, "online", readme: true);
 
         await ActAsync(page, $"[data-kick='{laptopId}']", "Session kicked", "online");
         await Problem.AssertAsync(await Api.GetAsync("/api/profile", laptop), HttpStatusCode.Unauthorized, Problems.SessionRevoked, "kicked");
@@ -77,7 +77,7 @@ public abstract class ConsoleBrowserTests<TMode>(AccountBrowserFixture<TMode> fx
             login = await Api.RefreshAsync(login);
         }
         Assert.Equal(HttpStatusCode.OK, (await Api.GetAsync("/api/reports", login)).StatusCode);
-        await ScreenshotAsync(page, "user");
+        await ScreenshotAsync(page, "user", readme: true);
 
         await page.FillAsync("#ban-reason", "console test");
         await ActAsync(page, "[data-action='ban']", "is banned", "user", confirm: true);
@@ -93,7 +93,7 @@ public abstract class ConsoleBrowserTests<TMode>(AccountBrowserFixture<TMode> fx
         Assert.Contains(user.Username, banned, StringComparison.Ordinal);
         Assert.Contains("console test", banned, StringComparison.Ordinal);
         Assert.Contains("reporter", await page.InnerTextAsync("tr[data-type='user.roles-changed']"), StringComparison.Ordinal);
-        await ScreenshotAsync(page, "audit");
+        await ScreenshotAsync(page, "audit", readme: true);
         await page.FillAsync("#audit-type", "user.banned");
         await page.ClickAsync("#audit-filter-submit");
         await ReadyAsync(page, "audit");
@@ -200,7 +200,7 @@ public abstract class ConsoleBrowserTests<TMode>(AccountBrowserFixture<TMode> fx
         Assert.Equal(0, await CountAsync(page, "[data-kick]"));
         Assert.Equal(0, await CountAsync(page, "[data-kick-all]"));
         Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"), "the page is wider than a phone");
-        await ScreenshotAsync(page, "phone");
+        await ScreenshotAsync(page, "phone", readme: true);
 
         await OpenAsync(page, "users", "users");
         Assert.Equal(0, await CountAsync(page, "#create-user"));

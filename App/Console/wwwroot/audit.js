@@ -57,7 +57,7 @@ SG.pages.audit = {
       h('code', { text: a.type }),
       h('span', { text: nameOf(a.actor_id), title: a.actor_id || '' }),
       h('span', { text: nameOf(a.subject_id), title: a.subject_id || '' }),
-      h('span', { class: 'mono hide-narrow', text: a.ip || '' }),
+      h('span', { class: 'mono', text: a.ip || '' }),
       h('span', { class: 'small', text: detailText(a.detail) }),
     ], { data: { audit: a.id, type: a.type } }));
     const older = button('Older', () => { audit.cursors.push(r.data.next); return redraw(); }, 'secondary small');

@@ -163,6 +163,8 @@ function dangerButton(text, action, data) {
 
 function table(headers, rows, empty) {
   if (rows.length === 0) return h('p', { class: 'muted', text: empty || 'Nothing here.' });
+  // Each cell names its column, for the narrow layout (a phone shows a row as a card: "Last seen: ...").
+  for (const row of rows) [...row.children].forEach((td, i) => { if (td.colSpan === 1 && headers[i]) td.dataset.label = headers[i]; });
   return h('div', { class: 'scroll' }, h('table', {},
     h('thead', {}, h('tr', {}, headers.map((x) => h('th', { text: x })))),
     h('tbody', {}, rows)));

@@ -22,8 +22,8 @@ async function sessionsOf(userId) {
       h('span', { text: s.device_type }),
       h('span', { class: 'mono', text: s.ip || '' }),
       when(s.last_seen_at),
-      h('span', { class: 'hide-narrow' }, when(s.created_at)),
-      h('span', { class: 'mono small hide-narrow', text: s.id.slice(0, 8) }),
+      when(s.created_at),
+      h('span', { class: 'mono small', text: s.id.slice(0, 8) }),
       h('span', { class: 'actions' }, actions),
     ], { data: { session: s.id } });
   });

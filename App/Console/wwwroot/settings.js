@@ -65,7 +65,7 @@ SG.pages.tenants = {
     if (!r.ok) return h('p', { class: 'muted', text: explain(r) });
     const rows = r.data.map((t) => cells([
       h('strong', { text: t.slug }), t.name, t.login_policy + (t.login_policy === 'MaxN' ? ' ' + t.max_sessions + ', ' + t.on_limit : ''),
-      h('span', { class: 'hide-narrow' }, when(t.created_at)),
+      when(t.created_at),
       t.slug === tenantSlug() ? h('span', { class: 'chip good', text: 'managing' })
         : button('Manage', async () => { await loadTenants(); await pickTenant(t.slug); return go('users'); }, 'secondary small', { manage: t.slug }),
     ], { data: { tenant: t.slug } }));

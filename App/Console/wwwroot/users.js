@@ -73,7 +73,7 @@ SG.pages.users = {
         h('a', { href: '#user/' + u.id, text: u.username }),
         chips(u.roles),
         banned ? h('span', { class: 'chip bad', text: 'banned' }) : h('span', { class: 'chip good', text: 'active' }),
-        h('span', { class: 'hide-narrow' }, when(u.created_at)),
+        when(u.created_at),
       ], { class: 'clickable', data: { user: u.id } });
       row.addEventListener('click', (e) => { if (e.target.tagName !== 'A') go('user/' + u.id); });
       return row;
