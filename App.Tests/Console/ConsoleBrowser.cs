@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 using SessionGate.Tests.Infrastructure;
 using SessionGate.Tests.Mfa;
@@ -47,17 +46,18 @@ public abstract class ConsoleBrowser<TMode> : IAsyncLifetime where TMode : IMode
             // A 4xx the page handles is logged by chromium as a failed resource: only script and CSP errors count.
             if (message.Type == "error" && !message.Text.Contains("Failed to load resource", StringComparison.Ordinal)) _pageErrors.Add(message.Text);
         };
-        // The console sends the browser on to /account while it loads: wait for that page, not for the first one's load.
+        // The console sends the browser on to /account while it loads, and /account sends it back: locators, which
+        // keep looking across navigations, wait for each page rather than for a navigation event.
         await page.GotoAsync(Fx.BaseUrl + "/console", new() { WaitUntil = WaitUntilState.Commit });
-        await page.WaitForURLAsync(new Regex("/account\\?return=%2Fconsole"), new() { WaitUntil = WaitUntilState.Commit });
         await page.Locator("#signin").WaitForAsync(new() { State = WaitForSelectorState.Visible });
+        Assert.Matches("/account\\?return=%2Fconsole$", page.Url);
         Assert.Equal("Sign in to the admin console", await page.InnerTextAsync("#signin-title"));
         await page.FillAsync("#tenant", tenant);
         await page.FillAsync("#username", username);
         await page.FillAsync("#password", password);
         await page.ClickAsync("#signin-submit");
-        await page.WaitForURLAsync(new Regex("/console(#.*)?$"), new() { WaitUntil = WaitUntilState.Commit });
-        await page.WaitForFunctionAsync("() => document.body.dataset.ready");
+        await page.Locator("body[data-ready]:not([data-ready=''])").WaitForAsync(new() { State = WaitForSelectorState.Attached });
+        Assert.Matches("/console(#[a-z]+)?$", page.Url);
         Assert.Contains(username, await page.InnerTextAsync("#who"), StringComparison.Ordinal);
         return page;
     }

@@ -68,7 +68,13 @@ function adminUrl(path, query) {
 // A change: asks for a step-up when the route needs one, says how it went, and redraws the page when it worked.
 async function act(method, path, body, done) {
   say('');
-  const r = await withStepUp(() => api(method, path, body));
+  let r;
+  try {
+    r = await withStepUp(() => api(method, path, body));
+  } catch {
+    say('The server did not answer. Nothing was changed on this page; try again.');
+    return { ok: false, status: 0, data: null, problem: '' };
+  }
   if (!r.ok) { say(explain(r)); return r; }
   if (done) say(done, true);
   await redraw();
@@ -227,7 +233,12 @@ async function redraw() {
   const token = ++SG.state.renders;
   document.body.dataset.ready = '';
   for (const a of $('nav').querySelectorAll('a')) a.classList.toggle('current', a.dataset.page === (page.under || name));
-  const nodes = await page.render(arg);
+  let nodes;
+  try {
+    nodes = await page.render(arg);
+  } catch {
+    nodes = h('p', { class: 'muted', text: 'The server did not answer. Try Refresh.' });
+  }
   if (token !== SG.state.renders) return; // a newer redraw started meanwhile
   $('loading').hidden = true;
   $('view').hidden = false;
