@@ -1,6 +1,7 @@
 using SessionGate.Account;
 using SessionGate.Admin;
 using SessionGate.Auth;
+using SessionGate.AdminConsole;
 using SessionGate.ForwardAuth;
 using SessionGate.Gateway;
 using SessionGate.Infrastructure;
@@ -45,6 +46,7 @@ app.MapJwksApi();
 app.MapAuthApi();
 app.MapSecondFactors();
 app.MapAccountPages();
+app.MapConsole();
 app.MapSampleApi();
 app.MapAdminApi();
 app.MapGateway();

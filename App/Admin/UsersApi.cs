@@ -36,7 +36,7 @@ internal static class UsersApi
 {
     private static readonly DateTimeOffset Forever = new(9999, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
-    // GET    /admin/users                  users:read
+    // GET    /admin/users                  users:read   (?q= searches usernames)
     // POST   /admin/users                  users:write
     // GET    /admin/users/{id}             users:read
     // PATCH  /admin/users/{id}             users:write  (manage)
@@ -75,10 +75,18 @@ internal static class UsersApi
     }
 
     private static async Task<Results<Ok<Paged<UserView>>, ProblemHttpResult>> List(
-        [AsParameters] AdminScope scope, AppDbContext db, [FromQuery] int? page, [FromQuery] int? size, CancellationToken ct)
+        [AsParameters] AdminScope scope, AppDbContext db, [FromQuery] int? page, [FromQuery] int? size,
+        [FromQuery, System.ComponentModel.Description("Only users whose username contains this (case-insensitive).")] string? q, CancellationToken ct)
     {
         if (AdminApi.ValidatePage(page, size, out var p, out var s) is { } invalid) return invalid;
+        if (q is { Length: > 128 }) return Problems.ValidationFailed("q is too long (at most 128).", "q");
         var query = db.Users.AsNoTracking().Where(u => u.TenantId == scope.Admin.TenantId);
+        if (!string.IsNullOrWhiteSpace(q))
+        {
+            // Usernames are stored lower-cased too; LIKE's own characters in q are matched literally.
+            var pattern = "%" + q.Trim().ToLowerInvariant().Replace("\\", "\\\\").Replace("%", "\\%").Replace("_", "\\_") + "%";
+            query = query.Where(u => EF.Functions.Like(u.NormalizedUsername, pattern, "\\"));
+        }
         var total = await query.LongCountAsync(ct);
         var items = await Project(query.OrderBy(u => u.NormalizedUsername).Skip((p - 1) * s).Take(s), db).ToListAsync(ct);
         return TypedResults.Ok(new Paged<UserView>(items, p, s, total));

@@ -211,8 +211,22 @@ async function passkeySignIn() {
 
 function signedIn(login) {
   adopt(login);
+  if (returnTo()) return backToConsole();
   if (location.pathname !== '/account/security') history.pushState({}, '', '/account/security');
   return loadSecurity();
+}
+
+// The admin console (/console) signs in here with ?return=/console, and goes back there once signed in. In the JWT
+// modes its refresh token crosses over in this tab's sessionStorage, which the console reads, deletes and spends at once.
+function returnTo() {
+  const to = new URLSearchParams(location.search).get('return') || '';
+  return /^\/console(#[A-Za-z0-9/_-]*)?$/.test(to) ? to : null;
+}
+
+function backToConsole() {
+  if (state.tokens) sessionStorage.setItem('sessiongate.console-handoff', state.tokens.refresh);
+  state.tokens = null;
+  location.replace(returnTo());
 }
 
 // ---- Step-up -----------------------------------------------------------------------------------------------------
@@ -281,6 +295,7 @@ async function loadSecurity() {
     return;
   }
   state.me = me.data;
+  if (returnTo()) return backToConsole();
   if (location.pathname !== '/account/security') history.replaceState({}, '', '/account/security');
   const [mfa, sessions] = await Promise.all([api('GET', '/auth/mfa'), api('GET', '/auth/sessions')]);
   state.mfa = mfa.status === 200 ? mfa.data : { totp: false, passkeys: [], recovery_codes_left: 0 };
@@ -528,6 +543,7 @@ document.addEventListener('DOMContentLoaded', () => {
   window.addEventListener('popstate', () => (location.pathname === '/account/security' ? loadSecurity() : show(state.me ? 'security' : 'signin')));
   const tenant = new URLSearchParams(location.search).get('tenant');
   if (tenant) $('tenant').value = tenant;
+  if (returnTo()) $('signin-title').textContent = 'Sign in to the admin console';
   // A cookie session (Opaque) survives a reload; a JWT page starts signed out.
   loadSecurity();
 });
