@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using SessionGate.Audit;
@@ -27,8 +28,9 @@ public static class AuthApi
         // The per-address request limit guards the anonymous endpoints only: polling /auth/me must not block logins.
         group.MapPost("/login", Login).AllowAnonymous().RequireRateLimiting(RateLimits.AuthPolicy).WithName("Login")
             .WithSummary("Log in; Opaque mode returns a session id (and cookie), the JWT modes an access and a refresh token.")
-            .WithDescription("An account with a second factor answers 401 mfa-required with an mfa_token: finish with POST /auth/login/mfa (or sign in at /account).")
-            .ProducesProblems(400, Problems.Validation).ProducesProblems(401, Problems.InvalidCredentials, Problems.MfaRequired)
+            .WithDescription("An account with a second factor answers 401 mfa-required with an mfa_token: finish with POST /auth/login/mfa (or sign in at /account). "
+                + "Browsers (Opaque) send \"cookie_only\": true: the session is then the HttpOnly cookie alone, and the body carries no session_id (nor device_token).")
+            .ProducesProblems(400, Problems.Validation, Problems.NotSupportedInMode).ProducesProblems(401, Problems.InvalidCredentials, Problems.MfaRequired)
             .ProducesProblems(403, Problems.AccountBanned, Problems.SessionLimitReached)
             .ProducesProblems(429, Problems.TooManyAttempts).ProducesProblems(503, Problems.ServiceUnavailable);
         group.MapPost("/refresh", Refresh).AllowAnonymous().RequireRateLimiting(RateLimits.AuthPolicy).WithName("Refresh")
@@ -36,8 +38,17 @@ public static class AuthApi
             .ProducesProblems(400, Problems.NotSupportedInMode).ProducesProblems(401, Problems.InvalidRefreshToken)
             .ProducesProblems(503, Problems.ServiceUnavailable);
 
+        // Anonymous on purpose: a JWT client whose access token expired logs out with its refresh token alone.
+        group.MapPost("/logout", Logout).AllowAnonymous().WithMetadata(CredentialOptional.Instance).RequireRateLimiting(RateLimits.AuthPolicy).WithName("Logout")
+            .WithSummary("End the current session; in the JWT modes also with {\"refresh_token\"} alone (no access token).")
+            .WithDescription("With a valid credential (cookie or bearer) the caller's session ends and the body is ignored. Without one, in the JWT modes, "
+                + "the session of the refresh token in the body ends. An unknown, spent or expired refresh token is 401 invalid-refresh-token (a spent one, "
+                + "as on refresh, also ends its family); no credential at all is 401 unauthenticated; a refresh token in Opaque mode is 400 not-supported-in-mode.")
+            .WithMetadata(new OptionalBody(typeof(LogoutRequest)))
+            .ProducesProblems(400, Problems.Validation, Problems.NotSupportedInMode)
+            .ProducesProblems(401, Problems.InvalidRefreshToken);
+
         var me = group.MapGroup("").RequireAuthorization();
-        me.MapPost("/logout", Logout).WithName("Logout").WithSummary("End the current session.");
         me.MapPost("/logout-all", LogoutAll).WithName("LogoutAll").WithSummary("End all of the caller's sessions, the current one included.");
         me.MapGet("/me", Me).WithName("Me").WithSummary("Who is calling, with roles, permissions and the session.");
         me.MapGet("/sessions", ListSessions).WithName("ListOwnSessions").WithSummary("The caller's live sessions.");
@@ -55,6 +66,8 @@ public static class AuthApi
         CancellationToken ct)
     {
         if (body is null) return Problems.ValidationFailed("A JSON body is required.");
+        // Refused before the password is looked at, so a client that learns the mode this way costs no attempt.
+        if (body.CookieOnly == true && !mode.AcceptsCookie) return Problems.Result(400, Problems.NotSupportedInMode, CookieOnly.RefusedDetail);
         using var activity = SessionGateTracing.Source.StartActivity("login");
         LoginOutcome outcome;
         try
@@ -85,7 +98,7 @@ public static class AuthApi
                 var credential = outcome.Credential!;
                 if (mode.AcceptsCookie) http.AppendSessionCookie(credential.Credential, credential.SessionExpiresAt);
                 devices.AppendCookie(http, outcome.DeviceToken!);
-                return TypedResults.Ok(LoginResponse.From(credential, time.GetUtcNow(), outcome.DeviceToken));
+                return TypedResults.Ok(LoginResponse.From(credential, time.GetUtcNow(), outcome.DeviceToken, body.CookieOnly == true));
             case LoginResult.Invalid:
                 return Problems.ValidationFailed(outcome.Detail ?? "The request is not valid.");
             case LoginResult.TooManyAttempts:
@@ -120,8 +133,10 @@ public static class AuthApi
         };
     }
 
-    private static async Task<NoContent> Logout(ClaimsPrincipal user, HttpContext http, SessionService sessions, AuditLog audit, CancellationToken ct)
+    private static async Task<Results<NoContent, ProblemHttpResult, ChallengeHttpResult>> Logout(
+        ClaimsPrincipal user, HttpContext http, SessionService sessions, RefreshService refresh, IAuthMode mode, AuditLog audit, CancellationToken ct)
     {
+        if (user.Identity?.IsAuthenticated != true) return await LogoutByRefreshTokenAsync(http, refresh, mode, ct);
         var (userId, sessionId) = (user.UserId(), user.SessionIdOf());
         await sessions.ChangeAsync(async change =>
         {
@@ -133,6 +148,50 @@ public static class AuthApi
         http.ClearSessionCookie();
         http.Response.Headers["Clear-Site-Data"] = "\"cookies\"";
         return TypedResults.NoContent();
+    }
+
+    // No valid credential: the refresh token in the body, if any, names the session (JWT modes).
+    private static async Task<Results<NoContent, ProblemHttpResult, ChallengeHttpResult>> LogoutByRefreshTokenAsync(
+        HttpContext http, RefreshService refresh, IAuthMode mode, CancellationToken ct)
+    {
+        var refused = (await http.AuthenticateAsync()).Failure is not null;
+        var body = await ReadLogoutAsync(http, ct);
+        if (body?.RefreshToken is not { Length: > 0 } || !mode.UsesRefreshTokens)
+        {
+            // Nothing else to go by: a refused credential keeps its own answer (revoked, cross-site, 503), none at all is 401.
+            if (refused || body is { RefreshToken: null or "" }) return TypedResults.Challenge();
+            return body is null
+                ? Problems.ValidationFailed("The body must be JSON: {\"refresh_token\"}.")
+                : Problems.Result(400, Problems.NotSupportedInMode, "Opaque sessions have no refresh token: log out with the session's cookie or bearer.");
+        }
+        using var activity = SessionGateTracing.Source.StartActivity("logout.refresh-token");
+        var ended = await refresh.EndSessionAsync(body.RefreshToken, ClientAddress.Of(http), ct);
+        activity?.SetTag("sessiongate.result", ended ? "ended" : "invalid");
+        return ended ? TypedResults.NoContent() : Problems.Result(401, Problems.InvalidRefreshToken);
+    }
+
+    // The body is optional (a logout with a credential has none), so it is read here rather than bound: null when it is not JSON.
+    private static async Task<LogoutRequest?> ReadLogoutAsync(HttpContext http, CancellationToken ct)
+    {
+        if (http.Request.ContentLength == 0 || (http.Request.ContentLength is null && !http.Request.HasJsonContentType())) return new LogoutRequest(null);
+        if (!http.Request.HasJsonContentType()) return null;
+        try
+        {
+            return await http.Request.ReadFromJsonAsync<LogoutRequest>(ct) ?? new LogoutRequest(null);
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
+    }
+
+    // Documents the optional JSON body. */* too, or routing would answer 415 to a logout with any other body (a sign-out
+    // form's, a beacon's), which logs out with the credential and ignores the body, as it always did.
+    private sealed class OptionalBody(Type type) : Microsoft.AspNetCore.Http.Metadata.IAcceptsMetadata
+    {
+        public IReadOnlyList<string> ContentTypes => ["application/json", "*/*"];
+        public Type? RequestType => type;
+        public bool IsOptional => true;
     }
 
     private static async Task<NoContent> LogoutAll(ClaimsPrincipal user, HttpContext http, SessionService sessions, AuditLog audit, CancellationToken ct)
