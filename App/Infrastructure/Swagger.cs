@@ -74,7 +74,9 @@ public static class Swagger
             swagger.UseSwagger();
             swagger.UseSwaggerUI(o =>
             {
-                o.DocumentTitle = "SessionGate API";
+                o.DocumentTitle = "SessionGate v1";
+                // The picker's name; left to itself it says the assembly's ("App v1").
+                o.SwaggerEndpoint("v1/swagger.json", "SessionGate v1");
                 // The browser sends the session cookie (Opaque mode) with every request the page makes.
                 o.ConfigObject.AdditionalItems["withCredentials"] = true;
                 o.DisplayRequestDuration();
