@@ -44,7 +44,7 @@ public abstract class RefusedRequestLogTests<TMode> where TMode : IMode
         var lines = await LinesOfAsync(path => _fx.Api.SendAsync(HttpMethod.Delete, path, login), HttpStatusCode.Unauthorized);
         var line = Assert.Single(lines);
         Assert.Contains("responded 401", line, StringComparison.Ordinal);
-        Assert.Contains("credential refused, \"session-revoked (logged-out)\"", line, StringComparison.Ordinal);
+        Assert.Contains("\"credential refused, session-revoked (logged-out)\"", line, StringComparison.Ordinal);
         Assert.DoesNotContain(login.Bearer, _fx.Logs.All, StringComparison.Ordinal);
     }
 
@@ -53,7 +53,7 @@ public abstract class RefusedRequestLogTests<TMode> where TMode : IMode
     {
         var lines = await LinesOfAsync(path => _fx.Api.SendAsync(HttpMethod.Delete, path, configure: r =>
             r.Headers.TryAddWithoutValidation("Authorization", "Bearer forged-credential-that-is-nothing")), HttpStatusCode.Unauthorized);
-        Assert.Contains("credential refused, \"unauthenticated\"", Assert.Single(lines), StringComparison.Ordinal);
+        Assert.Contains("\"credential refused, unauthenticated\"", Assert.Single(lines), StringComparison.Ordinal);
         Assert.DoesNotContain("forged-credential-that-is-nothing", _fx.Logs.All, StringComparison.Ordinal);
     }
 
@@ -75,6 +75,19 @@ public abstract class RefusedRequestLogTests<TMode> where TMode : IMode
     }
 
     [Fact]
+    public async Task A_wrong_password_writes_one_line_naming_the_tenant_only()
+    {
+        var user = await _fx.NewUserAsync();
+        var before = _fx.Logs.Lines.Count;
+        var response = await _fx.Api.LoginRawAsync(new { tenant = user.Tenant, username = user.Username, password = "wrong-password-" + user.Username });
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        await Task.Delay(200);
+        var lines = _fx.Logs.Lines.Skip(before).Where(l => l.Contains("/auth/login", StringComparison.Ordinal) || l.Contains("Login", StringComparison.Ordinal)).ToList();
+        Assert.Contains("\"invalid-credentials in tenant acme\"", Assert.Single(lines), StringComparison.Ordinal);
+        Assert.DoesNotContain(user.Username, string.Join("\n", _fx.Logs.Lines.Skip(before)), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_cross_site_cookie_writes_one_line()
     {
         if (TMode.Value != Sessions.AuthMode.Opaque) return; // the cookie is a credential in Opaque only
@@ -84,7 +97,7 @@ public abstract class RefusedRequestLogTests<TMode> where TMode : IMode
             r.Headers.Add("Cookie", login.Cookie);
             r.Headers.Add("Origin", "https://evil.example");
         }), HttpStatusCode.Forbidden);
-        Assert.Contains("credential refused, \"cross-site-request\"", Assert.Single(lines), StringComparison.Ordinal);
+        Assert.Contains("\"credential refused, cross-site-request\"", Assert.Single(lines), StringComparison.Ordinal);
     }
 }
 
@@ -153,7 +166,7 @@ public sealed class ListeningReportTests(ListeningFixture fx, ITestOutputHelper 
         var line = Assert.Single(logs.Split('\n'), l => l.Contains("that port was taken", StringComparison.Ordinal));
         Assert.StartsWith("[Warning]", line, StringComparison.Ordinal);
         Assert.Contains($"NOT on \"http://127.0.0.1:{fx.MissedPort}\":", line, StringComparison.Ordinal);
-        Assert.Contains($"serves \"http://127.0.0.1:{fx.PublicPort}, http://127.0.0.1:{fx.ManagementPort}\" instead", line, StringComparison.Ordinal);
+        Assert.Contains($"SessionGate serves \"http://127.0.0.1:{fx.PublicPort}\" (management: \"http://127.0.0.1:{fx.ManagementPort}\")", line, StringComparison.Ordinal);
         // The management port is where it was asked for: not named as moved.
         Assert.DoesNotContain($"NOT on \"http://127.0.0.1:{fx.ManagementPort}", logs, StringComparison.Ordinal);
     }

@@ -114,6 +114,8 @@ public static class AuthApi
                     "The password is right; this account has a second factor. POST /auth/login/mfa with this mfa_token and a code (or recovery_code, or a passkey), or sign in at /account.",
                     new Dictionary<string, object?> { ["mfa_token"] = mfa.MfaToken, ["methods"] = mfa.Methods, ["expires_in"] = (int)mfa.ExpiresIn.TotalSeconds });
             default:
+                // Said on the request's one log line (the tenant only: never the user name, which may be a mistyped password).
+                RequestLog.Note(http, "invalid-credentials in tenant " + LogText.Safe(body.Tenant ?? ""));
                 return Problems.Result(StatusCodes.Status401Unauthorized, Problems.InvalidCredentials);
         }
     }

@@ -118,10 +118,10 @@ public sealed partial class SessionAuthenticationHandler(
         // Said once, on the request's own log line (RequestLog), rather than in lines of its own.
         RequestLog.Note(Context, outcome.Result switch
         {
-            AuthResult.Revoked => "session-revoked (" + outcome.Reason + ")",
-            AuthResult.CrossSite => "cross-site-request",
-            AuthResult.Unavailable => "service-unavailable",
-            _ => "unauthenticated",
+            AuthResult.Revoked => "credential refused, session-revoked (" + outcome.Reason + ")",
+            AuthResult.CrossSite => "credential refused, cross-site-request",
+            AuthResult.Unavailable => "credential refused, service-unavailable",
+            _ => "credential refused, unauthenticated",
         });
         // The message is generic on purpose; the problem body says only what the client may know.
         return AuthenticateResult.Fail(new CredentialRejectedException(outcome));

@@ -55,7 +55,7 @@ public static partial class ListeningReport
 
         var requested = ManagementOptions.Split(services.GetRequiredService<IOptions<StartupSettings>>().Value.RequestedUrls);
         var moved = requested.Where(r => addresses.All(a => PortOf(a) != PortOf(r))).ToArray();
-        if (moved.Length > 0) LogMoved(logger, string.Join(", ", moved), string.Join(", ", addresses));
+        if (moved.Length > 0) LogMoved(logger, string.Join(", ", moved), string.Join(", ", served), management.Length > 0 ? string.Join(", ", management) : "none");
 
         if (!services.GetRequiredService<IAuthMode>().AcceptsCookie) return;
         if (services.GetRequiredService<IOptions<ForwardedHeadersSettings>>().Value.Enabled) return; // TLS is the proxy's
@@ -90,8 +90,8 @@ public static partial class ListeningReport
     [LoggerMessage(Level = LogLevel.Information, Message = "SessionGate serves {Urls} (and /metrics, /health/ready there too: Management:Urls is empty)")]
     private static partial void LogServingAlone(ILogger logger, string urls);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "NOT on {Requested}: that port was taken, so SessionGate serves {Urls} instead; use these wherever the README says 8080 or 9464")]
-    private static partial void LogMoved(ILogger logger, string requested, string urls);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "NOT on {Requested}: that port was taken. SessionGate serves {Urls} (management: {ManagementUrls}); use these wherever the README says 8080 (9464 for management)")]
+    private static partial void LogMoved(ILogger logger, string requested, string urls, string managementUrls);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The session cookie {Cookie} is Secure, and {Url} is plain HTTP beyond loopback: browsers there drop it, so a login answers 200 and every later call 401. Browse http://localhost or http://127.0.0.1, serve HTTPS, or put a TLS proxy in front (ForwardedHeaders:Enabled)")]
     private static partial void LogCookieDropped(ILogger logger, string cookie, string url);

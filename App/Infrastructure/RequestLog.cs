@@ -57,6 +57,6 @@ public sealed partial class RequestLog(RequestDelegate next, ILogger<RequestLog>
     [LoggerMessage(Message = "HTTP {RequestMethod} {RequestPath} responded {StatusCode} in {Elapsed:0.0000} ms")]
     private static partial void LogRequest(ILogger logger, LogLevel level, string requestMethod, string requestPath, int statusCode, double elapsed);
 
-    [LoggerMessage(Message = "HTTP {RequestMethod} {RequestPath} responded {StatusCode} in {Elapsed:0.0000} ms: credential refused, {Refusal}")]
+    [LoggerMessage(Message = "HTTP {RequestMethod} {RequestPath} responded {StatusCode} in {Elapsed:0.0000} ms: {Refusal}")]
     private static partial void LogRefused(ILogger logger, LogLevel level, string requestMethod, string requestPath, int statusCode, double elapsed, string refusal);
 }
