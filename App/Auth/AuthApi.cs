@@ -1,5 +1,4 @@
 using System.Security.Claims;
-using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using SessionGate.Audit;
@@ -44,7 +43,7 @@ public static class AuthApi
             .WithDescription("With a valid credential (cookie or bearer) the caller's session ends and the body is ignored. Without one, in the JWT modes, "
                 + "the session of the refresh token in the body ends. An unknown, spent or expired refresh token is 401 invalid-refresh-token (a spent one, "
                 + "as on refresh, also ends its family); no credential at all is 401 unauthenticated; a refresh token in Opaque mode is 400 not-supported-in-mode.")
-            .WithMetadata(new OptionalBody(typeof(LogoutRequest)))
+            .WithMetadata(RefreshTokenLogout.Body)
             .ProducesProblems(400, Problems.Validation, Problems.NotSupportedInMode)
             .ProducesProblems(401, Problems.InvalidRefreshToken);
 
@@ -138,7 +137,7 @@ public static class AuthApi
     private static async Task<Results<NoContent, ProblemHttpResult, ChallengeHttpResult>> Logout(
         ClaimsPrincipal user, HttpContext http, SessionService sessions, RefreshService refresh, IAuthMode mode, AuditLog audit, CancellationToken ct)
     {
-        if (user.Identity?.IsAuthenticated != true) return await LogoutByRefreshTokenAsync(http, refresh, mode, ct);
+        if (user.Identity?.IsAuthenticated != true) return await RefreshTokenLogout.EndAsync(http, refresh, mode, ct);
         var (userId, sessionId) = (user.UserId(), user.SessionIdOf());
         await sessions.ChangeAsync(async change =>
         {
@@ -150,50 +149,6 @@ public static class AuthApi
         http.ClearSessionCookie();
         http.Response.Headers["Clear-Site-Data"] = "\"cookies\"";
         return TypedResults.NoContent();
-    }
-
-    // No valid credential: the refresh token in the body, if any, names the session (JWT modes).
-    private static async Task<Results<NoContent, ProblemHttpResult, ChallengeHttpResult>> LogoutByRefreshTokenAsync(
-        HttpContext http, RefreshService refresh, IAuthMode mode, CancellationToken ct)
-    {
-        var refused = (await http.AuthenticateAsync()).Failure is not null;
-        var body = await ReadLogoutAsync(http, ct);
-        if (body?.RefreshToken is not { Length: > 0 } || !mode.UsesRefreshTokens)
-        {
-            // Nothing else to go by: a refused credential keeps its own answer (revoked, cross-site, 503), none at all is 401.
-            if (refused || body is { RefreshToken: null or "" }) return TypedResults.Challenge();
-            return body is null
-                ? Problems.ValidationFailed("The body must be JSON: {\"refresh_token\"}.")
-                : Problems.Result(400, Problems.NotSupportedInMode, "Opaque sessions have no refresh token: log out with the session's cookie or bearer.");
-        }
-        using var activity = SessionGateTracing.Source.StartActivity("logout.refresh-token");
-        var ended = await refresh.EndSessionAsync(body.RefreshToken, ClientAddress.Of(http), ct);
-        activity?.SetTag("sessiongate.result", ended ? "ended" : "invalid");
-        return ended ? TypedResults.NoContent() : Problems.Result(401, Problems.InvalidRefreshToken);
-    }
-
-    // The body is optional (a logout with a credential has none), so it is read here rather than bound: null when it is not JSON.
-    private static async Task<LogoutRequest?> ReadLogoutAsync(HttpContext http, CancellationToken ct)
-    {
-        if (http.Request.ContentLength == 0 || (http.Request.ContentLength is null && !http.Request.HasJsonContentType())) return new LogoutRequest(null);
-        if (!http.Request.HasJsonContentType()) return null;
-        try
-        {
-            return await http.Request.ReadFromJsonAsync<LogoutRequest>(ct) ?? new LogoutRequest(null);
-        }
-        catch (System.Text.Json.JsonException)
-        {
-            return null;
-        }
-    }
-
-    // Documents the optional JSON body. */* too, or routing would answer 415 to a logout with any other body (a sign-out
-    // form's, a beacon's), which logs out with the credential and ignores the body, as it always did.
-    private sealed class OptionalBody(Type type) : Microsoft.AspNetCore.Http.Metadata.IAcceptsMetadata
-    {
-        public IReadOnlyList<string> ContentTypes => ["application/json", "*/*"];
-        public Type? RequestType => type;
-        public bool IsOptional => true;
     }
 
     private static async Task<NoContent> LogoutAll(ClaimsPrincipal user, HttpContext http, SessionService sessions, AuditLog audit, CancellationToken ct)
