@@ -128,7 +128,7 @@ public abstract class WebhookTests<TMode> where TMode : IMode
         var log = await Api.GetJsonAsync($"/admin/webhooks/{(await _fx.Api.GetJsonAsync($"/admin/webhooks{q}", admin))[0].GetProperty("id").GetGuid()}/deliveries{q}&size=100", admin);
         Assert.Equal(expected.Length, log.GetProperty("total").GetInt64());
         Assert.All(log.GetProperty("items").EnumerateArray(), i => Assert.Equal("succeeded", i.GetProperty("status").GetString()));
-        var metrics = await (await Api.GetAsync("/metrics")).Content.ReadAsStringAsync();
+        var metrics = await (await Api.Management.GetAsync("/metrics")).Content.ReadAsStringAsync(); // the management listener serves it
         Assert.Contains(metrics.Split('\n'), l => l.StartsWith("sessiongate_webhooks_deliveries_total{", StringComparison.Ordinal) && l.Contains("result=\"sent\""));
     }
 
