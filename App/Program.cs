@@ -33,6 +33,7 @@ app.UseExceptionHandler();            // any exception: problem+json, 503 for a 
 app.UseStatusCodePages();             // bare status codes: problem+json
 app.UseManagementListener();          // management endpoints only on the management listener, and nothing else there
 app.UseRequestHygiene();              // NUL input: 400; big bodies: 413; nosniff, no framing; credential paths: no-store
+app.UseSessionGateCors();             // Cors:AllowedOrigins only, on /auth/* and /api/*: preflights answered here, before authentication
 app.UseSessionGateSwagger();          // /swagger only, and only when enabled
 app.UseSessionAuthentication();       // only requests that carry a credential pay for the scheme's handler
 app.UseRateLimiter();
@@ -55,6 +56,7 @@ app.MapTokenExchangeApi();
 app.MapServiceClientsApi();
 
 await app.InitializeAsync();
+app.ReportListeners();                // once listening: one line with the URLs; a warning when a port moved or the cookie cannot work
 app.Run();
 
 /// <summary>The entry point; public so WebApplicationFactory can host it.</summary>

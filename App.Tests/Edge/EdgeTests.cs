@@ -222,7 +222,7 @@ public abstract class EdgeTests<TMode> where TMode : IMode
         var traceId = System.Diagnostics.ActivityTraceId.CreateRandom().ToHexString();
         var both = await JsonThroughAsync(edge, "/call-b", login, r =>
             r.Headers.Add("traceparent", $"00-{traceId}-{System.Diagnostics.ActivitySpanId.CreateRandom().ToHexString()}-01"));
-        string One(JsonElement echo, string claim) => echo.GetProperty("claims").GetProperty(claim)[0].GetString()!;
+        string One(JsonElement echo, string claim) => echo.GetProperty("claims").GetProperty(claim).GetString()!;
         var a = both.GetProperty("a");
         var b = both.GetProperty("b");
         Assert.Equal(EdgeFixture<TMode>.AudienceA, One(a, "aud"));
@@ -232,7 +232,7 @@ public abstract class EdgeTests<TMode> where TMode : IMode
         Assert.NotEqual(One(a, "jti"), One(b, "jti"));
         Assert.Equal(traceId, One(a, "trace_id"));
         Assert.Equal(traceId, One(b, "trace_id"));
-        Assert.Equal($$"""{"sub":"{{EdgeFixture<TMode>.ClientA}}"}""", One(b, "act"));
+        Assert.Equal(EdgeFixture<TMode>.ClientA, b.GetProperty("claims").GetProperty("act").GetProperty("sub").GetString());
 
         // One audit trail: the exchange, with the hop and the trace.
         var audit = await Api.GetJsonAsync($"/admin/audit?type=token.exchanged&user_id={user.Id}", await _fx.AliceAsync());

@@ -328,4 +328,44 @@ public abstract class AccountBrowserTests<TMode> : IAsyncLifetime where TMode : 
         Assert.Equal(401, expired);
         NoPageErrors();
     }
+
+    [ChromiumFact]
+    public async Task The_page_signs_in_with_cookie_only_and_no_session_id_reaches_its_scripts()
+    {
+        var user = await _fx.NewUserAsync();
+        var (page, _, _) = await OpenAsync();
+        var logins = new List<IResponse>();
+        page.Response += (_, response) =>
+        {
+            if (response.Url.EndsWith("/auth/login", StringComparison.Ordinal)) lock (logins) logins.Add(response);
+        };
+        await SignInWithPasswordAsync(page, user);
+        await VisibleAsync(page, "#security");
+        IResponse[] responses;
+        lock (logins) responses = [.. logins];
+        var seen = new List<(int Status, string Body, string? Sent)>();
+        foreach (var response in responses) seen.Add((response.Status, await response.TextAsync(), response.Request.PostData));
+        Assert.Contains("\"cookie_only\":true", seen[0].Sent, StringComparison.Ordinal);
+        if (TMode.Value == Sessions.AuthMode.Opaque)
+        {
+            // One request: the cookie alone carries the session; the answer names neither secret.
+            var (status, body, _) = Assert.Single(seen);
+            Assert.Equal(200, status);
+            Assert.DoesNotContain("session_id", body, StringComparison.Ordinal);
+            Assert.DoesNotContain("device_token", body, StringComparison.Ordinal);
+        }
+        else
+        {
+            // The JWT modes refuse cookie_only before the password is read; the page asks again without it and keeps the tokens in memory.
+            Assert.Equal(2, seen.Count);
+            Assert.Equal(400, seen[0].Status);
+            Assert.Contains("not-supported-in-mode", seen[0].Body, StringComparison.Ordinal);
+            Assert.Equal(200, seen[1].Status);
+            Assert.DoesNotContain("cookie_only", seen[1].Sent, StringComparison.Ordinal);
+            Assert.Contains("access_token", seen[1].Body, StringComparison.Ordinal);
+        }
+        // Signed in for real: the page reads the session's own view.
+        await page.WaitForFunctionAsync("() => document.body.textContent.includes('aal1')");
+        NoPageErrors();
+    }
 }

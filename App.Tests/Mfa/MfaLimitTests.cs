@@ -133,17 +133,17 @@ public abstract class MfaGatewayTests<TMode> where TMode : IMode
         var login = await Api.LoginAsync(user);
         var me = await Api.MeAsync(login);
         var before = await ClaimsAsync(login);
-        Assert.Equal("aal1", before.GetProperty("acr")[0].GetString());
+        Assert.Equal("aal1", before.GetProperty("acr").GetString());
         Assert.Equal(["pwd"], before.GetProperty("amr").EnumerateArray().Select(e => e.GetString()));
-        Assert.Equal(me.Session.AuthTime.ToUnixTimeSeconds().ToString(), before.GetProperty("auth_time")[0].GetString());
+        Assert.Equal(me.Session.AuthTime.ToUnixTimeSeconds(), before.GetProperty("auth_time").GetInt64());
 
         var totp = await _steps.EnrolTotpAsync(login);
         await Task.Delay(1100); // auth_time has a resolution of a second
         var (_, raised) = await _steps.StepUpAsync(login, new { code = totp.Code(1) });
         var after = await ClaimsAsync(raised);
-        Assert.Equal("aal2", after.GetProperty("acr")[0].GetString());
+        Assert.Equal("aal2", after.GetProperty("acr").GetString());
         Assert.Equal(["pwd", "otp", "mfa"], after.GetProperty("amr").EnumerateArray().Select(e => e.GetString()));
-        Assert.True(long.Parse(after.GetProperty("auth_time")[0].GetString()!) > long.Parse(before.GetProperty("auth_time")[0].GetString()!));
+        Assert.True(after.GetProperty("auth_time").GetInt64() > before.GetProperty("auth_time").GetInt64());
     }
 
     [Fact]

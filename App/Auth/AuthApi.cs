@@ -27,8 +27,9 @@ public static class AuthApi
         // The per-address request limit guards the anonymous endpoints only: polling /auth/me must not block logins.
         group.MapPost("/login", Login).AllowAnonymous().RequireRateLimiting(RateLimits.AuthPolicy).WithName("Login")
             .WithSummary("Log in; Opaque mode returns a session id (and cookie), the JWT modes an access and a refresh token.")
-            .WithDescription("An account with a second factor answers 401 mfa-required with an mfa_token: finish with POST /auth/login/mfa (or sign in at /account).")
-            .ProducesProblems(400, Problems.Validation).ProducesProblems(401, Problems.InvalidCredentials, Problems.MfaRequired)
+            .WithDescription("An account with a second factor answers 401 mfa-required with an mfa_token: finish with POST /auth/login/mfa (or sign in at /account). "
+                + "Browsers (Opaque) send \"cookie_only\": true: the session is then the HttpOnly cookie alone, and the body carries no session_id (nor device_token).")
+            .ProducesProblems(400, Problems.Validation, Problems.NotSupportedInMode).ProducesProblems(401, Problems.InvalidCredentials, Problems.MfaRequired)
             .ProducesProblems(403, Problems.AccountBanned, Problems.SessionLimitReached)
             .ProducesProblems(429, Problems.TooManyAttempts).ProducesProblems(503, Problems.ServiceUnavailable);
         group.MapPost("/refresh", Refresh).AllowAnonymous().RequireRateLimiting(RateLimits.AuthPolicy).WithName("Refresh")
@@ -36,8 +37,17 @@ public static class AuthApi
             .ProducesProblems(400, Problems.NotSupportedInMode).ProducesProblems(401, Problems.InvalidRefreshToken)
             .ProducesProblems(503, Problems.ServiceUnavailable);
 
+        // Anonymous on purpose: a JWT client whose access token expired logs out with its refresh token alone.
+        group.MapPost("/logout", Logout).AllowAnonymous().WithMetadata(CredentialOptional.Instance).RequireRateLimiting(RateLimits.AuthPolicy).WithName("Logout")
+            .WithSummary("End the current session; in the JWT modes also with {\"refresh_token\"} alone (no access token).")
+            .WithDescription("With a valid credential (cookie or bearer) the caller's session ends and the body is ignored. Without one, in the JWT modes, "
+                + "the session of the refresh token in the body ends. An unknown, spent or expired refresh token is 401 invalid-refresh-token (a spent one, "
+                + "as on refresh, also ends its family); no credential at all is 401 unauthenticated; a refresh token in Opaque mode is 400 not-supported-in-mode.")
+            .WithMetadata(RefreshTokenLogout.Body)
+            .ProducesProblems(400, Problems.Validation, Problems.NotSupportedInMode)
+            .ProducesProblems(401, Problems.InvalidRefreshToken);
+
         var me = group.MapGroup("").RequireAuthorization();
-        me.MapPost("/logout", Logout).WithName("Logout").WithSummary("End the current session.");
         me.MapPost("/logout-all", LogoutAll).WithName("LogoutAll").WithSummary("End all of the caller's sessions, the current one included.");
         me.MapGet("/me", Me).WithName("Me").WithSummary("Who is calling, with roles, permissions and the session.");
         me.MapGet("/sessions", ListSessions).WithName("ListOwnSessions").WithSummary("The caller's live sessions.");
@@ -55,6 +65,8 @@ public static class AuthApi
         CancellationToken ct)
     {
         if (body is null) return Problems.ValidationFailed("A JSON body is required.");
+        // Refused before the password is looked at, so a client that learns the mode this way costs no attempt.
+        if (body.CookieOnly == true && !mode.AcceptsCookie) return Problems.Result(400, Problems.NotSupportedInMode, CookieOnly.RefusedDetail);
         using var activity = SessionGateTracing.Source.StartActivity("login");
         LoginOutcome outcome;
         try
@@ -85,7 +97,7 @@ public static class AuthApi
                 var credential = outcome.Credential!;
                 if (mode.AcceptsCookie) http.AppendSessionCookie(credential.Credential, credential.SessionExpiresAt);
                 devices.AppendCookie(http, outcome.DeviceToken!);
-                return TypedResults.Ok(LoginResponse.From(credential, time.GetUtcNow(), outcome.DeviceToken));
+                return TypedResults.Ok(LoginResponse.From(credential, time.GetUtcNow(), outcome.DeviceToken, body.CookieOnly == true));
             case LoginResult.Invalid:
                 return Problems.ValidationFailed(outcome.Detail ?? "The request is not valid.");
             case LoginResult.TooManyAttempts:
@@ -101,6 +113,8 @@ public static class AuthApi
                     "The password is right; this account has a second factor. POST /auth/login/mfa with this mfa_token and a code (or recovery_code, or a passkey), or sign in at /account.",
                     new Dictionary<string, object?> { ["mfa_token"] = mfa.MfaToken, ["methods"] = mfa.Methods, ["expires_in"] = (int)mfa.ExpiresIn.TotalSeconds });
             default:
+                // Said on the request's one log line (the tenant only: never the user name, which may be a mistyped password).
+                RequestLog.Note(http, "invalid-credentials in tenant " + LogText.Safe(body.Tenant ?? ""));
                 return Problems.Result(StatusCodes.Status401Unauthorized, Problems.InvalidCredentials);
         }
     }
@@ -120,8 +134,10 @@ public static class AuthApi
         };
     }
 
-    private static async Task<NoContent> Logout(ClaimsPrincipal user, HttpContext http, SessionService sessions, AuditLog audit, CancellationToken ct)
+    private static async Task<Results<NoContent, ProblemHttpResult, ChallengeHttpResult>> Logout(
+        ClaimsPrincipal user, HttpContext http, SessionService sessions, RefreshService refresh, IAuthMode mode, AuditLog audit, CancellationToken ct)
     {
+        if (user.Identity?.IsAuthenticated != true) return await RefreshTokenLogout.EndAsync(http, refresh, mode, ct);
         var (userId, sessionId) = (user.UserId(), user.SessionIdOf());
         await sessions.ChangeAsync(async change =>
         {

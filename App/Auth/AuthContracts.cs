@@ -11,9 +11,30 @@ public sealed record LoginRequest(
     string? Password,
     [property: DefaultValue("web")] string? DeviceType,
     [property: Description("The device token this device got at its last login to this account (browsers send the __Host-device cookie instead). Its logins are then counted on their own: failures elsewhere never refuse it.")]
-    string? DeviceToken = null);
+    string? DeviceToken = null,
+    [property: Description(CookieOnly.Description)]
+    bool? CookieOnly = null);
 
 public sealed record RefreshRequest(string? RefreshToken);
+
+/// <summary>Logout without an access token (JWT modes): the refresh token alone names the session to end.</summary>
+public sealed record LogoutRequest(
+    [property: Description("JWT modes, with no valid access token (an expired one, say): the session of this refresh token ends. With a valid access token the body is ignored and the caller's session ends.")]
+    string? RefreshToken);
+
+/// <summary>
+/// <c>"cookie_only": true</c> on a login (password, second step, passkey): for browsers. The session lives in the
+/// HttpOnly cookie only; the body carries neither the session id nor the device token, so no script on the page can
+/// read what HttpOnly hides. Opaque mode only: the JWT modes have no session cookie (400 <c>not-supported-in-mode</c>).
+/// </summary>
+public static class CookieOnly
+{
+    public const string Description =
+        "Browsers (Opaque mode): true sets the HttpOnly session cookie and leaves session_id and device_token out of the body, " +
+        "so no script on the page can read them. Bearer clients leave it out and keep the body. The JWT modes have no session cookie: 400 not-supported-in-mode.";
+
+    public const string RefusedDetail = "cookie_only needs Opaque mode: the JWT modes have no session cookie. Leave it out and keep the tokens in memory.";
+}
 
 public sealed record ChangePasswordRequest(
     string? CurrentPassword,
@@ -62,8 +83,13 @@ public sealed class LoginResponse
     /// <summary>Login only: this device's token for this account (also set as the <c>__Host-device</c> cookie); send it back as <c>device_token</c> at the next login.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? DeviceToken { get; init; }
 
-    public static LoginResponse From(IssuedCredential c, DateTimeOffset now, string? deviceToken = null) => c.RefreshToken is null
-        ? new LoginResponse { TokenType = "Session", SessionId = c.Credential, ExpiresAt = c.SessionExpiresAt, IdleExpiresAt = c.IdleExpiresAt, DeviceToken = deviceToken }
+    // cookieOnly (Opaque only): the cookies carry the session and the device token, so the body names neither.
+    public static LoginResponse From(IssuedCredential c, DateTimeOffset now, string? deviceToken = null, bool cookieOnly = false) => c.RefreshToken is null
+        ? new LoginResponse
+        {
+            TokenType = "Session", SessionId = cookieOnly ? null : c.Credential, ExpiresAt = c.SessionExpiresAt, IdleExpiresAt = c.IdleExpiresAt,
+            DeviceToken = cookieOnly ? null : deviceToken,
+        }
         : new LoginResponse
         {
             TokenType = "Bearer",

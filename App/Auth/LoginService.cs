@@ -131,7 +131,6 @@ public sealed partial class LoginService(
     private async Task<LoginOutcome> FailedAsync(Guid? userId, Guid? tenantId, string tenantSlug, string device, string? ip, CancellationToken ct)
     {
         await audit.WriteAsync(AuditTypes.LoginFailed, null, userId, tenantId, ip, new { device_type = device }, ct);
-        LogLoginFailed(logger, LogText.Safe(tenantSlug));
         return new LoginOutcome(LoginResult.InvalidCredentials);
     }
 
@@ -152,9 +151,6 @@ public sealed partial class LoginService(
         if (!DeviceTypes.All.Contains(device)) return "device_type must be one of web, mobile, desktop, api.";
         return null;
     }
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Login failed in tenant {Tenant}")]
-    private static partial void LogLoginFailed(ILogger logger, string tenant);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Login lockout ({Scope}) started in tenant {Tenant}")]
     private static partial void LogLockout(ILogger logger, string scope, string tenant);

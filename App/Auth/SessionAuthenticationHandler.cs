@@ -115,7 +115,14 @@ public sealed partial class SessionAuthenticationHandler(
 
     private AuthenticateResult Failed(AuthOutcome outcome)
     {
-        if (outcome.Reason is not null) LogRejected(Logger, outcome.Reason);
+        // Said once, on the request's own log line (RequestLog), rather than in lines of its own.
+        RequestLog.Note(Context, outcome.Result switch
+        {
+            AuthResult.Revoked => "credential refused, session-revoked (" + outcome.Reason + ")",
+            AuthResult.CrossSite => "credential refused, cross-site-request",
+            AuthResult.Unavailable => "credential refused, service-unavailable",
+            _ => "credential refused, unauthenticated",
+        });
         // The message is generic on purpose; the problem body says only what the client may know.
         return AuthenticateResult.Fail(new CredentialRejectedException(outcome));
     }
@@ -152,7 +159,4 @@ public sealed partial class SessionAuthenticationHandler(
 
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
         Problems.WriteAsync(Context, StatusCodes.Status403Forbidden, Problems.Forbidden);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Credential rejected: session-revoked ({Reason})")]
-    private static partial void LogRejected(ILogger logger, string reason);
 }

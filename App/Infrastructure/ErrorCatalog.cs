@@ -142,9 +142,9 @@ public static class ErrorCatalog
 
     public static ErrorInfo? Find(string name) => ByName.GetValueOrDefault(name);
 
-    /// <summary>Whether the endpoint needs an authenticated caller (it has authorization data and no AllowAnonymous).</summary>
+    /// <summary>Whether the endpoint needs an authenticated caller (it has authorization data and no AllowAnonymous), or acts on one when it comes (<see cref="CredentialOptional"/>).</summary>
     public static bool IsProtected(IReadOnlyList<object> metadata) =>
-        metadata.OfType<IAuthorizeData>().Any() && !metadata.OfType<IAllowAnonymous>().Any();
+        (metadata.OfType<IAuthorizeData>().Any() && !metadata.OfType<IAllowAnonymous>().Any()) || metadata.OfType<CredentialOptional>().Any();
 
     /// <summary>The authorization policies the endpoint names (permission policies, see <see cref="Permissions"/>).</summary>
     public static IReadOnlyList<string> Policies(IReadOnlyList<object> metadata) =>
@@ -185,6 +185,15 @@ public static class ErrorCatalog
 
     /// <summary><see cref="For(string?, IReadOnlyList{object})"/> for a routed endpoint.</summary>
     public static IReadOnlyList<ErrorResponse> For(Endpoint endpoint, string httpMethod) => For(httpMethod, endpoint.Metadata);
+}
+
+/// <summary>
+/// Endpoint metadata: an anonymous endpoint that acts on the caller's credential when one comes (POST /auth/logout,
+/// which also takes a refresh token alone). Documented and judged like a protected one: the lock in Swagger, its 401s.
+/// </summary>
+public sealed class CredentialOptional
+{
+    public static readonly CredentialOptional Instance = new();
 }
 
 /// <summary>Endpoint metadata: the problem types an endpoint (its handler or its filters) answers with a status.</summary>

@@ -10,6 +10,15 @@ namespace SessionGate.Infrastructure;
 /// </summary>
 public sealed partial class RequestLog(RequestDelegate next, ILogger<RequestLog> logger)
 {
+    private const string NoteKey = "SessionGate.RequestLog.Note";
+
+    /// <summary>
+    /// Why the request was refused (a credential the scheme turned down, say), added to its one line: a refused
+    /// request writes that line and nothing else (the framework's own authentication lines are turned down in
+    /// configuration, <c>Serilog:MinimumLevel:Override</c>).
+    /// </summary>
+    public static void Note(HttpContext http, string note) => http.Items[NoteKey] = note;
+
     public async Task InvokeAsync(HttpContext http)
     {
         var start = Stopwatch.GetTimestamp();
@@ -34,12 +43,20 @@ public sealed partial class RequestLog(RequestDelegate next, ILogger<RequestLog>
             >= 400 => LogLevel.Information,
             _ => LogLevel.Debug,
         };
-        if (logger.IsEnabled(level))
-            LogRequest(logger, level, http.Request.Method, http.Request.Path.Value ?? "/", status, Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        if (!logger.IsEnabled(level)) return false;
+        var elapsed = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        // Only a refusal carries its note: an anonymous route that ignored a stale credential answered as if none came.
+        if (status >= 400 && http.Items.TryGetValue(NoteKey, out var note) && note is string why)
+            LogRefused(logger, level, http.Request.Method, http.Request.Path.Value ?? "/", status, elapsed, why);
+        else
+            LogRequest(logger, level, http.Request.Method, http.Request.Path.Value ?? "/", status, elapsed);
         return false;
     }
 
     // The path only: a query string may carry anything.
     [LoggerMessage(Message = "HTTP {RequestMethod} {RequestPath} responded {StatusCode} in {Elapsed:0.0000} ms")]
     private static partial void LogRequest(ILogger logger, LogLevel level, string requestMethod, string requestPath, int statusCode, double elapsed);
+
+    [LoggerMessage(Message = "HTTP {RequestMethod} {RequestPath} responded {StatusCode} in {Elapsed:0.0000} ms: {Refusal}")]
+    private static partial void LogRefused(ILogger logger, LogLevel level, string requestMethod, string requestPath, int statusCode, double elapsed, string refusal);
 }

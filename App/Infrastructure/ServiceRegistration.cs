@@ -76,6 +76,8 @@ public static class ServiceRegistration
             foreach (var network in s.Value.KnownNetworks) o.KnownIPNetworks.Add(System.Net.IPNetwork.Parse(network));
         });
         services.AddSessionGateRateLimits();
+        services.AddSessionGateCors();
+        services.AddListeningReport();
         HstsSettings.Register(services);
         SessionIdKeyOptions.Register(services);
         services.AddHealthChecks()

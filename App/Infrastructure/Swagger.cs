@@ -74,7 +74,9 @@ public static class Swagger
             swagger.UseSwagger();
             swagger.UseSwaggerUI(o =>
             {
-                o.DocumentTitle = "SessionGate API";
+                o.DocumentTitle = "SessionGate v1";
+                // The picker's name; left to itself it says the assembly's ("App v1").
+                o.SwaggerEndpoint("v1/swagger.json", "SessionGate v1");
                 // The browser sends the session cookie (Opaque mode) with every request the page makes.
                 o.ConfigObject.AdditionalItems["withCredentials"] = true;
                 o.DisplayRequestDuration();
@@ -93,7 +95,7 @@ public static class Swagger
                     Sessions and tokens for your services. How to try it from this page:
 
                     1. **POST /auth/login** → *Try it out* → *Execute*. When the demo data is seeded (scripts/run does), the example logs in as `bob` of tenant `acme`.
-                    2. **Opaque mode** (the default): the login sets the session cookie (`__Host-sid`). It is HttpOnly, so you never see it, and your browser sends it with every request from this page: nothing to paste. Or paste `session_id` into **Authorize → bearer**. **JWT modes** (Blacklist, SessionCache): copy `access_token` into **Authorize → bearer**.
+                    2. **Opaque mode** (the default): the login sets the session cookie (`__Host-sid`). It is HttpOnly, so you never see it, and your browser sends it with every request from this page: nothing to paste. It is also Secure, which a browser honours over plain HTTP on `localhost` and `127.0.0.1` only: on another host name or address, use HTTPS (or paste the session_id). Or paste `session_id` into **Authorize → bearer**. **JWT modes** (Blacklist, SessionCache): copy `access_token` into **Authorize → bearer**.
                     3. **GET /auth/me** says who you are; **POST /auth/logout** ends the session, and GET /auth/me then answers 401.
 
                     Operations with a lock need a credential; the others are public. Every error is `application/problem+json`, and its `type` links to a page that says what it means and what to do: [all errors](/errors).

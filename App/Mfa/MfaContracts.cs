@@ -31,7 +31,8 @@ public sealed record MfaLoginRequest(
     [property: Description("The 6 digits of the authenticator app.")] string? Code,
     [property: Description("One of the recovery codes.")] string? RecoveryCode,
     [property: Description("From POST /auth/login/mfa/options (passkey).")] string? CeremonyId,
-    [property: Description("navigator.credentials.get()'s PublicKeyCredential, JSON form (passkey).")] JsonElement? Credential)
+    [property: Description("navigator.credentials.get()'s PublicKeyCredential, JSON form (passkey).")] JsonElement? Credential,
+    [property: Description(CookieOnly.Description)] bool? CookieOnly = null)
 {
     public FactorProof Proof => new(Code, RecoveryCode, CeremonyId, Credential);
 }
@@ -40,7 +41,8 @@ public sealed record MfaTokenRequest([property: Description("From the mfa-requir
 
 public sealed record PasskeyLoginOptionsRequest([property: DefaultValue("acme")] string? Tenant);
 
-public sealed record PasskeyLoginRequest(string? CeremonyId, JsonElement? Credential);
+public sealed record PasskeyLoginRequest(string? CeremonyId, JsonElement? Credential,
+    [property: Description(CookieOnly.Description)] bool? CookieOnly = null);
 
 public sealed record StepUpRequest(
     [property: Description("The 6 digits of the authenticator app.")] string? Code,

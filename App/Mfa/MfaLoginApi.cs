@@ -23,7 +23,7 @@ public static class MfaLoginApi
         var anonymous = group.MapGroup("").AllowAnonymous().RequireRateLimiting(RateLimits.AuthPolicy);
         anonymous.MapPost("/login/mfa", CompleteLogin).WithName("LoginMfa")
             .WithSummary("Finish a login that answered mfa-required: the mfa_token with a code, a recovery code, or a passkey (ceremony_id and credential).")
-            .ProducesProblems(400, Problems.Validation).ProducesProblems(401, Problems.InvalidMfaCode, Problems.InvalidMfaToken)
+            .ProducesProblems(400, Problems.Validation, Problems.NotSupportedInMode).ProducesProblems(401, Problems.InvalidMfaCode, Problems.InvalidMfaToken)
             .ProducesProblems(403, Problems.AccountBanned, Problems.SessionLimitReached).ProducesProblems(429, Problems.TooManyAttempts)
             .ProducesProblems(503, Problems.ServiceUnavailable);
         anonymous.MapPost("/login/mfa/options", LoginMfaOptions).WithName("LoginMfaPasskeyOptions")
@@ -34,7 +34,7 @@ public static class MfaLoginApi
             .ProducesProblems(400, Problems.Validation);
         anonymous.MapPost("/passkeys/login", PasskeyLogin).WithName("PasskeyLogin")
             .WithSummary("Sign in with a passkey alone (user-verified: a full sign-in at aal2); answers like POST /auth/login.")
-            .ProducesProblems(400, Problems.Validation).ProducesProblems(401, Problems.InvalidCredentials)
+            .ProducesProblems(400, Problems.Validation, Problems.NotSupportedInMode).ProducesProblems(401, Problems.InvalidCredentials)
             .ProducesProblems(403, Problems.AccountBanned, Problems.SessionLimitReached).ProducesProblems(503, Problems.ServiceUnavailable);
 
         var me = group.MapGroup("").RequireAuthorization();
@@ -51,10 +51,12 @@ public static class MfaLoginApi
         CancellationToken ct)
     {
         if (body is null) return Problems.ValidationFailed("A JSON body is required.");
+        // Before the code is looked at: a wrong mode must not spend one of the mfa_token's attempts.
+        if (body.CookieOnly == true && !mode.AcceptsCookie) return Problems.Result(400, Problems.NotSupportedInMode, CookieOnly.RefusedDetail);
         using var activity = SessionGateTracing.Source.StartActivity("login.mfa");
         var outcome = await logins.CompleteAsync(body.MfaToken, body.Proof, ClientAddress.Of(http), ClientNetwork.Of(http), DeviceTokens.Presented(http, null), UserAgent(http), ct);
         activity?.SetTag("sessiongate.result", outcome.Result.ToString());
-        return Answer(outcome, http, devices, mode, time, metrics);
+        return Answer(outcome, http, devices, mode, time, metrics, body.CookieOnly == true);
     }
 
     private static async Task<Results<Ok<LoginResponse>, ProblemHttpResult>> PasskeyLogin(
@@ -62,14 +64,16 @@ public static class MfaLoginApi
         CancellationToken ct)
     {
         if (body is null) return Problems.ValidationFailed("A JSON body is required.");
+        // Before the ceremony is spent, so the client may send the same answer again without cookie_only.
+        if (body.CookieOnly == true && !mode.AcceptsCookie) return Problems.Result(400, Problems.NotSupportedInMode, CookieOnly.RefusedDetail);
         using var activity = SessionGateTracing.Source.StartActivity("login.passkey");
         var outcome = await logins.PasskeyLoginAsync(body.CeremonyId, body.Credential, ClientAddress.Of(http), DeviceTokens.Presented(http, null), UserAgent(http), ct);
         activity?.SetTag("sessiongate.result", outcome.Result.ToString());
-        return Answer(outcome, http, devices, mode, time, metrics);
+        return Answer(outcome, http, devices, mode, time, metrics, body.CookieOnly == true);
     }
 
     private static Results<Ok<LoginResponse>, ProblemHttpResult> Answer(MfaLoginOutcome outcome, HttpContext http, DeviceTokens devices, IAuthMode mode, TimeProvider time,
-        SessionGateMetrics metrics)
+        SessionGateMetrics metrics, bool cookieOnly)
     {
         metrics.Login(outcome.Result switch
         {
@@ -88,7 +92,7 @@ public static class MfaLoginApi
                 var credential = outcome.Credential!;
                 if (mode.AcceptsCookie) http.AppendSessionCookie(credential.Credential, credential.SessionExpiresAt);
                 devices.AppendCookie(http, outcome.DeviceToken!);
-                return TypedResults.Ok(LoginResponse.From(credential, time.GetUtcNow(), outcome.DeviceToken));
+                return TypedResults.Ok(LoginResponse.From(credential, time.GetUtcNow(), outcome.DeviceToken, cookieOnly));
             case MfaLoginResult.Malformed:
                 return Problems.ValidationFailed(outcome.Detail ?? "The request is not valid.");
             case MfaLoginResult.WrongCode:

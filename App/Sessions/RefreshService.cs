@@ -85,6 +85,39 @@ public sealed class RefreshService(
         return outcome;
     }
 
+    /// <summary>
+    /// Logout with the refresh token alone (JWT modes): ends the live session the token belongs to. False for a token
+    /// that is unknown, expired or whose session already ended, and for a spent one, which, as on refresh, also ends
+    /// its family (theft detection does not depend on the endpoint).
+    /// </summary>
+    public async Task<bool> EndSessionAsync(string presented, string? ip, CancellationToken ct)
+    {
+        if (!mode.UsesRefreshTokens || !secrets.IsGenuine(presented)) return false;
+        var hash = SessionSecrets.Hash(presented);
+        var token = await db.RefreshTokens.AsNoTracking().FirstOrDefaultAsync(r => r.TokenHash == hash, ct);
+        if (token is null) return false;
+        if (token.ConsumedAt is not null)
+        {
+            await ReuseDetectedAsync(token, ip, ct);
+            return false;
+        }
+        var now = time.GetUtcNow();
+        if (now >= token.IdleExpiresAt || now >= token.ExpiresAt) return false;
+        var sessionId = token.SessionId;
+        var ended = await sessions.ChangeAsync(async change =>
+        {
+            var n = await change.RevokeAsync(s => s.Id == sessionId && s.UserId == token.UserId && s.RevokedAt == null
+                && s.IdleExpiresAt > now && s.AbsoluteExpiresAt > now && s.UserEpoch == s.User!.SessionEpoch, RevokeReasons.LoggedOut, ct);
+            if (n > 0)
+            {
+                var tenantId = await db.Sessions.Where(s => s.Id == sessionId).Select(s => s.TenantId).FirstAsync(ct);
+                audit.Add(AuditTypes.Logout, token.UserId, token.UserId, tenantId, ip, new { session_id = sessionId, by = "refresh_token" });
+            }
+            return n;
+        }, ct);
+        return ended > 0;
+    }
+
     private async Task ReuseDetectedAsync(RefreshToken token, string? ip, CancellationToken ct)
     {
         metrics.Refresh("reused");

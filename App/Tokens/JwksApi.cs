@@ -2,7 +2,10 @@ using Microsoft.Extensions.Options;
 
 namespace SessionGate.Tokens;
 
-/// <summary>Publishes the public signing keys, and a minimal discovery document so stock JwtBearer can find them.</summary>
+/// <summary>
+/// Publishes the public signing keys, and a minimal discovery document so stock JwtBearer can find them: it has the
+/// shape of an OpenID provider's, but lists keys only (no OIDC endpoints), as its Swagger description says.
+/// </summary>
 public static class JwksApi
 {
     public static RouteGroupBuilder MapJwksApi(this IEndpointRouteBuilder app)
@@ -26,7 +29,11 @@ public static class JwksApi
                 ["jwks_uri"] = $"{origin}/.well-known/jwks.json",
                 ["id_token_signing_alg_values_supported"] = new[] { jwt.Value.Algorithm },
             });
-        }).WithName("Discovery").WithSummary("Issuer and jwks_uri, for JwtBearer's MetadataAddress.");
+        }).WithName("Discovery").WithSummary("Issuer and jwks_uri, for JwtBearer's MetadataAddress; not an OpenID provider.")
+            .WithDescription("Only what a token verifier needs to find the keys: issuer, jwks_uri and the signing algorithm. SessionGate is not an "
+                + "OpenID Connect provider: there is no authorization_endpoint, token_endpoint, userinfo_endpoint or id_token, and an OIDC client "
+                + "(a \"Sign in with…\" library) cannot use it. Downstream services point JwtBearer's MetadataAddress here to verify the internal "
+                + "JWT (or an access token in the JWT modes); users sign in with POST /auth/login or at /account.");
         return group;
     }
 }

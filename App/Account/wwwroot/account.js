@@ -4,7 +4,7 @@
 // reload signs out.
 'use strict';
 
-const state = { tokens: null, mfaToken: null, methods: [], mfa: null, me: null, stepUp: null };
+const state = { tokens: null, mfaToken: null, methods: [], mfa: null, me: null, stepUp: null, cookieOnly: true };
 const $ = (id) => document.getElementById(id);
 
 // ---- HTTP --------------------------------------------------------------------------------------------------------
@@ -44,8 +44,20 @@ async function refresh() {
   return false;
 }
 
+// The three ways of signing in. Opaque: cookie_only, so the session (and the device token) stay in HttpOnly cookies
+// and the answer names neither. The JWT modes have no session cookie and say so before checking anything
+// (400 not-supported-in-mode): the same request then goes once more without it, and the page remembers.
+async function signInCall(path, body) {
+  if (state.cookieOnly) {
+    const r = await call('POST', path, { ...body, cookie_only: true });
+    if (!(r.status === 400 && r.problem === 'not-supported-in-mode')) return r;
+    state.cookieOnly = false;
+  }
+  return call('POST', path, body);
+}
+
 function adopt(login) {
-  // Opaque: the cookie carries the session (HttpOnly), so the body's session_id is not kept.
+  // Opaque: the cookie carries the session (HttpOnly); the answer has no session_id.
   if (login && login.token_type === 'Bearer' && login.access_token) state.tokens = { access: login.access_token, refresh: login.refresh_token };
 }
 
@@ -140,7 +152,7 @@ async function signIn(event) {
   const button = $('signin-submit');
   busy(button, true);
   try {
-    const r = await call('POST', '/auth/login', {
+    const r = await signInCall('/auth/login', {
       tenant: $('tenant').value.trim(), username: $('username').value.trim(), password: $('password').value, device_type: 'web',
     });
     $('password').value = '';
@@ -164,7 +176,7 @@ async function finishSecondFactor(proof, button) {
   say('');
   busy(button, true);
   try {
-    const r = await call('POST', '/auth/login/mfa', { mfa_token: state.mfaToken, ...proof });
+    const r = await signInCall('/auth/login/mfa', { mfa_token: state.mfaToken, ...proof });
     if (r.status === 200) {
       state.mfaToken = null;
       $('code').value = '';
@@ -201,7 +213,7 @@ async function passkeySignIn() {
     if (options.status !== 200) return say(explain(options));
     const credential = await assert(options.data.options);
     if (!credential) return;
-    const r = await call('POST', '/auth/passkeys/login', { ceremony_id: options.data.ceremony_id, credential });
+    const r = await signInCall('/auth/passkeys/login', { ceremony_id: options.data.ceremony_id, credential });
     if (r.status === 200) return signedIn(r.data);
     say(r.problem === 'invalid-credentials' ? 'That passkey did not sign you in.' : explain(r));
   } finally {
