@@ -269,7 +269,7 @@ public sealed partial class PasswordHashing : IDisposable
 
     // The CPU this thread has used, in ms: the share is about CPU, so a hash preempted for long costs only what it
     // ran. Linux: CLOCK_THREAD_CPUTIME_ID; elsewhere wall time, which is never less.
-    private static double ThreadCpuMs()
+    internal static double ThreadCpuMs()
     {
         try
         {
