@@ -194,6 +194,14 @@ public abstract class ForwardAuthTests<TMode> where TMode : IMode
         Assert.Equal(300, problem.GetProperty("max_age").GetInt32());
         Assert.Contains("acr_values=\"aal2\"", response.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
         Assert.False(response.Headers.Contains("X-Internal-JWT"));
+
+        // And its passing path: the same session raised to aal2 by a step-up goes through, its token saying so.
+        var steps = new Mfa.MfaSteps(Api);
+        var totp = await steps.EnrolTotpAsync(reporter);
+        var (_, raised) = await steps.StepUpAsync(reporter, new { code = totp.Code(1) });
+        var passed = await VerifyAsync("/money/transfer", raised, method: "POST");
+        Assert.Equal(HttpStatusCode.OK, passed.StatusCode);
+        Assert.Equal("aal2", Payload(passed)["acr"]!.GetValue<string>());
     }
 
     [Fact]
