@@ -205,6 +205,18 @@ public abstract class ForwardAuthTests<TMode> where TMode : IMode
     }
 
     [Fact]
+    public async Task A_session_that_must_enrol_a_second_factor_first_gets_no_token_for_a_service()
+    {
+        var tenant = await _fx.NewTenantAsync();
+        var policy = await Api.SendAsync(HttpMethod.Put, $"/admin/tenants/{tenant}/mfa-policy", await _fx.PlatformAdminAsync(), new { require = "all" });
+        Assert.Equal(HttpStatusCode.OK, policy.StatusCode);
+        var login = await Api.LoginAsync(await _fx.NewUserAsync(tenant: tenant));
+        var response = await VerifyAsync("/app/orders", login);
+        await Problem.AssertAsync(response, HttpStatusCode.Forbidden, Problems.MfaEnrollmentRequired);
+        Assert.False(response.Headers.Contains("X-Internal-JWT"));
+    }
+
+    [Fact]
     public async Task The_cookie_rules_apply_to_the_original_request()
     {
         if (Api.IsJwtMode) return; // the cookie is a credential in Opaque only

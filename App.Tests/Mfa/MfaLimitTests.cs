@@ -40,7 +40,9 @@ public abstract class MfaLimitTests<TMode> where TMode : IMode
     public async Task Wrong_codes_count_like_wrong_passwords_and_lock_that_address_out_of_the_account()
     {
         var user = await _fx.NewUserAsync();
-        var totp = await _steps.EnrolTotpAsync(await Api.LoginAsync(user));
+        var first = await Api.LoginAsync(user);
+        var device = first.Body.GetProperty("device_token").GetString()!;
+        var totp = await _steps.EnrolTotpAsync(first);
         var token = (await _steps.PasswordStepAsync(user)).GetProperty("mfa_token").GetString()!;
         var used = new[] { totp.Code(-1), totp.Code(), totp.Code(1), totp.Code(2) };
         foreach (var code in new[] { "000000", "111111", "222222", "333333", "444444" }.Where(c => !used.Contains(c)).Take(3))
@@ -54,6 +56,11 @@ public abstract class MfaLimitTests<TMode> where TMode : IMode
         // The owner, from elsewhere, still gets in.
         var elsewhere = await Api.LoginFromAsync("198.51.100.7", new { tenant = user.Tenant, username = user.Username, password = user.Password });
         await Problem.AssertAsync(elsewhere, HttpStatusCode.Unauthorized, Problems.MfaRequired);
+        // And from this very address on the device it signed in with before: both steps count that device only.
+        var known = await Problem.AssertAsync(await Api.LoginRawAsync(new { tenant = user.Tenant, username = user.Username, password = user.Password, device_token = device }),
+            HttpStatusCode.Unauthorized, Problems.MfaRequired);
+        var signedIn = await _steps.SecondStepAsync(known.GetProperty("mfa_token").GetString()!, new { code = totp.Code(1), device_token = device });
+        Assert.Equal(HttpStatusCode.OK, signedIn.StatusCode);
     }
 
     [Fact]

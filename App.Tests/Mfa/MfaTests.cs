@@ -243,6 +243,14 @@ public abstract class MfaTests<TMode> where TMode : IMode
             // A refresh (of the new pair) carries the raised assurance too.
             AssertAssurance(await Api.MeAsync(await Api.RefreshAsync(raised)), "aal2", ["pwd", "otp", "mfa"]);
         }
+        if (Api.IsJwtMode)
+        {
+            // The refresh token the client held before the step-up still works (no reuse, the session lives on), and
+            // mints at the raised assurance.
+            var refreshed = await Api.RefreshAsync(login);
+            AssertAssurance(await Api.MeAsync(refreshed), "aal2", ["pwd", "otp", "mfa"]);
+            Assert.Equal(sessionId, (await Api.MeAsync(raised)).Session.Id);
+        }
         var audit = await Api.GetJsonAsync($"/admin/audit?user_id={user.Id}&type=mfa.step-up", await Fx.AliceAsync());
         Assert.Equal(1, audit.GetProperty("items").GetArrayLength());
     }

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using SessionGate.Auth;
 using SessionGate.Gateway;
 using SessionGate.Infrastructure;
+using SessionGate.Sessions;
 
 namespace SessionGate.ForwardAuth;
 
@@ -85,6 +86,11 @@ public static class ForwardAuthApi
             return Problems.Result(StatusCodes.Status403Forbidden, Problems.NoRoute, "No ForwardAuth:Rules entry covers this host and path.");
         // Authentication already ran (the handler answers the challenge: 401, session-revoked, 503, cross-site-request).
         if (http.User.Identity?.IsAuthenticated != true) return TypedResults.Challenge();
+        // The enrolment gate lets /auth/* through for the session's own enrolment; what it verifies here is a service
+        // behind the edge, which such a session may not reach (as through the built-in gateway).
+        if (http.User.HasClaim(c => c.Type == SessionClaims.MfaEnrollment))
+            return Problems.Result(StatusCodes.Status403Forbidden, Problems.MfaEnrollmentRequired,
+                "Your tenant requires a second factor: enrol one (at /account/security, or POST /auth/mfa/totp) first.");
         if (rule.Check(http.User, time.GetUtcNow()) is { } refusal)
         {
             await refusal.WriteAsync(http);

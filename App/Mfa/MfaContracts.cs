@@ -32,7 +32,8 @@ public sealed record MfaLoginRequest(
     [property: Description("One of the recovery codes.")] string? RecoveryCode,
     [property: Description("From POST /auth/login/mfa/options (passkey).")] string? CeremonyId,
     [property: Description("navigator.credentials.get()'s PublicKeyCredential, JSON form (passkey).")] JsonElement? Credential,
-    [property: Description(CookieOnly.Description)] bool? CookieOnly = null)
+    [property: Description(CookieOnly.Description)] bool? CookieOnly = null,
+    [property: Description("The device token of an earlier login of this account (non-browser clients; browsers send the __Host-device cookie): wrong codes then count against this device only, as wrong passwords do.")] string? DeviceToken = null)
 {
     public FactorProof Proof => new(Code, RecoveryCode, CeremonyId, Credential);
 }

@@ -54,7 +54,7 @@ public static class MfaLoginApi
         // Before the code is looked at: a wrong mode must not spend one of the mfa_token's attempts.
         if (body.CookieOnly == true && !mode.AcceptsCookie) return Problems.Result(400, Problems.NotSupportedInMode, CookieOnly.RefusedDetail);
         using var activity = SessionGateTracing.Source.StartActivity("login.mfa");
-        var outcome = await logins.CompleteAsync(body.MfaToken, body.Proof, ClientAddress.Of(http), ClientNetwork.Of(http), DeviceTokens.Presented(http, null), UserAgent(http), ct);
+        var outcome = await logins.CompleteAsync(body.MfaToken, body.Proof, ClientAddress.Of(http), ClientNetwork.Of(http), DeviceTokens.Presented(http, body.DeviceToken), UserAgent(http), ct);
         activity?.SetTag("sessiongate.result", outcome.Result.ToString());
         return Answer(outcome, http, devices, mode, time, metrics, body.CookieOnly == true);
     }

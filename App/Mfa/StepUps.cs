@@ -95,7 +95,9 @@ public sealed class StepUps(
                 return change.Cancel<IssuedCredential?>(null);
             raised = SessionAssurance.Of(locked).With(proved | AuthMethods.MultiFactor, now);
             raised.WriteTo(locked);
-            await db.RefreshTokens.Where(r => r.SessionId == sessionId && r.ConsumedAt == null).ExecuteUpdateAsync(s => s.SetProperty(r => r.ConsumedAt, now), ct);
+            // The client's refresh token stays good (the contract's step-up raises the session, it rotates nothing):
+            // spending it here would make its next refresh a reuse that ends the session. A refresh of either token
+            // mints from this row, at the raised assurance; the new pair is offered for the access token's sake.
             (var identity, snapshot) = await SessionReader.LoadIdentityAsync(db, locked, user.Username, user.Tenant, user.SecurityVersion, ct);
             return await mode.IssueAsync(db, locked, identity, user.SecurityVersion, ct);
         }, ct);
