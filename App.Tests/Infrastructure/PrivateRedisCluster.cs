@@ -29,7 +29,12 @@ public sealed class PrivateRedisCluster : IAsyncDisposable
         for (var i = 0; i < 200; i++)
         {
             var ok = true;
-            foreach (var port in cluster.Ports) ok &= (await CliAsync(port, "CLUSTER", "INFO")).Contains("cluster_state:ok");
+            // Every node serving, and every node knowing all three replicas: cluster_state:ok comes before the
+            // replicas' roles have reached every node by gossip.
+            foreach (var port in cluster.Ports)
+                ok &= (await CliAsync(port, "CLUSTER", "INFO")).Contains("cluster_state:ok")
+                    && (await CliAsync(port, "CLUSTER", "NODES")).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                        .Count(l => l.Split(' ') is { Length: > 3 } f && f[2].Contains("slave", StringComparison.Ordinal) && f[3] != "-") == 3;
             if (ok) break;
             await Task.Delay(100);
         }
@@ -59,11 +64,17 @@ public sealed class PrivateRedisCluster : IAsyncDisposable
     /// <summary>The master that serves <paramref name="slot"/>, and one of its replicas (ports).</summary>
     public async Task<(int Master, int Replica)> NodesOfSlotAsync(int slot)
     {
-        var nodes = (await CliAsync(_nodes.Keys.First(p => !_nodes[p].HasExited), "CLUSTER", "NODES")).Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Select(l => l.Split(' ')).ToList();
-        var master = nodes.First(n => n[2].Contains("master") && !n[2].Contains("fail") && n.Skip(8).Any(r => InRange(r, slot)));
-        var replica = nodes.First(n => n[2].Contains("slave") && n[3] == master[0]);
-        return (PortOf(master[1]), PortOf(replica[1]));
+        for (var attempt = 0; ; attempt++)
+        {
+            var nodes = (await CliAsync(_nodes.Keys.First(p => !_nodes[p].HasExited), "CLUSTER", "NODES")).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Select(l => l.Split(' ')).ToList();
+            var master = nodes.FirstOrDefault(n => n[2].Contains("master") && !n[2].Contains("fail") && n.Skip(8).Any(r => InRange(r, slot)));
+            var replica = master is null ? null : nodes.FirstOrDefault(n => n[2].Contains("slave") && n[3] == master[0]);
+            if (master is not null && replica is not null) return (PortOf(master[1]), PortOf(replica[1]));
+            // The node asked may not have heard of the replica yet (gossip): ask again.
+            if (attempt >= 100) throw new InvalidOperationException($"no master with a replica serves slot {slot}");
+            await Task.Delay(50);
+        }
     }
 
     /// <summary>SIGSTOP: the node keeps its sockets but answers nothing (its replication link is cut meanwhile).</summary>
