@@ -97,12 +97,9 @@ public sealed class PrivateRedis : IAsyncDisposable
     }
 
     /// <summary>Redis at maxmemory under noeviction: every write that needs memory fails with OOM, reads still work.</summary>
-    public async Task FillMemoryAsync()
-    {
-        var info = (string)(await ExecuteAsync("INFO", "memory"))!;
-        var used = long.Parse(info.Split('\n').First(l => l.StartsWith("used_memory:", StringComparison.Ordinal))["used_memory:".Length..].Trim());
-        await ExecuteAsync("CONFIG", "SET", "maxmemory", (used + 1024).ToString());
-    }
+    /// <remarks>A limit of one byte, not "what is used now plus a little": memory in use moves (client buffers, expiries), and
+    /// a write that found it a kilobyte lower went through.</remarks>
+    public Task FillMemoryAsync() => ExecuteAsync("CONFIG", "SET", "maxmemory", "1");
 
     public Task FreeMemoryAsync() => ExecuteAsync("CONFIG", "SET", "maxmemory", "0");
 
