@@ -48,16 +48,8 @@ public static partial class AdminApi
     [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,63}$")]
     internal static partial Regex RoleNamePattern();
 
-
     [GeneratedRegex("^[a-z0-9][a-z0-9-]{1,62}$")]
     internal static partial Regex SlugPattern();
 
     internal static ProblemHttpResult NotFound() => Problems.NotFoundResult();
 }
-
-/// <summary>
-/// A page. Lists that can grow with the number of online sessions also hand out <see cref="Next"/>: pass it back as
-/// <c>after</c> for the next page, which then costs the same however deep it is (keyset paging, not OFFSET).
-/// </summary>
-public sealed record Paged<T>(IReadOnlyList<T> Items, int Page, int Size, long Total,
-    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] string? Next = null);

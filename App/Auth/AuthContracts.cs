@@ -54,12 +54,6 @@ public sealed record MeResponse(Guid UserId, string Tenant, string Username, str
 
 public sealed record OwnSession(Guid Id, string DeviceType, DateTimeOffset CreatedAt, DateTimeOffset LastSeenAt, string? Ip, string? UserAgent, bool Current);
 
-
-public static class DeviceTypes
-{
-    public static readonly string[] All = ["web", "mobile", "desktop", "api"];
-}
-
 public static class Limits
 {
     public const int MaxName = 128;
@@ -87,7 +81,10 @@ public sealed class LoginResponse
     public static LoginResponse From(IssuedCredential c, DateTimeOffset now, string? deviceToken = null, bool cookieOnly = false) => c.RefreshToken is null
         ? new LoginResponse
         {
-            TokenType = "Session", SessionId = cookieOnly ? null : c.Credential, ExpiresAt = c.SessionExpiresAt, IdleExpiresAt = c.IdleExpiresAt,
+            TokenType = "Session",
+            SessionId = cookieOnly ? null : c.Credential,
+            ExpiresAt = c.SessionExpiresAt,
+            IdleExpiresAt = c.IdleExpiresAt,
             DeviceToken = cookieOnly ? null : deviceToken,
         }
         : new LoginResponse

@@ -29,7 +29,6 @@ public sealed partial class SessionAuthenticationHandler(
     : AuthenticationHandler<SessionAuthenticationOptions>(options, logger, encoder)
 {
     public const string SchemeName = "Session";
-    private const string CredentialSourceKey = "SessionGate.CredentialFromCookie";
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -71,7 +70,6 @@ public sealed partial class SessionAuthenticationHandler(
 
     private async Task<AuthenticateResult> JudgeAsync(string credential, bool fromCookie)
     {
-        if (fromCookie) Context.Items[CredentialSourceKey] = true;
         if (credential.Length > Options.MaxCredentialLength) return Failed(AuthOutcome.Unknown);
         if (fromCookie && IsCrossSiteStateChange(Request)) return Failed(AuthOutcome.CrossSite);
 
@@ -109,9 +107,6 @@ public sealed partial class SessionAuthenticationHandler(
         if (outcome.Principal is not { } principal) return Failed(outcome);
         return AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
     }
-
-    /// <summary>Whether the request came from the session cookie rather than a header.</summary>
-    public static bool CredentialFromCookie(HttpContext context) => context.Items.ContainsKey(CredentialSourceKey);
 
     private AuthenticateResult Failed(AuthOutcome outcome)
     {

@@ -158,6 +158,3 @@ public sealed class SessionChange(AppDbContext db, RevocationPipeline pipeline, 
 internal sealed record MovedUser(long SessionEpoch, long SecurityVersion);
 
 internal sealed record MovedVersion(Guid Id, long SecurityVersion);
-
-/// <summary>The user row as a change locks it (<c>SELECT … FOR UPDATE</c>).</summary>
-public sealed record LockedUser(Guid Id, Guid TenantId, string Username, long SecurityVersion, DateTimeOffset? BannedUntil, string PasswordHash, long SessionEpoch);

@@ -1,4 +1,3 @@
-using System.Linq.Expressions;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using SessionGate.Audit;
@@ -54,9 +53,6 @@ public sealed class SessionService(
         return result;
     }
 
-    /// <summary>Ends every live session the filter selects; returns how many ended.</summary>
-    public Task<int> RevokeAsync(Expression<Func<Session, bool>> filter, string reason, CancellationToken ct) =>
-        ChangeAsync(c => c.RevokeAsync(filter, reason, ct), ct);
 
     /// <summary>A login to open; VerifiedPasswordHash is the hash the password was checked against (the login fails if it changed meanwhile).</summary>
     // Assurance: how the user proved who they are (second factors); null: a password, now.
