@@ -94,10 +94,7 @@ public static class AuthApi
         switch (outcome.Result)
         {
             case LoginResult.Success:
-                var credential = outcome.Credential!;
-                if (mode.AcceptsCookie) http.AppendSessionCookie(credential.Credential, credential.SessionExpiresAt);
-                devices.AppendCookie(http, outcome.DeviceToken!);
-                return TypedResults.Ok(LoginResponse.From(credential, time.GetUtcNow(), outcome.DeviceToken, body.CookieOnly == true));
+                return SignedIn.Answer(http, outcome.Credential!, outcome.DeviceToken!, body.CookieOnly == true, mode, devices, time.GetUtcNow());
             case LoginResult.Invalid:
                 return Problems.ValidationFailed(outcome.Detail ?? "The request is not valid.");
             case LoginResult.TooManyAttempts:

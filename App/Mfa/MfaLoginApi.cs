@@ -89,10 +89,7 @@ public static class MfaLoginApi
         switch (outcome.Result)
         {
             case MfaLoginResult.Success:
-                var credential = outcome.Credential!;
-                if (mode.AcceptsCookie) http.AppendSessionCookie(credential.Credential, credential.SessionExpiresAt);
-                devices.AppendCookie(http, outcome.DeviceToken!);
-                return TypedResults.Ok(LoginResponse.From(credential, time.GetUtcNow(), outcome.DeviceToken, cookieOnly));
+                return SignedIn.Answer(http, outcome.Credential!, outcome.DeviceToken!, cookieOnly, mode, devices, time.GetUtcNow());
             case MfaLoginResult.Malformed:
                 return Problems.ValidationFailed(outcome.Detail ?? "The request is not valid.");
             case MfaLoginResult.WrongCode:
