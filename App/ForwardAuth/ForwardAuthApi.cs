@@ -88,7 +88,7 @@ public static class ForwardAuthApi
         if (http.User.Identity?.IsAuthenticated != true) return TypedResults.Challenge();
         // The enrolment gate lets /auth/* through for the session's own enrolment; what it verifies here is a service
         // behind the edge, which such a session may not reach (as through the built-in gateway).
-        if (http.User.HasClaim(c => c.Type == SessionClaims.MfaEnrollment))
+        if (http.User.IsEnrolmentOnly())
             return Problems.Result(StatusCodes.Status403Forbidden, Problems.MfaEnrollmentRequired,
                 "Your tenant requires a second factor: enrol one (at /account/security, or POST /auth/mfa/totp) first.");
         if (rule.Check(http.User, time.GetUtcNow()) is { } refusal)

@@ -13,7 +13,7 @@ public static class EnrollmentGate
     public static IApplicationBuilder UseMfaEnrollmentGate(this IApplicationBuilder app) => app.Use((http, next) =>
     {
         var user = http.User;
-        if (user.Identity?.IsAuthenticated == true && user.HasClaim(c => c.Type == SessionClaims.MfaEnrollment)
+        if (user.Identity?.IsAuthenticated == true && user.IsEnrolmentOnly()
             && !http.Request.Path.StartsWithSegments("/auth") && http.GetEndpoint() is { } endpoint && ErrorCatalog.IsProtected(endpoint.Metadata))
             return Problems.WriteAsync(http, StatusCodes.Status403Forbidden, Problems.MfaEnrollmentRequired,
                 "Your tenant requires a second factor: enrol one (POST /auth/mfa/totp or POST /auth/passkeys/options, or at /account/security) first.");

@@ -40,8 +40,11 @@ public static class SessionClaims
         var at = long.TryParse(p.FindFirstValue(AuthTime), out var t) ? DateTimeOffset.FromUnixTimeSeconds(t)
             : DateTimeOffset.FromUnixTimeSeconds(long.Parse(p.FindFirstValue(CreatedAt) ?? "0", System.Globalization.CultureInfo.InvariantCulture));
         var methods = SessionAssurance.Parse(p.FindAll(Amr).Select(c => c.Value));
-        return new SessionAssurance(methods == AuthMethods.None ? AuthMethods.Password : methods, at, p.HasClaim(c => c.Type == MfaEnrollment));
+        return new SessionAssurance(methods == AuthMethods.None ? AuthMethods.Password : methods, at, p.IsEnrolmentOnly());
     }
+
+    /// <summary>A session that must enrol a second factor before it may reach anything but its own enrolment.</summary>
+    public static bool IsEnrolmentOnly(this ClaimsPrincipal p) => p.HasClaim(c => c.Type == MfaEnrollment);
 
     public static bool IsPlatformAdmin(this ClaimsPrincipal p) =>
         p.HasClaim(Permission, Permissions.PlatformAdmin) && p.HasClaim(Tenant, Permissions.PlatformTenant);
