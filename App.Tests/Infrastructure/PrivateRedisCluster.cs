@@ -33,8 +33,7 @@ public sealed class PrivateRedisCluster : IAsyncDisposable
             // replicas' roles have reached every node by gossip.
             foreach (var port in cluster.Ports)
                 ok &= (await CliAsync(port, "CLUSTER", "INFO")).Contains("cluster_state:ok")
-                    && (await CliAsync(port, "CLUSTER", "NODES")).Split('\n', StringSplitOptions.RemoveEmptyEntries)
-                        .Count(l => l.Split(' ') is { Length: > 3 } f && f[2].Contains("slave", StringComparison.Ordinal) && f[3] != "-") == 3;
+                    && (await NodesAsync(port)).Count(n => n[2].Contains("slave", StringComparison.Ordinal) && n[3] != "-") == 3;
             if (ok) break;
             await Task.Delay(100);
         }
@@ -66,8 +65,7 @@ public sealed class PrivateRedisCluster : IAsyncDisposable
     {
         for (var attempt = 0; ; attempt++)
         {
-            var nodes = (await CliAsync(_nodes.Keys.First(p => !_nodes[p].HasExited), "CLUSTER", "NODES")).Split('\n', StringSplitOptions.RemoveEmptyEntries)
-                .Select(l => l.Split(' ')).ToList();
+            var nodes = await NodesAsync(_nodes.Keys.First(p => !_nodes[p].HasExited));
             var master = nodes.FirstOrDefault(n => n[2].Contains("master") && !n[2].Contains("fail") && n.Skip(8).Any(r => InRange(r, slot)));
             var replica = master is null ? null : nodes.FirstOrDefault(n => n[2].Contains("slave") && n[3] == master[0]);
             if (master is not null && replica is not null) return (PortOf(master[1]), PortOf(replica[1]));
@@ -145,6 +143,10 @@ public sealed class PrivateRedisCluster : IAsyncDisposable
         }
         throw new InvalidOperationException($"cluster node {port} did not answer");
     }
+
+    // CLUSTER NODES as one node sees it: a line's fields (id, address, flags, master id, ..., slot ranges from the 9th).
+    private static async Task<List<string[]>> NodesAsync(int port) =>
+        (await CliAsync(port, "CLUSTER", "NODES")).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')).ToList();
 
     private static async Task<string> CliAsync(int port, params string[] args) => (await RunAsync("redis-cli", ["-h", "127.0.0.1", "-p", port.ToString(), .. args])).Output;
 
