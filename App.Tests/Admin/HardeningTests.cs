@@ -28,7 +28,7 @@ public abstract class HardeningTests<TMode>(AppFixture<TMode> fx) where TMode : 
         {
             var response = await fx.Api.SendAsync(HttpMethod.Post, url, caller, new { name = "r" + Guid.NewGuid().ToString("N")[..8], permissions = new[] { "users:read", "made:up" } });
             var problem = await Problem.AssertAsync(response, HttpStatusCode.BadRequest, Problems.Validation);
-            Assert.Equal("permissions", problem.GetProperty("field").GetString());
+            Assert.Equal("permissions", problem.Field);
         }
         var listed = await fx.Api.GetJsonAsync("/admin/permissions", alice);
         Assert.Equal(Permissions.All.Order(), listed.EnumerateArray().Select(p => p.GetString()!).Order());
@@ -42,7 +42,7 @@ public abstract class HardeningTests<TMode>(AppFixture<TMode> fx) where TMode : 
         var alice = await fx.AliceAsync();
         var refused = await fx.Api.SendAsync(HttpMethod.Post, "/admin/roles", alice, new { name = "platform-admin", permissions = Array.Empty<string>() });
         var problem = await Problem.AssertAsync(refused, HttpStatusCode.BadRequest, Problems.Validation);
-        Assert.Equal("name", problem.GetProperty("field").GetString());
+        Assert.Equal("name", problem.Field);
         Assert.DoesNotContain((await fx.Api.GetJsonAsync("/admin/roles", alice)).EnumerateArray(), r => r.GetProperty("name").GetString() == "platform-admin");
         // The system tenant has its platform-admin role (seeded), so the name itself is fine there.
         var system = await fx.Api.GetJsonAsync("/admin/roles?tenant=system", await fx.PlatformAdminAsync());
@@ -54,8 +54,8 @@ public abstract class HardeningTests<TMode>(AppFixture<TMode> fx) where TMode : 
     {
         var plain = await fx.Api.LoginAsync(await fx.NewUserAsync(["reporter"]));
         var problem = await Problem.AssertAsync(await fx.Api.GetAsync("/admin/users", plain), HttpStatusCode.Forbidden, Problems.Forbidden);
-        Assert.Equal(["users:read"], problem.GetProperty("required_permissions").EnumerateArray().Select(p => p.GetString()));
-        Assert.Contains("users:read", problem.GetProperty("detail").GetString());
+        Assert.Equal(["users:read"], problem.RequiredPermissions!);
+        Assert.Contains("users:read", problem.Detail);
     }
 
     [Fact]

@@ -84,7 +84,7 @@ public abstract class AuthFlowTests<TMode> where TMode : IMode
     public async Task Unknown_tenant_unknown_user_and_wrong_password_get_the_same_answer()
     {
         var user = await Fx.NewUserAsync();
-        var bodies = new List<JsonElement>();
+        var bodies = new List<ProblemDocument>();
         foreach (var attempt in new[]
         {
             new { tenant = "no-such-tenant", username = user.Username, password = user.Password },
@@ -95,7 +95,7 @@ public abstract class AuthFlowTests<TMode> where TMode : IMode
             var response = await Api.LoginRawAsync(attempt);
             bodies.Add(await Problem.AssertAsync(response, HttpStatusCode.Unauthorized, Problems.InvalidCredentials));
         }
-        var shapes = bodies.Select(b => string.Join("|", b.EnumerateObject().Where(p => p.Name != "trace_id").Select(p => $"{p.Name}={p.Value}"))).ToList();
+        var shapes = bodies.Select(b => b with { TraceId = null }).ToList();
         Assert.Single(shapes.Distinct());
     }
 

@@ -49,7 +49,7 @@ public abstract class CookieOnlyLoginTests<TMode> where TMode : IMode
         if (!Opaque)
         {
             var problem = await Problem.AssertAsync(response, HttpStatusCode.BadRequest, Problems.NotSupportedInMode);
-            Assert.Contains("cookie_only", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+            Assert.Contains("cookie_only", problem.Detail, StringComparison.Ordinal);
             Assert.False(response.Headers.Contains("Set-Cookie"));
             return;
         }
@@ -112,7 +112,7 @@ public abstract class CookieOnlyLoginTests<TMode> where TMode : IMode
         var user = await _fx.NewUserAsync();
         var totp = await _steps.EnrolTotpAsync(await Api.LoginAsync(user));
         var challenge = await _steps.PasswordStepAsync(user);
-        var mfaToken = challenge.GetProperty("mfa_token").GetString()!;
+        var mfaToken = challenge.MfaToken!;
         var response = await _steps.SecondStepAsync(mfaToken, new { code = totp.Code(1), cookie_only = true });
         if (!Opaque)
         {

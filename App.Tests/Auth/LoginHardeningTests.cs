@@ -57,7 +57,7 @@ public abstract class LoginHardeningTests<TMode>(AppFixture<TMode> fx) where TMo
         var url = $"/admin/users/{admin.Id}";
         var missing = await fx.Api.SendAsync(HttpMethod.Patch, url, login, new { password = "brand-new-password-1" });
         var problem = await Problem.AssertAsync(missing, HttpStatusCode.BadRequest, Problems.Validation);
-        Assert.Equal("current_password", problem.GetProperty("field").GetString());
+        Assert.Equal("current_password", problem.Field);
         await Problem.AssertAsync(await fx.Api.SendAsync(HttpMethod.Patch, url, login, new { password = "brand-new-password-1", current_password = "wrong-password-123" }),
             HttpStatusCode.Forbidden, Problems.InvalidCredentials);
         await fx.Api.LoginAsync(admin); // unchanged

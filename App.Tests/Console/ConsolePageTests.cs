@@ -115,7 +115,7 @@ public sealed partial class ConsolePageTests : IClassFixture<AppFixture<Opaque>>
 
         var tooLong = await _fx.Api.GetAsync("/admin/users?q=" + new string('a', 129), alice);
         var problem = await Problem.AssertAsync(tooLong, HttpStatusCode.BadRequest, Problems.Validation);
-        Assert.Equal("q", problem.GetProperty("field").GetString());
+        Assert.Equal("q", problem.Field);
         var bob = await _fx.Api.LoginAsync("acme", "bob", AppFixture<Opaque>.DemoPassword);
         await Problem.AssertAsync(await _fx.Api.GetAsync("/admin/users?q=a", bob), HttpStatusCode.Forbidden, Problems.Forbidden);
     }

@@ -67,8 +67,8 @@ public sealed class WebhookAdminTests : IClassFixture<PublicOnlyWebhookFixture>
         var alice = await _fx.AliceAsync();
         var response = await _fx.Api.SendAsync(HttpMethod.Post, "/admin/webhooks", alice, new { url, events = new[] { "session.ended" } });
         var problem = await Problem.AssertAsync(response, HttpStatusCode.BadRequest, Problems.Validation);
-        Assert.Equal("url", problem.GetProperty("field").GetString());
-        Assert.Contains(says, problem.GetProperty("detail").GetString());
+        Assert.Equal("url", problem.Field);
+        Assert.Contains(says, problem.Detail);
     }
 
     [Fact]
@@ -84,7 +84,7 @@ public sealed class WebhookAdminTests : IClassFixture<PublicOnlyWebhookFixture>
                  })
         {
             var problem = await Problem.AssertAsync(await _fx.Api.SendAsync(HttpMethod.Post, "/admin/webhooks", alice, body), HttpStatusCode.BadRequest, Problems.Validation);
-            Assert.Equal(field, problem.GetProperty("field").GetString());
+            Assert.Equal(field, problem.Field);
         }
         var unknownMember = await _fx.Api.SendAsync(HttpMethod.Post, "/admin/webhooks", alice, new { url = "https://hooks.example.com/in", secret = "mine" });
         await Problem.AssertAsync(unknownMember, HttpStatusCode.BadRequest, Problems.Validation);

@@ -184,14 +184,14 @@ public abstract class ForwardAuthTests<TMode> where TMode : IMode
         var plain = await Api.LoginAsync(await _fx.NewUserAsync(["user"]));
         var reporter = await Api.LoginAsync(await _fx.NewUserAsync(["reporter"]));
         var forbidden = await Problem.AssertAsync(await VerifyAsync("/reports/q1", plain), HttpStatusCode.Forbidden, Problems.Forbidden);
-        Assert.Equal(["reports:read"], forbidden.GetProperty("required_permissions").EnumerateArray().Select(p => p.GetString()));
+        Assert.Equal(["reports:read"], forbidden.RequiredPermissions!);
         Assert.Equal("edge-reports", Payload(await VerifyAsync("/reports/q1", reporter))["aud"]!.GetValue<string>());
 
         // RequiredAcr's refusal path: a password session is aal1 (issue 18's step-up raises it to aal2).
         var response = await VerifyAsync("/money/transfer", reporter, method: "POST");
         var problem = await Problem.AssertAsync(response, HttpStatusCode.Unauthorized, Problems.StepUpRequired);
-        Assert.Equal("aal2", problem.GetProperty("acr_values").GetString());
-        Assert.Equal(300, problem.GetProperty("max_age").GetInt32());
+        Assert.Equal("aal2", problem.AcrValues);
+        Assert.Equal(300L, problem.MaxAge);
         Assert.Contains("acr_values=\"aal2\"", response.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
         Assert.False(response.Headers.Contains("X-Internal-JWT"));
 

@@ -339,7 +339,7 @@ public static class Problem
     /// the reason when one is expected, no member beyond those SessionGate defines, and nothing
     /// internal (no stack trace, exception name or SQL).
     /// </summary>
-    public static async Task<JsonElement> AssertAsync(HttpResponseMessage response, HttpStatusCode status, string type, string? reason = null)
+    public static async Task<ProblemDocument> AssertAsync(HttpResponseMessage response, HttpStatusCode status, string type, string? reason = null)
     {
         var body = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == status, $"expected {(int)status} {type}, got {(int)response.StatusCode}: {body}");
@@ -364,7 +364,7 @@ public static class Problem
         Assert.DoesNotContain(".cs:line", body, StringComparison.Ordinal);
         Assert.DoesNotContain("Exception", body, StringComparison.Ordinal);
         Assert.DoesNotContain("SELECT", body, StringComparison.Ordinal);
-        return JsonDocument.Parse(body).RootElement.Clone();
+        return problem;
     }
 }
 

@@ -74,7 +74,7 @@ public sealed class DocsTests : IClassFixture<AppFixture<Opaque>>
     {
         var failed = await _fx.Api.LoginRawAsync(new { tenant = "acme", username = "nobody-" + Guid.NewGuid().ToString("N")[..8], password = "wrong-password" });
         var problem = await Problem.AssertAsync(failed, HttpStatusCode.Unauthorized, Problems.InvalidCredentials);
-        var page = await _fx.Api.GetAsync(problem.GetProperty("type").GetString()!);
+        var page = await _fx.Api.GetAsync(problem.Type);
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);
         Assert.Contains("POST /auth/login", await page.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }

@@ -43,7 +43,7 @@ public abstract class MfaLimitTests<TMode> where TMode : IMode
         var first = await Api.LoginAsync(user);
         var device = first.Body.GetProperty("device_token").GetString()!;
         var totp = await _steps.EnrolTotpAsync(first);
-        var token = (await _steps.PasswordStepAsync(user)).GetProperty("mfa_token").GetString()!;
+        var token = (await _steps.PasswordStepAsync(user)).MfaToken!;
         var used = new[] { totp.Code(-1), totp.Code(), totp.Code(1), totp.Code(2) };
         foreach (var code in new[] { "000000", "111111", "222222", "333333", "444444" }.Where(c => !used.Contains(c)).Take(3))
             await Problem.AssertAsync(await _steps.SecondStepAsync(token, new { code }), HttpStatusCode.Unauthorized, Problems.InvalidMfaCode);
@@ -59,7 +59,7 @@ public abstract class MfaLimitTests<TMode> where TMode : IMode
         // And from this very address on the device it signed in with before: both steps count that device only.
         var known = await Problem.AssertAsync(await Api.LoginRawAsync(new { tenant = user.Tenant, username = user.Username, password = user.Password, device_token = device }),
             HttpStatusCode.Unauthorized, Problems.MfaRequired);
-        var signedIn = await _steps.SecondStepAsync(known.GetProperty("mfa_token").GetString()!, new { code = totp.Code(1), device_token = device });
+        var signedIn = await _steps.SecondStepAsync(known.MfaToken!, new { code = totp.Code(1), device_token = device });
         Assert.Equal(HttpStatusCode.OK, signedIn.StatusCode);
     }
 
@@ -73,7 +73,7 @@ public abstract class MfaLimitTests<TMode> where TMode : IMode
         for (var i = 0; i < 3; i++)
         {
             // A fresh password step each time: only the second factor's failures add up.
-            var token = (await _steps.PasswordStepAsync(user)).GetProperty("mfa_token").GetString()!;
+            var token = (await _steps.PasswordStepAsync(user)).MfaToken!;
             await Problem.AssertAsync(await _steps.SecondStepAsync(token, new { code = wrong[i] }), HttpStatusCode.Unauthorized, Problems.InvalidMfaCode);
         }
         await Problem.AssertAsync(await Api.LoginRawAsync(new { tenant = user.Tenant, username = user.Username, password = user.Password }),
@@ -89,7 +89,7 @@ public abstract class MfaLimitTests<TMode> where TMode : IMode
         Assert.Equal(HttpStatusCode.OK, (await Api.SendAsync(HttpMethod.Post, "/auth/mfa/recovery-codes", login)).StatusCode);
         await Task.Delay(TimeSpan.FromSeconds(4.5));
         var stale = await Problem.AssertAsync(await Api.SendAsync(HttpMethod.Post, "/auth/mfa/recovery-codes", login), HttpStatusCode.Unauthorized, Problems.StepUpRequired);
-        Assert.Equal(3, stale.GetProperty("max_age").GetInt64());
+        Assert.Equal(3L, stale.MaxAge);
         Assert.Equal("aal2", (await Api.MeAsync(login)).Session.Acr); // still aal2, only not recent
     }
 

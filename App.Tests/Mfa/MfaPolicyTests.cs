@@ -82,7 +82,7 @@ public abstract class MfaPolicyTests<TMode> where TMode : IMode
         Assert.Equal("""{"require":"none"}""", (await Api.GetJsonAsync("/admin/tenants/acme/mfa-policy", alice)).GetRawText());
         var bad = await Problem.AssertAsync(await Api.SendAsync(HttpMethod.Put, "/admin/tenants/acme/mfa-policy", alice, new { require = "sometimes" }),
             HttpStatusCode.BadRequest, Problems.Validation);
-        Assert.Equal("require", bad.GetProperty("field").GetString());
+        Assert.Equal("require", bad.Field);
         await Problem.AssertAsync(await Api.SendAsync(HttpMethod.Put, "/admin/tenants/acme/mfa-policy", alice, new { require = "all", extra = 1 }),
             HttpStatusCode.BadRequest, Problems.Validation);
         var other = await Fx.NewTenantAsync();

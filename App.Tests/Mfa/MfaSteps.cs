@@ -40,7 +40,7 @@ public sealed class MfaSteps(ApiClient api)
     }
 
     /// <summary>POST /auth/login that must answer mfa-required; returns the problem (mfa_token, methods, expires_in).</summary>
-    public async Task<JsonElement> PasswordStepAsync(TestUser user)
+    public async Task<ProblemDocument> PasswordStepAsync(TestUser user)
     {
         var response = await api.LoginRawAsync(new { tenant = user.Tenant, username = user.Username, password = user.Password });
         return await Problem.AssertAsync(response, HttpStatusCode.Unauthorized, Problems.MfaRequired);
@@ -57,7 +57,7 @@ public sealed class MfaSteps(ApiClient api)
     public async Task<Login> LoginWithTotpAsync(TestUser user, TotpEnrolment totp, int steps = 1)
     {
         var challenge = await PasswordStepAsync(user);
-        return await ApiClient.ReadLoginAsync(await SecondStepAsync(challenge.GetProperty("mfa_token").GetString()!, new { code = totp.Code(steps) }));
+        return await ApiClient.ReadLoginAsync(await SecondStepAsync(challenge.MfaToken!, new { code = totp.Code(steps) }));
     }
 
     public async Task<Guid> RegisterPasskeyAsync(Login login, SoftAuthenticator authenticator, string? name = null, bool userVerified = true)

@@ -108,19 +108,19 @@ public abstract class MfaTests<TMode> where TMode : IMode
         await Problem.AssertAsync(await Api.LoginRawAsync(new { tenant = user.Tenant, username = user.Username, password = "wrong-password-123" }),
             HttpStatusCode.Unauthorized, Problems.InvalidCredentials);
         var challenge = await Steps.PasswordStepAsync(user);
-        Assert.True(challenge.GetProperty("mfa_token").GetString()!.Length >= 32);
-        Assert.Equal(["totp", "recovery_code"], challenge.GetProperty("methods").EnumerateArray().Select(m => m.GetString()));
-        Assert.InRange(challenge.GetProperty("expires_in").GetInt32(), 1, 300);
-        Assert.Contains("/auth/login/mfa", challenge.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.True(challenge.MfaToken!.Length >= 32);
+        Assert.Equal(["totp", "recovery_code"], challenge.Methods!);
+        Assert.InRange(challenge.ExpiresIn!.Value, 1, 300);
+        Assert.Contains("/auth/login/mfa", challenge.Detail, StringComparison.Ordinal);
 
         // No session yet: the caller's list still has only the first one.
         Assert.Single((await Api.GetJsonAsync("/auth/sessions", first)).EnumerateArray());
 
-        var login = await ApiClient.ReadLoginAsync(await Steps.SecondStepAsync(challenge.GetProperty("mfa_token").GetString()!, new { code = totp.Code(1) }));
+        var login = await ApiClient.ReadLoginAsync(await Steps.SecondStepAsync(challenge.MfaToken!, new { code = totp.Code(1) }));
         AssertAssurance(await Api.MeAsync(login), "aal2", ["pwd", "otp", "mfa"]);
         Assert.Equal(2, (await Api.GetJsonAsync("/auth/sessions", first)).GetArrayLength());
         // The token is spent with its login.
-        await Problem.AssertAsync(await Steps.SecondStepAsync(challenge.GetProperty("mfa_token").GetString()!, new { code = totp.Code(1) }),
+        await Problem.AssertAsync(await Steps.SecondStepAsync(challenge.MfaToken!, new { code = totp.Code(1) }),
             HttpStatusCode.Unauthorized, Problems.InvalidMfaToken);
     }
 
@@ -129,11 +129,11 @@ public abstract class MfaTests<TMode> where TMode : IMode
     {
         var user = await Fx.NewUserAsync();
         var totp = await Steps.EnrolTotpAsync(await Api.LoginAsync(user));
-        var token = (await Steps.PasswordStepAsync(user)).GetProperty("mfa_token").GetString()!;
+        var token = (await Steps.PasswordStepAsync(user)).MfaToken!;
         // The code the enrolment was confirmed with.
         await Problem.AssertAsync(await Steps.SecondStepAsync(token, new { code = totp.Code() }), HttpStatusCode.Unauthorized, Problems.InvalidMfaCode);
         await ApiClient.ReadLoginAsync(await Steps.SecondStepAsync(token, new { code = totp.Code(1) }));
-        var again = (await Steps.PasswordStepAsync(user)).GetProperty("mfa_token").GetString()!;
+        var again = (await Steps.PasswordStepAsync(user)).MfaToken!;
         await Problem.AssertAsync(await Steps.SecondStepAsync(again, new { code = totp.Code(1) }), HttpStatusCode.Unauthorized, Problems.InvalidMfaCode);
     }
 
@@ -142,7 +142,7 @@ public abstract class MfaTests<TMode> where TMode : IMode
     {
         var user = await Fx.NewUserAsync();
         var totp = await Steps.EnrolTotpAsync(await Api.LoginAsync(user));
-        var token = (await Steps.PasswordStepAsync(user)).GetProperty("mfa_token").GetString()!;
+        var token = (await Steps.PasswordStepAsync(user)).MfaToken!;
         var right = totp.Code(1);
         var wrong = Enumerable.Range(0, 100).Select(i => (123456 + i * 7919 % 1000000).ToString("D6")).Where(c => c != right && c != totp.Code() && c != totp.Code(-1)).Take(5).ToList();
         foreach (var code in wrong)
@@ -156,7 +156,7 @@ public abstract class MfaTests<TMode> where TMode : IMode
         Assert.Equal(5, audit.GetProperty("items").GetArrayLength());
 
         // Bad input is not a guess: 400, and nothing counted.
-        var fresh = (await Steps.PasswordStepAsync(user)).GetProperty("mfa_token").GetString()!;
+        var fresh = (await Steps.PasswordStepAsync(user)).MfaToken!;
         await Problem.AssertAsync(await Steps.SecondStepAsync(fresh, new { code = "12345" }), HttpStatusCode.BadRequest, Problems.Validation);
         await Problem.AssertAsync(await Steps.SecondStepAsync(fresh, new { code = right, recovery_code = totp.RecoveryCodes[0] }), HttpStatusCode.BadRequest, Problems.Validation);
         await Problem.AssertAsync(await Steps.SecondStepAsync(fresh, new { }), HttpStatusCode.BadRequest, Problems.Validation);
@@ -170,7 +170,7 @@ public abstract class MfaTests<TMode> where TMode : IMode
         var b = await Fx.NewUserAsync();
         await Steps.EnrolTotpAsync(await Api.LoginAsync(a));
         var totpB = await Steps.EnrolTotpAsync(await Api.LoginAsync(b));
-        var tokenA = (await Steps.PasswordStepAsync(a)).GetProperty("mfa_token").GetString()!;
+        var tokenA = (await Steps.PasswordStepAsync(a)).MfaToken!;
         // B's valid code and B's recovery code do not open A's sign-in.
         await Problem.AssertAsync(await Steps.SecondStepAsync(tokenA, new { code = totpB.Code(1) }), HttpStatusCode.Unauthorized, Problems.InvalidMfaCode);
         await Problem.AssertAsync(await Steps.SecondStepAsync(tokenA, new { recovery_code = totpB.RecoveryCodes[0] }), HttpStatusCode.Unauthorized, Problems.InvalidMfaCode);
@@ -187,9 +187,9 @@ public abstract class MfaTests<TMode> where TMode : IMode
         var totp = await Steps.EnrolTotpAsync(await Api.LoginAsync(user));
         var code = totp.RecoveryCodes[3];
         var login = await ApiClient.ReadLoginAsync(await Steps.SecondStepAsync(
-            (await Steps.PasswordStepAsync(user)).GetProperty("mfa_token").GetString()!, new { recovery_code = code.ToUpperInvariant() }));
+            (await Steps.PasswordStepAsync(user)).MfaToken!, new { recovery_code = code.ToUpperInvariant() }));
         AssertAssurance(await Api.MeAsync(login), "aal2", ["pwd", "otp", "mfa"]);
-        await Problem.AssertAsync(await Steps.SecondStepAsync((await Steps.PasswordStepAsync(user)).GetProperty("mfa_token").GetString()!, new { recovery_code = code }),
+        await Problem.AssertAsync(await Steps.SecondStepAsync((await Steps.PasswordStepAsync(user)).MfaToken!, new { recovery_code = code }),
             HttpStatusCode.Unauthorized, Problems.InvalidMfaCode);
         Assert.Equal(9, (await Api.GetJsonAsync("/auth/mfa", login)).GetProperty("recovery_codes_left").GetInt32());
 
@@ -197,9 +197,9 @@ public abstract class MfaTests<TMode> where TMode : IMode
             .EnumerateArray().Select(c => c.GetString()!).ToArray();
         Assert.Equal(10, fresh.Length);
         Assert.Empty(fresh.Intersect(totp.RecoveryCodes));
-        await Problem.AssertAsync(await Steps.SecondStepAsync((await Steps.PasswordStepAsync(user)).GetProperty("mfa_token").GetString()!, new { recovery_code = totp.RecoveryCodes[0] }),
+        await Problem.AssertAsync(await Steps.SecondStepAsync((await Steps.PasswordStepAsync(user)).MfaToken!, new { recovery_code = totp.RecoveryCodes[0] }),
             HttpStatusCode.Unauthorized, Problems.InvalidMfaCode);
-        await ApiClient.ReadLoginAsync(await Steps.SecondStepAsync((await Steps.PasswordStepAsync(user)).GetProperty("mfa_token").GetString()!, new { recovery_code = fresh[0] }));
+        await ApiClient.ReadLoginAsync(await Steps.SecondStepAsync((await Steps.PasswordStepAsync(user)).MfaToken!, new { recovery_code = fresh[0] }));
 
         var audit = await Api.GetJsonAsync($"/admin/audit?user_id={user.Id}&type=mfa.recovery-code-used", await Fx.AliceAsync());
         Assert.Equal(2, audit.GetProperty("items").GetArrayLength());
@@ -216,8 +216,8 @@ public abstract class MfaTests<TMode> where TMode : IMode
         // The session predates the factor: aal1, so changing the factors needs a step-up.
         var refused = await Api.SendAsync(HttpMethod.Post, "/auth/mfa/recovery-codes", login);
         var problem = await Problem.AssertAsync(refused, HttpStatusCode.Unauthorized, Problems.StepUpRequired);
-        Assert.Equal("aal2", problem.GetProperty("acr_values").GetString());
-        Assert.Equal(600, problem.GetProperty("max_age").GetInt64());
+        Assert.Equal("aal2", problem.AcrValues);
+        Assert.Equal(600L, problem.MaxAge);
         var challenge = refused.Headers.WwwAuthenticate.ToString();
         Assert.Contains("insufficient_user_authentication", challenge, StringComparison.Ordinal);
         Assert.Contains("acr_values=\"aal2\"", challenge, StringComparison.Ordinal);
@@ -286,7 +286,7 @@ public abstract class MfaTests<TMode> where TMode : IMode
         var login = await Api.LoginAsync(user);
         var totp = await Steps.EnrolTotpAsync(login);
         var challenge = await Steps.PasswordStepAsync(user);
-        var token = challenge.GetProperty("mfa_token").GetString()!;
+        var token = challenge.MfaToken!;
         await Steps.SecondStepAsync(token, new { code = totp.Code() }); // a failure (reused), logged and audited
         await ApiClient.ReadLoginAsync(await Steps.SecondStepAsync(token, new { recovery_code = totp.RecoveryCodes[0] }));
         var (ceremony, options) = await Steps.OptionsAsync("/auth/passkeys/options", (await Steps.StepUpAsync(login, new { recovery_code = totp.RecoveryCodes[1] })).Login);

@@ -60,8 +60,8 @@ public abstract class PasskeyTests<TMode> where TMode : IMode
         Assert.Equal(created.GetProperty("id").GetGuid(), listed.GetProperty("id").GetGuid());
 
         var challenge = await Steps.PasswordStepAsync(user);
-        Assert.Equal(["passkey"], challenge.GetProperty("methods").EnumerateArray().Select(m => m.GetString()));
-        var token = challenge.GetProperty("mfa_token").GetString()!;
+        Assert.Equal(["passkey"], challenge.Methods!);
+        var token = challenge.MfaToken!;
         var (mfaCeremony, mfaOptions) = await Steps.OptionsAsync("/auth/login/mfa/options", null, new { mfa_token = token });
         Assert.Equal(key.Credentials[0].IdText, Assert.Single(mfaOptions.GetProperty("allowCredentials").EnumerateArray()).GetProperty("id").GetString());
         var second = await ApiClient.ReadLoginAsync(await Steps.SecondStepAsync(token, MfaSteps.PasskeyProof(mfaCeremony, key.Get(mfaOptions, userVerified: false))));
@@ -140,7 +140,7 @@ public abstract class PasskeyTests<TMode> where TMode : IMode
         var bobLogin = await Api.LoginAsync(bob);
         await Steps.RegisterPasskeyAsync(bobLogin, bobKey);
 
-        var token = (await Steps.PasswordStepAsync(bob)).GetProperty("mfa_token").GetString()!;
+        var token = (await Steps.PasswordStepAsync(bob)).MfaToken!;
         var (c1, o1) = await Steps.OptionsAsync("/auth/login/mfa/options", null, new { mfa_token = token });
         await Problem.AssertAsync(await Steps.SecondStepAsync(token, MfaSteps.PasskeyProof(c1, aliceKey.Get(o1, aliceKey.Credentials[0]))),
             HttpStatusCode.Unauthorized, Problems.InvalidMfaCode);
@@ -150,7 +150,7 @@ public abstract class PasskeyTests<TMode> where TMode : IMode
             HttpStatusCode.Unauthorized, Problems.InvalidMfaCode);
         // A step-up ceremony is bound to its session: another session of bob cannot answer it.
         var (c3, o3) = await Steps.OptionsAsync("/auth/step-up/options", bobLogin);
-        var t = (await Steps.PasswordStepAsync(bob)).GetProperty("mfa_token").GetString()!;
+        var t = (await Steps.PasswordStepAsync(bob)).MfaToken!;
         var (c5, o5) = await Steps.OptionsAsync("/auth/login/mfa/options", null, new { mfa_token = t });
         var otherSession = await ApiClient.ReadLoginAsync(await Steps.SecondStepAsync(t, MfaSteps.PasskeyProof(c5, bobKey.Get(o5))));
         await Problem.AssertAsync((await Steps.StepUpAsync(otherSession, MfaSteps.PasskeyProof(c3, bobKey.Get(o3)))).Response,
