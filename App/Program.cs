@@ -1,9 +1,11 @@
+using SessionGate;
 using SessionGate.Account;
 using SessionGate.Admin;
 using SessionGate.Auth;
 using SessionGate.AdminConsole;
 using SessionGate.ForwardAuth;
 using SessionGate.Gateway;
+using SessionGate.Hosting;
 using SessionGate.Infrastructure;
 using SessionGate.Mfa;
 using SessionGate.Observability;
@@ -40,12 +42,12 @@ app.UseRateLimiter();
 app.UseAuthorization();
 app.UseMfaEnrollmentGate();           // a session that must enrol a second factor first: only /auth/* until it has
 
-app.MapSessionGateHealth();
-app.MapSessionGateMetrics();
+app.MapHealth();
+app.MapMetrics();
 app.MapSessionGateDocs();
 app.MapJwksApi();
 app.MapAuthApi();
-app.MapSecondFactors();
+app.MapMfa();
 app.MapAccountPages();
 app.MapConsole();
 app.MapSampleApi();

@@ -146,8 +146,8 @@ public sealed class HashingQueueTests : IDisposable
     // busy machine a spin timed by the wall clock would use less CPU than it claims).
     private static int Spin(TimeSpan duration)
     {
-        var start = PasswordHashing.ThreadCpuMs();
-        while (PasswordHashing.ThreadCpuMs() - start < duration.TotalMilliseconds) Thread.SpinWait(100);
+        var start = HashingThreads.ThreadCpuMs();
+        while (HashingThreads.ThreadCpuMs() - start < duration.TotalMilliseconds) Thread.SpinWait(100);
         return 0;
     }
 

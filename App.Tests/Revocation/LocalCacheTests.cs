@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
-using SessionGate.Revocation;
+using SessionGate.Caching;
 
 namespace SessionGate.Tests.Revocation;
 

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.EntityFrameworkCore;
+using SessionGate.Data;
 using SessionGate.Infrastructure;
 using SessionGate.Tests.Infrastructure;
 

@@ -104,7 +104,7 @@ public static class AuthApi
             case LoginResult.SessionLimitReached:
                 return Problems.Result(StatusCodes.Status403Forbidden, Problems.SessionLimitReached);
             case LoginResult.MfaRequired:
-                // No session yet: the second step (SessionGate.Mfa) finishes it.
+                // No session yet: the second step (Mfa/MfaLoginApi) finishes it.
                 var mfa = outcome.Mfa!;
                 return Problems.Result(StatusCodes.Status401Unauthorized, Problems.MfaRequired,
                     "The password is right; this account has a second factor. POST /auth/login/mfa with this mfa_token and a code (or recovery_code, or a passkey), or sign in at /account.",

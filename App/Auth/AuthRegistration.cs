@@ -8,7 +8,7 @@ namespace SessionGate.Auth;
 /// <summary>Logging in (passwords, hashing workers, login limits) and judging credentials (the scheme, the permission policies).</summary>
 public static class AuthRegistration
 {
-    public static IServiceCollection AddLogin(this IServiceCollection services)
+    public static IServiceCollection AddAuth(this IServiceCollection services)
     {
         services.AddOptions<LoginLimitOptions>().BindConfiguration("LoginLimits")
             .Validate(o => o.MaxFailuresPerAccountAndAddress > 0 && o.MaxFailuresPerAccount > 0 && o.MaxFailuresPerIp > 0
@@ -36,11 +36,11 @@ public static class AuthRegistration
         services.AddSingleton<DeviceTokens>();
         services.AddSingleton<CurrentPassword>();
         services.AddScoped<LoginService>();
-        return services;
+        return services.AddSessionGateAuthentication();
     }
 
     /// <summary>The session scheme (cookie or bearer credential of the configured mode) and one policy per permission.</summary>
-    public static IServiceCollection AddSessionGateAuthentication(this IServiceCollection services)
+    private static IServiceCollection AddSessionGateAuthentication(this IServiceCollection services)
     {
         services.AddAuthentication(SessionAuthenticationHandler.SchemeName).AddSessionGate();
         services.AddOptions<SessionAuthenticationOptions>(SessionAuthenticationHandler.SchemeName)

@@ -3,6 +3,7 @@ using System.Text;
 using Microsoft.Extensions.Options;
 using SessionGate.Sessions;
 using StackExchange.Redis;
+using SessionGate.Caching;
 
 namespace SessionGate.Auth;
 

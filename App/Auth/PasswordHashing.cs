@@ -1,18 +1,7 @@
 using System.Collections.Concurrent;
-using System.Runtime.InteropServices;
 using Microsoft.Extensions.Options;
 
 namespace SessionGate.Auth;
-
-/// <summary>Where a hash waits: known devices and signed-in callers first (fair by device or user), others fair by network.</summary>
-public readonly record struct HashingLane(bool Priority, string[] Path)
-{
-    public static HashingLane KnownDevice(Guid device) => new(true, ["d:" + device.ToString("N")]);
-
-    public static HashingLane SignedIn(Guid user) => new(true, ["u:" + user.ToString("N")]);
-
-    public static HashingLane NewDevice(ClientNetwork network) => new(false, network.FairPath);
-}
 
 /// <summary>
 /// Runs password hashes (tens of milliseconds of CPU each) on dedicated threads, never on the request thread pool, at
@@ -226,13 +215,13 @@ public sealed partial class PasswordHashing : IDisposable
 
     private void RunWorker(Worker worker)
     {
-        LowerPriority(worker.Reserved ? 0 : _options.Niceness);
+        HashingThreads.LowerPriority(worker.Reserved ? 0 : _options.Niceness);
         while (true)
         {
             worker.Ready.Wait();
             if (_stopping || worker.Next is not { } item) return;
             worker.Next = null;
-            var started = ThreadCpuMs();
+            var started = HashingThreads.ThreadCpuMs();
             try
             {
                 item.Done.TrySetResult(item.Run());
@@ -241,61 +230,12 @@ public sealed partial class PasswordHashing : IDisposable
             {
                 item.Done.TrySetException(e);
             }
-            worker.LastNewDeviceMs = item.Lane.Priority ? 0 : ThreadCpuMs() - started;
+            worker.LastNewDeviceMs = item.Lane.Priority ? 0 : HashingThreads.ThreadCpuMs() - started;
             if (Volatile.Read(ref _queued) == 0) Interlocked.Exchange(ref _busyLogged, 0);
             _finished.Enqueue(worker);
             _wake.Set();
         }
     }
-
-    // Linux: a niceness for this thread only (a thread is a task to the scheduler), which is a CPU weight against the
-    // request threads at nice 0; raising one's own niceness needs no privilege. Elsewhere the .NET priority.
-    private static void LowerPriority(int niceness)
-    {
-        try
-        {
-            if (!OperatingSystem.IsLinux())
-            {
-                if (niceness > 0) Thread.CurrentThread.Priority = ThreadPriority.BelowNormal;
-                return;
-            }
-            _ = SetPriority(0, GetThreadId(), niceness);
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
-        {
-            if (niceness > 0) Thread.CurrentThread.Priority = ThreadPriority.BelowNormal;
-        }
-    }
-
-    // The CPU this thread has used, in ms: the share is about CPU, so a hash preempted for long costs only what it
-    // ran. Linux: CLOCK_THREAD_CPUTIME_ID; elsewhere wall time, which is never less.
-    internal static double ThreadCpuMs()
-    {
-        try
-        {
-            if (OperatingSystem.IsLinux() && ClockGetTime(3, out var t) == 0) return t.Seconds * 1000.0 + t.Nanoseconds / 1e6;
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
-        {
-        }
-        return Environment.TickCount64;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct TimeSpec
-    {
-        public long Seconds;
-        public long Nanoseconds;
-    }
-
-    [DllImport("libc", EntryPoint = "clock_gettime")]
-    private static extern int ClockGetTime(int clock, out TimeSpec time);
-
-    [DllImport("libc", EntryPoint = "setpriority")]
-    private static extern int SetPriority(int which, int who, int priority);
-
-    [DllImport("libc", EntryPoint = "gettid")]
-    private static extern int GetThreadId();
 
     public void Dispose()
     {

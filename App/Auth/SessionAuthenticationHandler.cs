@@ -23,7 +23,7 @@ public sealed partial class SessionAuthenticationHandler(
     HandlerLoggerFactory logger,
     UrlEncoder encoder,
     IAuthMode mode,
-    Revocation.RedisProof proof,
+    SessionGate.Sessions.RedisProof proof,
     DependencyHealth health,
     SessionGateMetrics metrics)
     : AuthenticationHandler<SessionAuthenticationOptions>(options, logger, encoder)
@@ -54,7 +54,14 @@ public sealed partial class SessionAuthenticationHandler(
         using var activity = SessionGateTracing.Source.StartActivity("authenticate");
         var result = await JudgeAsync(credential, fromCookie);
         var outcome = result.Failure is CredentialRejectedException rejected ? rejected.Outcome : null;
-        metrics.Authenticated(outcome?.Result ?? AuthResult.Success, outcome?.Reason, start);
+        metrics.Authenticated((outcome?.Result ?? AuthResult.Success) switch
+        {
+            AuthResult.Success => "success",
+            AuthResult.Revoked => "revoked",
+            AuthResult.Unavailable => "unavailable",
+            AuthResult.CrossSite => "cross-site",
+            _ => "unauthenticated",
+        }, outcome?.Reason, start);
         if (activity is not null)
         {
             activity.SetTag("sessiongate.result", (outcome?.Result ?? AuthResult.Success).ToString());
@@ -76,12 +83,12 @@ public sealed partial class SessionAuthenticationHandler(
         // Redis's answers count only once it proved how current it is (Revocation/RedisProof): until then PostgreSQL
         // decides, or, before Redis was ever read and unless configured to fall back, the request is refused.
         var trust = proof.Trust;
-        if (trust == Revocation.RedisTrust.Unknown && Options.RedisUnavailable != RedisUnavailableBehavior.FallbackToPostgres)
+        if (trust == SessionGate.Sessions.RedisTrust.Unknown && Options.RedisUnavailable != RedisUnavailableBehavior.FallbackToPostgres)
             return Failed(AuthOutcome.Unavailable);
         AuthOutcome outcome;
         try
         {
-            outcome = await mode.AuthenticateAsync(credential, databaseOnly: trust != Revocation.RedisTrust.Proven, Context.RequestAborted);
+            outcome = await mode.AuthenticateAsync(credential, databaseOnly: trust != SessionGate.Sessions.RedisTrust.Proven, Context.RequestAborted);
             health.Succeeded(Dependency.Redis);
         }
         catch (Exception e) when (DependencyHealth.IsRedisFailure(e))

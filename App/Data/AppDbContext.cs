@@ -21,9 +21,9 @@ public sealed class AppDbContext(DbContextOptions<AppDbContext> options) : DbCon
     public DbSet<ServerSecret> ServerSecrets => Set<ServerSecret>();
     public DbSet<RedisKeyspace> RedisKeyspaces => Set<RedisKeyspace>();
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
-    public DbSet<Mfa.TotpFactor> TotpFactors => Set<Mfa.TotpFactor>();
-    public DbSet<Mfa.RecoveryCode> RecoveryCodes => Set<Mfa.RecoveryCode>();
-    public DbSet<Mfa.Passkey> Passkeys => Set<Mfa.Passkey>();
+    public DbSet<TotpFactor> TotpFactors => Set<TotpFactor>();
+    public DbSet<RecoveryCode> RecoveryCodes => Set<RecoveryCode>();
+    public DbSet<Passkey> Passkeys => Set<Passkey>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder) =>
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(AppDbContext).Assembly);

@@ -1,7 +1,6 @@
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
-using SessionGate.Audit;
 using SessionGate.Infrastructure;
 
 namespace SessionGate.Data;
@@ -9,14 +8,9 @@ namespace SessionGate.Data;
 /// <summary>PostgreSQL, the source of truth: the context pool, the Data Protection key ring kept in it, the audit trail.</summary>
 public static class DataRegistration
 {
-    public static IServiceCollection AddSessionGateData(this IServiceCollection services)
+    public static IServiceCollection AddData(this IServiceCollection services)
     {
         services.AddOptions<DatabaseOptions>().BindConfiguration("Database");
-        services.AddOptions<BootstrapOptions>().BindConfiguration("Bootstrap")
-            .Validate(o => string.IsNullOrEmpty(o.AdminPassword) || SessionGate.Auth.PasswordPolicy.Weakness(o.AdminPassword, "admin") is null,
-                "Bootstrap:AdminPassword is too weak (at least 12 characters).")
-            .ValidateOnStart();
-        services.AddOptions<DemoOptions>().BindConfiguration("Demo");
         services.AddOptions<ConnectionOptions>()
             .Configure<IConfiguration>((o, c) => o.Postgres = ConnectionOptions.Tune(c.GetConnectionString("Postgres")))
             .Validate(o => !string.IsNullOrWhiteSpace(o.Postgres), "ConnectionStrings:Postgres is required.")
@@ -33,12 +27,8 @@ public static class DataRegistration
         // encrypted there, so a copy of the database alone does not yield the keys.
         services.AddDataProtection().SetApplicationName("SessionGate").PersistKeysToDbContext<AppDbContext>();
         DataProtectionCertificate.Register(services);
-        // Every stored protected value, so that configuring a certificate later re-protects them all (StoredSecrets).
-        services.AddStoredSecret<SigningKey>(SessionGate.Tokens.KeyRing.ProtectorPurpose, db => db.SigningKeys, k => k.ProtectedPrivateKey, (k, v) => k.ProtectedPrivateKey = v);
-        services.AddStoredSecret<ServerSecret>(SessionGate.Sessions.SessionSecrets.ProtectorPurpose, db => db.ServerSecrets, s => s.ProtectedValue, (s, v) => s.ProtectedValue = v);
-
-        services.AddScoped<AuditLog>();
-        AuditOptions.Register(services);
+        // Each feature registers the protected values it stores (AddStoredSecret), so that configuring a certificate
+        // later re-protects them all (StoredSecrets).
         return services;
     }
 }

@@ -87,7 +87,7 @@ public sealed class Session
     /// <summary>The jti of the newest access token (JWT modes), so logout can blacklist it.</summary>
     public string? CurrentJti { get; set; }
     public DateTimeOffset? CurrentJtiExpiresAt { get; set; }
-    /// <summary><c>aal1</c> or <c>aal2</c> (see <see cref="Sessions.SessionAssurance"/>); null on rows older than second factors (aal1).</summary>
+    /// <summary><c>aal1</c> or <c>aal2</c> (see <c>Sessions/SessionAssurance</c>); null on rows older than second factors (aal1).</summary>
     public string? Acr { get; set; }
     /// <summary>RFC 8176 method names (<c>pwd</c>, <c>otp</c>, <c>hwk</c>, <c>mfa</c>); null on older rows (a password).</summary>
     public string[]? Amr { get; set; }

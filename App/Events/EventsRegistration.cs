@@ -3,7 +3,7 @@ namespace SessionGate.Events;
 /// <summary>Session events out: the options, the sender and the dispatcher that runs on every instance.</summary>
 public static class EventsRegistration
 {
-    public static IServiceCollection AddSessionEvents(this IServiceCollection services)
+    public static IServiceCollection AddEvents(this IServiceCollection services)
     {
         services.AddOptions<WebhookOptions>().BindConfiguration("Webhooks")
             .Validate(o => o.Schedule is not null, "Webhooks:RetrySchedule must be 1 to 20 comma-separated positive TimeSpans.")

@@ -13,7 +13,7 @@ public static class GatewayRegistration
 {
     public const string InternalJwtHeader = "X-Internal-JWT";
 
-    public static IServiceCollection AddSessionGateGateway(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddGateway(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddSingleton<InternalTokens>();
         services.AddReverseProxy()

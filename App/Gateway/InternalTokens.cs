@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using SessionGate.Sessions;
 using SessionGate.Tokens;
+using SessionGate.Caching;
 
 namespace SessionGate.Gateway;
 
@@ -26,14 +27,14 @@ public sealed class InternalTokens
     private readonly TokenService tokens;
     private readonly TimeProvider time;
 
-    public InternalTokens(TokenService tokens, IOptions<JwtOptions> jwt, TimeProvider time, Revocation.InvalidationBus bus)
+    public InternalTokens(TokenService tokens, IOptions<JwtOptions> jwt, TimeProvider time, SessionGate.Caching.InvalidationBus bus)
     {
         this.tokens = tokens;
         this.time = time;
         _lifetime = jwt.Value.InternalTokenLifetime;
         _perRequestLifetime = jwt.Value.PerRequestTokenLifetime;
         // A revoked key takes its tokens with it: mint again with the new one.
-        bus.On(Revocation.RevocationPipeline.KeysKind, _ =>
+        bus.On<KeysInvalidated>(_ =>
         {
             _cache.Clear();
             _byPrincipal.Clear();

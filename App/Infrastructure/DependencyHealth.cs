@@ -1,6 +1,7 @@
 using Npgsql;
 using StackExchange.Redis;
 
+using SessionGate.Infrastructure;
 namespace SessionGate.Infrastructure;
 
 public enum Dependency { Redis, Postgres }

@@ -1,6 +1,5 @@
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.RateLimiting;
-using SessionGate.Sessions;
 using static SessionGate.Infrastructure.Problems;
 
 namespace SessionGate.Infrastructure;
@@ -146,7 +145,7 @@ public static class ErrorCatalog
     public static bool IsProtected(IReadOnlyList<object> metadata) =>
         (metadata.OfType<IAuthorizeData>().Any() && !metadata.OfType<IAllowAnonymous>().Any()) || metadata.OfType<CredentialOptional>().Any();
 
-    /// <summary>The authorization policies the endpoint names (permission policies, see <see cref="Permissions"/>).</summary>
+    /// <summary>The authorization policies the endpoint names (permission policies, see <c>Permissions</c>).</summary>
     public static IReadOnlyList<string> Policies(IReadOnlyList<object> metadata) =>
         IsProtected(metadata) ? metadata.OfType<IAuthorizeData>().Select(a => a.Policy).OfType<string>().Distinct().ToList() : [];
 

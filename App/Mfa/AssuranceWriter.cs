@@ -1,8 +1,8 @@
 using System.Linq.Expressions;
 using Microsoft.EntityFrameworkCore;
 using SessionGate.Data;
-using SessionGate.Revocation;
 using SessionGate.Sessions;
+using SessionGate.Caching;
 
 namespace SessionGate.Mfa;
 
@@ -25,7 +25,7 @@ public sealed partial class AssuranceWriter(AppDbContext db, IAuthMode mode, Inv
         try
         {
             foreach (var (row, snapshot) in live) await mode.AfterIssueAsync(row, snapshot, ct);
-            await bus.PublishAsync([$"{RevocationPipeline.UserKind}:{userId:N}"]);
+            await bus.PublishAsync(new UserInvalidated(userId));
         }
         catch (Exception e) when (RevocationPipeline.IsTransient(e))
         {

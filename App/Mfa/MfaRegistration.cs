@@ -7,7 +7,7 @@ namespace SessionGate.Mfa;
 /// <summary>Second factors (TOTP, recovery codes, passkeys), step-up and the enrolment-only session.</summary>
 public static class MfaRegistration
 {
-    public static IServiceCollection AddSecondFactors(this IServiceCollection services)
+    public static IServiceCollection AddMfa(this IServiceCollection services)
     {
         services.AddOptions<MfaOptions>().BindConfiguration("Mfa")
             .Validate(o => o.StepUpMaxAge > TimeSpan.Zero, "Mfa:StepUpMaxAge must be positive.")
@@ -49,7 +49,7 @@ public static class MfaRegistration
     }
 
     /// <summary>/auth's second-factor routes: the caller's factors, and signing in or stepping up with one.</summary>
-    public static IEndpointRouteBuilder MapSecondFactors(this IEndpointRouteBuilder app)
+    public static IEndpointRouteBuilder MapMfa(this IEndpointRouteBuilder app)
     {
         app.MapMfaApi();
         app.MapMfaLoginApi();

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
 using SessionGate.Sessions;
 using StackExchange.Redis;
+using SessionGate.Caching;
 
 namespace SessionGate.Mfa;
 

@@ -1,3 +1,4 @@
+using Serilog;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -7,10 +8,10 @@ namespace SessionGate.Observability;
 /// <summary>Metrics (Prometheus text at <c>Metrics:Path</c>, OTLP when configured) and traces (OTLP when configured).</summary>
 public static class ObservabilityExtensions
 {
-    public static IServiceCollection AddSessionGateTelemetry(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddObservability(this IServiceCollection services, IConfiguration configuration)
     {
+        services.AddSessionGateLogging();
         services.AddSingleton<SessionGateMetrics>();
-        services.AddHostedService<OperationalGauges>();
         services.AddOptions<TracingOptions>().BindConfiguration("Tracing")
             .Validate(o => o.SampleRatio is >= 0 and <= 1, "Tracing:SampleRatio must be between 0 and 1.").ValidateOnStart();
         services.AddSingleton<ConfiguredSampler>();
@@ -51,11 +52,23 @@ public static class ObservabilityExtensions
     /// GET <c>Metrics:Path</c> (default /metrics): Prometheus text, anonymous, unless <c>Metrics:Enabled</c> is false.
     /// It tells when revocation writes fail or a flood works, so it is served on the management listener only.
     /// </summary>
-    public static IEndpointRouteBuilder MapSessionGateMetrics(this WebApplication app)
+    public static IEndpointRouteBuilder MapMetrics(this WebApplication app)
     {
         if (!app.Configuration.GetValue("Metrics:Enabled", true)) return app;
         app.MapPrometheusScrapingEndpoint(app.Configuration["Metrics:Path"] ?? "/metrics").AllowAnonymous()
             .WithMetadata(SessionGate.Infrastructure.ManagementEndpoint.Only);
         return app;
     }
+
+    /// <summary>
+    /// Each host gets its own logger (the static Log.Logger is left alone), so several instances in one process, as in
+    /// the tests, never write into each other's sinks.
+    /// </summary>
+    private static IServiceCollection AddSessionGateLogging(this IServiceCollection services) => services.AddSerilog((sp, log) => log
+            .ReadFrom.Configuration(sp.GetRequiredService<IConfiguration>())
+            .ReadFrom.Services(sp)
+            .Enrich.FromLogContext()
+            .WriteTo.Console(formatProvider: System.Globalization.CultureInfo.InvariantCulture),
+        preserveStaticLogger: true);
+
 }

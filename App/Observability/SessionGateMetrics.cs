@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Options;
-using SessionGate.Sessions;
 
 namespace SessionGate.Observability;
 
@@ -26,10 +25,10 @@ public sealed class SessionGateMetrics
     private readonly Histogram<double> _webhookLag;
     private readonly KeyValuePair<string, object?> _mode;
 
-    public SessionGateMetrics(IMeterFactory meters, IOptions<AuthOptions> auth)
+    public SessionGateMetrics(IMeterFactory meters, IOptions<MetricsOptions> options)
     {
         Meter = meters.Create(MeterName);
-        _mode = new("mode", auth.Value.Mode.ToString());
+        _mode = new("mode", options.Value.Mode);
         _authentications = Meter.CreateCounter<long>("sessiongate.authentications", "{authentication}",
             "Credentials the authentication scheme judged, by mode, result (success, unauthenticated, revoked, unavailable, cross-site) and, for revoked, reason.");
         _authenticationDuration = Meter.CreateHistogram<double>("sessiongate.authentication.duration", "s", "Time to judge a credential.",
@@ -51,17 +50,12 @@ public sealed class SessionGateMetrics
 
     public Meter Meter { get; }
 
-    public void Authenticated(AuthResult result, string? reason, long startTimestamp)
+    /// <param name="result">success, unauthenticated, revoked, unavailable or cross-site.</param>
+    /// <param name="reason">For revoked: why.</param>
+    /// <param name="startTimestamp">When the judging began (<see cref="Stopwatch.GetTimestamp"/>).</param>
+    public void Authenticated(string result, string? reason, long startTimestamp)
     {
-        var name = result switch
-        {
-            AuthResult.Success => "success",
-            AuthResult.Revoked => "revoked",
-            AuthResult.Unavailable => "unavailable",
-            AuthResult.CrossSite => "cross-site",
-            _ => "unauthenticated",
-        };
-        var tags = new TagList { _mode, { "result", name } };
+        var tags = new TagList { _mode, { "result", result } };
         _authenticationDuration.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds, tags);
         if (reason is not null) tags.Add("reason", reason);
         _authentications.Add(1, tags);
@@ -95,4 +89,10 @@ public sealed class SessionGateMetrics
         public void Dispose() =>
             metrics._storeDuration.Record(Stopwatch.GetElapsedTime(start).TotalSeconds, new TagList { { "store", store }, { "operation", operation } });
     }
+}
+
+/// <summary>Tags every SessionGate metric carries; the features that know them fill them in (the mode: Sessions).</summary>
+public sealed class MetricsOptions
+{
+    public string Mode { get; set; } = "";
 }

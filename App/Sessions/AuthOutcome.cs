@@ -8,7 +8,7 @@ public sealed class AuthOutcome
 
     public AuthResult Result { get; }
     public System.Security.Claims.ClaimsPrincipal? Principal { get; }
-    /// <summary>For <see cref="AuthResult.Revoked"/>: one of <see cref="RevokeReasons"/>.</summary>
+    /// <summary>For <see cref="AuthResult.Revoked"/>: one of <see cref="Infrastructure.RevokeReasons"/>.</summary>
     public string? Reason { get; }
 
     public static AuthOutcome Success(System.Security.Claims.ClaimsPrincipal principal) => new(AuthResult.Success, principal, null);

@@ -2,8 +2,10 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using SessionGate.Data;
-using SessionGate.Revocation;
 using SessionGate.Tokens;
+using SessionGate.Caching;
+
+using SessionGate.Infrastructure;
 
 namespace SessionGate.Sessions;
 
@@ -47,10 +49,7 @@ public sealed class BlacklistMode : IAuthMode
         _local = cache.CreateMap<Guid, UserRevocations>("user_revocations");
         // Tombstones announced by whoever revoked: remembered for as long as a token of the session can live.
         _revokedSessions = cache.CreateMap<Guid, string>("revoked_sessions", RevocationLife);
-        bus.On(RevocationPipeline.TombstoneKind, arg =>
-        {
-            if (RevocationPipeline.TryParseTombstone(arg, out var sessionId, out _, out var reason)) _revokedSessions.FillFinal(sessionId, reason);
-        });
+        bus.On<SessionTombstone>(t => _revokedSessions.FillFinal(t.SessionId, t.Reason));
     }
 
     public bool AcceptsCookie => false;

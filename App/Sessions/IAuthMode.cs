@@ -1,5 +1,4 @@
 using SessionGate.Data;
-using SessionGate.Revocation;
 
 namespace SessionGate.Sessions;
 

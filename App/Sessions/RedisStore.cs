@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
+using SessionGate.Caching;
 
 namespace SessionGate.Sessions;
 

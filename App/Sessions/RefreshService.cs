@@ -2,7 +2,8 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using SessionGate.Audit;
 using SessionGate.Data;
-using SessionGate.Revocation;
+
+using SessionGate.Infrastructure;
 
 namespace SessionGate.Sessions;
 

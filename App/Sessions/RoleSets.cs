@@ -3,8 +3,8 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.EntityFrameworkCore;
 using SessionGate.Data;
-using SessionGate.Revocation;
 using StackExchange.Redis;
+using SessionGate.Caching;
 
 namespace SessionGate.Sessions;
 
@@ -59,8 +59,6 @@ internal sealed partial class RoleSetJson : JsonSerializerContext;
 /// </summary>
 public sealed class RoleSets
 {
-    public const char InvalidationKind = 'r';
-
     private readonly RedisStore _redis;
     private readonly IDbContextFactory<AppDbContext> _db;
     private readonly LocalCache _cache;
@@ -72,10 +70,7 @@ public sealed class RoleSets
         _db = db;
         _cache = cache;
         _local = cache.CreateMap<Guid, RoleSet>("role_sets");
-        bus.On(InvalidationKind, arg =>
-        {
-            if (Guid.TryParse(arg, out var tenant)) _local.Remove(tenant);
-        });
+        bus.On<RoleSetInvalidated>(m => _local.Remove(m.TenantId));
     }
 
     /// <summary>

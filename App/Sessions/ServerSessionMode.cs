@@ -1,8 +1,10 @@
 using Microsoft.EntityFrameworkCore;
 using SessionGate.Data;
-using SessionGate.Revocation;
 using SessionGate.Tokens;
 using StackExchange.Redis;
+using SessionGate.Caching;
+
+using SessionGate.Infrastructure;
 
 namespace SessionGate.Sessions;
 
@@ -26,10 +28,9 @@ public abstract class ServerSessionMode
     {
         _s = services;
         _local = services.Cache.CreateMap<CredentialKey, View>("sessions");
-        services.Bus.On(RevocationPipeline.TombstoneKind, arg =>
+        services.Bus.On<SessionTombstone>(t =>
         {
-            if (RevocationPipeline.TryParseTombstone(arg, out var sessionId, out var hash, out var reason) && LocalKeyOf(sessionId, hash) is { } key)
-                _local.FillFinal(key, new View(SessionEntry.Tombstone(reason)));
+            if (LocalKeyOf(t.SessionId, t.SecretHash) is { } key) _local.FillFinal(key, new View(SessionEntry.Tombstone(t.Reason)));
         });
     }
 

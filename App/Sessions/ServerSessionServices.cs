@@ -1,7 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using SessionGate.Data;
-using SessionGate.Revocation;
+using SessionGate.Caching;
 
 namespace SessionGate.Sessions;
 

@@ -1,8 +1,8 @@
 using Microsoft.IdentityModel.JsonWebTokens;
 using SessionGate.Data;
-using SessionGate.Revocation;
 using SessionGate.Tokens;
 using StackExchange.Redis;
+using SessionGate.Caching;
 
 namespace SessionGate.Sessions;
 

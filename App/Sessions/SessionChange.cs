@@ -1,8 +1,9 @@
 using System.Linq.Expressions;
 using Microsoft.EntityFrameworkCore;
 using SessionGate.Data;
-using SessionGate.Revocation;
 using SessionGate.Tokens;
+
+using SessionGate.Infrastructure;
 
 namespace SessionGate.Sessions;
 

@@ -2,6 +2,8 @@ using System.Linq.Expressions;
 using Microsoft.EntityFrameworkCore;
 using SessionGate.Data;
 
+using SessionGate.Infrastructure;
+
 namespace SessionGate.Sessions;
 
 /// <summary>Read-only PostgreSQL queries shared by the modes and the session service: snapshots, role ids, identities.</summary>

@@ -2,8 +2,9 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using SessionGate.Audit;
 using SessionGate.Data;
-using SessionGate.Revocation;
 using SessionGate.Tokens;
+
+using SessionGate.Infrastructure;
 
 namespace SessionGate.Sessions;
 

@@ -1,5 +1,8 @@
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
+using SessionGate.Caching;
+using SessionGate.Data;
+using SessionGate.Observability;
 
 namespace SessionGate.Sessions;
 
@@ -9,6 +12,7 @@ public static class SessionsRegistration
     public static IServiceCollection AddSessions(this IServiceCollection services)
     {
         services.AddOptions<AuthOptions>().BindConfiguration("Auth").ValidateOnStart();
+        services.AddOptions<MetricsOptions>().Configure<IOptions<AuthOptions>>((m, auth) => m.Mode = auth.Value.Mode.ToString());
         services.AddOptions<SessionLifetimeOptions>().BindConfiguration("Session")
             .Validate(o => o.IdleTimeout > TimeSpan.Zero && o.AbsoluteTimeout > TimeSpan.Zero, "Session:IdleTimeout and Session:AbsoluteTimeout must be positive.")
             .Validate(o => !string.IsNullOrWhiteSpace(o.Cookie.Name), "Session:Cookie:Name is required.")
@@ -19,7 +23,14 @@ public static class SessionsRegistration
             .ValidateOnStart();
         services.AddSingleton<IConnectionMultiplexer>(sp => RedisStore.Connect(sp.GetRequiredService<IOptions<RedisOptions>>().Value));
         services.AddSingleton<RedisStore>();
+        SessionIdKeyOptions.Register(services);
         services.AddSingleton<SessionSecrets>();
+        services.AddStoredSecret<ServerSecret>(SessionSecrets.ProtectorPurpose, db => db.ServerSecrets, s => s.ProtectedValue, (s, v) => s.ProtectedValue = v);
+        // What Redis has proven it holds, and the changes the hot path holds its answers against.
+        services.AddSingleton<UserFloors>();
+        services.AddSingleton<RevocationPipeline>();
+        services.AddSingleton<RedisMarks>();
+        services.AddSingleton<RedisProof>();
 
         // The modes are singletons: the hot path allocates no scope and no DbContext unless it misses.
         services.AddSingleton<RoleSets>();

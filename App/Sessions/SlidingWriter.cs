@@ -2,8 +2,10 @@ using System.Collections.Concurrent;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using SessionGate.Data;
-using SessionGate.Revocation;
 using StackExchange.Redis;
+using SessionGate.Caching;
+
+using SessionGate.Infrastructure;
 
 namespace SessionGate.Sessions;
 
@@ -135,7 +137,7 @@ public sealed partial class SlidingWriter : BackgroundService
         {
             await Task.WhenAll(slides.Where(s => s.Key is not null).Select(s => _redis.WriteSessionAsync(s.Key!.Value,
                 SessionEntry.Tombstone(reasons.GetValueOrDefault(s.Snapshot.SessionId) ?? RevokeReasons.Kicked), TimeSpan.FromHours(1))));
-            await _bus.PublishAsync(slides.Select(s => s.Snapshot.UserId).Distinct().Select(u => $"{RevocationPipeline.UserKind}:{u:N}").ToList());
+            await _bus.PublishAsync(slides.Select(s => s.Snapshot.UserId).Distinct().Select(u => Invalidation.Line(new UserInvalidated(u))).ToList());
         }
         catch (Exception e) when (e is RedisException or RedisTimeoutException)
         {

@@ -7,7 +7,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
 using SessionGate.Data;
-using SessionGate.Revocation;
+using SessionGate.Caching;
 
 namespace SessionGate.Tokens;
 
@@ -45,7 +45,7 @@ public sealed partial class KeyRing : BackgroundService
         _protector = dataProtection.CreateProtector(ProtectorPurpose);
         _time = time;
         _logger = logger;
-        bus.On(RevocationPipeline.KeysKind, _ => Task.Run(ReloadQuietlyAsync));
+        bus.On<KeysInvalidated>(_ => Task.Run(ReloadQuietlyAsync));
     }
 
     public sealed record KeySet(SigningCredentials Signing, IReadOnlyDictionary<string, SecurityKey> Keys, string Jwks, DateTimeOffset SigningKeyCreatedAt);

@@ -1,11 +1,12 @@
 using System.Text;
+using SessionGate.Data;
 
 namespace SessionGate.Tokens;
 
 /// <summary>Signing keys and the JWTs signed with them.</summary>
 public static class TokensRegistration
 {
-    public static IServiceCollection AddSessionGateTokens(this IServiceCollection services)
+    public static IServiceCollection AddTokens(this IServiceCollection services)
     {
         services.AddOptions<JwtOptions>().BindConfiguration("Jwt")
             .Validate(o => JwtOptions.Algorithms.Contains(o.Algorithm), "Jwt:Algorithm must be HS256, RS256 or ES256.")
@@ -22,6 +23,7 @@ public static class TokensRegistration
             .Validate<IConfiguration>((o, c) => o.Algorithm != "HS256" || !c.GetSection("ReverseProxy:Routes").GetChildren().Any(),
                 "Jwt:Algorithm HS256 cannot be used with gateway routes (ReverseProxy:Routes): a downstream holding the secret could mint tokens. Use ES256 or RS256.")
             .ValidateOnStart();
+        services.AddStoredSecret<SigningKey>(KeyRing.ProtectorPurpose, db => db.SigningKeys, k => k.ProtectedPrivateKey, (k, v) => k.ProtectedPrivateKey = v);
         services.AddSingleton<KeyRing>();
         services.AddHostedService(sp => sp.GetRequiredService<KeyRing>());
         services.AddSingleton<TokenService>();

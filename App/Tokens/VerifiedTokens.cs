@@ -1,5 +1,5 @@
 using Microsoft.IdentityModel.JsonWebTokens;
-using SessionGate.Revocation;
+using SessionGate.Caching;
 
 namespace SessionGate.Tokens;
 
@@ -26,7 +26,7 @@ public sealed class VerifiedTokens<T> where T : class
         _keys = keys;
         _time = time;
         _local = cache.CreateMap<CredentialKey, Entry>("verified_tokens");
-        bus.On(RevocationPipeline.KeysKind, _ => _local.Clear());
+        bus.On<KeysInvalidated>(_ => _local.Clear());
     }
 
     /// <summary>The mode's reading of a valid access token, or null for anything that is not one.</summary>

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using SessionGate.Caching;
 using SessionGate.Data;
 using SessionGate.Infrastructure;
 using SessionGate.Sessions;
@@ -53,7 +54,7 @@ public sealed class AppParts : IAsyncDisposable
         // the app reads them (DataProtection__CertificatePath and so on).
         services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddEnvironmentVariables().Build());
         services.AddDbContext<AppDbContext>(o => o.UseNpgsql(postgres));
-        // Exactly as ServiceRegistration.AddSessionGate configures it: same application name, same key ring.
+        // Exactly as Extensions.AddSessionGate configures it: same application name, same key ring.
         services.AddDataProtection().SetApplicationName("SessionGate").PersistKeysToDbContext<AppDbContext>();
         DataProtectionCertificate.Register(services);
         services.AddSingleton<SessionSecrets>();
