@@ -1,5 +1,4 @@
-using System.Reflection;
-using System.Security.Cryptography;
+using SessionGate.Infrastructure;
 
 namespace SessionGate.Account;
 
@@ -16,46 +15,16 @@ public static class AccountPages
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src 'self'; " +
         "form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-    private sealed record Asset(byte[] Body, string ContentType, string ETag);
-
-    private static readonly Dictionary<string, Asset> Assets = Load();
+    private static readonly EmbeddedAssets Assets = new("account/", ContentSecurityPolicy,
+        [("account.html", EmbeddedAssets.Html), ("account.js", EmbeddedAssets.JavaScript), ("account.css", EmbeddedAssets.Css)]);
 
     public static RouteGroupBuilder MapAccountPages(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/account").WithTags("Account pages").AllowAnonymous().ExcludeFromDescription();
-        group.MapGet("", (HttpContext http) => Serve(http, "account.html", "no-store"));
-        group.MapGet("/security", (HttpContext http) => Serve(http, "account.html", "no-store"));
-        group.MapGet("/account.js", (HttpContext http) => Serve(http, "account.js", "no-cache"));
-        group.MapGet("/account.css", (HttpContext http) => Serve(http, "account.css", "no-cache"));
+        group.MapGet("", (HttpContext http) => Assets.Serve(http, "account.html", "no-store"));
+        group.MapGet("/security", (HttpContext http) => Assets.Serve(http, "account.html", "no-store"));
+        group.MapGet("/account.js", (HttpContext http) => Assets.Serve(http, "account.js", "no-cache"));
+        group.MapGet("/account.css", (HttpContext http) => Assets.Serve(http, "account.css", "no-cache"));
         return group;
-    }
-
-    private static IResult Serve(HttpContext http, string name, string cacheControl)
-    {
-        var asset = Assets[name];
-        var headers = http.Response.Headers;
-        headers.ContentSecurityPolicy = ContentSecurityPolicy;
-        headers.CacheControl = cacheControl;
-        headers["Referrer-Policy"] = "no-referrer";
-        headers["Cross-Origin-Opener-Policy"] = "same-origin";
-        headers.ETag = asset.ETag;
-        if (http.Request.Headers.IfNoneMatch == asset.ETag) return Results.StatusCode(StatusCodes.Status304NotModified);
-        return Results.Bytes(asset.Body, asset.ContentType);
-    }
-
-    private static Dictionary<string, Asset> Load()
-    {
-        var assembly = typeof(AccountPages).Assembly;
-        var assets = new Dictionary<string, Asset>(StringComparer.Ordinal);
-        foreach (var (name, type) in new[] { ("account.html", "text/html; charset=utf-8"), ("account.js", "text/javascript; charset=utf-8"), ("account.css", "text/css; charset=utf-8") })
-        {
-            using var stream = assembly.GetManifestResourceStream("account/" + name)
-                ?? throw new InvalidOperationException($"The account page asset {name} is not embedded in {assembly.GetName().Name}.");
-            using var buffer = new MemoryStream();
-            stream.CopyTo(buffer);
-            var body = buffer.ToArray();
-            assets[name] = new Asset(body, type, "\"" + Convert.ToHexStringLower(SHA256.HashData(body))[..16] + "\"");
-        }
-        return assets;
     }
 }

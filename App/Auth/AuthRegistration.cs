@@ -10,15 +10,7 @@ public static class AuthRegistration
 {
     public static IServiceCollection AddAuth(this IServiceCollection services)
     {
-        services.AddOptions<LoginLimitOptions>().BindConfiguration("LoginLimits")
-            .Validate(o => o.MaxFailuresPerAccountAndAddress > 0 && o.MaxFailuresPerAccount > 0 && o.MaxFailuresPerIp > 0
-                    && o.MaxFailuresPerIpv6Slash56 > 0 && o.MaxFailuresPerIpv6Slash48 > 0 && o.MaxFailuresPerDevice > 0
-                    && o.UnderAttackFailuresPerMinute > 0 && o.MaxPasswordChangeFailures > 0 && o.MaxPasswordChangeFailuresPerAccount > 0
-                    && o.Window > TimeSpan.Zero && o.DeviceTokenLifetime > TimeSpan.Zero && o.RequestsPerMinutePerIp > 0,
-                "LoginLimits values must be positive.")
-            .Validate(o => o.NewDeviceDelay >= TimeSpan.Zero && o.NewDeviceMaxDelay >= o.NewDeviceDelay && o.NewDeviceMaxDelay <= TimeSpan.FromSeconds(30),
-                "LoginLimits:NewDeviceDelay must be 0 or more and NewDeviceMaxDelay between it and 30 seconds (the owner on a new device waits that long at most).")
-            .ValidateOnStart();
+        services.AddLoginThrottling();
         services.AddOptions<PasswordHashingOptions>().BindConfiguration("PasswordHashing")
             .Validate(o => o.MaxConcurrency >= 0 && o.ReservedForKnownDevices >= 0 && o.MaxQueue > 0 && o.MaxWait > TimeSpan.Zero && o.Niceness is >= 0 and <= 19
                     && o.UnderAttackNewDeviceShare is >= 1 and <= 100,
@@ -31,10 +23,6 @@ public static class AuthRegistration
         services.AddSingleton<IPasswordHasher<User>, Argon2PasswordHasher>();
         services.AddSingleton<PasswordPolicy>();
         services.AddSingleton<PasswordHashing>();
-        services.AddSingleton<LoginCounters>();
-        services.AddSingleton<LoginThrottle>();
-        services.AddSingleton<DeviceTokens>();
-        services.AddSingleton<CurrentPassword>();
         services.AddScoped<LoginService>();
         return services.AddSessionGateAuthentication();
     }

@@ -22,6 +22,14 @@ public static class Invalidation
 {
     public static string Line<T>(T message) where T : IInvalidation<T> => $"{T.Kind}:{message.Argument}";
 
+    /// <summary>Reads a message whose argument is one id.</summary>
+    public static bool TryReadId<T>(string argument, Func<Guid, T> create, out T message)
+    {
+        var ok = Guid.TryParse(argument, out var id);
+        message = create(id);
+        return ok;
+    }
+
     /// <summary>Splits a line into its kind and argument; false for anything that is not a line.</summary>
     public static bool TrySplit(ReadOnlySpan<char> line, out char kind, out ReadOnlySpan<char> argument)
     {
@@ -38,12 +46,7 @@ public readonly record struct UserInvalidated(Guid UserId) : IInvalidation<UserI
 
     public string Argument => UserId.ToString("N");
 
-    public static bool TryRead(string argument, out UserInvalidated message)
-    {
-        var ok = Guid.TryParse(argument, out var user);
-        message = new UserInvalidated(user);
-        return ok;
-    }
+    public static bool TryRead(string argument, out UserInvalidated message) => Invalidation.TryReadId(argument, id => new UserInvalidated(id), out message);
 }
 
 /// <summary>The bus's own probe: an instance proves its subscription by receiving what it sent.</summary>

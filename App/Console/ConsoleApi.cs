@@ -1,4 +1,4 @@
-using System.Security.Cryptography;
+using SessionGate.Infrastructure;
 
 // Not SessionGate.Console: that namespace would hide System.Console from all of SessionGate.*.
 namespace SessionGate.AdminConsole;
@@ -18,48 +18,16 @@ public static class ConsoleApi
     /// <summary>The page's scripts, in the order the page loads them (the shell first, then one per page).</summary>
     public static readonly string[] Scripts = ["core.js", "stepup.js", "sessions.js", "users.js", "user.js", "roles.js", "audit.js", "settings.js"];
 
-    private sealed record Asset(byte[] Body, string ContentType, string ETag);
-
-    private static readonly Dictionary<string, Asset> Assets = Load();
+    private static readonly EmbeddedAssets Assets = new("console/", ContentSecurityPolicy,
+        [("console.html", EmbeddedAssets.Html), ("console.css", EmbeddedAssets.Css), .. Scripts.Select(s => (s, EmbeddedAssets.JavaScript))]);
 
     public static RouteGroupBuilder MapConsole(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/console").WithTags("Admin console").AllowAnonymous().ExcludeFromDescription();
-        group.MapGet("", (HttpContext http) => Serve(http, "console.html", "no-store"));
+        group.MapGet("", (HttpContext http) => Assets.Serve(http, "console.html", "no-store"));
         // One route per known file: anything else under /console is 404.
-        foreach (var name in Assets.Keys.Where(n => n != "console.html"))
-            group.MapGet("/" + name, (HttpContext http) => Serve(http, name, "no-cache"));
+        foreach (var name in Assets.Names.Where(n => n != "console.html"))
+            group.MapGet("/" + name, (HttpContext http) => Assets.Serve(http, name, "no-cache"));
         return group;
-    }
-
-    private static IResult Serve(HttpContext http, string name, string cacheControl)
-    {
-        var asset = Assets[name];
-        var headers = http.Response.Headers;
-        headers.ContentSecurityPolicy = ContentSecurityPolicy;
-        headers.CacheControl = cacheControl;
-        headers["Referrer-Policy"] = "no-referrer";
-        headers["Cross-Origin-Opener-Policy"] = "same-origin";
-        headers.ETag = asset.ETag;
-        if (http.Request.Headers.IfNoneMatch == asset.ETag) return Results.StatusCode(StatusCodes.Status304NotModified);
-        return Results.Bytes(asset.Body, asset.ContentType);
-    }
-
-    private static Dictionary<string, Asset> Load()
-    {
-        var assembly = typeof(ConsoleApi).Assembly;
-        var files = new List<(string, string)> { ("console.html", "text/html; charset=utf-8"), ("console.css", "text/css; charset=utf-8") };
-        files.AddRange(Scripts.Select(s => (s, "text/javascript; charset=utf-8")));
-        var assets = new Dictionary<string, Asset>(StringComparer.Ordinal);
-        foreach (var (name, type) in files)
-        {
-            using var stream = assembly.GetManifestResourceStream("console/" + name)
-                ?? throw new InvalidOperationException($"The console asset {name} is not embedded in {assembly.GetName().Name}.");
-            using var buffer = new MemoryStream();
-            stream.CopyTo(buffer);
-            var body = buffer.ToArray();
-            assets[name] = new Asset(body, type, "\"" + Convert.ToHexStringLower(SHA256.HashData(body))[..16] + "\"");
-        }
-        return assets;
     }
 }

@@ -1,10 +1,6 @@
-using System.Diagnostics.Metrics;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
 using Npgsql;
-using SessionGate.Audit;
 using SessionGate.Data;
-using SessionGate.Observability;
 
 namespace SessionGate.Events;
 

@@ -32,7 +32,6 @@ public static class HostingRegistration
             foreach (var proxy in s.Value.KnownProxies) o.KnownProxies.Add(System.Net.IPAddress.Parse(proxy));
             foreach (var network in s.Value.KnownNetworks) o.KnownIPNetworks.Add(System.Net.IPNetwork.Parse(network));
         });
-        services.AddSessionGateRateLimits();
         services.AddSessionGateCors();
         services.AddListeningReport();
         HstsSettings.Register(services);

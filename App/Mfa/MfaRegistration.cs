@@ -38,7 +38,6 @@ public static class MfaRegistration
         services.AddSingleton<MfaMetrics>();
         services.AddScoped<Factors>();
         services.AddScoped<Passkeys>();
-        services.AddScoped<CodeAttempts>();
         services.AddScoped<ProofVerifier>();
         services.AddScoped<AssuranceWriter>();
         services.AddScoped<MfaLogins>();

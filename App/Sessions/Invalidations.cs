@@ -46,10 +46,5 @@ public readonly record struct RoleSetInvalidated(Guid TenantId) : IInvalidation<
 
     public string Argument => TenantId.ToString("N");
 
-    public static bool TryRead(string argument, out RoleSetInvalidated message)
-    {
-        var ok = Guid.TryParse(argument, out var tenant);
-        message = new RoleSetInvalidated(tenant);
-        return ok;
-    }
+    public static bool TryRead(string argument, out RoleSetInvalidated message) => Invalidation.TryReadId(argument, id => new RoleSetInvalidated(id), out message);
 }

@@ -1,6 +1,4 @@
-using SessionGate.Auth;
-
-namespace SessionGate.Mfa;
+namespace SessionGate.Auth;
 
 /// <summary>
 /// Wrong second-factor codes count like wrong passwords: each attempt is reserved through the login throttle (a

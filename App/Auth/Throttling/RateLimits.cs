@@ -20,7 +20,7 @@ public static class RateLimits
 {
     public const string AuthPolicy = "auth";
 
-    public static IServiceCollection AddSessionGateRateLimits(this IServiceCollection services)
+    internal static IServiceCollection AddSessionGateRateLimits(this IServiceCollection services)
     {
         services.AddOptions<RateLimitOptions>().BindConfiguration("RateLimits")
             .Validate(o => o.PerSessionPerSecond >= 0 && o.StateChangesPerSessionPerSecond >= 0 && o.PerAddressPerSecond >= 0 && o.QueueLimit >= 0
