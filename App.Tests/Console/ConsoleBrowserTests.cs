@@ -223,7 +223,7 @@ public abstract class ConsoleBrowserTests<TMode>(AccountBrowserFixture<TMode> fx
 
     private async Task<string[]> RolesOfAsync(TestUser user)
     {
-        var body = await Api.GetJsonAsync($"/admin/users/{user.Id}", await Fx.AliceAsync());
-        return [.. body.GetProperty("roles").EnumerateArray().Select(r => r.GetString()!).Order(StringComparer.Ordinal)];
+        var body = await (await Api.GetAsync($"/admin/users/{user.Id}", await Fx.AliceAsync())).ReadAsync<UserDetail>();
+        return [.. body.Roles.Order(StringComparer.Ordinal)];
     }
 }

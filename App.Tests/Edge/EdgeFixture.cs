@@ -65,8 +65,7 @@ public sealed class EdgeFixture<TMode> : AppFixture<TMode> where TMode : IMode
 
         var created = await Api.SendAsync(HttpMethod.Post, "/admin/service-clients", await PlatformAdminAsync(),
             new { client_id = ClientA, audience = AudienceA, may_call = new[] { "service-b" } });
-        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
-        var secret = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("client_secret").GetString()!;
+        var secret = (await created.ReadAsync<TokenExchange.ServiceClientSecret>(HttpStatusCode.Created)).ClientSecret;
 
         _serviceB = ServiceBApp.Build(["--urls", "http://127.0.0.1:0", "--Downstream:Authority", SessionGateUrl, "--Logging:LogLevel:Default", "Warning"]);
         await _serviceB.StartAsync();

@@ -1,7 +1,9 @@
 using System.Net;
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using SessionGate.Tests.AdminConsole;
+using SessionGate.Tests.Gateway;
 using SessionGate.Tests.Infrastructure;
+using SessionGate.Tests.TokenExchange;
 using SessionGate.Tests.Tokens;
 using Xunit.Abstractions;
 
@@ -46,8 +48,8 @@ public abstract class EdgeTests<TMode> where TMode : IMode
         using var request = new HttpRequestMessage(HttpMethod.Get, proxy.Url + path);
         if (login is not null)
         {
-            if (Api.IsJwtMode) request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + login.Bearer);
-            else request.Headers.TryAddWithoutValidation("Cookie", login.Cookie);
+            if (TMode.SessionCookie) request.Headers.TryAddWithoutValidation("Cookie", login.Cookie);
+            else request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + login.Bearer);
         }
         configure?.Invoke(request);
         var response = await Http.SendAsync(request);
@@ -55,23 +57,22 @@ public abstract class EdgeTests<TMode> where TMode : IMode
         return response;
     }
 
-    private async Task<JsonElement> JsonThroughAsync(string edge, string path, Login login, Action<HttpRequestMessage>? configure = null)
+    private async Task<T> JsonThroughAsync<T>(string edge, string path, Login login, Action<HttpRequestMessage>? configure = null)
     {
         var response = await ThroughAsync(edge, path, login, configure);
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{edge} {path}: {(int)response.StatusCode} {text}");
         Assert.False(response.Headers.Contains("X-Internal-JWT"));
-        return JsonDocument.Parse(text).RootElement.Clone();
+        return await response.ReadAsync<T>();
     }
-
-    private static string[] Roles(JsonElement echo) => [.. echo.GetProperty("claims").GetProperty("roles").EnumerateArray().Select(r => r.GetString()!)];
 
     [EdgeTheory, InlineData("nginx"), InlineData("caddy")]
     public async Task Without_a_credential_the_edge_answers_401_and_the_service_is_never_called(string edge)
     {
+        // A genuine internal JWT, minted for this test: sent by a client, it is no credential.
+        Assert.Equal(HttpStatusCode.OK, (await ThroughAsync(edge, "/claims", await Api.LoginAsync(await _fx.NewUserAsync()))).StatusCode);
+        var genuine = _fx.LastInternalJwt!;
         var hits = _fx.Hits;
         Assert.Equal(HttpStatusCode.Unauthorized, (await ThroughAsync(edge, "/claims", null)).StatusCode);
-        Assert.Equal(HttpStatusCode.Unauthorized, (await ThroughAsync(edge, "/claims", null, r => r.Headers.Add("X-Internal-JWT", _fx.LastInternalJwt ?? "x.y.z"))).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await ThroughAsync(edge, "/claims", null, r => r.Headers.Add("X-Internal-JWT", genuine))).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await ThroughAsync(edge, "/raw", null, r => r.Headers.Add("Authorization", "Bearer AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"))).StatusCode);
         Assert.Equal(hits, _fx.Hits);
     }
@@ -81,25 +82,25 @@ public abstract class EdgeTests<TMode> where TMode : IMode
     {
         var user = await _fx.NewUserAsync(["reporter"]);
         var login = await Api.LoginAsync(user);
-        var raw = await JsonThroughAsync(edge, "/raw", login, r =>
+        var raw = await JsonThroughAsync<EdgeRaw>(edge, "/raw", login, r =>
         {
             r.Headers.TryAddWithoutValidation("X-Internal-JWT", "spoofed.by.client");
             r.Headers.Remove("Cookie");
             r.Headers.TryAddWithoutValidation("Cookie", $"theme=dark; __Host-sid={login.Bearer}; lang=en");
         });
-        var jwt = Assert.Single(raw.GetProperty("jwt").EnumerateArray()).GetString()!;
+        var jwt = Assert.Single(raw.Jwt);
         Assert.NotEqual("spoofed.by.client", jwt);
         var payload = TokenForge.Split(jwt).Payload;
         Assert.Equal(EdgeFixture<TMode>.AudienceA, payload["aud"]!.GetValue<string>());
         Assert.Equal(user.Id.ToString(), payload["sub"]!.GetValue<string>());
-        Assert.Equal("theme=dark; lang=en", raw.GetProperty("cookie").GetString());
-        Assert.Equal("", raw.GetProperty("authorization").GetString());
+        Assert.Equal("theme=dark; lang=en", raw.Cookie);
+        Assert.Equal("", raw.Authorization);
 
         // The service verifies it with stock JwtBearer against the JWKS, and sees no credential of the client's.
-        var echo = await JsonThroughAsync(edge, "/claims", login);
-        Assert.Equal(["reporter"], Roles(echo));
-        Assert.Equal("", echo.GetProperty("received").GetProperty("authorization").GetString());
-        Assert.DoesNotContain("__Host-sid", echo.GetProperty("received").GetProperty("cookies").EnumerateArray().Select(c => c.GetString()));
+        var echo = await JsonThroughAsync<DownstreamEcho>(edge, "/claims", login);
+        Assert.Equal(["reporter"], echo.Claims.Roles);
+        Assert.Equal("", echo.Received.Authorization);
+        Assert.DoesNotContain("__Host-sid", echo.Received.Cookies);
     }
 
     [EdgeTheory, InlineData("nginx"), InlineData("caddy")]
@@ -108,8 +109,8 @@ public abstract class EdgeTests<TMode> where TMode : IMode
         var user = await _fx.NewUserAsync();
         var loggedOut = await Api.LoginAsync(user);
         var kicked = await Api.LoginAsync(user);
-        await JsonThroughAsync(edge, "/claims", loggedOut);
-        await JsonThroughAsync(edge, "/claims", kicked);
+        await JsonThroughAsync<DownstreamEcho>(edge, "/claims", loggedOut);
+        await JsonThroughAsync<DownstreamEcho>(edge, "/claims", kicked);
         var hits = _fx.Hits;
 
         await Api.SendAsync(HttpMethod.Post, "/auth/logout", loggedOut);
@@ -125,14 +126,14 @@ public abstract class EdgeTests<TMode> where TMode : IMode
     {
         var user = await _fx.NewUserAsync(["user"]);
         var login = await Api.LoginAsync(user);
-        Assert.Equal(["user"], Roles(await JsonThroughAsync(edge, "/claims", login)));
+        Assert.Equal(["user"], (await JsonThroughAsync<DownstreamEcho>(edge, "/claims", login)).Claims.Roles);
         await Api.SendAsync(HttpMethod.Put, $"/admin/users/{user.Id}/roles", await _fx.AliceAsync(), new { roles = new[] { "reporter" } });
         if (TMode.RoleChangeNeedsRefresh)
         {
             Assert.Equal(HttpStatusCode.Unauthorized, (await ThroughAsync(edge, "/claims", login)).StatusCode);
             login = await Api.RefreshAsync(login);
         }
-        Assert.Equal(["reporter"], Roles(await JsonThroughAsync(edge, "/claims", login)));
+        Assert.Equal(["reporter"], (await JsonThroughAsync<DownstreamEcho>(edge, "/claims", login)).Claims.Roles);
     }
 
     [EdgeTheory, InlineData("nginx"), InlineData("caddy")]
@@ -143,7 +144,7 @@ public abstract class EdgeTests<TMode> where TMode : IMode
         var seen = new List<JsonObject>();
         for (var i = 0; i < 2; i++)
         {
-            await JsonThroughAsync(edge, "/strict/claims", login, r =>
+            await JsonThroughAsync<DownstreamEcho>(edge, "/strict/claims", login, r =>
                 r.Headers.Add("traceparent", $"00-{traceId}-{System.Diagnostics.ActivitySpanId.CreateRandom().ToHexString()}-01"));
             var jwt = _fx.LastInternalJwt!;
             seen.Add(TokenForge.Split(jwt).Payload);
@@ -175,7 +176,7 @@ public abstract class EdgeTests<TMode> where TMode : IMode
     public async Task With_sessiongate_down_the_edge_answers_5xx_and_never_passes_the_request(string edge)
     {
         var login = await Api.LoginAsync(await _fx.NewUserAsync());
-        await JsonThroughAsync(edge, "/claims", login);
+        await JsonThroughAsync<DownstreamEcho>(edge, "/claims", login);
         var hits = _fx.Hits;
         _fx.Relay.Cut();
         try
@@ -191,7 +192,7 @@ public abstract class EdgeTests<TMode> where TMode : IMode
             _fx.Relay.Restore();
         }
         Assert.Equal(hits, _fx.Hits);
-        await JsonThroughAsync(edge, "/claims", login);
+        await JsonThroughAsync<DownstreamEcho>(edge, "/claims", login);
     }
 
     [EdgeTheory, InlineData("nginx"), InlineData("caddy")]
@@ -207,7 +208,7 @@ public abstract class EdgeTests<TMode> where TMode : IMode
             {
                 r.Headers.Remove("Cookie");
                 r.Headers.TryAddWithoutValidation("Cookie", cookie);
-                if (!Api.IsJwtMode) r.Headers.TryAddWithoutValidation("Authorization", "Bearer " + login.Bearer);
+                if (TMode.SessionCookie) r.Headers.TryAddWithoutValidation("Authorization", "Bearer " + login.Bearer);
             });
             Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         }
@@ -220,26 +221,24 @@ public abstract class EdgeTests<TMode> where TMode : IMode
         var user = await _fx.NewUserAsync(["reporter"]);
         var login = await Api.LoginAsync(user);
         var traceId = System.Diagnostics.ActivityTraceId.CreateRandom().ToHexString();
-        var both = await JsonThroughAsync(edge, "/call-b", login, r =>
+        var both = await JsonThroughAsync<ChainEcho>(edge, "/call-b", login, r =>
             r.Headers.Add("traceparent", $"00-{traceId}-{System.Diagnostics.ActivitySpanId.CreateRandom().ToHexString()}-01"));
-        string One(JsonElement echo, string claim) => echo.GetProperty("claims").GetProperty(claim).GetString()!;
-        var a = both.GetProperty("a");
-        var b = both.GetProperty("b");
-        Assert.Equal(EdgeFixture<TMode>.AudienceA, One(a, "aud"));
-        Assert.Equal("service-b", One(b, "aud"));
-        Assert.Equal(user.Id.ToString(), One(b, "sub"));
-        Assert.Equal(One(a, "sid"), One(b, "sid"));
-        Assert.NotEqual(One(a, "jti"), One(b, "jti"));
-        Assert.Equal(traceId, One(a, "trace_id"));
-        Assert.Equal(traceId, One(b, "trace_id"));
-        Assert.Equal(EdgeFixture<TMode>.ClientA, b.GetProperty("claims").GetProperty("act").GetProperty("sub").GetString());
+        var (a, b) = (both.A.Claims, both.B.Claims);
+        Assert.Equal(EdgeFixture<TMode>.AudienceA, a.Aud);
+        Assert.Equal("service-b", b.Aud);
+        Assert.Equal(user.Id.ToString(), b.Sub);
+        Assert.Equal(a.Sid, b.Sid);
+        Assert.NotEqual(a.Jti, b.Jti);
+        Assert.Equal(traceId, a.TraceId);
+        Assert.Equal(traceId, b.TraceId);
+        Assert.Null(a.Act);
+        Assert.Equal(new Actor(EdgeFixture<TMode>.ClientA), b.Act);
 
         // One audit trail: the exchange, with the hop and the trace.
-        var audit = await Api.GetJsonAsync($"/admin/audit?type=token.exchanged&user_id={user.Id}", await _fx.AliceAsync());
-        var detail = audit.GetProperty("items").EnumerateArray().Select(e => e.GetProperty("detail"))
-            .Single(d => d.GetProperty("trace_id").GetString() == traceId);
-        Assert.Equal(EdgeFixture<TMode>.ClientA, detail.GetProperty("client_id").GetString());
-        Assert.Equal(One(b, "jti"), detail.GetProperty("jti").GetString());
+        var audit = await (await Api.GetAsync($"/admin/audit?type=token.exchanged&user_id={user.Id}", await _fx.AliceAsync())).ReadAsync<Paged<AuditEntry>>();
+        var detail = audit.Items.Select(e => e.Detail!.Value.As<ExchangeAudit>()).Single(d => d.TraceId == traceId);
+        Assert.Equal(EdgeFixture<TMode>.ClientA, detail.ClientId);
+        Assert.Equal(b.Jti, detail.Jti);
 
         // After logout, A can no longer act for the user: the edge stops the request before A.
         await Api.SendAsync(HttpMethod.Post, "/auth/logout", login);

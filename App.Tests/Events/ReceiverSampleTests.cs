@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using SessionGate.Tests.Infrastructure;
+using SessionGate.Tests.Mfa;
 using SessionGate.WebhookReceiver;
 using Xunit.Abstractions;
 
@@ -33,8 +34,7 @@ public sealed class ReceiverSampleTests : IClassFixture<WebhookFixture<Blacklist
         var port = FreePort();
         var response = await _fx.Api.SendAsync(HttpMethod.Post, $"/admin/webhooks?tenant={_tenant}", _admin,
             new { url = $"http://127.0.0.1:{port}/webhooks/sessiongate", events = new[] { "session.ended", "user.roles_changed", "user.banned", "user.deleted" } });
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        var secret = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("secret").GetString()!;
+        var secret = (await response.ReadAsync<WebhookCreated>(HttpStatusCode.Created)).Secret;
         _sample = ReceiverApp.Build(["--urls", $"http://127.0.0.1:{port}", "--Receiver:Authority", "http://localhost", "--Receiver:WebhookSecret", secret],
             o => o.BackchannelHttpHandler = _fx.Factory.Server.CreateHandler()); // our JWKS, from the in-process app
         await _sample.StartAsync();
@@ -69,7 +69,7 @@ public sealed class ReceiverSampleTests : IClassFixture<WebhookFixture<Blacklist
         Assert.Equal(HttpStatusCode.OK, (await ProfileAsync(login)).StatusCode);
         Assert.Equal(HttpStatusCode.NoContent, (await _fx.Api.SendAsync(HttpMethod.Post, "/auth/logout", login)).StatusCode);
         await Eventually.StatusAsync(() => ProfileAsync(login), HttpStatusCode.Unauthorized, TimeSpan.FromSeconds(15));
-        Assert.True(login.Body.GetProperty("expires_in").GetInt32() > 600, "refused long before the token's own exp");
+        Assert.True(login.Body.As<LoginResponse>().ExpiresIn > 600, "refused long before the token's own exp");
         // A forged delivery changes nothing.
         var forged = new HttpRequestMessage(HttpMethod.Post, "/webhooks/sessiongate")
         {
@@ -86,13 +86,19 @@ public sealed class ReceiverSampleTests : IClassFixture<WebhookFixture<Blacklist
     {
         var user = await _fx.NewUserAsync(tenant: _tenant);
         var login = await _fx.Api.LoginAsync(user);
-        var first = await (await ProfileAsync(login)).Content.ReadFromJsonAsync<JsonElement>();
-        await Task.Delay(1100); // the change lands in a later second than the token's iat
+        var first = await (await ProfileAsync(login)).ReadAsync<SampleProfile>();
+        _fx.Clock.Advance(TimeSpan.FromSeconds(1)); // the change lands in a later second than the token's iat
         var roles = await _fx.Api.SendAsync(HttpMethod.Put, $"/admin/users/{user.Id}/roles?tenant={_tenant}", _admin, new { roles = Array.Empty<string>() });
         Assert.Equal(HttpStatusCode.OK, roles.StatusCode);
         await Eventually.StatusAsync(() => ProfileAsync(login), HttpStatusCode.Unauthorized, TimeSpan.FromSeconds(15));
         var refreshed = await _fx.Api.RefreshAsync(login);
-        var again = await (await Eventually.StatusAsync(() => ProfileAsync(refreshed), HttpStatusCode.OK, TimeSpan.FromSeconds(5))).Content.ReadFromJsonAsync<JsonElement>();
-        Assert.True(again.GetProperty("cachedAt").GetDateTimeOffset() > first.GetProperty("cachedAt").GetDateTimeOffset(), "the per-user cache was dropped");
+        var again = await (await Eventually.StatusAsync(() => ProfileAsync(refreshed), HttpStatusCode.OK, TimeSpan.FromSeconds(5))).ReadAsync<SampleProfile>();
+        Assert.True(again.CachedAt > first.CachedAt, "the per-user cache was dropped");
     }
 }
+
+/// <summary>GET /api/profile of the receiver sample (samples/WebhookReceiver), in its own (camelCase) JSON.</summary>
+public sealed record SampleProfile(
+    [property: System.Text.Json.Serialization.JsonPropertyName("userId")] Guid UserId,
+    string[] Roles,
+    [property: System.Text.Json.Serialization.JsonPropertyName("cachedAt")] DateTimeOffset CachedAt);

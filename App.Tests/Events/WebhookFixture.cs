@@ -1,7 +1,8 @@
 using System.Net;
-using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using SessionGate.Tests.Infrastructure;
+using SessionGate.Tests.Mfa;
 
 namespace SessionGate.Tests.Events;
 
@@ -12,6 +13,11 @@ namespace SessionGate.Tests.Events;
 public class WebhookFixture<TMode> : AppFixture<TMode> where TMode : IMode
 {
     public TestReceiver Receiver { get; private set; } = null!;
+
+    /// <summary>The app's clock: it keeps pace with real time, and a test moves it ahead rather than sleeping.</summary>
+    public RunningClock Clock { get; } = new();
+
+    protected override void ConfigureServices(IServiceCollection services) => services.AddSingleton<TimeProvider>(Clock);
 
     // Six attempts over about 8 s: long enough to outlast the tests' outages, short enough to see an endpoint disabled.
     public const string Schedule = "00:00:00.2, 00:00:00.5, 00:00:01, 00:00:02, 00:00:04";
@@ -35,6 +41,7 @@ public class WebhookFixture<TMode> : AppFixture<TMode> where TMode : IMode
     {
         await base.DisposeAsync();
         await Receiver.DisposeAsync();
+        await Clock.DisposeAsync();
     }
 
     /// <summary>A fresh tenant (events of other tests never reach its endpoints), managed by the platform admin.</summary>
@@ -44,19 +51,17 @@ public class WebhookFixture<TMode> : AppFixture<TMode> where TMode : IMode
     {
         var response = await Api.SendAsync(HttpMethod.Post, $"/admin/webhooks?tenant={tenant}", await PlatformAdminAsync(),
             new { url = Receiver.Url(path), events, format });
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.Created, $"register: {(int)response.StatusCode} {text}");
-        var json = JsonDocument.Parse(text).RootElement;
-        return (json.GetProperty("id").GetGuid(), json.GetProperty("secret").GetString()!);
+        var created = await response.ReadAsync<WebhookCreated>(HttpStatusCode.Created);
+        return (created.Id, created.Secret);
     }
 }
 
 /// <summary>A Standard Webhooks delivery, its signature checked with the StandardWebhooks library.</summary>
-public sealed record Delivered(string Id, string Type, DateTimeOffset Timestamp, JsonElement Data)
+public sealed record Delivered(string Id, string Type, DateTimeOffset Timestamp, EventData Data)
 {
-    public Guid UserId => Data.GetProperty("user_id").GetGuid();
-    public Guid? SessionId => Data.TryGetProperty("session_id", out var s) ? s.GetGuid() : null;
-    public string? Reason => Data.TryGetProperty("reason", out var r) ? r.GetString() : null;
+    public Guid UserId => Data.UserId;
+    public Guid? SessionId => Data.SessionId;
+    public string? Reason => Data.Reason;
 
     public static Delivered Verify(TestReceiver.Received r, string secret)
     {
@@ -80,9 +85,7 @@ public sealed record Delivered(string Id, string Type, DateTimeOffset Timestamp,
         });
         if (verified == 0) throw new StandardWebhooks.Diagnostics.WebhookVerificationException("No signature matches this secret.");
         Assert.Equal("application/json", r.ContentType?.Split(';')[0]);
-        var json = r.Json;
-        Assert.Equal(["data", "timestamp", "type"], json.EnumerateObject().Select(p => p.Name).Order());
-        return new Delivered(r.Headers["webhook-id"], json.GetProperty("type").GetString()!, json.GetProperty("timestamp").GetDateTimeOffset(),
-            json.GetProperty("data").Clone());
+        var body = r.Json.As<WebhookBody>();
+        return new Delivered(r.Headers["webhook-id"], body.Type, body.Timestamp, body.Data);
     }
 }

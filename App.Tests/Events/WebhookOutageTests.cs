@@ -1,5 +1,6 @@
 using System.Net;
 using Npgsql;
+using SessionGate.Tests.AdminConsole;
 using SessionGate.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -48,8 +49,10 @@ public sealed class WebhookOutageTests : IClassFixture<WebhookPostgresOutageFixt
     [Fact]
     public async Task Through_a_PostgreSQL_outage_every_committed_event_arrives_and_repeats_are_counted()
     {
-        var (tenant, _) = await _fx.TenantAsync();
-        var (_, secret) = await _fx.RegisterAsync(tenant, "/pg-outage", ["session.ended"]);
+        var (tenant, admin) = await _fx.TenantAsync();
+        var (hookId, secret) = await _fx.RegisterAsync(tenant, "/pg-outage", ["session.ended"]);
+        async Task<Paged<Delivery>> DeliveriesAsync() =>
+            await (await _fx.Api.GetAsync($"/admin/webhooks/{hookId}/deliveries?tenant={tenant}&size=100", admin)).ReadAsync<Paged<Delivery>>();
         var logins = new List<(Login Login, Guid Id)>();
         for (var u = 0; u < 3; u++)
         {
@@ -65,17 +68,21 @@ public sealed class WebhookOutageTests : IClassFixture<WebhookPostgresOutageFixt
         // PostgreSQL) when PostgreSQL goes away too; the receiver comes back while PostgreSQL is still away.
         _fx.Receiver.Proxy.Cut();
         var answered = await Task.WhenAll(logins.Select(async l => (l.Id, (await _fx.Api.SendAsync(HttpMethod.Post, "/auth/logout", l.Login)).StatusCode)));
-        await Task.Delay(TimeSpan.FromMilliseconds(300));
+        // Each user's first delivery is attempted (the others wait behind it, in order) and fails.
+        await Poll.UntilAsync(DeliveriesAsync, log => log.Total == logins.Count && log.Items.Count(d => d.LastError is not null) >= 3,
+            TimeSpan.FromSeconds(20), "each user's first attempt failing");
         _fx.Postgres.Cut();
         _fx.Receiver.Proxy.Restore();
-        await Task.Delay(TimeSpan.FromSeconds(2));
+        await Task.Delay(TimeSpan.FromSeconds(2)); // the outage itself: attempts in flight lose their outcome
         _fx.Postgres.Restore();
 
         var committed = answered.Where(a => a.StatusCode == HttpStatusCode.NoContent).Select(a => a.Id).ToHashSet();
         Assert.Equal(logins.Count, committed.Count);
         var got = await _fx.Receiver.WaitAsync("/pg-outage",
             r => committed.All(id => r.Select(x => Delivered.Verify(x, secret)).Any(d => d.SessionId == id)), TimeSpan.FromSeconds(45), "every committed logout");
-        await Task.Delay(TimeSpan.FromSeconds(3)); // leases of attempts whose outcome was lost run out, and are sent again
+        // Leases of attempts whose outcome was lost run out (on the app's clock) and are sent again, until every delivery succeeded.
+        _fx.Clock.Advance(TimeSpan.FromSeconds(8));
+        await Poll.UntilAsync(DeliveriesAsync, log => log.Items.All(d => d.Status == "succeeded"), TimeSpan.FromSeconds(30), "every delivery succeeded");
         var all = _fx.Receiver.At("/pg-outage").Select(x => Delivered.Verify(x, secret)).ToList();
         var repeats = all.Count - all.Select(d => d.Id).Distinct().Count();
         _output.WriteLine($"{all.Count} deliveries, {all.Select(d => d.Id).Distinct().Count()} events, {repeats} repeats");

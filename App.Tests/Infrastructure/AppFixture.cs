@@ -26,11 +26,23 @@ public interface IMode
     /// modes read roles per request, so the same credential sees the change.
     /// </summary>
     static abstract bool RoleChangeNeedsRefresh { get; }
+
+    /// <summary>True when the session rides in the <c>__Host-sid</c> cookie (Opaque): the JWT modes have no session cookie.</summary>
+    static abstract bool SessionCookie { get; }
+
+    /// <summary>True in the JWT modes: a login answers an access JWT (the bearer) and a refresh token; Opaque a session id.</summary>
+    static abstract bool RefreshTokens { get; }
+
+    /// <summary>
+    /// True when the access token carries the session's state itself (Blacklist): its assurance, its enrolment-only
+    /// restriction and its roles change only with a new token (a refresh), and the session is not read per request.
+    /// </summary>
+    static abstract bool SelfContainedAccessToken { get; }
 }
 
-public sealed class Opaque : IMode { public static AuthMode Value => AuthMode.Opaque; public static bool RoleChangeNeedsRefresh => false; }
-public sealed class Blacklist : IMode { public static AuthMode Value => AuthMode.Blacklist; public static bool RoleChangeNeedsRefresh => true; }
-public sealed class SessionCache : IMode { public static AuthMode Value => AuthMode.SessionCache; public static bool RoleChangeNeedsRefresh => false; }
+public sealed class Opaque : IMode { public static AuthMode Value => AuthMode.Opaque; public static bool RoleChangeNeedsRefresh => false; public static bool SessionCookie => true; public static bool RefreshTokens => false; public static bool SelfContainedAccessToken => false; }
+public sealed class Blacklist : IMode { public static AuthMode Value => AuthMode.Blacklist; public static bool RoleChangeNeedsRefresh => true; public static bool SessionCookie => false; public static bool RefreshTokens => true; public static bool SelfContainedAccessToken => true; }
+public sealed class SessionCache : IMode { public static AuthMode Value => AuthMode.SessionCache; public static bool RoleChangeNeedsRefresh => false; public static bool SessionCookie => false; public static bool RefreshTokens => true; public static bool SelfContainedAccessToken => false; }
 
 /// <summary>Hosts the real app against its own database (cloned from the migrated template) and Redis prefix.</summary>
 public sealed class SessionGateFactory(IReadOnlyDictionary<string, string?> settings, LogSink logs, Action<IServiceCollection>? configureServices = null)

@@ -1,5 +1,5 @@
 using System.Net;
-using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using SessionGate.Infrastructure;
 using SessionGate.Tests.Gateway;
 using SessionGate.Tests.Infrastructure;
@@ -7,14 +7,27 @@ using Xunit.Abstractions;
 
 namespace SessionGate.Tests.Mfa;
 
-/// <summary>Short limits, so the tests can reach them: 3 failures per account and address, aal2 good for 3 s, ceremonies for 2 s.</summary>
+/// <summary>
+/// Short limits, so the tests can reach them: 3 failures per account and address, aal2 good for 3 s (on the app's
+/// clock, which the tests move ahead), ceremonies for 2 s (a Redis TTL: real time).
+/// </summary>
 public sealed class TightMfaFixture<TMode> : AppFixture<TMode> where TMode : IMode
 {
+    public RunningClock Clock { get; } = new();
+
     protected override void Configure(IDictionary<string, string?> settings)
     {
         settings["LoginLimits:MaxFailuresPerAccountAndAddress"] = "3";
         settings["Mfa:StepUpMaxAge"] = "00:00:03";
         settings["WebAuthn:ChallengeLifetime"] = "00:00:02";
+    }
+
+    protected override void ConfigureServices(IServiceCollection services) => services.AddSingleton<TimeProvider>(Clock);
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await Clock.DisposeAsync();
     }
 }
 
@@ -41,7 +54,7 @@ public abstract class MfaLimitTests<TMode> where TMode : IMode
     {
         var user = await _fx.NewUserAsync();
         var first = await Api.LoginAsync(user);
-        var device = first.Body.GetProperty("device_token").GetString()!;
+        var device = first.Body.As<LoginResponse>().DeviceToken!;
         var totp = await _steps.EnrolTotpAsync(first);
         var token = (await _steps.PasswordStepAsync(user)).MfaToken!;
         var used = new[] { totp.Code(-1), totp.Code(), totp.Code(1), totp.Code(2) };
@@ -87,10 +100,18 @@ public abstract class MfaLimitTests<TMode> where TMode : IMode
         var totp = await _steps.EnrolTotpAsync(await Api.LoginAsync(user));
         var login = await _steps.LoginWithTotpAsync(user, totp);
         Assert.Equal(HttpStatusCode.OK, (await Api.SendAsync(HttpMethod.Post, "/auth/mfa/recovery-codes", login)).StatusCode);
-        await Task.Delay(TimeSpan.FromSeconds(4.5));
+        _fx.Clock.Advance(TimeSpan.FromSeconds(4));
         var stale = await Problem.AssertAsync(await Api.SendAsync(HttpMethod.Post, "/auth/mfa/recovery-codes", login), HttpStatusCode.Unauthorized, Problems.StepUpRequired);
         Assert.Equal(3L, stale.MaxAge);
         Assert.Equal("aal2", (await Api.MeAsync(login)).Session.Acr); // still aal2, only not recent
+    }
+
+    /// <summary>Waits until Redis has dropped the ceremony (a real TTL: the app's clock does not move it).</summary>
+    private Task CeremonyGoneAsync(string ceremonyId)
+    {
+        var redis = _fx.Factory.Services.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>().GetDatabase();
+        var key = $"{_fx.Prefix}{{wa:{SessionGate.Mfa.MfaStore.HashOf(ceremonyId)}}}";
+        return Events.Poll.UntilAsync(() => redis.KeyExistsAsync(key), exists => !exists, TimeSpan.FromSeconds(10), "the ceremony expiring");
     }
 
     [Fact]
@@ -99,39 +120,53 @@ public abstract class MfaLimitTests<TMode> where TMode : IMode
         var user = await _fx.NewUserAsync();
         var key = new SoftAuthenticator();
         var login = await Api.LoginAsync(user);
-        var (ceremony, options) = await _steps.OptionsAsync("/auth/passkeys/options", login);
-        await Task.Delay(TimeSpan.FromSeconds(3));
+        var (ceremony, options) = await _steps.CreationAsync(login);
+        await CeremonyGoneAsync(ceremony); // its Redis TTL runs out
         await Problem.AssertAsync(await Api.SendAsync(HttpMethod.Post, "/auth/passkeys", login, new { ceremony_id = ceremony, credential = key.Create(options) }),
             HttpStatusCode.BadRequest, Problems.InvalidMfaCode);
         key.Credentials.Clear();
         await _steps.RegisterPasskeyAsync(login, key);
         var (signIn, signInOptions) = await _steps.OptionsAsync("/auth/passkeys/login/options", null, new { tenant = "acme" });
-        await Task.Delay(TimeSpan.FromSeconds(3));
+        await CeremonyGoneAsync(signIn);
         await Problem.AssertAsync(await Api.SendAsync(HttpMethod.Post, "/auth/passkeys/login", body: new { ceremony_id = signIn, credential = key.Get(signInOptions) }),
             HttpStatusCode.Unauthorized, Problems.InvalidCredentials);
     }
 }
 
-public sealed class MfaGatewayTests_Opaque(GatewayFixture<Opaque> fx, ITestOutputHelper o) : MfaGatewayTests<Opaque>(fx, o), IClassFixture<GatewayFixture<Opaque>>;
-public sealed class MfaGatewayTests_Blacklist(GatewayFixture<Blacklist> fx, ITestOutputHelper o) : MfaGatewayTests<Blacklist>(fx, o), IClassFixture<GatewayFixture<Blacklist>>;
-public sealed class MfaGatewayTests_SessionCache(GatewayFixture<SessionCache> fx, ITestOutputHelper o) : MfaGatewayTests<SessionCache>(fx, o), IClassFixture<GatewayFixture<SessionCache>>;
+/// <summary>The gateway fixture on a clock the tests move ahead.</summary>
+public sealed class ClockedGatewayFixture<TMode> : GatewayFixture<TMode> where TMode : IMode
+{
+    public RunningClock Clock { get; } = new();
+
+    protected override void ConfigureServices(IServiceCollection services) => services.AddSingleton<TimeProvider>(Clock);
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await Clock.DisposeAsync();
+    }
+}
+
+public sealed class MfaGatewayTests_Opaque(ClockedGatewayFixture<Opaque> fx, ITestOutputHelper o) : MfaGatewayTests<Opaque>(fx, o), IClassFixture<ClockedGatewayFixture<Opaque>>;
+public sealed class MfaGatewayTests_Blacklist(ClockedGatewayFixture<Blacklist> fx, ITestOutputHelper o) : MfaGatewayTests<Blacklist>(fx, o), IClassFixture<ClockedGatewayFixture<Blacklist>>;
+public sealed class MfaGatewayTests_SessionCache(ClockedGatewayFixture<SessionCache> fx, ITestOutputHelper o) : MfaGatewayTests<SessionCache>(fx, o), IClassFixture<ClockedGatewayFixture<SessionCache>>;
 
 /// <summary>The internal JWT a downstream verifies carries the session's acr, amr and auth_time, and follows a step-up; every mode.</summary>
 public abstract class MfaGatewayTests<TMode> where TMode : IMode
 {
-    private readonly GatewayFixture<TMode> _fx;
+    private readonly ClockedGatewayFixture<TMode> _fx;
     private ApiClient Api => _fx.Api;
     private readonly MfaSteps _steps;
 
-    protected MfaGatewayTests(GatewayFixture<TMode> fx, ITestOutputHelper output)
+    protected MfaGatewayTests(ClockedGatewayFixture<TMode> fx, ITestOutputHelper output)
     {
         _fx = fx;
         fx.Attach(output);
         _steps = new MfaSteps(fx.Api);
     }
 
-    private async Task<JsonElement> ClaimsAsync(Login login) =>
-        (await _steps.OkJsonAsync(await Api.GetAsync("/down/claims", login))).GetProperty("claims");
+    private async Task<InternalClaims> ClaimsAsync(Login login) =>
+        (await (await Api.GetAsync("/down/claims", login)).ReadAsync<DownstreamEcho>()).Claims;
 
     [Fact]
     public async Task The_internal_jwt_carries_acr_amr_and_auth_time_and_follows_a_step_up()
@@ -140,17 +175,17 @@ public abstract class MfaGatewayTests<TMode> where TMode : IMode
         var login = await Api.LoginAsync(user);
         var me = await Api.MeAsync(login);
         var before = await ClaimsAsync(login);
-        Assert.Equal("aal1", before.GetProperty("acr").GetString());
-        Assert.Equal(["pwd"], before.GetProperty("amr").EnumerateArray().Select(e => e.GetString()));
-        Assert.Equal(me.Session.AuthTime.ToUnixTimeSeconds(), before.GetProperty("auth_time").GetInt64());
+        Assert.Equal("aal1", before.Acr);
+        Assert.Equal(["pwd"], before.Amr);
+        Assert.Equal(me.Session.AuthTime.ToUnixTimeSeconds(), before.AuthTime);
 
         var totp = await _steps.EnrolTotpAsync(login);
-        await Task.Delay(1100); // auth_time has a resolution of a second
+        _fx.Clock.Advance(TimeSpan.FromSeconds(1)); // auth_time has a resolution of a second
         var (_, raised) = await _steps.StepUpAsync(login, new { code = totp.Code(1) });
         var after = await ClaimsAsync(raised);
-        Assert.Equal("aal2", after.GetProperty("acr").GetString());
-        Assert.Equal(["pwd", "otp", "mfa"], after.GetProperty("amr").EnumerateArray().Select(e => e.GetString()));
-        Assert.True(after.GetProperty("auth_time").GetInt64() > before.GetProperty("auth_time").GetInt64());
+        Assert.Equal("aal2", after.Acr);
+        Assert.Equal(["pwd", "otp", "mfa"], after.Amr);
+        Assert.True(after.AuthTime > before.AuthTime);
     }
 
     [Fact]
@@ -158,7 +193,7 @@ public abstract class MfaGatewayTests<TMode> where TMode : IMode
     {
         var tenant = await _fx.NewTenantAsync();
         var platform = await _fx.PlatformAdminAsync();
-        await _steps.OkJsonAsync(await Api.SendAsync(HttpMethod.Put, $"/admin/tenants/{tenant}/mfa-policy", platform, new { require = "all" }));
+        await (await Api.SendAsync(HttpMethod.Put, $"/admin/tenants/{tenant}/mfa-policy", platform, new { require = "all" })).ReadAsync<MfaPolicy>();
         var user = await _fx.NewUserAsync(tenant: tenant);
         var hits = _fx.Hits;
         await Problem.AssertAsync(await Api.GetAsync("/down/claims", await Api.LoginAsync(user)), HttpStatusCode.Forbidden, Problems.MfaEnrollmentRequired);

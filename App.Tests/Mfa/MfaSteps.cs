@@ -23,20 +23,12 @@ public static class Codes
 /// <summary>The second-factor flows over HTTP, exactly as a client does them.</summary>
 public sealed class MfaSteps(ApiClient api)
 {
-    public async Task<JsonElement> OkJsonAsync(HttpResponseMessage response, HttpStatusCode status = HttpStatusCode.OK)
-    {
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == status, $"{response.RequestMessage?.Method} {response.RequestMessage?.RequestUri}: expected {(int)status}, got {(int)response.StatusCode} {text}");
-        return text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone();
-    }
-
     /// <summary>Enrols TOTP with the current code; returns the secret and the recovery codes shown.</summary>
     public async Task<TotpEnrolment> EnrolTotpAsync(Login login)
     {
-        var start = await OkJsonAsync(await api.SendAsync(HttpMethod.Post, "/auth/mfa/totp", login));
-        var secret = start.GetProperty("secret").GetString()!;
-        var confirmed = await OkJsonAsync(await api.SendAsync(HttpMethod.Post, "/auth/mfa/totp/confirm", login, new { code = Codes.At(secret) }));
-        return new TotpEnrolment(secret, confirmed.GetProperty("recovery_codes").EnumerateArray().Select(c => c.GetString()!).ToArray());
+        var start = await (await api.SendAsync(HttpMethod.Post, "/auth/mfa/totp", login)).ReadAsync<TotpStart>();
+        var confirmed = await (await api.SendAsync(HttpMethod.Post, "/auth/mfa/totp/confirm", login, new { code = Codes.At(start.Secret) })).ReadAsync<RecoveryCodeSet>();
+        return new TotpEnrolment(start.Secret, confirmed.RecoveryCodes);
     }
 
     /// <summary>POST /auth/login that must answer mfa-required; returns the problem (mfa_token, methods, expires_in).</summary>
@@ -62,11 +54,11 @@ public sealed class MfaSteps(ApiClient api)
 
     public async Task<Guid> RegisterPasskeyAsync(Login login, SoftAuthenticator authenticator, string? name = null, bool userVerified = true)
     {
-        var start = await OkJsonAsync(await api.SendAsync(HttpMethod.Post, "/auth/passkeys/options", login));
-        var credential = authenticator.Create(start.GetProperty("options"), userVerified);
-        var created = await OkJsonAsync(await api.SendAsync(HttpMethod.Post, "/auth/passkeys", login,
-            new { ceremony_id = start.GetProperty("ceremony_id").GetString(), credential, name }), HttpStatusCode.Created);
-        return created.GetProperty("id").GetGuid();
+        var start = await CreationAsync(login);
+        var credential = authenticator.Create(start.Options, userVerified);
+        var created = await (await api.SendAsync(HttpMethod.Post, "/auth/passkeys", login,
+            new { ceremony_id = start.CeremonyId, credential, name })).ReadAsync<PasskeyCreated>(HttpStatusCode.Created);
+        return created.Id;
     }
 
     /// <summary>POST /auth/step-up; in the JWT modes the answer's new tokens replace the login's.</summary>
@@ -74,16 +66,19 @@ public sealed class MfaSteps(ApiClient api)
     {
         var response = await api.SendAsync(HttpMethod.Post, "/auth/step-up", login, proof);
         if (response.StatusCode != HttpStatusCode.OK) return (response, login);
-        var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
-        return (response, body.TryGetProperty("access_token", out var access)
-            ? login with { Bearer = access.GetString()!, Refresh = body.GetProperty("refresh_token").GetString() }
-            : login);
+        var body = await response.ReadAsync<StepUpAnswer>();
+        return (response, body.AccessToken is { } access ? login with { Bearer = access, Refresh = body.RefreshToken } : login);
     }
 
-    public async Task<(string CeremonyId, JsonElement Options)> OptionsAsync(string path, Login? login, object? body = null)
+    /// <summary>POST /auth/passkeys/options: a registration ceremony for the caller.</summary>
+    public async Task<CeremonyStart<CreationOptions>> CreationAsync(Login login, Action<HttpRequestMessage>? configure = null) =>
+        await (await api.SendAsync(HttpMethod.Post, "/auth/passkeys/options", login, new { }, configure)).ReadAsync<CeremonyStart<CreationOptions>>();
+
+    /// <summary>An assertion ceremony (login/mfa/options, passkeys/login/options, step-up/options).</summary>
+    public async Task<(string CeremonyId, RequestOptions Options)> OptionsAsync(string path, Login? login, object? body = null)
     {
-        var start = await OkJsonAsync(await api.SendAsync(HttpMethod.Post, path, login, body ?? new { }));
-        return (start.GetProperty("ceremony_id").GetString()!, start.GetProperty("options"));
+        var start = await (await api.SendAsync(HttpMethod.Post, path, login, body ?? new { })).ReadAsync<CeremonyStart<RequestOptions>>();
+        return (start.CeremonyId, start.Options);
     }
 
     public static object PasskeyProof(string ceremonyId, JsonObject credential) => new { ceremony_id = ceremonyId, credential };

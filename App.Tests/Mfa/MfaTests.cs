@@ -1,8 +1,9 @@
 using System.Net;
 using System.Text;
-using System.Text.Json;
 using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.IdentityModel.JsonWebTokens;
 using SessionGate.Infrastructure;
+using SessionGate.Tests.AdminConsole;
 using SessionGate.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -26,6 +27,13 @@ public abstract class MfaTests<TMode> where TMode : IMode
         Steps = new MfaSteps(fx.Api);
     }
 
+    private async Task<MfaFactors> FactorsAsync(Login login) => await (await Api.GetAsync("/auth/mfa", login)).ReadAsync<MfaFactors>();
+
+    private async Task<OwnSession[]> SessionsAsync(Login login) => await (await Api.GetAsync("/auth/sessions", login)).ReadAsync<OwnSession[]>();
+
+    private async Task<Paged<AuditEntry>> AuditAsync(string query) =>
+        await (await Api.GetAsync("/admin/audit?" + query, await Fx.AliceAsync())).ReadAsync<Paged<AuditEntry>>();
+
     private static void AssertAssurance(Me me, string acr, string[] amr)
     {
         Assert.Equal(acr, me.Session.Acr);
@@ -41,12 +49,12 @@ public abstract class MfaTests<TMode> where TMode : IMode
         var me = await Api.MeAsync(login);
         AssertAssurance(me, "aal1", ["pwd"]);
         Assert.True(me.Session.AuthTime >= me.Session.CreatedAt.AddSeconds(-1));
-        if (Fx.Mode == Sessions.AuthMode.Blacklist)
+        if (TMode.SelfContainedAccessToken)
         {
-            var claims = JsonDocument.Parse(WebEncoders.Base64UrlDecode(login.Bearer.Split('.')[1])).RootElement;
-            Assert.Equal("aal1", claims.GetProperty("acr").GetString());
-            Assert.Equal(["pwd"], claims.GetProperty("amr").EnumerateArray().Select(e => e.GetString()));
-            Assert.Equal(me.Session.AuthTime.ToUnixTimeSeconds(), claims.GetProperty("auth_time").GetInt64());
+            var token = new JsonWebToken(login.Bearer);
+            Assert.Equal("aal1", token.GetClaim("acr").Value);
+            Assert.Equal(["pwd"], token.Claims.Where(c => c.Type == "amr").Select(c => c.Value));
+            Assert.Equal(me.Session.AuthTime.ToUnixTimeSeconds(), token.GetPayloadValue<long>("auth_time"));
         }
     }
 
@@ -55,14 +63,12 @@ public abstract class MfaTests<TMode> where TMode : IMode
     {
         var user = await Fx.NewUserAsync();
         var login = await Api.LoginAsync(user);
-        var before = await Steps.OkJsonAsync(await Api.GetAsync("/auth/mfa", login));
-        Assert.Equal("""{"totp":false,"passkeys":[],"recovery_codes_left":0}""", before.GetRawText());
+        Assert.True((await FactorsAsync(login)).None);
 
-        var start = await Steps.OkJsonAsync(await Api.SendAsync(HttpMethod.Post, "/auth/mfa/totp", login));
-        Assert.Equal(["secret", "otpauth_uri"], start.EnumerateObject().Select(p => p.Name));
-        var secret = start.GetProperty("secret").GetString()!;
+        var start = await (await Api.SendAsync(HttpMethod.Post, "/auth/mfa/totp", login)).ReadAsync<TotpStart>();
+        var secret = start.Secret;
         Assert.Matches("^[A-Z2-7]{32}$", secret);
-        var uri = new Uri(start.GetProperty("otpauth_uri").GetString()!);
+        var uri = new Uri(start.OtpauthUri);
         Assert.Equal("otpauth", uri.Scheme);
         Assert.Equal("totp", uri.Host);
         var query = QueryHelpers.ParseQuery(uri.Query);
@@ -74,7 +80,7 @@ public abstract class MfaTests<TMode> where TMode : IMode
         Assert.Contains(Uri.EscapeDataString(user.Username), uri.AbsolutePath, StringComparison.Ordinal);
 
         // Not active until confirmed: a login still needs only the password.
-        Assert.False((await Steps.OkJsonAsync(await Api.GetAsync("/auth/mfa", login))).GetProperty("totp").GetBoolean());
+        Assert.False((await FactorsAsync(login)).Totp);
         await Api.LoginAsync(user);
 
         var qr = await Api.GetAsync("/auth/mfa/totp/qr", login);
@@ -87,13 +93,12 @@ public abstract class MfaTests<TMode> where TMode : IMode
         var wrong = Codes.At(secret) == "000000" ? "111111" : "000000";
         await Problem.AssertAsync(await Api.SendAsync(HttpMethod.Post, "/auth/mfa/totp/confirm", login, new { code = wrong }), HttpStatusCode.BadRequest, Problems.InvalidMfaCode);
 
-        var confirmed = await Steps.OkJsonAsync(await Api.SendAsync(HttpMethod.Post, "/auth/mfa/totp/confirm", login, new { code = Codes.At(secret) }));
-        var codes = confirmed.GetProperty("recovery_codes").EnumerateArray().Select(c => c.GetString()!).ToArray();
+        var codes = (await (await Api.SendAsync(HttpMethod.Post, "/auth/mfa/totp/confirm", login, new { code = Codes.At(secret) })).ReadAsync<RecoveryCodeSet>()).RecoveryCodes;
         Assert.Equal(10, codes.Distinct().Count());
         Assert.All(codes, c => Assert.Matches("^[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$", c));
-        var after = await Steps.OkJsonAsync(await Api.GetAsync("/auth/mfa", login));
-        Assert.True(after.GetProperty("totp").GetBoolean());
-        Assert.Equal(10, after.GetProperty("recovery_codes_left").GetInt32());
+        var after = await FactorsAsync(login);
+        Assert.True(after.Totp);
+        Assert.Equal(10, after.RecoveryCodesLeft);
         // The QR code is only for an enrolment waiting for confirmation; a second enrolment must remove the first.
         await Problem.AssertAsync(await Api.GetAsync("/auth/mfa/totp/qr", login), HttpStatusCode.NotFound, Problems.NotFound);
     }
@@ -114,11 +119,11 @@ public abstract class MfaTests<TMode> where TMode : IMode
         Assert.Contains("/auth/login/mfa", challenge.Detail, StringComparison.Ordinal);
 
         // No session yet: the caller's list still has only the first one.
-        Assert.Single((await Api.GetJsonAsync("/auth/sessions", first)).EnumerateArray());
+        Assert.Single(await SessionsAsync(first));
 
         var login = await ApiClient.ReadLoginAsync(await Steps.SecondStepAsync(challenge.MfaToken!, new { code = totp.Code(1) }));
         AssertAssurance(await Api.MeAsync(login), "aal2", ["pwd", "otp", "mfa"]);
-        Assert.Equal(2, (await Api.GetJsonAsync("/auth/sessions", first)).GetArrayLength());
+        Assert.Equal(2, (await SessionsAsync(first)).Length);
         // The token is spent with its login.
         await Problem.AssertAsync(await Steps.SecondStepAsync(challenge.MfaToken!, new { code = totp.Code(1) }),
             HttpStatusCode.Unauthorized, Problems.InvalidMfaToken);
@@ -150,10 +155,9 @@ public abstract class MfaTests<TMode> where TMode : IMode
         await Problem.AssertAsync(await Steps.SecondStepAsync(token, new { code = right }), HttpStatusCode.Unauthorized, Problems.InvalidMfaToken);
 
         var alice = await Fx.AliceAsync();
-        var view = await Api.GetJsonAsync($"/admin/users/{user.Id}", alice);
-        Assert.True(view.GetProperty("login_lock").GetProperty("failures").GetInt64() >= 5, view.GetRawText());
-        var audit = await Api.GetJsonAsync($"/admin/audit?user_id={user.Id}&type=mfa.failed&size=50", alice);
-        Assert.Equal(5, audit.GetProperty("items").GetArrayLength());
+        var view = await (await Api.GetAsync($"/admin/users/{user.Id}", alice)).ReadAsync<UserDetail>();
+        Assert.True(view.LoginLock.Failures >= 5, view.ToString());
+        Assert.Equal(5, (await AuditAsync($"user_id={user.Id}&type=mfa.failed&size=50")).Items.Length);
 
         // Bad input is not a guess: 400, and nothing counted.
         var fresh = (await Steps.PasswordStepAsync(user)).MfaToken!;
@@ -191,18 +195,16 @@ public abstract class MfaTests<TMode> where TMode : IMode
         AssertAssurance(await Api.MeAsync(login), "aal2", ["pwd", "otp", "mfa"]);
         await Problem.AssertAsync(await Steps.SecondStepAsync((await Steps.PasswordStepAsync(user)).MfaToken!, new { recovery_code = code }),
             HttpStatusCode.Unauthorized, Problems.InvalidMfaCode);
-        Assert.Equal(9, (await Api.GetJsonAsync("/auth/mfa", login)).GetProperty("recovery_codes_left").GetInt32());
+        Assert.Equal(9, (await FactorsAsync(login)).RecoveryCodesLeft);
 
-        var fresh = (await Steps.OkJsonAsync(await Api.SendAsync(HttpMethod.Post, "/auth/mfa/recovery-codes", login))).GetProperty("recovery_codes")
-            .EnumerateArray().Select(c => c.GetString()!).ToArray();
+        var fresh = (await (await Api.SendAsync(HttpMethod.Post, "/auth/mfa/recovery-codes", login)).ReadAsync<RecoveryCodeSet>()).RecoveryCodes;
         Assert.Equal(10, fresh.Length);
         Assert.Empty(fresh.Intersect(totp.RecoveryCodes));
         await Problem.AssertAsync(await Steps.SecondStepAsync((await Steps.PasswordStepAsync(user)).MfaToken!, new { recovery_code = totp.RecoveryCodes[0] }),
             HttpStatusCode.Unauthorized, Problems.InvalidMfaCode);
         await ApiClient.ReadLoginAsync(await Steps.SecondStepAsync((await Steps.PasswordStepAsync(user)).MfaToken!, new { recovery_code = fresh[0] }));
 
-        var audit = await Api.GetJsonAsync($"/admin/audit?user_id={user.Id}&type=mfa.recovery-code-used", await Fx.AliceAsync());
-        Assert.Equal(2, audit.GetProperty("items").GetArrayLength());
+        Assert.Equal(2, (await AuditAsync($"user_id={user.Id}&type=mfa.recovery-code-used")).Items.Length);
     }
 
     [Fact]
@@ -227,23 +229,24 @@ public abstract class MfaTests<TMode> where TMode : IMode
             HttpStatusCode.Unauthorized, Problems.InvalidMfaCode);
         await Problem.AssertAsync((await Steps.StepUpAsync(login, new { })).Response, HttpStatusCode.BadRequest, Problems.Validation);
         var (response, raised) = await Steps.StepUpAsync(login, new { code = totp.Code(1) });
-        var body = await Steps.OkJsonAsync(response);
-        Assert.Equal("aal2", body.GetProperty("acr").GetString());
-        Assert.InRange(body.GetProperty("auth_time").GetDateTimeOffset(), DateTimeOffset.UtcNow.AddSeconds(-10), DateTimeOffset.UtcNow.AddSeconds(5));
-        Assert.Equal(Api.IsJwtMode, body.TryGetProperty("access_token", out _));
+        var body = await response.ReadAsync<StepUpAnswer>();
+        Assert.Equal("aal2", body.Acr);
+        Assert.InRange(body.AuthTime, DateTimeOffset.UtcNow.AddSeconds(-10), DateTimeOffset.UtcNow.AddSeconds(5));
+        Assert.Equal(TMode.RefreshTokens, body.AccessToken is not null);
+        Assert.Equal(TMode.RefreshTokens, body.RefreshToken is not null);
 
         var me = await Api.MeAsync(raised);
         Assert.Equal(sessionId, me.Session.Id); // no new session
         AssertAssurance(me, "aal2", ["pwd", "otp", "mfa"]);
-        await Steps.OkJsonAsync(await Api.SendAsync(HttpMethod.Post, "/auth/mfa/recovery-codes", raised));
-        if (Fx.Mode == Sessions.AuthMode.Blacklist)
+        await (await Api.SendAsync(HttpMethod.Post, "/auth/mfa/recovery-codes", raised)).ReadAsync<RecoveryCodeSet>();
+        if (TMode.SelfContainedAccessToken)
         {
             // The old access token still says aal1: it may do what aal1 may, not more.
             await Problem.AssertAsync(await Api.SendAsync(HttpMethod.Post, "/auth/mfa/recovery-codes", login), HttpStatusCode.Unauthorized, Problems.StepUpRequired);
             // A refresh (of the new pair) carries the raised assurance too.
             AssertAssurance(await Api.MeAsync(await Api.RefreshAsync(raised)), "aal2", ["pwd", "otp", "mfa"]);
         }
-        if (Api.IsJwtMode)
+        if (TMode.RefreshTokens)
         {
             // The refresh token the client held before the step-up still works (no reuse, the session lives on), and
             // mints at the raised assurance.
@@ -251,8 +254,7 @@ public abstract class MfaTests<TMode> where TMode : IMode
             AssertAssurance(await Api.MeAsync(refreshed), "aal2", ["pwd", "otp", "mfa"]);
             Assert.Equal(sessionId, (await Api.MeAsync(raised)).Session.Id);
         }
-        var audit = await Api.GetJsonAsync($"/admin/audit?user_id={user.Id}&type=mfa.step-up", await Fx.AliceAsync());
-        Assert.Equal(1, audit.GetProperty("items").GetArrayLength());
+        Assert.Single((await AuditAsync($"user_id={user.Id}&type=mfa.step-up")).Items);
     }
 
     [Fact]
@@ -272,11 +274,10 @@ public abstract class MfaTests<TMode> where TMode : IMode
         var totp = await Steps.EnrolTotpAsync(await Api.LoginAsync(user));
         var login = await Steps.LoginWithTotpAsync(user, totp);
         Assert.Equal(HttpStatusCode.NoContent, (await Api.SendAsync(HttpMethod.Delete, "/auth/mfa/totp", login)).StatusCode);
-        Assert.Equal("""{"totp":false,"passkeys":[],"recovery_codes_left":0}""", (await Api.GetJsonAsync("/auth/mfa", login)).GetRawText());
+        Assert.True((await FactorsAsync(login)).None);
         AssertAssurance(await Api.MeAsync(await Api.LoginAsync(user)), "aal1", ["pwd"]);
         await Problem.AssertAsync(await Api.SendAsync(HttpMethod.Delete, "/auth/mfa/totp", login), HttpStatusCode.NotFound, Problems.NotFound);
-        var audit = await Api.GetJsonAsync($"/admin/audit?user_id={user.Id}&type=mfa.totp-removed", await Fx.AliceAsync());
-        Assert.Equal(1, audit.GetProperty("items").GetArrayLength());
+        Assert.Single((await AuditAsync($"user_id={user.Id}&type=mfa.totp-removed")).Items);
     }
 
     [Fact]
@@ -289,10 +290,10 @@ public abstract class MfaTests<TMode> where TMode : IMode
         var token = challenge.MfaToken!;
         await Steps.SecondStepAsync(token, new { code = totp.Code() }); // a failure (reused), logged and audited
         await ApiClient.ReadLoginAsync(await Steps.SecondStepAsync(token, new { recovery_code = totp.RecoveryCodes[0] }));
-        var (ceremony, options) = await Steps.OptionsAsync("/auth/passkeys/options", (await Steps.StepUpAsync(login, new { recovery_code = totp.RecoveryCodes[1] })).Login);
-        var challengeText = options.GetProperty("challenge").GetString()!;
+        var (ceremony, options) = await Steps.CreationAsync((await Steps.StepUpAsync(login, new { recovery_code = totp.RecoveryCodes[1] })).Login);
+        var challengeText = options.Challenge;
 
-        var audit = (await Api.GetJsonAsync($"/admin/audit?user_id={user.Id}&size=100", await Fx.AliceAsync())).GetRawText();
+        var audit = await (await Api.GetAsync($"/admin/audit?user_id={user.Id}&size=100", await Fx.AliceAsync())).Content.ReadAsStringAsync();
         var logs = Fx.Logs.All;
         foreach (var secret in new[] { totp.Secret, token, ceremony, challengeText }.Concat(totp.RecoveryCodes).Concat(totp.RecoveryCodes.Select(c => c.Replace("-", ""))))
         {

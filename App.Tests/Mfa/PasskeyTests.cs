@@ -1,6 +1,6 @@
 using System.Net;
-using System.Text.Json;
 using SessionGate.Infrastructure;
+using SessionGate.Tests.AdminConsole;
 using SessionGate.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -30,20 +30,19 @@ public abstract class PasskeyTests<TMode> where TMode : IMode
         var user = await Fx.NewUserAsync();
         var login = await Api.LoginAsync(user);
         var key = new SoftAuthenticator();
-        var (ceremony, options) = await Steps.OptionsAsync("/auth/passkeys/options", login);
+        var (ceremony, options) = await Steps.CreationAsync(login);
         // The relying party is configuration, whatever Host the request names (any Host AllowedHosts lets through).
-        var spoofed = await Steps.OkJsonAsync(await Api.SendAsync(HttpMethod.Post, "/auth/passkeys/options", login, new { }, r => r.Headers.Host = "127.0.0.1"));
-        Assert.Equal("localhost", spoofed.GetProperty("options").GetProperty("rp").GetProperty("id").GetString());
-        Assert.Equal("localhost", options.GetProperty("rp").GetProperty("id").GetString());
-        Assert.Equal("none", options.GetProperty("attestation").GetString());
-        Assert.Equal("required", options.GetProperty("authenticatorSelection").GetProperty("residentKey").GetString());
-        Assert.Equal("required", options.GetProperty("authenticatorSelection").GetProperty("userVerification").GetString());
-        Assert.Equal(32, Microsoft.AspNetCore.WebUtilities.WebEncoders.Base64UrlDecode(options.GetProperty("challenge").GetString()!).Length);
+        var spoofed = await Steps.CreationAsync(login, r => r.Headers.Host = "127.0.0.1");
+        Assert.Equal("localhost", spoofed.Options.Rp.Id);
+        Assert.Equal("localhost", options.Rp.Id);
+        Assert.Equal("none", options.Attestation);
+        Assert.Equal("required", options.AuthenticatorSelection!.ResidentKey);
+        Assert.Equal("required", options.AuthenticatorSelection.UserVerification);
+        Assert.Equal(32, Microsoft.AspNetCore.WebUtilities.WebEncoders.Base64UrlDecode(options.Challenge).Length);
 
-        var created = await Steps.OkJsonAsync(await Api.SendAsync(HttpMethod.Post, "/auth/passkeys", login,
-            new { ceremony_id = ceremony, credential = key.Create(options), name = "Laptop" }), HttpStatusCode.Created);
-        Assert.Equal(["id", "name", "created_at"], created.EnumerateObject().Select(p => p.Name));
-        Assert.Equal("Laptop", created.GetProperty("name").GetString());
+        var created = await (await Api.SendAsync(HttpMethod.Post, "/auth/passkeys", login,
+            new { ceremony_id = ceremony, credential = key.Create(options), name = "Laptop" })).ReadAsync<PasskeyCreated>(HttpStatusCode.Created);
+        Assert.Equal("Laptop", created.Name);
         // The session predates the passkey: another one needs a step-up first. Then the spent ceremony is refused.
         await Problem.AssertAsync(await Api.SendAsync(HttpMethod.Post, "/auth/passkeys", login, new { ceremony_id = ceremony, credential = key.Create(options) }),
             HttpStatusCode.Unauthorized, Problems.StepUpRequired);
@@ -55,20 +54,21 @@ public abstract class PasskeyTests<TMode> where TMode : IMode
         key.Credentials.RemoveAt(1);
         login = raised;
 
-        var mine = await Api.GetJsonAsync("/auth/mfa", login);
-        var listed = Assert.Single(mine.GetProperty("passkeys").EnumerateArray());
-        Assert.Equal(created.GetProperty("id").GetGuid(), listed.GetProperty("id").GetGuid());
+        var mine = await (await Api.GetAsync("/auth/mfa", login)).ReadAsync<MfaFactors>();
+        var listed = Assert.Single(mine.Passkeys);
+        Assert.Equal((created.Id, created.Name), (listed.Id, listed.Name));
+        Assert.NotNull(listed.LastUsedAt); // by the step-up
 
         var challenge = await Steps.PasswordStepAsync(user);
         Assert.Equal(["passkey"], challenge.Methods!);
         var token = challenge.MfaToken!;
         var (mfaCeremony, mfaOptions) = await Steps.OptionsAsync("/auth/login/mfa/options", null, new { mfa_token = token });
-        Assert.Equal(key.Credentials[0].IdText, Assert.Single(mfaOptions.GetProperty("allowCredentials").EnumerateArray()).GetProperty("id").GetString());
+        Assert.Equal(key.Credentials[0].IdText, Assert.Single(mfaOptions.AllowCredentials!).Id);
         var second = await ApiClient.ReadLoginAsync(await Steps.SecondStepAsync(token, MfaSteps.PasskeyProof(mfaCeremony, key.Get(mfaOptions, userVerified: false))));
         var me = await Api.MeAsync(second);
         Assert.Equal("aal2", me.Session.Acr);
         Assert.Equal(["pwd", "hwk", "mfa"], me.Session.Amr);
-        Assert.NotEqual(JsonValueKind.Null, (await Api.GetJsonAsync("/auth/mfa", second)).GetProperty("passkeys")[0].GetProperty("last_used_at").ValueKind);
+        Assert.NotNull(Assert.Single((await (await Api.GetAsync("/auth/mfa", second)).ReadAsync<MfaFactors>()).Passkeys).LastUsedAt);
     }
 
     [Fact]
@@ -79,8 +79,8 @@ public abstract class PasskeyTests<TMode> where TMode : IMode
         await Steps.RegisterPasskeyAsync(await Api.LoginAsync(user), key);
 
         var (ceremony, options) = await Steps.OptionsAsync("/auth/passkeys/login/options", null, new { tenant = "acme" });
-        Assert.Empty(options.GetProperty("allowCredentials").EnumerateArray()); // discoverable: the authenticator picks
-        Assert.Equal("required", options.GetProperty("userVerification").GetString());
+        Assert.Empty(options.AllowCredentials!); // discoverable: the authenticator picks
+        Assert.Equal("required", options.UserVerification);
         var login = await ApiClient.ReadLoginAsync(await Api.SendAsync(HttpMethod.Post, "/auth/passkeys/login", body: new { ceremony_id = ceremony, credential = key.Get(options) }));
         var me = await Api.MeAsync(login);
         Assert.Equal(user.Id, me.UserId);
@@ -107,7 +107,7 @@ public abstract class PasskeyTests<TMode> where TMode : IMode
         var user = await Fx.NewUserAsync();
         var key = new SoftAuthenticator();
         await Steps.RegisterPasskeyAsync(await Api.LoginAsync(user), key);
-        async Task<HttpResponseMessage> Passwordless(Func<JsonElement, object> answer)
+        async Task<HttpResponseMessage> Passwordless(Func<RequestOptions, object> answer)
         {
             var (c, o) = await Steps.OptionsAsync("/auth/passkeys/login/options", null, new { tenant = "acme" });
             return await Api.SendAsync(HttpMethod.Post, "/auth/passkeys/login", body: new { ceremony_id = c, credential = answer(o) });
@@ -158,7 +158,7 @@ public abstract class PasskeyTests<TMode> where TMode : IMode
         // Bob's own passkey on his own session does.
         var (c4, o4) = await Steps.OptionsAsync("/auth/step-up/options", bobLogin);
         var (raised, _) = await Steps.StepUpAsync(bobLogin, MfaSteps.PasskeyProof(c4, bobKey.Get(o4)));
-        Assert.Equal("aal2", (await Steps.OkJsonAsync(raised)).GetProperty("acr").GetString());
+        Assert.Equal("aal2", (await raised.ReadAsync<StepUpAnswer>()).Acr);
     }
 
     [Fact]
@@ -176,12 +176,12 @@ public abstract class PasskeyTests<TMode> where TMode : IMode
         await Problem.AssertAsync(await Api.SendAsync(HttpMethod.Delete, $"/auth/passkeys/{id}", login), HttpStatusCode.Unauthorized, Problems.StepUpRequired);
         var (c, o) = await Steps.OptionsAsync("/auth/step-up/options", login);
         var (_, raised) = await Steps.StepUpAsync(login, MfaSteps.PasskeyProof(c, key.Get(o)));
-        var codes = await Steps.OkJsonAsync(await Api.SendAsync(HttpMethod.Post, "/auth/mfa/recovery-codes", raised));
-        Assert.Equal(10, codes.GetProperty("recovery_codes").GetArrayLength());
+        var codes = await (await Api.SendAsync(HttpMethod.Post, "/auth/mfa/recovery-codes", raised)).ReadAsync<RecoveryCodeSet>();
+        Assert.Equal(10, codes.RecoveryCodes.Length);
         Assert.Equal(HttpStatusCode.NoContent, (await Api.SendAsync(HttpMethod.Delete, $"/auth/passkeys/{id}", raised)).StatusCode);
-        Assert.Equal("""{"totp":false,"passkeys":[],"recovery_codes_left":0}""", (await Api.GetJsonAsync("/auth/mfa", raised)).GetRawText());
-        var audit = (await Api.GetJsonAsync($"/admin/audit?user_id={user.Id}&size=50", await Fx.AliceAsync())).GetRawText();
-        Assert.Contains("mfa.passkey-added", audit, StringComparison.Ordinal);
-        Assert.Contains("mfa.passkey-removed", audit, StringComparison.Ordinal);
+        Assert.True((await (await Api.GetAsync("/auth/mfa", raised)).ReadAsync<MfaFactors>()).None);
+        var audit = await (await Api.GetAsync($"/admin/audit?user_id={user.Id}&size=50", await Fx.AliceAsync())).ReadAsync<Paged<AuditEntry>>();
+        Assert.Contains(audit.Items, e => e.Type == "mfa.passkey-added");
+        Assert.Contains(audit.Items, e => e.Type == "mfa.passkey-removed");
     }
 }

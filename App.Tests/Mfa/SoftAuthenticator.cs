@@ -29,10 +29,10 @@ public sealed class SoftAuthenticator
     public List<Credential> Credentials { get; } = [];
 
     /// <summary>navigator.credentials.create: a new credential for the options, as its JSON form.</summary>
-    public JsonObject Create(JsonElement options, bool userVerified = true, string origin = Origin)
+    public JsonObject Create(CreationOptions options, bool userVerified = true, string origin = Origin)
     {
-        var challenge = options.GetProperty("challenge").GetString()!;
-        var userHandle = WebEncoders.Base64UrlDecode(options.GetProperty("user").GetProperty("id").GetString()!);
+        var challenge = options.Challenge;
+        var userHandle = WebEncoders.Base64UrlDecode(options.User.Id);
         var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var credential = new Credential(RandomNumberGenerator.GetBytes(32), key, userHandle) { Counter = 1 };
         Credentials.Add(credential);
@@ -82,12 +82,12 @@ public sealed class SoftAuthenticator
     }
 
     /// <summary>navigator.credentials.get: an assertion by <paramref name="credential"/> (default: the first allowed, else the first held).</summary>
-    public JsonObject Get(JsonElement options, Credential? credential = null, bool userVerified = true, string origin = Origin, uint? counter = null)
+    public JsonObject Get(RequestOptions options, Credential? credential = null, bool userVerified = true, string origin = Origin, uint? counter = null)
     {
-        var challenge = options.GetProperty("challenge").GetString()!;
+        var challenge = options.Challenge;
         if (credential is null)
         {
-            var allowed = options.TryGetProperty("allowCredentials", out var list) ? list.EnumerateArray().Select(c => c.GetProperty("id").GetString()).ToList() : [];
+            var allowed = (options.AllowCredentials ?? []).Select(c => c.Id).ToList();
             credential = allowed.Count == 0 ? Credentials[0] : Credentials.First(c => allowed.Contains(c.IdText));
         }
         credential.Counter = counter ?? credential.Counter + 1;

@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Trace;
 using SessionGate.Infrastructure;
 using SessionGate.Observability;
+using SessionGate.Tests.Events;
 using SessionGate.Tests.Infrastructure;
 
 namespace SessionGate.Tests.Observability;
@@ -18,8 +19,12 @@ public sealed class TracedFixture<TMode> : AppFixture<TMode> where TMode : IMode
     // WebApplicationFactory's settings reach the app after it registered its services, so Tracing:Enabled cannot switch
     // the tracer provider on there; the fixture adds it with the app's own tracing set-up (the sampler still reads
     // Tracing:Enabled at run time).
-    protected override void ConfigureServices(IServiceCollection services) =>
+    // Every scrape reads the counters afresh (the shipped exporter caches a scrape for a second), so a test need not wait.
+    protected override void ConfigureServices(IServiceCollection services)
+    {
         services.AddOpenTelemetry().WithTracing(t => t.AddSessionGateTracing().AddInMemoryExporter(Spans));
+        services.Configure<OpenTelemetry.Exporter.PrometheusAspNetCoreOptions>(o => o.ScrapeResponseCacheDurationMilliseconds = 0);
+    }
 }
 
 /// <summary>
@@ -44,7 +49,6 @@ public abstract class TelemetryTests<TMode>(TracedFixture<TMode> fx) where TMode
 
     private async Task<List<(string Name, Dictionary<string, string> Labels, double Value)>> ScrapeAsync()
     {
-        await Task.Delay(1100); // the exporter caches a scrape for a second
         var response = await fx.Api.Management.GetAsync("/metrics");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.StartsWith("text/plain", response.Content.Headers.ContentType!.MediaType);
@@ -104,11 +108,15 @@ public abstract class TelemetryTests<TMode>(TracedFixture<TMode> fx) where TMode
         var login = await fx.Api.LoginAsync(user);
         await fx.Api.GetAsync("/auth/me", login);
         await fx.Api.SendAsync(HttpMethod.Post, "/auth/logout", login);
-        await Task.Delay(200);
-        Activity[] spans;
-        lock (fx.Spans) spans = [.. fx.Spans];
+        // A span is exported when it ends, which for a request's server span is after its answer: wait for the last one.
+        var spans = await Poll.UntilAsync(() =>
+        {
+            lock (fx.Spans) return Task.FromResult<Activity[]>([.. fx.Spans]);
+        }, s => s.Any(x => x.OperationName == "session.change") && Authenticated(s) is [var first, ..] && s.Any(x => x.Kind == ActivityKind.Server && x.TraceId == first.TraceId),
+            TimeSpan.FromSeconds(10), "the spans of the login, the request and the logout");
+        List<Activity> Authenticated(Activity[] all) => all.Where(s => s.OperationName == "authenticate" && s.GetTagItem("enduser.id") as string == user.Id.ToString()).ToList();
         Assert.Contains(spans, s => s.OperationName == "login");
-        var authenticated = spans.Where(s => s.OperationName == "authenticate" && s.GetTagItem("enduser.id") as string == user.Id.ToString()).ToList();
+        var authenticated = Authenticated(spans);
         Assert.NotEmpty(authenticated);
         Assert.Contains(spans, s => s.OperationName == "session.change" && s.GetTagItem("sessiongate.sessions_ended") is 1);
         // A server span per request, with the authentication span inside its trace.
