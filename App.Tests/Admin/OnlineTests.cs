@@ -22,21 +22,19 @@ public abstract class OnlineTests<TMode>(AppFixture<TMode> fx) where TMode : IMo
         await fx.Api.LoginAsync(a, "mobile");
         var b1 = await fx.Api.LoginAsync(b);
 
-        var online = await fx.Api.GetJsonAsync($"/admin/online-users?tenant={tenant}", admin);
-        Assert.Equal(2, online.GetProperty("total").GetInt64());
-        var rows = online.GetProperty("items").EnumerateArray().ToDictionary(i => i.GetProperty("user_id").GetGuid());
-        Assert.Equal(2, rows[a.Id].GetProperty("sessions").GetInt32());
-        Assert.Equal(a.Username, rows[a.Id].GetProperty("username").GetString());
-        Assert.Equal(1, rows[b.Id].GetProperty("sessions").GetInt32());
-        Assert.True(rows[a.Id].GetProperty("last_seen_at").GetDateTimeOffset() > DateTimeOffset.UtcNow.AddMinutes(-5));
+        var online = await fx.Api.GetAsync<ListPage<OnlineUser>>($"/admin/online-users?tenant={tenant}", admin);
+        Assert.Equal(2, online.Total);
+        var rows = online.Items.ToDictionary(i => i.UserId);
+        Assert.Equal((a.Username, 2), (rows[a.Id].Username, rows[a.Id].Sessions));
+        Assert.Equal((b.Username, 1), (rows[b.Id].Username, rows[b.Id].Sessions));
+        Assert.True(rows[a.Id].LastSeenAt > DateTimeOffset.UtcNow.AddMinutes(-5));
 
         Assert.Equal(HttpStatusCode.NoContent, (await fx.Api.SendAsync(HttpMethod.Post, "/auth/logout", b1)).StatusCode);
         Assert.Equal(HttpStatusCode.NoContent, (await fx.Api.SendAsync(HttpMethod.Post, "/auth/logout", a1)).StatusCode);
-        online = await fx.Api.GetJsonAsync($"/admin/online-users?tenant={tenant}", admin);
-        Assert.Equal(1, online.GetProperty("total").GetInt64());
-        var only = online.GetProperty("items").EnumerateArray().Single();
-        Assert.Equal(a.Id, only.GetProperty("user_id").GetGuid());
-        Assert.Equal(1, only.GetProperty("sessions").GetInt32());
+        online = await fx.Api.GetAsync<ListPage<OnlineUser>>($"/admin/online-users?tenant={tenant}", admin);
+        Assert.Equal(1, online.Total);
+        var only = Assert.Single(online.Items);
+        Assert.Equal((a.Id, 1), (only.UserId, only.Sessions));
     }
 
     [Fact]
@@ -52,22 +50,26 @@ public abstract class OnlineTests<TMode>(AppFixture<TMode> fx) where TMode : IMo
             await fx.Api.LoginAsync(user);
         }
 
-        foreach (var (path, key) in new[] { ("/admin/sessions", "id"), ("/admin/online-users", "user_id") })
+        async Task<List<Guid>> WalkAsync<T>(string path, Func<T, Guid> key)
         {
             var seen = new List<Guid>();
             string? after = null;
             do
             {
-                var page = await fx.Api.GetJsonAsync($"{path}?tenant={tenant}&size=2" + (after is null ? "" : $"&after={after}"), admin);
-                seen.AddRange(page.GetProperty("items").EnumerateArray().Select(i => i.GetProperty(key).GetGuid()));
-                after = page.TryGetProperty("next", out var next) ? next.GetString() : null;
+                var page = await fx.Api.GetAsync<ListPage<T>>($"{path}?tenant={tenant}&size=2" + (after is null ? "" : $"&after={after}"), admin);
+                seen.AddRange(page.Items.Select(key));
+                after = page.Next;
             }
             while (after is not null);
+            return seen;
+        }
+        foreach (var seen in new[] { await WalkAsync<AdminSession>("/admin/sessions", s => s.Id), await WalkAsync<OnlineUser>("/admin/online-users", u => u.UserId) })
+        {
             Assert.Equal(5, seen.Count);
             Assert.Equal(5, seen.Distinct().Count());
         }
-        var paged = await fx.Api.GetJsonAsync($"/admin/online-users?tenant={tenant}&page=3&size=2", admin);
-        Assert.Single(paged.GetProperty("items").EnumerateArray());
+        var paged = await fx.Api.GetAsync<ListPage<OnlineUser>>($"/admin/online-users?tenant={tenant}&page=3&size=2", admin);
+        Assert.Single(paged.Items);
     }
 
     [Fact]
@@ -80,8 +82,8 @@ public abstract class OnlineTests<TMode>(AppFixture<TMode> fx) where TMode : IMo
         await fx.Api.LoginAsync(stranger);
         // alice (acme's admin) naming another tenant still sees only acme.
         var alice = await fx.AliceAsync();
-        var mine = await fx.Api.GetJsonAsync($"/admin/online-users?tenant={other}&size=100", alice);
-        Assert.DoesNotContain(mine.GetProperty("items").EnumerateArray(), i => i.GetProperty("user_id").GetGuid() == stranger.Id);
+        var mine = await fx.Api.GetAsync<ListPage<OnlineUser>>($"/admin/online-users?tenant={other}&size=100", alice);
+        Assert.DoesNotContain(mine.Items, i => i.UserId == stranger.Id);
         await Problem.AssertAsync(await fx.Api.GetAsync("/admin/online-users?size=0", alice), HttpStatusCode.BadRequest, Problems.Validation);
         await Problem.AssertAsync(await fx.Api.GetAsync("/admin/online-users?after=not-a-guid", alice), HttpStatusCode.BadRequest, Problems.Validation);
     }

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.Json;
 using SessionGate.Infrastructure;
 using SessionGate.Tests.Infrastructure;
 
@@ -59,13 +58,12 @@ public abstract class TenancyTests<TMode>(AppFixture<TMode> fx) where TMode : IM
 
         // Nothing in the other tenant changed.
         var admin = await fx.PlatformAdminAsync();
-        var view = await Api.GetJsonAsync($"/admin/users/{id}?tenant={tenant}", admin);
-        Assert.Equal(victim.Username, view.GetProperty("username").GetString());
-        Assert.Equal(JsonValueKind.Null, view.GetProperty("banned_until").ValueKind);
-        Assert.Equal([role], view.GetProperty("roles").EnumerateArray().Select(r => r.GetString()));
+        var view = await Api.GetAsync<UserDetail>($"/admin/users/{id}?tenant={tenant}", admin);
+        Assert.Equal(victim.Username, view.Username);
+        Assert.Null(view.BannedUntil);
+        Assert.Equal([role], view.Roles);
         Assert.Equal(HttpStatusCode.OK, (await Api.GetAsync("/api/reports", victimLogin)).StatusCode);
-        var tenants = await Api.GetJsonAsync("/admin/tenants", admin);
-        Assert.Equal("Multiple", tenants.EnumerateArray().Single(t => t.GetProperty("slug").GetString() == tenant).GetProperty("login_policy").GetString());
+        Assert.Equal("Multiple", (await Api.GetAsync<TenantItem[]>("/admin/tenants", admin)).Single(t => t.Slug == tenant).LoginPolicy);
     }
 
     [Fact]
@@ -73,19 +71,19 @@ public abstract class TenancyTests<TMode>(AppFixture<TMode> fx) where TMode : IM
     {
         var (tenant, victim, _, sid, _) = await OtherTenantAsync();
         var alice = await fx.AliceAsync();
-        var users = await Api.GetJsonAsync($"/admin/users?tenant={tenant}&size=100", alice);
-        Assert.DoesNotContain(users.GetProperty("items").EnumerateArray(), u => u.GetProperty("id").GetGuid() == victim.Id);
-        Assert.Contains(users.GetProperty("items").EnumerateArray(), u => u.GetProperty("username").GetString() == "alice");
-        var sessions = await Api.GetJsonAsync($"/admin/sessions?tenant={tenant}&size=100", alice);
-        Assert.DoesNotContain(sessions.GetProperty("items").EnumerateArray(), s => s.GetProperty("id").GetGuid() == sid);
-        var audit = await Api.GetJsonAsync($"/admin/audit?tenant={tenant}&user_id={victim.Id}", alice);
-        Assert.Equal(0, audit.GetProperty("total").GetInt64());
+        var users = await Api.GetAsync<ListPage<AdminUser>>($"/admin/users?tenant={tenant}&size=100", alice);
+        Assert.DoesNotContain(users.Items, u => u.Id == victim.Id);
+        Assert.Contains(users.Items, u => u.Username == "alice");
+        var sessions = await Api.GetAsync<ListPage<AdminSession>>($"/admin/sessions?tenant={tenant}&size=100", alice);
+        Assert.DoesNotContain(sessions.Items, s => s.Id == sid);
+        var audit = await Api.GetAsync<ListPage<AuditEvent>>($"/admin/audit?tenant={tenant}&user_id={victim.Id}", alice);
+        Assert.Equal(0, audit.Total);
 
         // The platform admin may name the tenant.
         var admin = await fx.PlatformAdminAsync();
-        var theirs = await Api.GetJsonAsync($"/admin/users?tenant={tenant}", admin);
-        Assert.Contains(theirs.GetProperty("items").EnumerateArray(), u => u.GetProperty("id").GetGuid() == victim.Id);
-        Assert.Equal(1, (await Api.GetJsonAsync($"/admin/sessions?tenant={tenant}&user_id={victim.Id}", admin)).GetProperty("total").GetInt64());
+        var theirs = await Api.GetAsync<ListPage<AdminUser>>($"/admin/users?tenant={tenant}", admin);
+        Assert.Contains(theirs.Items, u => u.Id == victim.Id);
+        Assert.Equal(sid, Assert.Single((await Api.GetAsync<ListPage<AdminSession>>($"/admin/sessions?tenant={tenant}&user_id={victim.Id}", admin)).Items).Id);
         await Problem.AssertAsync(await Api.GetAsync("/admin/users?tenant=no-such-tenant", admin), HttpStatusCode.NotFound, Problems.NotFound);
     }
 

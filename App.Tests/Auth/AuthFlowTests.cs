@@ -32,18 +32,21 @@ public abstract class AuthFlowTests<TMode> where TMode : IMode
         Assert.Equal("no-store", response.Headers.CacheControl?.ToString());
         var login = await ApiClient.ReadLoginAsync(response);
         var raw = login.Body.GetRawText();
-        if (Api.IsJwtMode)
+        var tokens = login.Tokens;
+        if (TMode.BearerIsJwt)
         {
-            Assert.Equal("Bearer", login.Body.GetProperty("token_type").GetString());
+            Assert.Equal(new TokenResponse("Bearer", AccessToken: login.Bearer, ExpiresIn: tokens.ExpiresIn, RefreshToken: login.Refresh,
+                RefreshExpiresIn: tokens.RefreshExpiresIn, DeviceToken: tokens.DeviceToken), tokens);
             Assert.Equal(3, login.Bearer.Split('.').Length);
-            Assert.True(login.Body.GetProperty("expires_in").GetInt32() is > 0 and <= 900);
+            Assert.True(tokens.ExpiresIn is > 0 and <= 900);
             Assert.Equal(SessionSecrets.EncodedLength, login.Refresh!.Length);
-            Assert.True(login.Body.GetProperty("refresh_expires_in").GetInt32() > 0);
+            Assert.True(tokens.RefreshExpiresIn > 0);
             Assert.Null(login.Cookie);
         }
         else
         {
-            Assert.Equal("Session", login.Body.GetProperty("token_type").GetString());
+            Assert.Equal(new TokenResponse("Session", SessionId: login.Bearer, ExpiresAt: tokens.ExpiresAt, IdleExpiresAt: tokens.IdleExpiresAt,
+                DeviceToken: tokens.DeviceToken), tokens);
             Assert.Equal(SessionSecrets.EncodedLength, login.Bearer.Length);
             Assert.DoesNotContain("eyJ", raw, StringComparison.Ordinal); // no JWT ever reaches an Opaque client
             Assert.Equal("__Host-sid=" + login.Bearer, login.Cookie);
@@ -52,7 +55,7 @@ public abstract class AuthFlowTests<TMode> where TMode : IMode
             Assert.Contains("secure", setCookie);
             Assert.Contains("samesite=strict", setCookie);
             Assert.Contains("path=/", setCookie);
-            Assert.True(login.Body.GetProperty("expires_at").GetDateTimeOffset() > login.Body.GetProperty("idle_expires_at").GetDateTimeOffset());
+            Assert.True(tokens.ExpiresAt > tokens.IdleExpiresAt);
         }
 
         var meResponse = await Api.GetAsync("/auth/me", login);
@@ -154,7 +157,7 @@ public abstract class AuthFlowTests<TMode> where TMode : IMode
         await Problem.AssertAsync(await Api.GetAsync("/auth/me", login), HttpStatusCode.Unauthorized, Problems.SessionRevoked, "logged-out");
         await Problem.AssertAsync(await Api.GetAsync("/api/profile", login), HttpStatusCode.Unauthorized, Problems.SessionRevoked, "logged-out");
         Assert.Equal(HttpStatusCode.OK, (await Api.GetAsync("/auth/me", other)).StatusCode);
-        if (Api.IsJwtMode)
+        if (TMode.HasRefreshTokens)
         {
             var refresh = await Api.Http.PostAsJsonAsync("/auth/refresh", new { refresh_token = login.Refresh });
             await Problem.AssertAsync(refresh, HttpStatusCode.Unauthorized, Problems.InvalidRefreshToken);
@@ -180,13 +183,16 @@ public abstract class AuthFlowTests<TMode> where TMode : IMode
         var user = await Fx.NewUserAsync();
         var web = await Api.LoginAsync(user, "web");
         var mobile = await Api.LoginAsync(user, "mobile");
-        var list = await Api.GetJsonAsync("/auth/sessions", web);
-        Assert.Equal(2, list.GetArrayLength());
-        var current = list.EnumerateArray().Single(s => s.GetProperty("current").GetBoolean());
-        Assert.Equal("web", current.GetProperty("device_type").GetString());
-        var mobileId = list.EnumerateArray().Single(s => !s.GetProperty("current").GetBoolean()).GetProperty("id").GetGuid();
-        Assert.DoesNotContain(web.Bearer, list.GetRawText(), StringComparison.Ordinal);
-        Assert.DoesNotContain(mobile.Bearer, list.GetRawText(), StringComparison.Ordinal);
+        var response = await Api.GetAsync("/auth/sessions", web);
+        var list = await response.ReadAsync<MySession[]>();
+        Assert.Equal(2, list.Length);
+        var current = list.Single(s => s.Current);
+        Assert.Equal(((await Api.MeAsync(web)).Session.Id, "web"), (current.Id, current.DeviceType));
+        var mobileId = list.Single(s => !s.Current).Id;
+        Assert.Equal("mobile", list.Single(s => !s.Current).DeviceType);
+        var raw = await response.Content.ReadAsStringAsync();
+        Assert.DoesNotContain(web.Bearer, raw, StringComparison.Ordinal);
+        Assert.DoesNotContain(mobile.Bearer, raw, StringComparison.Ordinal);
 
         var stranger = await Api.LoginAsync(await Fx.NewUserAsync());
         await Problem.AssertAsync(await Api.SendAsync(HttpMethod.Delete, $"/auth/sessions/{mobileId}", stranger), HttpStatusCode.NotFound, Problems.NotFound);
@@ -195,7 +201,7 @@ public abstract class AuthFlowTests<TMode> where TMode : IMode
 
         Assert.Equal(HttpStatusCode.NoContent, (await Api.SendAsync(HttpMethod.Delete, $"/auth/sessions/{mobileId}", web)).StatusCode);
         await Problem.AssertAsync(await Api.GetAsync("/auth/me", mobile), HttpStatusCode.Unauthorized, Problems.SessionRevoked, "logged-out");
-        Assert.Equal(1, (await Api.GetJsonAsync("/auth/sessions", web)).GetArrayLength());
+        Assert.Equal(current.Id, Assert.Single(await Api.GetAsync<MySession[]>("/auth/sessions", web)).Id);
     }
 
     [Fact]

@@ -17,7 +17,7 @@ public abstract class DeviceTokenTests<TMode>(AccountLimitFixture<TMode> fx) whe
         var user = await fx.NewUserAsync();
         var response = await fx.Api.Attempt("198.51.100.120", user, user.Password);
         var login = await ApiClient.ReadLoginAsync(response);
-        var token = login.Body.GetProperty("device_token").GetString()!;
+        var token = login.Tokens.DeviceToken!;
         Assert.True(token.Length is > 40 and < 400, token);
         var cookie = response.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith("__Host-device=", StringComparison.Ordinal));
         Assert.StartsWith($"__Host-device={token};", cookie);
@@ -50,7 +50,7 @@ public abstract class DeviceTokenTests<TMode>(AccountLimitFixture<TMode> fx) whe
             });
         // That address is locked for new devices; the browser that signed in before sends its cookie and gets in.
         await Problem.AssertAsync(await fx.Api.Attempt("198.51.100.122", user, user.Password), HttpStatusCode.TooManyRequests, Problems.TooManyAttempts);
-        var renewed = (await ApiClient.ReadLoginAsync(await WithCookie(token))).Body.GetProperty("device_token").GetString()!;
+        var renewed = (await ApiClient.ReadLoginAsync(await WithCookie(token))).Tokens.DeviceToken!;
         Assert.NotEqual(token, renewed);
         Assert.Equal(HttpStatusCode.OK, (await WithCookie(renewed)).StatusCode);
         // The body's token wins over the cookie: a bad one in the body is a new device's login.

@@ -1,7 +1,8 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
-using SessionGate.Infrastructure;
 using SessionGate.Auth;
+using SessionGate.Infrastructure;
+using SessionGate.Tests.Admin;
 using SessionGate.Tests.Infrastructure;
 
 namespace SessionGate.Tests.Auth;
@@ -38,8 +39,8 @@ public abstract class SaturatedHashingTests<TMode>(SaturatedHashingFixture<TMode
         Assert.True(refused[0].Headers.Contains("Retry-After"));
         // Only the wrong passwords that were actually checked count (at most the limit of 3 got through to 401).
         Assert.InRange(flood.Count(r => r.StatusCode == HttpStatusCode.Unauthorized), 1, 3);
-        var view = await fx.Api.GetJsonAsync($"/admin/users/{user.Id}", await fx.AliceAsync());
-        Assert.Equal(flood.Count(r => r.StatusCode == HttpStatusCode.Unauthorized), view.GetProperty("login_lock").GetProperty("failures").GetInt64());
+        var view = await fx.Api.GetAsync<UserDetail>($"/admin/users/{user.Id}", await fx.AliceAsync());
+        Assert.Equal(flood.Count(r => r.StatusCode == HttpStatusCode.Unauthorized), view.LoginLock.Failures);
     }
 }
 

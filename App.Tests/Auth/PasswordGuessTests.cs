@@ -29,7 +29,7 @@ public abstract class PasswordGuessTests<TMode>(AccountLimitFixture<TMode> fx) w
     private async Task<(Login Session, string Device)> SignInAsync(TestUser user, string from)
     {
         var login = await ApiClient.ReadLoginAsync(await fx.Api.Attempt(from, user, user.Password));
-        return (login, login.Body.GetProperty("device_token").GetString()!);
+        return (login, login.Tokens.DeviceToken!);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using SessionGate.Infrastructure;
+using SessionGate.Tests.Admin;
 using SessionGate.Tests.Infrastructure;
 
 namespace SessionGate.Tests.Auth;
@@ -45,7 +46,7 @@ public static class LoginAttempts
     public static async Task<string> DeviceTokenOfAsync(this ApiClient api, string from, TestUser user)
     {
         var login = await ApiClient.ReadLoginAsync(await api.Attempt(from, user, user.Password));
-        return login.Body.GetProperty("device_token").GetString()!;
+        return login.Tokens.DeviceToken!;
     }
 }
 
@@ -72,12 +73,11 @@ public abstract class AccountRateLimitTests<TMode>(AccountLimitFixture<TMode> fx
         Assert.Equal(HttpStatusCode.OK, (await Attempt("198.51.100.11", user, user.Password)).StatusCode);
         // The lockout was audited once, and the admin sees it.
         var alice = await fx.AliceAsync();
-        var audit = await fx.Api.GetJsonAsync($"/admin/audit?user_id={user.Id}&type=login.locked", alice);
-        Assert.Equal(1, audit.GetProperty("total").GetInt64());
-        Assert.Equal("account-address", audit.GetProperty("items")[0].GetProperty("detail").GetProperty("scope").GetString());
-        var view = await fx.Api.GetJsonAsync($"/admin/users/{user.Id}", alice);
-        Assert.Equal(1, view.GetProperty("login_lock").GetProperty("locked_addresses").GetInt32());
-        Assert.False(view.GetProperty("login_lock").GetProperty("account_locked").GetBoolean());
+        var audit = await fx.Api.GetAsync<ListPage<AuditEvent>>($"/admin/audit?user_id={user.Id}&type=login.locked", alice);
+        Assert.Equal("account-address", Assert.Single(audit.Items).DetailAs<LockedDetail>().Scope);
+        var view = (await fx.Api.GetAsync<UserDetail>($"/admin/users/{user.Id}", alice)).LoginLock;
+        Assert.Equal(1, view.LockedAddresses);
+        Assert.False(view.AccountLocked);
     }
 
     [Fact]
@@ -115,13 +115,13 @@ public abstract class AccountRateLimitTests<TMode>(AccountLimitFixture<TMode> fx
         }));
         await Problem.AssertAsync(await Attempt("203.0.113.7", user, user.Password), HttpStatusCode.TooManyRequests, Problems.TooManyAttempts);
         var alice = await fx.AliceAsync();
-        var view = (await fx.Api.GetJsonAsync($"/admin/users/{user.Id}", alice)).GetProperty("login_lock");
-        Assert.True(view.GetProperty("account_locked").GetBoolean());
-        Assert.Equal(125, view.GetProperty("failures").GetInt64());
+        var view = (await fx.Api.GetAsync<UserDetail>($"/admin/users/{user.Id}", alice)).LoginLock;
+        Assert.True(view.AccountLocked);
+        Assert.Equal(125, view.Failures);
 
         // The owner's device gets in from anywhere, even from an address the flood locked, and keeps a renewed token.
         var known = await ApiClient.ReadLoginAsync(await Attempt("203.0.113.7", user, user.Password, device));
-        Assert.False(string.IsNullOrEmpty(known.Body.GetProperty("device_token").GetString()));
+        Assert.False(string.IsNullOrEmpty(known.Tokens.DeviceToken));
         Assert.Equal(HttpStatusCode.OK, (await Attempt("198.51.100.99", user, user.Password, device)).StatusCode);
 
         // A new device from a clean address is slowed down (at most NewDeviceMaxDelay), not locked for the window.
@@ -149,8 +149,8 @@ public abstract class AccountRateLimitTests<TMode>(AccountLimitFixture<TMode> fx
         // (and another known device) still gets in.
         var other = await fx.Api.DeviceTokenOfAsync("198.51.100.60", user);
         Assert.Equal(HttpStatusCode.OK, (await Attempt("198.51.100.60", user, user.Password, other)).StatusCode);
-        var view = (await fx.Api.GetJsonAsync($"/admin/users/{user.Id}", await fx.AliceAsync())).GetProperty("login_lock");
-        Assert.Equal(0, view.GetProperty("failures").GetInt64());
+        var view = (await fx.Api.GetAsync<UserDetail>($"/admin/users/{user.Id}", await fx.AliceAsync())).LoginLock;
+        Assert.Equal(0, view.Failures);
         // An unlock lifts the device's lockout too.
         Assert.Equal(HttpStatusCode.NoContent, (await fx.Api.SendAsync(HttpMethod.Post, $"/admin/users/{user.Id}/unlock", await fx.AliceAsync())).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await Attempt("198.51.100.60", user, user.Password, device)).StatusCode);
@@ -177,17 +177,16 @@ public abstract class AccountRateLimitTests<TMode>(AccountLimitFixture<TMode> fx
         for (var i = 0; i < 4; i++) await Attempt($"198.51.100.{21 + i}", user);
         await Problem.AssertAsync(await Attempt("198.51.100.20", user, user.Password), HttpStatusCode.TooManyRequests, Problems.TooManyAttempts);
         var alice = await fx.AliceAsync();
-        Assert.True((await fx.Api.GetJsonAsync($"/admin/users/{user.Id}", alice)).GetProperty("login_lock").GetProperty("account_locked").GetBoolean());
+        Assert.True((await fx.Api.GetAsync<UserDetail>($"/admin/users/{user.Id}", alice)).LoginLock.AccountLocked);
 
         var plain = await fx.Api.LoginAsync(await fx.NewUserAsync(["user"]));
         await Problem.AssertAsync(await fx.Api.SendAsync(HttpMethod.Post, $"/admin/users/{user.Id}/unlock", plain), HttpStatusCode.Forbidden, Problems.Forbidden);
         await Problem.AssertAsync(await fx.Api.SendAsync(HttpMethod.Post, $"/admin/users/{Guid.NewGuid()}/unlock", alice), HttpStatusCode.NotFound, Problems.NotFound);
         Assert.Equal(HttpStatusCode.NoContent, (await fx.Api.SendAsync(HttpMethod.Post, $"/admin/users/{user.Id}/unlock", alice)).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await Attempt("198.51.100.20", user, user.Password)).StatusCode);
-        var view = (await fx.Api.GetJsonAsync($"/admin/users/{user.Id}", alice)).GetProperty("login_lock");
-        Assert.Equal(0, view.GetProperty("failures").GetInt64());
-        Assert.False(view.GetProperty("account_locked").GetBoolean());
-        Assert.Equal(1, (await fx.Api.GetJsonAsync($"/admin/audit?user_id={user.Id}&type=user.unlocked", alice)).GetProperty("total").GetInt64());
+        var view = (await fx.Api.GetAsync<UserDetail>($"/admin/users/{user.Id}", alice)).LoginLock;
+        Assert.Equal((0L, false), (view.Failures, view.AccountLocked));
+        Assert.Equal(1, (await fx.Api.GetAsync<ListPage<AuditEvent>>($"/admin/audit?user_id={user.Id}&type=user.unlocked", alice)).Total);
     }
 
     [Fact]

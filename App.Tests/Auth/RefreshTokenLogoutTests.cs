@@ -1,14 +1,15 @@
 using System.Net;
 using System.Text;
 using SessionGate.Infrastructure;
+using SessionGate.Tests.Admin;
 using SessionGate.Tests.Infrastructure;
 using Xunit.Abstractions;
 
 namespace SessionGate.Tests.Auth;
 
 public sealed class RefreshTokenLogoutTests_Opaque(AppFixture<Opaque> fx, ITestOutputHelper o) : RefreshTokenLogoutTests<Opaque>(fx, o), IClassFixture<AppFixture<Opaque>>;
-public sealed class RefreshTokenLogoutTests_Blacklist(AppFixture<Blacklist> fx, ITestOutputHelper o) : RefreshTokenLogoutTests<Blacklist>(fx, o), IClassFixture<AppFixture<Blacklist>>;
-public sealed class RefreshTokenLogoutTests_SessionCache(AppFixture<SessionCache> fx, ITestOutputHelper o) : RefreshTokenLogoutTests<SessionCache>(fx, o), IClassFixture<AppFixture<SessionCache>>;
+public sealed class RefreshTokenLogoutTests_Blacklist(AppFixture<Blacklist> fx, ITestOutputHelper o) : RefreshTokenOnlyLogoutTests<Blacklist>(fx, o), IClassFixture<AppFixture<Blacklist>>;
+public sealed class RefreshTokenLogoutTests_SessionCache(AppFixture<SessionCache> fx, ITestOutputHelper o) : RefreshTokenOnlyLogoutTests<SessionCache>(fx, o), IClassFixture<AppFixture<SessionCache>>;
 
 /// <summary>
 /// <c>POST /auth/logout</c> with <c>{"refresh_token"}</c> and no access token (API.md, "The first hour"): a JWT client
@@ -24,49 +25,17 @@ public abstract class RefreshTokenLogoutTests<TMode> where TMode : IMode
         fx.Attach(output);
     }
 
-    private ApiClient Api => _fx.Api;
-    private static bool Jwt => TMode.Value != Sessions.AuthMode.Opaque;
+    protected AppFixture<TMode> Fx => _fx;
+    protected ApiClient Api => _fx.Api;
 
-    private Task<HttpResponseMessage> LogoutAsync(string json, string? bearer = null, string contentType = "application/json") =>
+    protected Task<HttpResponseMessage> LogoutAsync(string json, string? bearer = null, string contentType = "application/json") =>
         Api.SendAsync(HttpMethod.Post, "/auth/logout", configure: r =>
         {
             r.Content = new StringContent(json, Encoding.UTF8, contentType);
             if (bearer is not null) r.Headers.TryAddWithoutValidation("Authorization", "Bearer " + bearer);
         });
 
-    private static string RefreshBody(string? token) => System.Text.Json.JsonSerializer.Serialize(new { refresh_token = token });
-
-    [Fact]
-    public async Task The_refresh_token_alone_ends_its_session_and_nothing_else()
-    {
-        if (!Jwt) return;
-        var user = await _fx.NewUserAsync();
-        var login = await Api.LoginAsync(user);
-        var other = await Api.LoginAsync(user, "mobile");
-
-        Assert.Equal(HttpStatusCode.NoContent, (await LogoutAsync(RefreshBody(login.Refresh))).StatusCode);
-
-        await Problem.AssertAsync(await Api.GetAsync("/auth/me", login), HttpStatusCode.Unauthorized, Problems.SessionRevoked, "logged-out");
-        await Problem.AssertAsync(await Api.Http.PostAsync("/auth/refresh", new StringContent(RefreshBody(login.Refresh), Encoding.UTF8, "application/json")),
-            HttpStatusCode.Unauthorized, Problems.InvalidRefreshToken);
-        Assert.Equal(HttpStatusCode.OK, (await Api.GetAsync("/auth/me", other)).StatusCode);
-
-        var audit = await Api.GetJsonAsync($"/admin/audit?user_id={user.Id}&type=logout", await _fx.AliceAsync());
-        Assert.Equal(1, audit.GetProperty("total").GetInt64());
-        // Said once: the same token again is refused, like any dead token.
-        await Problem.AssertAsync(await LogoutAsync(RefreshBody(login.Refresh)), HttpStatusCode.Unauthorized, Problems.InvalidRefreshToken);
-    }
-
-    [Fact]
-    public async Task A_dead_access_token_next_to_the_refresh_token_does_not_stand_in_the_way()
-    {
-        if (!Jwt) return;
-        var login = await Api.LoginAsync(await _fx.NewUserAsync());
-        // What an expired access token looks like to the scheme: not a credential it accepts.
-        var response = await LogoutAsync(RefreshBody(login.Refresh), bearer: login.Bearer[..^4] + "AAAA");
-        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
-        await Problem.AssertAsync(await Api.GetAsync("/auth/me", login), HttpStatusCode.Unauthorized, Problems.SessionRevoked, "logged-out");
-    }
+    protected static string RefreshBody(string? token) => System.Text.Json.JsonSerializer.Serialize(new { refresh_token = token });
 
     [Fact]
     public async Task A_valid_access_token_wins_over_the_body()
@@ -88,19 +57,9 @@ public abstract class RefreshTokenLogoutTests<TMode> where TMode : IMode
     {
         var login = await Api.LoginAsync(await _fx.NewUserAsync());
         var response = await LogoutAsync(body);
-        if (Jwt) await Problem.AssertAsync(response, HttpStatusCode.Unauthorized, Problems.InvalidRefreshToken);
+        if (TMode.HasRefreshTokens) await Problem.AssertAsync(response, HttpStatusCode.Unauthorized, Problems.InvalidRefreshToken);
         else await Problem.AssertAsync(response, HttpStatusCode.BadRequest, Problems.NotSupportedInMode);
         Assert.Equal(HttpStatusCode.OK, (await Api.GetAsync("/auth/me", login)).StatusCode);
-    }
-
-    [Fact]
-    public async Task A_spent_refresh_token_is_refused_and_ends_its_family_as_on_refresh()
-    {
-        if (!Jwt) return;
-        var login = await Api.LoginAsync(await _fx.NewUserAsync());
-        var next = await Api.RefreshAsync(login);
-        await Problem.AssertAsync(await LogoutAsync(RefreshBody(login.Refresh)), HttpStatusCode.Unauthorized, Problems.InvalidRefreshToken);
-        await Problem.AssertAsync(await Api.GetAsync("/auth/me", next), HttpStatusCode.Unauthorized, Problems.SessionRevoked, "refresh-reused");
     }
 
     [Theory]
@@ -142,5 +101,51 @@ public abstract class RefreshTokenLogoutTests<TMode> where TMode : IMode
         Assert.Equal(HttpStatusCode.NoContent, (await Api.SendAsync(HttpMethod.Post, "/auth/logout", login)).StatusCode);
         await Problem.AssertAsync(await Api.SendAsync(HttpMethod.Post, "/auth/logout", login), HttpStatusCode.Unauthorized, Problems.SessionRevoked, "logged-out");
         await Problem.AssertAsync(await LogoutAsync("{}", bearer: login.Bearer), HttpStatusCode.Unauthorized, Problems.SessionRevoked, "logged-out");
+    }
+}
+
+/// <summary>The JWT modes, which hand out refresh tokens: the refresh token alone names the session to end.</summary>
+public abstract class RefreshTokenOnlyLogoutTests<TMode>(AppFixture<TMode> fx, ITestOutputHelper output) : RefreshTokenLogoutTests<TMode>(fx, output)
+    where TMode : IMode
+{
+    [Fact]
+    public async Task The_refresh_token_alone_ends_its_session_and_nothing_else()
+    {
+        var user = await Fx.NewUserAsync();
+        var login = await Api.LoginAsync(user);
+        var other = await Api.LoginAsync(user, "mobile");
+
+        Assert.Equal(HttpStatusCode.NoContent, (await LogoutAsync(RefreshBody(login.Refresh))).StatusCode);
+
+        await Problem.AssertAsync(await Api.GetAsync("/auth/me", login), HttpStatusCode.Unauthorized, Problems.SessionRevoked, "logged-out");
+        await Problem.AssertAsync(await Api.Http.PostAsync("/auth/refresh", new StringContent(RefreshBody(login.Refresh), Encoding.UTF8, "application/json")),
+            HttpStatusCode.Unauthorized, Problems.InvalidRefreshToken);
+        Assert.Equal(HttpStatusCode.OK, (await Api.GetAsync("/auth/me", other)).StatusCode);
+
+        var audit = await Api.GetAsync<ListPage<AuditEvent>>($"/admin/audit?user_id={user.Id}&type=logout", await Fx.AliceAsync());
+        Assert.Equal(1, audit.Total);
+        // Said once: the same token again is refused, like any dead token.
+        await Problem.AssertAsync(await LogoutAsync(RefreshBody(login.Refresh)), HttpStatusCode.Unauthorized, Problems.InvalidRefreshToken);
+    }
+
+
+    [Fact]
+    public async Task A_dead_access_token_next_to_the_refresh_token_does_not_stand_in_the_way()
+    {
+        var login = await Api.LoginAsync(await Fx.NewUserAsync());
+        // What an expired access token looks like to the scheme: not a credential it accepts.
+        var response = await LogoutAsync(RefreshBody(login.Refresh), bearer: login.Bearer[..^4] + "AAAA");
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        await Problem.AssertAsync(await Api.GetAsync("/auth/me", login), HttpStatusCode.Unauthorized, Problems.SessionRevoked, "logged-out");
+    }
+
+
+    [Fact]
+    public async Task A_spent_refresh_token_is_refused_and_ends_its_family_as_on_refresh()
+    {
+        var login = await Api.LoginAsync(await Fx.NewUserAsync());
+        var next = await Api.RefreshAsync(login);
+        await Problem.AssertAsync(await LogoutAsync(RefreshBody(login.Refresh)), HttpStatusCode.Unauthorized, Problems.InvalidRefreshToken);
+        await Problem.AssertAsync(await Api.GetAsync("/auth/me", next), HttpStatusCode.Unauthorized, Problems.SessionRevoked, "refresh-reused");
     }
 }

@@ -48,7 +48,7 @@ public abstract class EdgeTests<TMode> where TMode : IMode
         using var request = new HttpRequestMessage(HttpMethod.Get, proxy.Url + path);
         if (login is not null)
         {
-            if (TMode.SessionCookie) request.Headers.TryAddWithoutValidation("Cookie", login.Cookie);
+            if (TMode.CookieIsCredential) request.Headers.TryAddWithoutValidation("Cookie", login.Cookie);
             else request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + login.Bearer);
         }
         configure?.Invoke(request);
@@ -208,7 +208,7 @@ public abstract class EdgeTests<TMode> where TMode : IMode
             {
                 r.Headers.Remove("Cookie");
                 r.Headers.TryAddWithoutValidation("Cookie", cookie);
-                if (TMode.SessionCookie) r.Headers.TryAddWithoutValidation("Authorization", "Bearer " + login.Bearer);
+                if (TMode.CookieIsCredential) r.Headers.TryAddWithoutValidation("Authorization", "Bearer " + login.Bearer);
             });
             Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         }

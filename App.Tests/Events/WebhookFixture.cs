@@ -14,10 +14,11 @@ public class WebhookFixture<TMode> : AppFixture<TMode> where TMode : IMode
 {
     public TestReceiver Receiver { get; private set; } = null!;
 
-    /// <summary>The app's clock: it keeps pace with real time, and a test moves it ahead rather than sleeping.</summary>
-    public RunningClock Clock { get; } = new();
+    protected override bool UsesTestClock => true;
 
-    protected override void ConfigureServices(IServiceCollection services) => services.AddSingleton<TimeProvider>(Clock);
+    /// <summary>The app's clock: it keeps pace with real time, and a test moves it ahead rather than sleeping.</summary>
+    public new TestClock Clock => base.Clock!;
+
 
     // Six attempts over about 8 s: long enough to outlast the tests' outages, short enough to see an endpoint disabled.
     public const string Schedule = "00:00:00.2, 00:00:00.5, 00:00:01, 00:00:02, 00:00:04";
@@ -41,7 +42,6 @@ public class WebhookFixture<TMode> : AppFixture<TMode> where TMode : IMode
     {
         await base.DisposeAsync();
         await Receiver.DisposeAsync();
-        await Clock.DisposeAsync();
     }
 
     /// <summary>A fresh tenant (events of other tests never reach its endpoints), managed by the platform admin.</summary>

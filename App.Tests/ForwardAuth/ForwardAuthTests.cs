@@ -98,7 +98,7 @@ public abstract class ForwardAuthTests<TMode> where TMode : IMode
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("theme=dark; lang=\"en gb\"", Header(response, "X-Upstream-Cookie"));
         Assert.Equal("", Header(response, "X-Upstream-Authorization"));
-        if (!TMode.SessionCookie) return;
+        if (!TMode.CookieIsCredential) return;
         // Opaque: the cookie alone is the credential, and another scheme's Authorization header passes.
         response = await VerifyAsync("/app", null, r =>
         {
@@ -219,7 +219,7 @@ public abstract class ForwardAuthTests<TMode> where TMode : IMode
     [Fact]
     public async Task The_cookie_rules_apply_to_the_original_request()
     {
-        if (!TMode.SessionCookie) return; // the cookie is a credential in Opaque only
+        if (!TMode.CookieIsCredential) return; // the cookie is a credential in Opaque only
         var login = await Api.LoginAsync(await _fx.NewUserAsync());
         void Cookie(HttpRequestMessage r) => r.Headers.TryAddWithoutValidation("Cookie", login.Cookie);
         // A state-changing original request from another origin, with the cookie: refused, as on any protected route.

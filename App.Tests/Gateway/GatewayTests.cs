@@ -237,7 +237,7 @@ public abstract class GatewayTests<TMode> where TMode : IMode
     [Fact]
     public async Task An_authorization_header_carrying_the_session_id_goes_whatever_its_scheme_and_others_pass()
     {
-        if (!TMode.SessionCookie) return; // only ids that ride in a cookie can be carried by another scheme
+        if (!TMode.CookieIsCredential) return; // only ids that ride in a cookie can be carried by another scheme
         var login = await Api.LoginAsync(await _fx.NewUserAsync());
         async Task<string> AuthorizationSeen(string authorization)
         {
@@ -362,7 +362,7 @@ public abstract class GatewayTests<TMode> where TMode : IMode
             DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddHours(1)).ToPrincipal();
         Assert.Equal(HttpStatusCode.Unauthorized, await DirectAsync("/claims", await tokens.GetAsync(principal, "some-other-api", default)));
         Assert.Equal(HttpStatusCode.OK, await DirectAsync("/claims", await tokens.GetAsync(principal, GatewayFixture<TMode>.Audience, default)));
-        if (TMode.RefreshTokens)
+        if (TMode.HasRefreshTokens)
             Assert.Equal(HttpStatusCode.Unauthorized, await DirectAsync("/claims", login.Bearer)); // an access token is not an internal token
     }
 

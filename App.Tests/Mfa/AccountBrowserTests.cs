@@ -21,10 +21,11 @@ public sealed class AccountBrowserFixture<TMode> : AppFixture<TMode> where TMode
     public IPlaywright? Playwright { get; private set; }
     public IBrowser? Browser { get; private set; }
 
-    /// <summary>The app's clock: it keeps pace with real time, and a test moves it ahead rather than sleeping.</summary>
-    public RunningClock Clock { get; } = new();
+    protected override bool UsesTestClock => true;
 
-    protected override void ConfigureServices(IServiceCollection services) => services.AddSingleton<TimeProvider>(Clock);
+    /// <summary>The app's clock: it keeps pace with real time, and a test moves it ahead rather than sleeping.</summary>
+    public new TestClock Clock => base.Clock!;
+
 
     protected override void Configure(IDictionary<string, string?> settings)
     {
@@ -60,7 +61,6 @@ public sealed class AccountBrowserFixture<TMode> : AppFixture<TMode> where TMode
         if (Browser is not null) await Browser.DisposeAsync();
         Playwright?.Dispose();
         await base.DisposeAsync();
-        await Clock.DisposeAsync();
     }
 }
 
@@ -258,7 +258,7 @@ public abstract class AccountBrowserTests<TMode> : IAsyncLifetime where TMode : 
 
         // Step-up with the passkey: the same session, a new auth_time.
         var before = await page.GetAttributeAsync("#auth-time", "data-value");
-        _fx.Clock.Advance(TimeSpan.FromSeconds(1)); // auth_time has a resolution of a second
+        _fx.Clock.Skip(TimeSpan.FromSeconds(1)); // auth_time has a resolution of a second
         await page.ClickAsync("#reverify");
         await VisibleAsync(page, "#stepup");
         await page.ClickAsync("#stepup-passkey");
@@ -352,7 +352,7 @@ public abstract class AccountBrowserTests<TMode> : IAsyncLifetime where TMode : 
         var seen = new List<(int Status, string Body, string? Sent)>();
         foreach (var response in responses) seen.Add((response.Status, await response.TextAsync(), response.Request.PostData));
         Assert.Contains("\"cookie_only\":true", seen[0].Sent, StringComparison.Ordinal);
-        if (TMode.SessionCookie)
+        if (TMode.CookieIsCredential)
         {
             // One request: the cookie alone carries the session; the answer names neither secret.
             var (status, body, _) = Assert.Single(seen);

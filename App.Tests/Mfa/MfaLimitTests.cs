@@ -13,7 +13,10 @@ namespace SessionGate.Tests.Mfa;
 /// </summary>
 public sealed class TightMfaFixture<TMode> : AppFixture<TMode> where TMode : IMode
 {
-    public RunningClock Clock { get; } = new();
+    protected override bool UsesTestClock => true;
+
+    /// <summary>The app's clock: it keeps pace with real time, and a test moves it ahead rather than sleeping.</summary>
+    public new TestClock Clock => base.Clock!;
 
     protected override void Configure(IDictionary<string, string?> settings)
     {
@@ -22,13 +25,6 @@ public sealed class TightMfaFixture<TMode> : AppFixture<TMode> where TMode : IMo
         settings["WebAuthn:ChallengeLifetime"] = "00:00:02";
     }
 
-    protected override void ConfigureServices(IServiceCollection services) => services.AddSingleton<TimeProvider>(Clock);
-
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await Clock.DisposeAsync();
-    }
 }
 
 public sealed class MfaLimitTests_Opaque(TightMfaFixture<Opaque> fx, ITestOutputHelper o) : MfaLimitTests<Opaque>(fx, o), IClassFixture<TightMfaFixture<Opaque>>;
@@ -100,7 +96,7 @@ public abstract class MfaLimitTests<TMode> where TMode : IMode
         var totp = await _steps.EnrolTotpAsync(await Api.LoginAsync(user));
         var login = await _steps.LoginWithTotpAsync(user, totp);
         Assert.Equal(HttpStatusCode.OK, (await Api.SendAsync(HttpMethod.Post, "/auth/mfa/recovery-codes", login)).StatusCode);
-        _fx.Clock.Advance(TimeSpan.FromSeconds(4));
+        _fx.Clock.Skip(TimeSpan.FromSeconds(4));
         var stale = await Problem.AssertAsync(await Api.SendAsync(HttpMethod.Post, "/auth/mfa/recovery-codes", login), HttpStatusCode.Unauthorized, Problems.StepUpRequired);
         Assert.Equal(3L, stale.MaxAge);
         Assert.Equal("aal2", (await Api.MeAsync(login)).Session.Acr); // still aal2, only not recent
@@ -136,15 +132,10 @@ public abstract class MfaLimitTests<TMode> where TMode : IMode
 /// <summary>The gateway fixture on a clock the tests move ahead.</summary>
 public sealed class ClockedGatewayFixture<TMode> : GatewayFixture<TMode> where TMode : IMode
 {
-    public RunningClock Clock { get; } = new();
+    protected override bool UsesTestClock => true;
 
-    protected override void ConfigureServices(IServiceCollection services) => services.AddSingleton<TimeProvider>(Clock);
-
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await Clock.DisposeAsync();
-    }
+    /// <summary>The app's clock: it keeps pace with real time, and a test moves it ahead rather than sleeping.</summary>
+    public new TestClock Clock => base.Clock!;
 }
 
 public sealed class MfaGatewayTests_Opaque(ClockedGatewayFixture<Opaque> fx, ITestOutputHelper o) : MfaGatewayTests<Opaque>(fx, o), IClassFixture<ClockedGatewayFixture<Opaque>>;
@@ -180,7 +171,7 @@ public abstract class MfaGatewayTests<TMode> where TMode : IMode
         Assert.Equal(me.Session.AuthTime.ToUnixTimeSeconds(), before.AuthTime);
 
         var totp = await _steps.EnrolTotpAsync(login);
-        _fx.Clock.Advance(TimeSpan.FromSeconds(1)); // auth_time has a resolution of a second
+        _fx.Clock.Skip(TimeSpan.FromSeconds(1)); // auth_time has a resolution of a second
         var (_, raised) = await _steps.StepUpAsync(login, new { code = totp.Code(1) });
         var after = await ClaimsAsync(raised);
         Assert.Equal("aal2", after.Acr);

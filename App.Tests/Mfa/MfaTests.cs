@@ -232,8 +232,8 @@ public abstract class MfaTests<TMode> where TMode : IMode
         var body = await response.ReadAsync<StepUpAnswer>();
         Assert.Equal("aal2", body.Acr);
         Assert.InRange(body.AuthTime, DateTimeOffset.UtcNow.AddSeconds(-10), DateTimeOffset.UtcNow.AddSeconds(5));
-        Assert.Equal(TMode.RefreshTokens, body.AccessToken is not null);
-        Assert.Equal(TMode.RefreshTokens, body.RefreshToken is not null);
+        Assert.Equal(TMode.HasRefreshTokens, body.AccessToken is not null);
+        Assert.Equal(TMode.HasRefreshTokens, body.RefreshToken is not null);
 
         var me = await Api.MeAsync(raised);
         Assert.Equal(sessionId, me.Session.Id); // no new session
@@ -246,7 +246,7 @@ public abstract class MfaTests<TMode> where TMode : IMode
             // A refresh (of the new pair) carries the raised assurance too.
             AssertAssurance(await Api.MeAsync(await Api.RefreshAsync(raised)), "aal2", ["pwd", "otp", "mfa"]);
         }
-        if (TMode.RefreshTokens)
+        if (TMode.HasRefreshTokens)
         {
             // The refresh token the client held before the step-up still works (no reuse, the session lives on), and
             // mints at the raised assurance.

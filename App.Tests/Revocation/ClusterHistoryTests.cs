@@ -118,7 +118,7 @@ public abstract class ClusterHistoryTests<TMode> where TMode : IMode
     }
 
     // The key of the victim's session entry (Opaque, SessionCache) or of its user's revocations (Blacklist): see App/Sessions/RedisStore.cs.
-    private string KeyOf(RevocationKind.Target target, long generation) => TMode.Value == SessionGate.Sessions.AuthMode.Opaque
+    private string KeyOf(RevocationKind.Target target, long generation) => TMode.RedisKeyedByCredential
         ? $"{_fx.Prefix}{generation}:{{o:{WebEncoders.Base64UrlEncode(SHA256.HashData(Encoding.UTF8.GetBytes(target.Victim.Bearer)))}}}"
         : $"{_fx.Prefix}{generation}:{{u:{target.User.Id:N}}}";
 
@@ -133,10 +133,11 @@ public abstract class ClusterHistoryTests<TMode> where TMode : IMode
     {
         var deadline = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(30);
         await using var redis = await ConnectionMultiplexer.ConnectAsync(_fx.Cluster.Configuration + ",connectTimeout=2000,allowAdmin=true");
+        long newest;
         while (true)
         {
             await using var db = TestDatabase.NewContext(TestEnvironment.ConnectionFor(_fx.Database));
-            var newest = await db.Outbox.Where(o => o.SetAsideAt == null).MaxAsync(o => (long?)o.TxId) ?? 0;
+            newest = await db.Outbox.Where(o => o.SetAsideAt == null).MaxAsync(o => (long?)o.TxId) ?? 0;
             var unapplied = await db.Outbox.CountAsync(o => o.AppliedAt == null && o.SetAsideAt == null);
             var marks = new List<long>();
             foreach (var server in redis.GetServers().Where(s => s.IsConnected && !s.IsReplica))
@@ -152,6 +153,6 @@ public abstract class ClusterHistoryTests<TMode> where TMode : IMode
             Assert.True(DateTimeOffset.UtcNow < deadline, $"the marks did not pass the outbox within 30 s (newest {newest}, marks {string.Join(',', marks)}, unapplied {unapplied})");
             await Task.Delay(100);
         }
-        await Task.Delay(TimeSpan.FromSeconds(0.8));
+        await Proof.EveryInstanceReadAsync(_fx.Instances, newest);
     }
 }

@@ -1,7 +1,10 @@
 using Microsoft.EntityFrameworkCore;
 using System.Net;
 using System.Net.Http.Json;
+using Microsoft.Extensions.DependencyInjection;
 using SessionGate.Infrastructure;
+using SessionGate.Sessions;
+using SessionGate.Caching;
 using SessionGate.Tests.Infrastructure;
 
 namespace SessionGate.Tests.Revocation;
@@ -48,7 +51,7 @@ public abstract class PrivateRedisFixture<TMode> : AppFixture<TMode> where TMode
             Assert.True(DateTimeOffset.UtcNow < deadline, "the relay did not prove the outbox rows in Redis within 20 s");
             await Task.Delay(50);
         }
-        await Task.Delay(TimeSpan.FromSeconds(0.8)); // a few relay ticks (0.2 s here): every instance reads the new marks
+        await Proof.EveryInstanceReadAsync(Instances, await NewestRowAsync());
     }
 
     private async Task<long> NewestRowAsync()
@@ -160,6 +163,24 @@ public sealed record RevocationKind(string Name, string Reason)
         response.StatusCode == HttpStatusCode.Unauthorized || (Name == "roles" && response.StatusCode == HttpStatusCode.Forbidden);
 
     public override string ToString() => Name;
+}
+
+/// <summary>What each instance believes of Redis (its <see cref="RedisProof"/>), read rather than waited for.</summary>
+public static class Proof
+{
+    /// <summary>
+    /// Waits until every instance's relay has read marks past <paramref name="newest"/> (its floor) and holds nothing
+    /// pending: from then on each judges by what Redis proved.
+    /// </summary>
+    public static async Task EveryInstanceReadAsync(IEnumerable<Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactory<Program>> instances, long newest)
+    {
+        foreach (var instance in instances)
+        {
+            var proof = instance.Services.GetRequiredService<RedisProof>();
+            await Eventually.ThatAsync(() => Task.FromResult((proof.Floor, Pending: proof.Pending.Rows.Count(r => !r.SetAside))),
+                s => s.Floor > newest && s.Pending == 0, TimeSpan.FromSeconds(10), $"an instance reads the marks past {newest}");
+        }
+    }
 }
 
 public static class Watch

@@ -204,7 +204,7 @@ public abstract class FlushTests<TMode>(NoL1Fixture<TMode> fx) where TMode : IMo
         var kickedId = (await fx.Api.MeAsync(kicked)).Session.Id;
         Assert.Equal(HttpStatusCode.NoContent, (await fx.Api.SendAsync(HttpMethod.Delete, $"/admin/sessions/{kickedId}", alice)).StatusCode);
 
-        string[] steps = fx.Api.IsJwtMode ? ["logged-out", "kicked", "live", "login", "refresh"] : ["logged-out", "kicked", "live", "login"];
+        string[] steps = TMode.HasRefreshTokens ? ["logged-out", "kicked", "live", "login", "refresh"] : ["logged-out", "kicked", "live", "login"];
         var orders = Enumerable.Range(0, steps.Length).SelectMany(r => new[]
         {
             steps.Skip(r).Concat(steps.Take(r)).ToArray(),

@@ -3,6 +3,8 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using SessionGate.Sessions;
 using SessionGate.Tests.Infrastructure;
 using StackExchange.Redis;
 
@@ -12,16 +14,26 @@ namespace SessionGate.Tests.Revocation;
 public sealed class SlidingWriteTests_Opaque(SlowFlushFixture<Opaque> fx) : SlidingWriteTests<Opaque>(fx), IClassFixture<SlowFlushFixture<Opaque>>;
 public sealed class SlidingWriteTests_SessionCache(SlowFlushFixture<SessionCache> fx) : SlidingWriteTests<SessionCache>(fx), IClassFixture<SlowFlushFixture<SessionCache>>;
 
-/// <summary>No L1, and sliding writes flushed every 3 s: a test can change Redis between a slide and its write.</summary>
+/// <summary>
+/// No L1, the app's clock moved by the test, and no timed flush (an hour apart): a test flushes the sliding writes
+/// itself, so it can change Redis between a slide and its write.
+/// </summary>
 public sealed class SlowFlushFixture<TMode> : PrivateRedisFixture<TMode> where TMode : IMode
 {
     public override TimeSpan LocalCacheMaxAge => TimeSpan.Zero;
 
+    protected override bool UsesTestClock => true;
+
     protected override void Configure(IDictionary<string, string?> settings)
     {
         base.Configure(settings);
-        settings["Session:SlidingFlushInterval"] = "00:00:03";
+        settings["Session:SlidingFlushInterval"] = "01:00:00";
     }
+
+    public SlidingWriter Writer => Factory.Services.GetRequiredService<SlidingWriter>();
+
+    /// <summary>Past <c>Session:SlidingWriteInterval</c> (1 s in the suite): the next request slides its session.</summary>
+    public void PassSlidingWriteInterval() => Clock!.Skip(TimeSpan.FromSeconds(1.2));
 }
 
 /// <summary>
@@ -37,10 +49,11 @@ public abstract class SlidingWriteTests<TMode>(SlowFlushFixture<TMode> fx) where
         var login = await fx.Api.LoginAsync(user);
         var key = await KeyAsync(user, login);
         Assert.Equal(HttpStatusCode.OK, (await fx.Api.GetAsync("/auth/me", login)).StatusCode);
-        await Task.Delay(TimeSpan.FromSeconds(1.2)); // past Session:SlidingWriteInterval (1 s in the suite)
+        fx.PassSlidingWriteInterval();
         Assert.Equal(HttpStatusCode.OK, (await fx.Api.GetAsync("/auth/me", login)).StatusCode); // queues a slide
+        Assert.True(fx.Writer.Pending > 0, "the request queued no slide");
         Assert.True(await fx.Redis.Database.KeyDeleteAsync(key)); // Redis loses the entry before the flush
-        await Task.Delay(TimeSpan.FromSeconds(4)); // the flush ran
+        await fx.Writer.FlushAsync(default);
         Assert.False(await fx.Redis.Database.KeyExistsAsync(key), "the sliding write re-created a lost entry");
         Assert.Equal(HttpStatusCode.OK, (await fx.Api.GetAsync("/api/reports", login)).StatusCode); // rebuilt from PostgreSQL
     }
@@ -53,8 +66,9 @@ public abstract class SlidingWriteTests<TMode>(SlowFlushFixture<TMode> fx) where
         var login = await fx.Api.LoginAsync(user);
         var key = await KeyAsync(user, login);
         Assert.Equal(HttpStatusCode.OK, (await fx.Api.GetAsync("/api/reports", login)).StatusCode);
-        await Task.Delay(TimeSpan.FromSeconds(1.2));
+        fx.PassSlidingWriteInterval();
         Assert.Equal(HttpStatusCode.OK, (await fx.Api.GetAsync("/api/reports", login)).StatusCode); // queues a slide at the old version
+        Assert.True(fx.Writer.Pending > 0, "the request queued no slide");
         var old = await fx.Redis.Database.StringGetAsync(key);
         Assert.Equal(HttpStatusCode.OK, (await fx.Api.SendAsync(HttpMethod.Put, $"/admin/users/{user.Id}/roles", alice, new { roles = Array.Empty<string>() })).StatusCode);
         var rewritten = VersionOf(await fx.Redis.Database.StringGetAsync(key));
@@ -64,7 +78,7 @@ public abstract class SlidingWriteTests<TMode>(SlowFlushFixture<TMode> fx) where
         // Redis holds the entry as it was before the change again (as after a restore), and the slide read at that
         // version comes due: it must leave it alone rather than give it a fresh life.
         await fx.Redis.Database.StringSetAsync(key, old, TimeSpan.FromMinutes(5));
-        await Task.Delay(TimeSpan.FromSeconds(4)); // the flush ran
+        await fx.Writer.FlushAsync(default);
         Assert.Equal((byte[])old!, (byte[])(await fx.Redis.Database.StringGetAsync(key))!);
     }
 
@@ -80,7 +94,7 @@ public abstract class SlidingWriteTests<TMode>(SlowFlushFixture<TMode> fx) where
     {
         await using var db = TestDatabase.NewContext(TestEnvironment.ConnectionFor(fx.Database));
         var generation = await db.RedisKeyspaces.Where(k => k.Prefix == fx.Prefix).Select(k => k.Generation).SingleAsync();
-        if (TMode.Value == SessionGate.Sessions.AuthMode.Opaque)
+        if (TMode.RedisKeyedByCredential)
             return $"{fx.Prefix}{generation}:{{o:{WebEncoders.Base64UrlEncode(SHA256.HashData(Encoding.UTF8.GetBytes(login.Bearer)))}}}";
         var session = (await fx.Api.MeAsync(login)).Session.Id;
         return $"{fx.Prefix}{generation}:{{u:{user.Id:N}}}:s:{session:N}";

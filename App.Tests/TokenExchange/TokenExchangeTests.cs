@@ -248,7 +248,7 @@ public abstract class TokenExchangeTests<TMode> where TMode : IMode
                      "not-a-jwt",
                  })
             await ErrorAsync(await ExchangeAsync(_fx.A, forged, "svc-b"), HttpStatusCode.BadRequest, "invalid_grant");
-        if (TMode.RefreshTokens) // the bearer is an access JWT there, and an access token is not an internal token
+        if (TMode.HasRefreshTokens) // the bearer is an access JWT there, and an access token is not an internal token
             await ErrorAsync(await ExchangeAsync(_fx.A, login.Bearer, "svc-b"), HttpStatusCode.BadRequest, "invalid_grant");
     }
 

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using SessionGate.Infrastructure;
+using SessionGate.Tests.Admin;
 using SessionGate.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -51,8 +52,8 @@ public abstract class RefreshTests<TMode> where TMode : IMode
         // Its own reason: theft detection is not an administrator's kick.
         await Problem.AssertAsync(await _fx.Api.GetAsync("/auth/me", next), HttpStatusCode.Unauthorized, Problems.SessionRevoked, "refresh-reused");
 
-        var audit = await _fx.Api.GetJsonAsync($"/admin/audit?user_id={user.Id}&type=refresh-token.reused", await _fx.AliceAsync());
-        Assert.Equal(1, audit.GetProperty("total").GetInt64());
+        var audit = await _fx.Api.GetAsync<ListPage<AuditEvent>>($"/admin/audit?user_id={user.Id}&type=refresh-token.reused", await _fx.AliceAsync());
+        Assert.Equal(1, audit.Total);
     }
 
     [Fact]

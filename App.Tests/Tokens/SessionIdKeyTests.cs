@@ -3,18 +3,18 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
-using System.Text.Json;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using SessionGate.Infrastructure;
 using SessionGate.Sessions;
+using SessionGate.Tests.Admin;
 using SessionGate.Tests.Infrastructure;
 
 namespace SessionGate.Tests.Tokens;
 
 /// <summary>A short overlap and no activation delay, so a rotation's whole life fits in a test.</summary>
-public sealed class SessionIdKeyFixture<TMode> : AppFixture<TMode> where TMode : IMode
+public sealed class SessionIdKeyFixture<TMode> : ClockFixture<TMode> where TMode : IMode
 {
     public static readonly TimeSpan Overlap = TimeSpan.FromSeconds(6);
 
@@ -36,12 +36,12 @@ public sealed class SessionIdKeyTests_SessionCache(SessionIdKeyFixture<SessionCa
 public abstract class SessionIdKeyTests<TMode>(SessionIdKeyFixture<TMode> fx) where TMode : IMode
 {
     /// <summary>The credential the MAC key protects: the session id, or the refresh token.</summary>
-    private string Secret(Login login) => fx.Api.IsJwtMode ? login.Refresh! : login.Bearer;
+    private static string Secret(Login login) => TMode.HasRefreshTokens ? login.Refresh! : login.Bearer;
 
     private static int KeyIdOf(string secret) => Base64Url.DecodeFromChars(secret)[0];
 
     /// <summary>Uses the secret once: /auth/me with the session id, or a refresh with the refresh token.</summary>
-    private Task<HttpResponseMessage> UseAsync(Login login) => fx.Api.IsJwtMode
+    private Task<HttpResponseMessage> UseAsync(Login login) => TMode.HasRefreshTokens
         ? fx.Api.Http.PostAsJsonAsync("/auth/refresh", new { refresh_token = login.Refresh })
         : fx.Api.GetAsync("/auth/me", login);
 
@@ -57,28 +57,28 @@ public abstract class SessionIdKeyTests<TMode>(SessionIdKeyFixture<TMode> fx) wh
         await Problem.AssertAsync(await fx.Api.SendAsync(HttpMethod.Post, "/admin/keys/session-id/rotate", await fx.AliceAsync()),
             HttpStatusCode.Forbidden, Problems.Forbidden);
         var response = await fx.Api.SendAsync(HttpMethod.Post, "/admin/keys/session-id/rotate", await fx.PlatformAdminAsync());
-        var rotated = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
-        Assert.True(response.StatusCode == HttpStatusCode.OK, rotated.GetRawText());
-        var current = rotated.GetProperty("key_id").GetInt32();
+        var rotated = await response.ReadAsync<RotatedSessionIdKey>();
+        var current = rotated.KeyId;
         Assert.NotEqual(previous, current);
-        var old = rotated.GetProperty("keys").EnumerateArray().Single(k => k.GetProperty("id").GetInt32() == previous);
-        var retiresAt = old.GetProperty("retires_at").GetDateTimeOffset();
-        Assert.InRange(retiresAt - DateTimeOffset.UtcNow, TimeSpan.Zero, SessionIdKeyFixture<TMode>.Overlap);
+        Assert.Contains(rotated.Keys, k => k.Id == current && k.RetiresAt is null);
+        var retiresAt = rotated.Keys.Single(k => k.Id == previous).RetiresAt!.Value;
+        Assert.InRange(retiresAt - fx.Clock.Now, TimeSpan.Zero, SessionIdKeyFixture<TMode>.Overlap);
 
         // Through the overlap: the previous key's credential works, and new ones carry the new key id.
         Assert.Equal(HttpStatusCode.OK, (await UseAsync(during)).StatusCode);
         var fresh = await fx.Api.LoginAsync(user);
         Assert.Equal(current, KeyIdOf(Secret(fresh)));
-        Assert.True(DateTimeOffset.UtcNow < retiresAt, "the overlap was over before the checks inside it ran (a very slow machine)");
+        Assert.True(fx.Clock.Now < retiresAt, "the overlap was over before the checks inside it ran (a very slow machine)");
 
-        // After it (plus the L1's 2 s, which may still hold an Opaque session that passed its MAC): refused.
-        await Task.Delay(retiresAt - DateTimeOffset.UtcNow + TimeSpan.FromSeconds(2.5));
-        if (fx.Api.IsJwtMode) await Problem.AssertAsync(await UseAsync(after), HttpStatusCode.Unauthorized, Problems.InvalidRefreshToken);
+        // After it (plus the L1's 2 s, which may still hold an Opaque session that passed its MAC): refused. The app's
+        // clock moves there at once; both the key ring and the L1 read it.
+        fx.Clock.Skip(retiresAt - fx.Clock.Now + TimeSpan.FromSeconds(2.5));
+        if (TMode.HasRefreshTokens) await Problem.AssertAsync(await UseAsync(after), HttpStatusCode.Unauthorized, Problems.InvalidRefreshToken);
         else await Problem.AssertAsync(await UseAsync(after), HttpStatusCode.Unauthorized, Problems.Unauthenticated);
         Assert.Equal(HttpStatusCode.OK, (await UseAsync(fresh)).StatusCode);
 
-        var audit = await fx.Api.GetJsonAsync("/admin/audit?type=session-id-key.rotated&tenant=system", await fx.Api.LoginAsync("system", "admin", AppFixture<TMode>.AdminPassword));
-        Assert.Contains(audit.GetProperty("items").EnumerateArray(), e => e.GetProperty("detail").GetProperty("key_id").GetInt32() == current);
+        var audit = await fx.Api.GetAsync<ListPage<AuditEvent>>("/admin/audit?type=session-id-key.rotated&tenant=system", await fx.Api.LoginAsync("system", "admin", AppFixture<TMode>.AdminPassword));
+        Assert.Contains(audit.Items, e => e.DetailAs<SessionIdKeyRotatedDetail>().KeyId == current);
     }
 }
 
@@ -126,7 +126,7 @@ public sealed class SessionIdKeyUpgradeTests(SessionIdKeyFixture<Opaque> fx) : I
         Assert.Equal(HttpStatusCode.OK, rotated.StatusCode);
         Assert.True(secrets.IsGenuine(legacy), "through the overlap");
         Assert.NotEqual(0, Base64Url.DecodeFromChars(secrets.New())[0]);
-        await Task.Delay(SessionIdKeyFixture<Opaque>.Overlap + TimeSpan.FromSeconds(0.5));
+        fx.Clock.Skip(SessionIdKeyFixture<Opaque>.Overlap + TimeSpan.FromSeconds(0.5));
         Assert.False(secrets.IsGenuine(legacy), "after the overlap");
     }
 }
@@ -163,7 +163,7 @@ public sealed class SessionIdKeyCommandTests(SessionIdKeyFixture<Opaque> fx) : I
             await secrets.ReloadAsync();
             Assert.Equal(added.Id, Base64Url.DecodeFromChars(secrets.New())[0]);
         }
-        var audit = await fx.Api.GetJsonAsync("/admin/audit?tenantless=true&type=session-id-key.rotated", await fx.PlatformAdminAsync());
-        Assert.Contains(audit.GetProperty("items").EnumerateArray(), e => e.GetProperty("detail").GetProperty("via").GetString() == "command");
+        var audit = await fx.Api.GetAsync<ListPage<AuditEvent>>("/admin/audit?tenantless=true&type=session-id-key.rotated", await fx.PlatformAdminAsync());
+        Assert.Contains(audit.Items, e => e.DetailAs<SessionIdKeyRotatedDetail>().Via == "command");
     }
 }

@@ -1,8 +1,8 @@
-using SessionGate.Gateway;
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
+using SessionGate.Gateway;
 using SessionGate.Infrastructure;
 using SessionGate.Sessions;
 using SessionGate.Tests.Infrastructure;
@@ -86,11 +86,11 @@ public abstract class TokenAttackTests<TMode>(AppFixture<TMode> fx) where TMode 
     public async Task Hs256_signed_with_the_public_key_is_refused()
     {
         var (login, h, p, _) = await RealTokenAsync();
-        var jwks = await fx.Api.GetJsonAsync("/.well-known/jwks.json", login);
-        var jwk = jwks.GetProperty("keys").EnumerateArray().First(k => k.GetProperty("kid").GetString() == h["kid"]!.GetValue<string>());
+        var jwks = await fx.Api.GetAsync<JwksDocument>("/.well-known/jwks.json", login);
+        var jwk = jwks.Keys.First(k => new Microsoft.IdentityModel.Tokens.JsonWebKey(k.GetRawText()).Kid == h["kid"]!.GetValue<string>());
         await AssertRejectedAsync(login, TokenForge.Hs256(TokenForge.Clone(h), p, TokenForge.PublicKeyBytes(jwk)));
         await AssertRejectedAsync(login, TokenForge.Hs256(TokenForge.Clone(h), p,
-            Convert.FromBase64String(Base64(jwk.GetProperty("x").GetString()!))));
+            Convert.FromBase64String(Base64(new Microsoft.IdentityModel.Tokens.JsonWebKey(jwk.GetRawText()).X))));
     }
 
     [Fact]
