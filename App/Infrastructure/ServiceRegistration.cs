@@ -90,12 +90,12 @@ public static class ServiceRegistration
     /// Each host gets its own logger (the static Log.Logger is left alone), so several instances in one process, as in
     /// the tests, never write into each other's sinks.
     /// </summary>
-    public static IServiceCollection AddSessionGateLogging(this IServiceCollection services) => services.AddSerilog((sp, log) => log
+    public static IServiceCollection AddSessionGateLogging(this IServiceCollection services) => CachedLoggerFactory.Decorate(services.AddSerilog((sp, log) => log
             .ReadFrom.Configuration(sp.GetRequiredService<IConfiguration>())
             .ReadFrom.Services(sp)
             .Enrich.FromLogContext()
             .WriteTo.Console(formatProvider: System.Globalization.CultureInfo.InvariantCulture),
-        preserveStaticLogger: true);
+        preserveStaticLogger: true));
 
     /// <summary>One line per request with the status the client got (see <see cref="RequestLog"/>).</summary>
     public static IApplicationBuilder UseSessionGateRequestLogging(this IApplicationBuilder app) => app.UseMiddleware<RequestLog>();
