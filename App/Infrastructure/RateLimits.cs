@@ -84,8 +84,11 @@ public static class RateLimits
         };
     }
 
+    // Through the feature: HttpContext.User builds an empty principal for every anonymous request.
     private static string? Session(HttpContext http) =>
-        http.User.Identity?.IsAuthenticated == true ? http.User.FindFirst(SessionClaims.SessionId)?.Value : null;
+        http.Features.Get<Microsoft.AspNetCore.Http.Features.Authentication.IHttpAuthenticationFeature>()?.User is { Identity.IsAuthenticated: true } user
+            ? user.FindFirst(SessionClaims.SessionId)?.Value
+            : null;
 
     private static bool ChangesState(HttpContext http) =>
         HttpMethods.IsPost(http.Request.Method) || HttpMethods.IsPut(http.Request.Method)
