@@ -49,7 +49,8 @@ public static class RateLimits
         {
             var perMinute = login.Value.RequestsPerMinutePerIp;
             var window = new FixedWindowRateLimiterOptions { PermitLimit = perMinute, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 };
-            o.AddPolicy(AuthPolicy, http => RateLimitPartition.GetFixedWindowLimiter(ClientAddress.LimitKey(http), _ => window));
+            Func<string, FixedWindowRateLimiterOptions> perAddress = _ => window;
+            o.AddPolicy(AuthPolicy, http => RateLimitPartition.GetFixedWindowLimiter(ClientAddress.LimitKey(http), perAddress));
             o.GlobalLimiter = GlobalLimiter(options.Value);
         });
         return services;
