@@ -5,7 +5,8 @@
 #   bench/run.sh                    everything (37 min on the shared 2-core machine under load; see README)
 #   BENCH_ROUNDS=1 BENCH_PROP_COUNT=20 BENCH_PROP_CUT_COUNT=10 bench/run.sh    a quick pass
 #
-# Per Auth__Mode (SessionGate restarted for each), with wrk at -t1 -c32:
+# Per Auth__Mode (SessionGate restarted for each), with wrk at -t1 -c32 (req/s, and the CPU per request of the
+# process that served it, from /proc/PID/stat):
 #   profile      GET /api/profile, one credential, vs each peer (bench/Peers):
 #                jwt-hs, jwt-es, jwt-hs-redis (JWT + Redis jti blacklist), cookie (AddCookie + Redis ticket store)
 #   profile256   the same with 256 credentials round robin (256 logins of alice; 256 peer credentials)
@@ -37,6 +38,8 @@
 #   BENCH_SCENARIOS="profile profile256 health gateway chain pertoken redis-bytes flood forged propagation login-cost"
 #   BENCH_PEERS="jwt-hs jwt-es jwt-hs-redis cookie"   peers for the profile scenarios
 #   BENCH_DURATION=3s  BENCH_ROUNDS=3  BENCH_WARMUP=1s  BENCH_CONNECTIONS=32  BENCH_THREADS=1
+#   BENCH_APP_WARMUP=5s            after each start of SessionGate, wrk on each endpoint the wrk scenarios use
+#                                  (and the peers'), so that no scenario measures code the JIT has not yet optimized
 #   BENCH_CREDENTIALS=256          credentials for profile256
 #   BENCH_PROP_COUNT=200           revocations of each kind (first pass)
 #   BENCH_PROP_CUT_COUNT=50        revocations of each kind in the pub/sub-cut pass (0 skips it); every
@@ -73,6 +76,7 @@ DURATION="${BENCH_DURATION:-3s}"
 CONNECTIONS="${BENCH_CONNECTIONS:-32}"
 THREADS="${BENCH_THREADS:-1}"
 WARMUP="${BENCH_WARMUP:-1s}"
+APP_WARMUP="${BENCH_APP_WARMUP:-5s}"
 ROUNDS="${BENCH_ROUNDS:-3}"
 MODES="${BENCH_MODES:-Opaque Blacklist SessionCache}"
 SCENARIOS="${BENCH_SCENARIOS:-profile profile256 health gateway chain pertoken redis-bytes flood forged propagation login-cost}"
@@ -361,7 +365,16 @@ fmt_run() {
 }
 
 TABLE_ROWS=()
+CPU_ROWS=()
 ROUND_HOOK=""
+
+# pid_of URL -> the process that serves it (SessionGate or the peers), for its CPU per request; empty for others.
+pid_of() {
+  case $1 in
+    "$APP_URL"/*) printf '%s' "$APP_PID" ;;
+    "$PEERS_URL"/*) printf '%s' "$PEERS_PID" ;;
+  esac
+}
 
 # measure_group MODE GROUP SUBJECT_SPEC "SCENARIO#PEER_SPEC"...
 # Runs subject and peers in turn (reversed on even rounds) for ROUNDS rounds after a warm-up of each, then
@@ -384,8 +397,9 @@ measure_group() {
     run_wrk "$WRK_DIR/$tag-warmup-$i.txt" "$WARMUP" "${specs[$i]}"
   done
 
-  declare -A res=()
+  declare -A res=() cpu=()
   local -a order
+  local pid t0 url
   for ((r = 1; r <= ROUNDS; r++)); do
     [[ -n $ROUND_HOOK && $r -gt 1 ]] && "$ROUND_HOOK"
     order=()
@@ -394,10 +408,19 @@ measure_group() {
     done
     for i in "${order[@]}"; do
       file="$WRK_DIR/$tag-$i-round$r.txt"
+      IFS='|' read -r label url _ <<<"${specs[$i]}"
+      pid=$(pid_of "$url")
+      [[ -n $pid ]] && t0=$(cpu_ticks "$pid")
       run_wrk "$file" "$DURATION" "${specs[$i]}"
       res[$i,$r]=$(parse_wrk "$file")
-      IFS='|' read -r label _ <<<"${specs[$i]}"
-      note "round $r $(printf '%-34s' "$label") $(fmt_run "${res[$i,$r]}")"
+      # CPU per request of the process that served the run (user + system, /proc/PID/stat), in microseconds: what
+      # the request cost that process, whatever share of the shared cores it got meanwhile.
+      cpu[$i,$r]=0
+      if [[ -n $pid ]]; then
+        cpu[$i,$r]=$(awk -v t="$(($(cpu_ticks "$pid") - t0))" -v k="$CLK_TCK" -v n="$(awk '/requests in/ {print $1; exit}' "$file")" \
+          'BEGIN { printf "%.1f", (n > 0 ? t / k * 1e6 / n : 0) }')
+      fi
+      note "round $r $(printf '%-34s' "$label") $(fmt_run "${res[$i,$r]}")  $(printf '%6.1f' "${cpu[$i,$r]}") us CPU/req"
     done
   done
 
@@ -417,6 +440,16 @@ measure_group() {
     TABLE_ROWS+=("$(printf '| %s | %s: %s vs %s | %.0f | %.0f | %.2fx | %.2f / %.2f | %.2f / %.2f |' \
       "$mode" "${scen[$k]}" "$s_label" "$p_label" "$s_rps" "$p_rps" "$ratio" "$s_p50" "$p_p50" "$s_p99" "$p_p99")")
     note "=> ${scen[$k]}: $s_label / $p_label = $(printf '%.2f' "$ratio")x req/s"
+    if [[ ${cpu[0,1]} != 0 && ${cpu[$k,1]} != 0 ]]; then
+      local s_cpu p_cpu cratio
+      s_cpu=$(for ((r = 1; r <= ROUNDS; r++)); do echo "${cpu[0,$r]}"; done | median)
+      p_cpu=$(for ((r = 1; r <= ROUNDS; r++)); do echo "${cpu[$k,$r]}"; done | median)
+      cratio=$(for ((r = 1; r <= ROUNDS; r++)); do
+        awk -v s="${cpu[0,$r]}" -v p="${cpu[$k,$r]}" 'BEGIN { printf "%.4f\n", (s > 0 ? p / s : 0) }'
+      done | median)
+      CPU_ROWS+=("$(printf '| %s | %s: %s vs %s | %.1f | %.1f | %.2fx |' "$mode" "${scen[$k]}" "$s_label" "$p_label" "$s_cpu" "$p_cpu" "$cratio")")
+      note "=> ${scen[$k]}: CPU per request $s_cpu us vs $p_cpu us = $(printf '%.2f' "$cratio")x (peer / subject)"
+    fi
   done
 }
 
@@ -1114,6 +1147,21 @@ for mode in $MODES; do
       check_200 "$mode /demo/claims (internal JWT accepted by the downstream)" "$APP_URL/demo/claims" "$OUT/app.log" "$auth"
     fi
 
+    # Steady state, not start-up: a fresh process runs unoptimized (tier-0) code until the JIT has recompiled its hot
+    # methods in the background, which takes seconds on a loaded machine. With only BENCH_WARMUP before it, the first
+    # scenario after a start measured SessionGate half-compiled (its rounds rose 2,600 -> 5,500 req/s while the warm
+    # peer's did not).
+    if ((WRK_SCENARIOS)); then
+      log "Warming up SessionGate and the peers (${APP_WARMUP} per endpoint)"
+      warm=("SessionGate /api/profile|$APP_URL/api/profile|$CRED_DIR/sg-$mode-1.txt|Authorization|Bearer " "SessionGate /health/live|$APP_URL/health/live|||"
+        "peers /ping|$PEERS_URL/ping|||")
+      [[ -f $CRED_DIR/peer-hs-1.txt ]] && warm+=("peer jwt-hs|$PEERS_URL/jwt-hs/profile|$CRED_DIR/peer-hs-1.txt|Authorization|Bearer ")
+      if has_scenario gateway || has_scenario chain || has_scenario pertoken; then
+        warm+=("SessionGate /demo/secure-ping|$APP_URL/demo/secure-ping|$CRED_DIR/sg-$mode-1.txt|Authorization|Bearer " "peers /yarp/ping|$PEERS_URL/yarp/ping|||")
+      fi
+      for spec in "${warm[@]}"; do run_wrk "$WRK_DIR/$mode-app-warmup.txt" "$APP_WARMUP" "$spec"; done
+    fi
+
     sg1="SessionGate /api/profile|$APP_URL/api/profile|$CRED_DIR/sg-$mode-1.txt|Authorization|Bearer "
     sgN="SessionGate /api/profile ($CREDENTIALS creds)|$APP_URL/api/profile|$CRED_DIR/sg-$mode-many.txt|Authorization|Bearer "
     for variant in profile profile256; do
@@ -1216,6 +1264,12 @@ cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || t
     printf '| mode | scenario: subject vs peer | subject req/s | peer req/s | ratio | p50 ms subject / peer | p99 ms subject / peer |\n'
     printf '|---|---|---:|---:|---:|---:|---:|\n'
     printf '%s\n' "${TABLE_ROWS[@]}"
+  fi
+  if ((${#CPU_ROWS[@]})); then
+    printf '\n### CPU per request\n\nUser + system CPU of the process that served each run (/proc/PID/stat: SessionGate, or the peers'"'"' process), divided by the requests wrk completed, in microseconds; medians over the rounds. The ratio is the median of the per-round ratios peer / subject, so above 1 means SessionGate spent less CPU per request. Steadier than req/s on a shared machine: it does not depend on how much of the cores the process got. The downstream'"'"'s CPU (gateway) is in neither column.\n\n'
+    printf '| mode | scenario: subject vs peer | subject us/req | peer us/req | ratio (peer / subject) |\n'
+    printf '|---|---|---:|---:|---:|\n'
+    printf '%s\n' "${CPU_ROWS[@]}"
   fi
   if ((${#FLOOD_ROWS[@]})); then
     printf '\n### Logins under load\n\n'

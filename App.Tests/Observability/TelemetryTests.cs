@@ -102,6 +102,24 @@ public abstract class TelemetryTests<TMode>(TracedFixture<TMode> fx) where TMode
     }
 
     [Fact]
+    public async Task An_authenticated_request_reads_each_L1_cache_at_most_once()
+    {
+        var login = await fx.Api.LoginAsync(await fx.NewUserAsync());
+        Assert.Equal(HttpStatusCode.OK, (await fx.Api.GetAsync("/api/profile", login)).StatusCode); // fills the L1
+        const int requests = 20;
+        var before = await ScrapeAsync();
+        for (var i = 0; i < requests; i++) Assert.Equal(HttpStatusCode.OK, (await fx.Api.GetAsync("/api/profile", login)).StatusCode);
+        var after = await ScrapeAsync();
+
+        var caches = after.Where(s => s.Name == "sessiongate_cache_lookups_total").Select(s => s.Labels["cache"]).Distinct().ToList();
+        var lookups = caches.ToDictionary(c => c, c => Sum(after, "sessiongate_cache_lookups_total", ("cache", c)) - Sum(before, "sessiongate_cache_lookups_total", ("cache", c)));
+        // Each cache the mode keeps (the session, its role set, a verified token, the user's revocations) is read once
+        // per request: a second read of the same entry cost a lookup and counted it twice.
+        Assert.All(lookups, l => Assert.True(l.Value <= requests, $"{l.Key}: {l.Value} lookups for {requests} requests"));
+        Assert.True(lookups.Values.Sum() >= requests, $"no L1 lookup counted: {string.Join(", ", lookups.Select(l => $"{l.Key} {l.Value}"))}");
+    }
+
+    [Fact]
     public async Task Spans_cover_login_authentication_and_revocation_and_never_carry_a_credential()
     {
         var user = await fx.NewUserAsync();

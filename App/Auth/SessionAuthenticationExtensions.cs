@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.Authentication;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace SessionGate.Auth;
@@ -11,7 +10,6 @@ public static class SessionAuthenticationExtensions
 
     public static AuthenticationBuilder AddSessionGate(this AuthenticationBuilder builder, Action<SessionAuthenticationOptions>? configure = null)
     {
-        builder.Services.TryAddSingleton<HandlerLoggerFactory>();
         return builder.AddScheme<SessionAuthenticationOptions, SessionAuthenticationHandler>(SessionAuthenticationHandler.SchemeName, configure);
     }
 

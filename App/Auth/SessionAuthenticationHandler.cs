@@ -20,7 +20,7 @@ public sealed class CredentialRejectedException(AuthOutcome outcome) : Exception
 /// </summary>
 public sealed partial class SessionAuthenticationHandler(
     IOptionsMonitor<SessionAuthenticationOptions> options,
-    HandlerLoggerFactory logger,
+    ILoggerFactory logger, // one logger per category (Infrastructure/CachedLoggerFactory), not one per request
     UrlEncoder encoder,
     IAuthMode mode,
     SessionGate.Sessions.RedisProof proof,

@@ -23,18 +23,15 @@ public sealed class LocalCache
     private long _trustedFrom = long.MaxValue;
     private volatile bool _subscribed;
 
-    public LocalCache(IOptions<RevocationOptions> options, TimeProvider time, Observability.SessionGateMetrics? metrics = null)
+    public LocalCache(IOptions<RevocationOptions> options, TimeProvider time)
     {
         var o = options.Value;
         Time = time;
-        Metrics = metrics;
         _maxAge = (long)(o.LocalCacheMaxAge.TotalSeconds * time.TimestampFrequency);
         _maxEntries = o.LocalCacheMaxEntries;
     }
 
     internal TimeProvider Time { get; }
-
-    internal Observability.SessionGateMetrics? Metrics { get; }
 
     /// <summary>A timestamp <paramref name="after"/> from now, on the clock entries are stamped with.</summary>
     public long TimestampIn(TimeSpan after) => Time.GetTimestamp() + (long)(after.TotalSeconds * Time.TimestampFrequency);
@@ -117,6 +114,14 @@ public sealed class LocalCache
         var counts = new Dictionary<string, int>();
         ForEachMap(m => counts[m.Name] = m.Count);
         return counts;
+    }
+
+    /// <summary>Lookups per cache so far: (name, hits, misses).</summary>
+    public IReadOnlyList<(string Cache, long Hits, long Misses)> Lookups()
+    {
+        var lookups = new List<(string, long, long)>();
+        ForEachMap(m => lookups.Add((m.Name, m.Hits, m.Misses)));
+        return lookups;
     }
 
     private void ForEachMap(Action<ILocalMap> action)

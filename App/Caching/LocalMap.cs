@@ -6,6 +6,8 @@ internal interface ILocalMap
 {
     string Name { get; }
     int Count { get; }
+    long Hits { get; }
+    long Misses { get; }
     void ClearLive();
     void Sweep(long now, long maxAge);
 }
@@ -20,6 +22,8 @@ public sealed class LocalMap<TKey, TValue> : ILocalMap where TKey : notnull wher
     private readonly int _maxEntries;
     private readonly long _finalLife;
     private int _count;
+    private long _hits;
+    private long _misses;
 
     internal LocalMap(LocalCache cache, string name, int maxEntries, long finalLife)
     {
@@ -33,6 +37,11 @@ public sealed class LocalMap<TKey, TValue> : ILocalMap where TKey : notnull wher
 
     public int Count => Volatile.Read(ref _count);
 
+    /// <summary>Lookups that found an entry to serve, and those that did not (<c>sessiongate.cache.lookups</c>).</summary>
+    public long Hits => Interlocked.Read(ref _hits);
+
+    public long Misses => Interlocked.Read(ref _misses);
+
     /// <summary>A live entry, if it may still be trusted; or a final one (a revocation, a verified signature), which always may.</summary>
     public bool TryGet(TKey key, out TValue value)
     {
@@ -40,11 +49,13 @@ public sealed class LocalMap<TKey, TValue> : ILocalMap where TKey : notnull wher
             && (slot.Final ? _cache.Time.GetTimestamp() < slot.ValidUntil : _cache.IsTrusted(slot.FilledAt, slot.UserId)))
         {
             value = slot.Value;
-            _cache.Metrics?.CacheLookup(Name, hit: true);
+            // A plain count, read by an observable counter at scrape time: recording a tagged measurement here cost
+            // a lookup of the tag set on every L1 read, two or three per request.
+            Interlocked.Increment(ref _hits);
             return true;
         }
         value = null!;
-        _cache.Metrics?.CacheLookup(Name, hit: false);
+        Interlocked.Increment(ref _misses);
         return false;
     }
 

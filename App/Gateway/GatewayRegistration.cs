@@ -22,26 +22,29 @@ public static class GatewayRegistration
         return services;
     }
 
-    public static IEndpointConventionBuilder MapGateway(this IEndpointRouteBuilder app) =>
+    public static IEndpointConventionBuilder MapGateway(this IEndpointRouteBuilder app)
+    {
+        var time = app.ServiceProvider.GetRequiredService<TimeProvider>();
         // Unauthenticated or revoked callers are answered by authorization; refused ones by the route's rule. Neither
         // reaches the downstream.
-        app.MapReverseProxy(proxy =>
+        return app.MapReverseProxy(proxy =>
         {
-            proxy.Use(CheckRouteRuleAsync);
+            // The RequestDelegate form: the Func<Task> form of Use allocates a closure for `next` on every request.
+            proxy.Use((http, next) => CheckRouteRuleAsync(http, next, time));
             // What MapReverseProxy() runs by itself.
             proxy.UseSessionAffinity();
             proxy.UseLoadBalancing();
             proxy.UsePassiveHealthChecks();
         }).RequireAuthorization();
+    }
 
     // One parse per route configuration (a reload brings new RouteConfig objects, which get parsed again).
     private static readonly ConditionalWeakTable<RouteConfig, RouteRule> Rules = [];
 
-    private static Task CheckRouteRuleAsync(HttpContext http, Func<Task> next)
+    private static Task CheckRouteRuleAsync(HttpContext http, RequestDelegate next, TimeProvider time)
     {
         var route = http.GetReverseProxyFeature().Route.Config;
         var rule = Rules.GetValue(route, r => RouteRule.From(r.Metadata, $"ReverseProxy:Routes:{r.RouteId}"));
-        var time = http.RequestServices.GetRequiredService<TimeProvider>();
-        return rule.Check(http.User, time.GetUtcNow()) is { } refusal ? refusal.WriteAsync(http) : next();
+        return rule.Check(http.User, time.GetUtcNow()) is { } refusal ? refusal.WriteAsync(http) : next(http);
     }
 }

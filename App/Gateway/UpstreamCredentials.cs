@@ -23,7 +23,8 @@ public readonly record struct UpstreamCredentials(bool CookieChanged, string Coo
     public static UpstreamCredentials Of(HttpRequest request, string cookieName)
     {
         var cookies = request.Headers.Cookie;
-        var (reading, others) = SessionCookie.Without(cookies, cookieName);
+        // No Cookie header (a bearer caller): nothing to rebuild, so nothing to allocate.
+        var (reading, others) = cookies.Count == 0 ? (SessionCookie.Find(cookies, cookieName), "") : SessionCookie.Without(cookies, cookieName);
         if (reading.State == SessionCookieState.Ambiguous) throw new InvalidOperationException("An ambiguous session cookie reached the gateway.");
         var cookieChanged = reading.State == SessionCookieState.Present;
         var cookie = cookieChanged ? others : cookies.ToString();

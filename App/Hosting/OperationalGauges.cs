@@ -50,6 +50,12 @@ public sealed partial class OperationalGauges(
         meter.CreateObservableCounter("sessiongate.invalidations.received", () => bus.Received, "{message}", "Invalidation lines received over pub/sub.");
         meter.CreateObservableGauge("sessiongate.cache.entries", () => cache.Counts().Select(c => new Measurement<int>(c.Value, new KeyValuePair<string, object?>("cache", c.Key))),
             "{entry}", "L1 entries per cache.");
+        // Counted by the L1 itself (a plain increment per lookup) and read here at scrape time.
+        meter.CreateObservableCounter("sessiongate.cache.lookups", () => cache.Lookups().SelectMany(l => new[]
+            {
+                new Measurement<long>(l.Hits, new KeyValuePair<string, object?>("cache", l.Cache), new KeyValuePair<string, object?>("result", "hit")),
+                new Measurement<long>(l.Misses, new KeyValuePair<string, object?>("cache", l.Cache), new KeyValuePair<string, object?>("result", "miss")),
+            }), "{lookup}", "L1 lookups by cache and result (hit, miss).");
         meter.CreateObservableGauge("sessiongate.cache.trusted", () => cache.Trusted ? 1 : 0, "{bool}", "1 while the invalidation subscription is proven and the L1 serves.");
         meter.CreateObservableGauge<double>("sessiongate.signing_key.age", () =>
             keys.Current is { } set && set.SigningKeyCreatedAt > DateTimeOffset.MinValue ? [new Measurement<double>((time.GetUtcNow() - set.SigningKeyCreatedAt).TotalSeconds)] : [],

@@ -12,8 +12,9 @@ public static class EnrollmentGate
 {
     public static IApplicationBuilder UseMfaEnrollmentGate(this IApplicationBuilder app) => app.Use((http, next) =>
     {
-        var user = http.User;
-        if (user.Identity?.IsAuthenticated == true && user.IsEnrolmentOnly()
+        // Read through the feature: HttpContext.User builds an empty principal for every anonymous request.
+        var user = http.Features.Get<Microsoft.AspNetCore.Http.Features.Authentication.IHttpAuthenticationFeature>()?.User;
+        if (user?.Identity?.IsAuthenticated == true && user.IsEnrolmentOnly()
             && !http.Request.Path.StartsWithSegments("/auth") && http.GetEndpoint() is { } endpoint && ErrorCatalog.IsProtected(endpoint.Metadata))
             return Problems.WriteAsync(http, StatusCodes.Status403Forbidden, Problems.MfaEnrollmentRequired,
                 "Your tenant requires a second factor: enrol one (POST /auth/mfa/totp or POST /auth/passkeys/options, or at /account/security) first.");

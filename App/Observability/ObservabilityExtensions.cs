@@ -2,6 +2,7 @@ using Serilog;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
+using SessionGate.Infrastructure;
 
 namespace SessionGate.Observability;
 
@@ -64,11 +65,11 @@ public static class ObservabilityExtensions
     /// Each host gets its own logger (the static Log.Logger is left alone), so several instances in one process, as in
     /// the tests, never write into each other's sinks.
     /// </summary>
-    private static IServiceCollection AddSessionGateLogging(this IServiceCollection services) => services.AddSerilog((sp, log) => log
+    private static IServiceCollection AddSessionGateLogging(this IServiceCollection services) => CachedLoggerFactory.Decorate(services.AddSerilog((sp, log) => log
             .ReadFrom.Configuration(sp.GetRequiredService<IConfiguration>())
             .ReadFrom.Services(sp)
             .Enrich.FromLogContext()
             .WriteTo.Console(formatProvider: System.Globalization.CultureInfo.InvariantCulture),
-        preserveStaticLogger: true);
+        preserveStaticLogger: true));
 
 }

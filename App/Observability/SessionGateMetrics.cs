@@ -19,7 +19,6 @@ public sealed class SessionGateMetrics
     private readonly Counter<long> _refreshes;
     private readonly Counter<long> _revocations;
     private readonly Histogram<double> _storeDuration;
-    private readonly Counter<long> _cacheLookups;
     private readonly Counter<long> _webhookAttempts;
     private readonly Histogram<double> _webhookDuration;
     private readonly Histogram<double> _webhookLag;
@@ -39,7 +38,6 @@ public sealed class SessionGateMetrics
         _revocations = Meter.CreateCounter<long>("sessiongate.revocations", "{session}", "Sessions ended, by reason.");
         _storeDuration = Meter.CreateHistogram<double>("sessiongate.store.duration", "s", "Redis and PostgreSQL calls on the authentication hot path.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1] });
-        _cacheLookups = Meter.CreateCounter<long>("sessiongate.cache.lookups", "{lookup}", "L1 lookups by cache and result (hit, miss).");
         _webhookAttempts = Meter.CreateCounter<long>("sessiongate.webhooks.deliveries", "{attempt}",
             "Webhook delivery attempts by format and result: sent (2xx), retried (failed, another attempt is scheduled), failed (the last attempt failed).");
         _webhookDuration = Meter.CreateHistogram<double>("sessiongate.webhooks.duration", "s", "Time of one delivery attempt (connect, send, answer).",
@@ -81,8 +79,6 @@ public sealed class SessionGateMetrics
 
     /// <summary>Times a store call on the hot path: <c>using var _ = metrics.Time("redis", "get_session");</c></summary>
     public StoreTimer Time(string store, string operation) => new(this, store, operation, Stopwatch.GetTimestamp());
-
-    public void CacheLookup(string cache, bool hit) => _cacheLookups.Add(1, new TagList { { "cache", cache }, { "result", hit ? "hit" : "miss" } });
 
     public readonly struct StoreTimer(SessionGateMetrics metrics, string store, string operation, long start) : IDisposable
     {

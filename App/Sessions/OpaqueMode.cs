@@ -30,8 +30,9 @@ public sealed class OpaqueMode(ServerSessionServices services, SessionSecrets se
         SessionSecrets.Hash(credential, hash);
         var session = new SessionRef(CredentialKey.Of(hash), null, Guid.Empty, Guid.Empty);
         // An id already in the L1 passed its MAC when it was stored; anything else must pass it before any I/O.
-        if (!IsCached(session, databaseOnly) && !secrets.IsGenuine(credential)) return ValueTask.FromResult(AuthOutcome.Unknown);
-        return CheckAsync(session, databaseOnly, ct);
+        var cached = Cached(session, databaseOnly);
+        if (cached is null && !secrets.IsGenuine(credential)) return ValueTask.FromResult(AuthOutcome.Unknown);
+        return CheckAsync(session, cached, databaseOnly, ct);
     }
 
     protected override RedisKey KeyOf(in SessionRef session)

@@ -49,11 +49,19 @@ public abstract class ServerSessionMode
     protected virtual bool Holds(Session row) => true;
     protected virtual bool Holds(RevokedSession revoked) => true;
 
-    protected bool IsCached(in SessionRef session, bool databaseOnly) => !databaseOnly && _local.TryGet(session.Key, out _);
+    /// <summary>
+    /// The session's L1 entry, read once per request: the caller passes it on to <see cref="CheckAsync(SessionRef, View?, bool, CancellationToken)"/>
+    /// (a second read cost a second lookup, and counted it twice in <c>sessiongate.cache.lookups</c>).
+    /// </summary>
+    protected View? Cached(in SessionRef session, bool databaseOnly) => !databaseOnly && _local.TryGet(session.Key, out var view) ? view : null;
 
-    protected async ValueTask<AuthOutcome> CheckAsync(SessionRef session, bool databaseOnly, CancellationToken ct)
+    protected ValueTask<AuthOutcome> CheckAsync(SessionRef session, bool databaseOnly, CancellationToken ct) =>
+        CheckAsync(session, Cached(session, databaseOnly), databaseOnly, ct);
+
+    /// <summary>Decides on <paramref name="cached"/> (what <see cref="Cached"/> found), else reads Redis, else PostgreSQL.</summary>
+    protected async ValueTask<AuthOutcome> CheckAsync(SessionRef session, View? cached, bool databaseOnly, CancellationToken ct)
     {
-        if (!databaseOnly && _local.TryGet(session.Key, out var view)) return await DecideAsync(session, view, databaseOnly, ct);
+        if (cached is not null) return await DecideAsync(session, cached, databaseOnly, ct);
 
         var sequence = _s.Cache.Sequence;
         SessionEntry? entry;
@@ -83,7 +91,7 @@ public abstract class ServerSessionMode
                     return await DecideAsync(session, new View(entry), databaseOnly: true, ct);
                 }
             }
-            view = new View(entry);
+            var view = new View(entry);
             if (entry.Live is { } live) _local.Fill(session.Key, view, live.UserId, sequence);
             else _local.FillFinal(session.Key, view);
             return await DecideAsync(session, view, databaseOnly, ct);
