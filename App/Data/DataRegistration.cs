@@ -38,6 +38,7 @@ public static class DataRegistration
         services.AddStoredSecret<ServerSecret>(SessionGate.Sessions.SessionSecrets.ProtectorPurpose, db => db.ServerSecrets, s => s.ProtectedValue, (s, v) => s.ProtectedValue = v);
 
         services.AddScoped<AuditLog>();
+        services.AddScoped<AuditContext>();
         AuditOptions.Register(services);
         return services;
     }
