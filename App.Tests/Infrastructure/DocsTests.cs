@@ -218,6 +218,97 @@ public sealed class DocsTests : IClassFixture<AppFixture<Opaque>>
             schemas["LoginPolicyRequest"]!["properties"]!["policy"]!["enum"]!.AsArray().Select(v => v!.GetValue<string>()));
     }
 
+    // Every property the document describes or lists the values of, as "Schema.property". The docs live on the
+    // records and endpoints they describe; this keeps a rename or a refactoring from dropping one without notice.
+    private static readonly string[] DescribedProperties =
+    [
+        "BanRequest.until", "BanRequest.reason", "ChangePasswordRequest.new_password", "ChangePasswordRequest.device_token",
+        "CreateServiceClientRequest.client_id", "CreateServiceClientRequest.audience", "CreateServiceClientRequest.may_call",
+        "CreateUserRequest.password", "CreateUserRequest.roles", "CreateWebhookRequest.url", "CreateWebhookRequest.events",
+        "CreateWebhookRequest.format", "DeliveryView.status", "DeliveryView.response_excerpt", "FactorProof.code", "FactorProof.recovery_code",
+        "FactorProof.ceremony_id", "FactorProof.credential", "LoginPolicyRequest.policy", "LoginPolicyRequest.max_sessions",
+        "LoginPolicyRequest.on_limit", "LoginRequest.tenant", "LoginRequest.device_type", "LoginRequest.device_token", "LoginRequest.cookie_only",
+        "LoginResponse.token_type", "LoginResponse.device_token", "LogoutRequest.refresh_token", "MfaLoginRequest.mfa_token", "MfaLoginRequest.code",
+        "MfaLoginRequest.recovery_code", "MfaLoginRequest.ceremony_id", "MfaLoginRequest.credential", "MfaLoginRequest.cookie_only",
+        "MfaLoginRequest.device_token", "MfaTokenRequest.mfa_token", "PasskeyLoginRequest.cookie_only", "PasskeyRegistration.ceremony_id",
+        "PasskeyRegistration.credential", "PasskeyRegistration.name", "PatchUserRequest.current_password", "RefreshRequest.refresh_token",
+        "StepUpRequest.code", "StepUpRequest.recovery_code", "StepUpRequest.ceremony_id", "StepUpRequest.credential",
+        "TokenExchangeResponse.access_token", "TokenExchangeResponse.issued_token_type", "TokenExchangeResponse.token_type",
+        "TokenExchangeResponse.expires_in", "TotpConfirmRequest.code", "WebhookCreated.secret", "WebhookSecretView.previous_secret_valid_until",
+        "WebhookView.events_delivered", "WebhookView.failing_since",
+    ];
+
+    private static readonly string[] EnumeratedProperties =
+    [
+        "AdminSessionView.device_type", "AuditView.type", "CreateRoleRequest.permissions", "LoginPolicyRequest.policy", "LoginPolicyRequest.on_limit",
+        "LoginPolicyView.policy", "LoginPolicyView.on_limit", "LoginRequest.device_type", "LoginResponse.token_type", "MeSession.device_type",
+        "OwnSession.device_type", "RoleView.permissions", "SetPermissionsRequest.permissions", "TenantView.login_policy", "TenantView.on_limit",
+    ];
+
+    [Fact]
+    public async Task Every_operation_has_a_summary_and_every_parameter_a_description()
+    {
+        var doc = await DocumentAsync();
+        var missing = new List<string>();
+        foreach (var (path, item) in doc["paths"]!.AsObject())
+        {
+            foreach (var (method, operation) in item!.AsObject())
+            {
+                var name = $"{method.ToUpperInvariant()} {path}";
+                if (string.IsNullOrWhiteSpace(operation!["summary"]?.GetValue<string>())) missing.Add($"{name}: no summary");
+                foreach (var parameter in operation["parameters"]?.AsArray() ?? [])
+                {
+                    if (string.IsNullOrWhiteSpace(parameter!["description"]?.GetValue<string>())) missing.Add($"{name}: {parameter["name"]} has no description");
+                }
+            }
+        }
+        Assert.True(missing.Count == 0, string.Join("\n", missing));
+    }
+
+    [Fact]
+    public async Task Documented_properties_keep_their_descriptions_and_closed_sets_their_values()
+    {
+        var schemas = (await DocumentAsync())["components"]!["schemas"]!;
+        JsonNode? Property(string dotted) => schemas[dotted.Split('.')[0]]?["properties"]?[dotted.Split('.')[1]];
+        var undescribed = DescribedProperties.Where(p => string.IsNullOrWhiteSpace(Property(p)?["description"]?.GetValue<string>())).ToList();
+        Assert.True(undescribed.Count == 0, $"No description: {string.Join(", ", undescribed)}");
+        var unlisted = EnumeratedProperties.Where(p => (Property(p)?["enum"] ?? Property(p)?["items"]?["enum"]) is not JsonArray { Count: > 0 }).ToList();
+        Assert.True(unlisted.Count == 0, $"No values: {string.Join(", ", unlisted)}");
+
+        // Real enums are written as their names, as the wire has them.
+        Assert.Equal(["Session", "Bearer"], schemas["LoginResponse"]!["properties"]!["token_type"]!["enum"]!.AsArray().Select(v => v!.GetValue<string>()));
+        var policy = schemas["TenantView"]!["properties"]!["login_policy"]!;
+        Assert.Equal("string", policy["type"]!.GetValue<string>());
+        Assert.Equal(["Multiple", "Single", "PerDeviceType", "MaxN"], policy["enum"]!.AsArray().Select(v => v!.GetValue<string>()));
+    }
+
+    [Theory]
+    [InlineData("post", "/auth/login")]
+    [InlineData("post", "/auth/refresh")]
+    [InlineData("post", "/auth/password")]
+    [InlineData("post", "/admin/users")]
+    [InlineData("patch", "/admin/users/{id}")]
+    [InlineData("put", "/admin/users/{id}/roles")]
+    [InlineData("post", "/admin/users/{id}/ban")]
+    [InlineData("post", "/admin/roles")]
+    [InlineData("put", "/admin/roles/{name}")]
+    [InlineData("post", "/admin/tenants")]
+    [InlineData("put", "/admin/tenants/{slug}/login-policy")]
+    public async Task Operations_with_a_body_to_fill_in_carry_a_request_example(string method, string path) =>
+        Assert.NotEmpty(RequestExample(await DocumentAsync(), method, path));
+
+    [Fact]
+    public async Task Problem_examples_show_the_detail_the_endpoint_answers_with()
+    {
+        var doc = await DocumentAsync();
+        string Detail(string method, string path, string status, string problem) =>
+            Operation(doc, method, path)["responses"]![status]!["content"]!["application/problem+json"]!["examples"]![problem]!["value"]!["detail"]!.GetValue<string>();
+        Assert.Equal("size must be between 1 and 100.", Detail("get", "/admin/audit", "400", "validation"));
+        Assert.Equal("A role with this name exists.", Detail("post", "/admin/roles", "409", "conflict"));
+        Assert.Equal("A tenant with this slug exists.", Detail("post", "/admin/tenants", "409", "conflict"));
+        Assert.Equal("until must be in the future.", Detail("post", "/admin/users/{id}/ban", "400", "validation"));
+    }
+
     private static JsonObject RequestExample(JsonObject doc, string method, string path) =>
         Operation(doc, method, path)["requestBody"]!["content"]!["application/json"]!["example"]!.AsObject();
 

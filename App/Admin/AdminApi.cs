@@ -32,16 +32,6 @@ public static partial class AdminApi
     internal static ProblemHttpResult Forbidden() =>
         Problems.Result(StatusCodes.Status403Forbidden, Problems.Forbidden, "You may only grant permissions you hold yourself.");
 
-    /// <summary>Reads page and size (defaults 1 and 20); a 400 naming the field when out of range.</summary>
-    internal static ProblemHttpResult? ValidatePage(int? page, int? size, out int p, out int s)
-    {
-        p = page ?? 1;
-        s = size ?? 20;
-        if (p < 1 || p > 100_000) return Problems.ValidationFailed("page must be between 1 and 100000.", "page");
-        if (s < 1 || s > 100) return Problems.ValidationFailed("size must be between 1 and 100.", "size");
-        return null;
-    }
-
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")]
     internal static partial Regex UsernamePattern();
 

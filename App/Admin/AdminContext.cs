@@ -1,7 +1,6 @@
-using System.ComponentModel;
 using System.Security.Claims;
-using Microsoft.AspNetCore.Mvc;
 using SessionGate.Sessions;
+using SessionGate.Infrastructure;
 
 namespace SessionGate.Admin;
 
@@ -31,24 +30,24 @@ public sealed class AdminContext
     internal void SetTarget(TargetUser target) => _target = target;
 
     /// <summary>
-    /// No escalation: an admin grants only permissions it holds itself. The platform admin is above this rule.
+    /// The "may manage" rule, the one shape every admin route asks: the caller may act on a set of permissions (a
+    /// grant, a role, a user holding them) only if it holds every one itself; no escalation. The platform admin is
+    /// above this rule.
     /// </summary>
-    public bool MayGrant(IEnumerable<string> permissions)
+    public bool MayManage(IEnumerable<string> permissions)
     {
         if (IsPlatformAdmin) return true;
         var held = Caller.PermissionsOf().ToHashSet(StringComparer.Ordinal);
         return permissions.All(held.Contains);
     }
+
+    /// <summary>A user is managed (changed, banned, kicked, deleted) by an admin holding every permission the user holds.</summary>
+    public bool MayManage(TargetUser user) => MayManage(user.Permissions);
+
+    /// <summary>A tenant named in a path (its slug): a tenant admin manages only its own; the platform admin any.</summary>
+    public bool MayManageTenant(string slug) =>
+        IsPlatformAdmin || string.Equals(slug, Caller.FindFirstValue(SessionClaims.Tenant), StringComparison.Ordinal);
 }
 
 /// <summary>A user an admin route acts on, found inside the request's tenant.</summary>
 public sealed record TargetUser(Guid Id, string Username, string NormalizedUsername, string TenantSlug, string[] Permissions);
-
-/// <summary>
-/// The binding every /admin handler declares: the resolved <see cref="AdminContext"/>, and the <c>tenant</c> query
-/// parameter (documented here; the tenancy filter reads it).
-/// </summary>
-public readonly record struct AdminScope(
-    AdminContext Admin,
-    [property: FromQuery(Name = "tenant"), Description("Platform admin only: the slug of the tenant to act in (default: your own). Ignored for anyone else.")]
-    string? Tenant);

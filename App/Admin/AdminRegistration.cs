@@ -11,7 +11,6 @@ public static class AdminRegistration
             .Validate(o => string.IsNullOrEmpty(o.AdminPassword) || PasswordPolicy.Weakness(o.AdminPassword, "admin") is null,
                 "Bootstrap:AdminPassword is too weak (at least 12 characters).")
             .ValidateOnStart();
-        services.AddOptions<DemoOptions>().BindConfiguration("Demo");
         services.AddScoped<AdminContext>();
         return services;
     }

@@ -1,5 +1,5 @@
-using System.Security.Claims;
 using Microsoft.EntityFrameworkCore;
+using SessionGate.Audit;
 using SessionGate.Data;
 using SessionGate.Infrastructure;
 using SessionGate.Sessions;
@@ -9,12 +9,12 @@ namespace SessionGate.Admin;
 /// <summary>
 /// The tenancy rule, in one place. Every /admin route acts inside the caller's own tenant; only a platform admin
 /// (tenant <c>system</c> with <c>platform:admin</c>) may name another with <c>?tenant=</c>, and anyone else's
-/// <c>?tenant=</c> is ignored. A tenant or user outside that answers 404, exactly as if it did not exist. A user
-/// is managed (changed, banned, kicked, deleted) only by an admin holding every permission the user holds.
+/// <c>?tenant=</c> is ignored. A tenant or user outside that answers 404, exactly as if it did not exist. Whether
+/// the caller may manage a user, role or tenant is <see cref="AdminContext.MayManage(TargetUser)"/> and its overloads.
 /// </summary>
 public static class AdminTenancy
 {
-    /// <summary>Group filter on /admin: resolves the tenant once per request.</summary>
+    /// <summary>Group filter on /admin: resolves the tenant once per request, and with it the audit context.</summary>
     public static async ValueTask<object?> ResolveTenantAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
@@ -30,6 +30,8 @@ public static class AdminTenancy
             tenantId = found.Value;
         }
         http.RequestServices.GetRequiredService<AdminContext>().SetTenant(caller, tenantId);
+        // Every admin event is the caller's, in the tenant the request acts in.
+        http.RequestServices.GetRequiredService<AuditContext>().Capture(http, tenantId);
         return await next(context);
     }
 
@@ -39,40 +41,31 @@ public static class AdminTenancy
         var http = context.HttpContext;
         if (!Guid.TryParse(http.GetRouteValue("id")?.ToString(), out var id)) return Problems.NotFoundResult();
         var admin = http.RequestServices.GetRequiredService<AdminContext>();
-        var db = http.RequestServices.GetRequiredService<AppDbContext>();
-        var user = await db.Users.AsNoTracking().Where(u => u.Id == id && u.TenantId == admin.TenantId)
-            .Select(u => new { u.Id, u.Username, u.NormalizedUsername, Slug = u.Tenant!.Slug }).FirstOrDefaultAsync(http.RequestAborted);
+        var user = await FindUserAsync(http.RequestServices.GetRequiredService<AppDbContext>(), admin.TenantId, id, http.RequestAborted);
         if (user is null) return Problems.NotFoundResult();
-        var held = await (from ur in db.UserRoles
-                          join r in db.Roles on ur.RoleId equals r.Id
-                          where ur.UserId == id
-                          select r.Permissions).ToListAsync(http.RequestAborted);
-        admin.SetTarget(new TargetUser(user.Id, user.Username, user.NormalizedUsername, user.Slug,
-            [.. held.SelectMany(p => p).Distinct(StringComparer.Ordinal)]));
+        admin.SetTarget(user);
         return await next(context);
     }
 
-    /// <summary>Whether the caller may manage <paramref name="userId"/> (holds every permission the user holds).</summary>
-    public static async Task<bool> MayManageAsync(AdminContext admin, Guid userId, AppDbContext db, CancellationToken ct)
+    /// <summary>A user of <paramref name="tenantId"/> with the permissions it holds, or null when there is none.</summary>
+    public static async Task<TargetUser?> FindUserAsync(AppDbContext db, Guid tenantId, Guid id, CancellationToken ct)
     {
-        if (admin.IsPlatformAdmin) return true;
+        var user = await db.Users.AsNoTracking().Where(u => u.Id == id && u.TenantId == tenantId)
+            .Select(u => new { u.Id, u.Username, u.NormalizedUsername, Slug = u.Tenant!.Slug }).FirstOrDefaultAsync(ct);
+        if (user is null) return null;
         var held = await (from ur in db.UserRoles
                           join r in db.Roles on ur.RoleId equals r.Id
-                          where ur.UserId == userId
+                          where ur.UserId == id
                           select r.Permissions).ToListAsync(ct);
-        return admin.MayGrant(held.SelectMany(p => p));
+        return new TargetUser(user.Id, user.Username, user.NormalizedUsername, user.Slug, [.. held.SelectMany(p => p).Distinct(StringComparer.Ordinal)]);
     }
 
-    /// <summary>Filter for routes that change the target user: the caller must hold what the user holds (403 otherwise).</summary>
+    /// <summary>Filter for routes that change the target user: the caller must manage it (403 otherwise).</summary>
     public static async ValueTask<object?> RequireManageAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var admin = context.HttpContext.RequestServices.GetRequiredService<AdminContext>();
-        return admin.MayGrant(admin.Target.Permissions) ? await next(context) : Forbidden();
+        return admin.MayManage(admin.Target) ? await next(context) : Forbidden();
     }
-
-    /// <summary>A tenant named in a path (its slug): a tenant admin may only name its own; any other answers 404.</summary>
-    public static bool MayActOn(AdminContext admin, string slug) =>
-        admin.IsPlatformAdmin || string.Equals(slug, admin.Caller.FindFirstValue(SessionClaims.Tenant), StringComparison.Ordinal);
 
     public static Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult Forbidden() =>
         Problems.Result(StatusCodes.Status403Forbidden, Problems.Forbidden, "You may only manage users whose permissions you hold yourself.");

@@ -3,13 +3,21 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
+using SessionGate.Audit;
 using SessionGate.Data;
 using SessionGate.Infrastructure;
 using SessionGate.Sessions;
 
 namespace SessionGate.Admin;
 
-public sealed record AuditView(long Id, string Type, Guid? ActorId, Guid? SubjectId, string? Tenant, string? Ip, DateTimeOffset At, JsonElement? Detail);
+public sealed record AuditView(long Id, [property: OneOf(typeof(AuditTypes))] string Type, Guid? ActorId, Guid? SubjectId, string? Tenant, string? Ip, DateTimeOffset At, JsonElement? Detail);
+
+/// <summary>The filters of GET /admin/audit, bound as one <c>[AsParameters]</c> parameter.</summary>
+public readonly record struct AuditQuery(
+    [property: FromQuery(Name = "user_id"), Description("Only events where this user is the actor or the subject.")] Guid? UserId,
+    [property: FromQuery(Name = "type"), Description("Only events of this type."), OneOf(typeof(AuditTypes))] string? Type,
+    [property: FromQuery(Name = "after"), Description("The `next` of the previous page: continue after that event.")] long? After,
+    [property: FromQuery(Name = "tenantless"), Description("Platform admin only: the events that belong to no tenant, instead of a tenant's.")] bool? Tenantless);
 
 internal static class AuditApi
 {
@@ -24,27 +32,26 @@ internal static class AuditApi
             .WithDescription($"Paged from an index: `total` counts up to {TotalCap}; pass `next` back as `after` for the next page " +
                 "(each costs the same however deep). The platform admin reads events that belong to no tenant (failed logins for " +
                 "unknown tenants or names: password spraying) with `tenantless=true`.")
-            .ProducesProblems(400, Problems.Validation).ProducesProblems(403, Problems.Forbidden);
+            .ProducesProblems(400, Problems.Validation).ProducesProblems(403, Problems.Forbidden)
+            .WithProblemExample(Problems.Validation, PageQuery.SizeProblem);
 
     private static async Task<Results<Ok<Paged<AuditView>>, ProblemHttpResult>> List(
-        [AsParameters] AdminScope scope, AppDbContext db, [FromQuery(Name = "user_id")] Guid? userId, [FromQuery] string? type,
-        [FromQuery] int? page, [FromQuery] int? size,
-        [FromQuery, Description("The `next` of the previous page: continue after that event.")] long? after,
-        [FromQuery, Description("Platform admin only: the events that belong to no tenant, instead of a tenant's.")] bool? tenantless,
-        CancellationToken ct)
+        [AsParameters] AdminServices services, [AsParameters] PageQuery paging, [AsParameters] AuditQuery query, CancellationToken ct)
     {
-        if (AdminApi.ValidatePage(page, size, out var p, out var s) is { } invalid) return invalid;
+        var (userId, type, after, tenantless) = query;
+        if (paging.Validate(out var p, out var s) is { } invalid) return invalid;
         if (type is { Length: > 64 }) return Problems.ValidationFailed("type is too long.", "type");
         if (after is <= 0) return Problems.ValidationFailed("after must be the next of a previous page.", "after");
-        if (tenantless == true && !scope.Admin.IsPlatformAdmin)
+        if (tenantless == true && !services.Admin.IsPlatformAdmin)
             return Problems.Result(StatusCodes.Status403Forbidden, Problems.Forbidden, "Only the platform admin reads events that belong to no tenant.",
                 new Dictionary<string, object?> { ["required_permissions"] = new[] { Permissions.PlatformAdmin } });
-        Guid? tenantId = tenantless == true ? null : scope.Admin.TenantId;
-        var query = db.AuditEvents.AsNoTracking().Where(a => a.TenantId == tenantId);
-        if (userId is { } uid) query = query.Where(a => a.SubjectId == uid || a.ActorId == uid);
-        if (!string.IsNullOrEmpty(type)) query = query.Where(a => a.Type == type);
-        var total = await query.Take(TotalCap).LongCountAsync(ct);
-        var ordered = query.OrderByDescending(a => a.Id);
+        var db = services.Db;
+        Guid? tenantId = tenantless == true ? null : services.Admin.TenantId;
+        var events = db.AuditEvents.AsNoTracking().Where(a => a.TenantId == tenantId);
+        if (userId is { } uid) events = events.Where(a => a.SubjectId == uid || a.ActorId == uid);
+        if (!string.IsNullOrEmpty(type)) events = events.Where(a => a.Type == type);
+        var total = await events.Take(TotalCap).LongCountAsync(ct);
+        var ordered = events.OrderByDescending(a => a.Id);
         var window = after is { } cursor ? ordered.Where(a => a.Id < cursor).Take(s) : ordered.Skip((p - 1) * s).Take(s);
         var rows = await (from a in window
                           join t in db.Tenants on a.TenantId equals t.Id into tenants

@@ -14,6 +14,8 @@ public sealed record RotatedSessionIdKey(int KeyId, DateTimeOffset ActiveFrom, I
 
 internal static class KeysApi
 {
+    private const string SymmetricKey = "HS256 uses the configured secret; rotate it in configuration.";
+
     // POST /admin/keys/rotate          platform:admin
     // POST /admin/keys/{kid}/revoke    platform:admin
     // POST /admin/keys/session-id/rotate  platform:admin
@@ -22,10 +24,10 @@ internal static class KeysApi
         var keys = admin.MapGroup("/keys").WithTags("Admin: keys").RequireAuthorization(Permissions.PlatformAdmin);
         keys.MapPost("/rotate", Rotate).RequireStepUp().WithName("RotateKeys")
             .WithSummary("Add a new signing key; old keys stay published until their tokens have expired.")
-            .ProducesProblems(400, Problems.Validation);
+            .ProducesProblems(400, Problems.Validation).WithProblemExample(Problems.Validation, SymmetricKey);
         keys.MapPost("/{kid}/revoke", Revoke).RequireStepUp().WithName("RevokeKey")
             .WithSummary("Emergency: the key leaves the JWKS and every token it signed is refused at once; a new key signs from now on.")
-            .ProducesProblems(400, Problems.Validation).ProducesProblems(404, Problems.NotFound);
+            .ProducesProblems(400, Problems.Validation).ProducesProblems(404, Problems.NotFound).WithProblemExample(Problems.Validation, SymmetricKey);
         keys.MapPost("/session-id/rotate", RotateSessionIdKey).WithName("RotateSessionIdKey")
             .WithSummary("Add the next key that MACs session ids and refresh tokens (dotnet App.dll rotate-session-id-key does the same).")
             .WithDescription("Every instance learns the new key before any signs with it (it signs from `active_from`, after `SessionIdKey:ActivationDelay`); " +
@@ -34,14 +36,14 @@ internal static class KeysApi
     }
 
     private static async Task<Ok<RotatedSessionIdKey>> RotateSessionIdKey(
-        [AsParameters] AdminScope scope, HttpContext http, Data.AppDbContext db, SessionSecrets secrets, AuditLog audit, CancellationToken ct)
+        [AsParameters] AdminServices services, SessionSecrets secrets, CancellationToken ct)
     {
+        var db = services.Db;
         SessionSecrets.KeyInfo key;
         await using (var tx = await db.Database.BeginTransactionAsync(ct))
         {
             key = await secrets.RotateAsync(db, ct);
-            audit.Add(AuditTypes.SessionIdKeyRotated, scope.Admin.CallerId, null, scope.Admin.TenantId, ClientAddress.Of(http),
-                new { key_id = key.Id, active_from = key.ActiveFrom });
+            services.Audit.Record(AuditTypes.SessionIdKeyRotated, detail: new { key_id = key.Id, active_from = key.ActiveFrom });
             await db.SaveChangesAsync(ct);
             await tx.CommitAsync(ct);
         }
@@ -50,14 +52,14 @@ internal static class KeysApi
     }
 
     private static async Task<Results<Ok<RotatedKey>, ProblemHttpResult>> Rotate(
-        [AsParameters] AdminScope scope, HttpContext http, KeyRing keys, SessionService sessions, AuditLog audit, CancellationToken ct)
+        [AsParameters] AdminServices services, KeyRing keys, CancellationToken ct)
     {
         if (keys.IsSymmetric) return Problems.ValidationFailed("HS256 uses the configured secret; rotate it in configuration.");
-        var kid = await sessions.ChangeAsync(async change =>
+        var kid = await services.Sessions.ChangeAsync(async change =>
         {
             var kid = await keys.RotateAsync(change.Db, ct);
             change.KeysChanged();
-            audit.Add(AuditTypes.KeyRotated, scope.Admin.CallerId, null, scope.Admin.TenantId, ClientAddress.Of(http), new { kid });
+            services.Audit.Record(AuditTypes.KeyRotated, detail: new { kid });
             return kid;
         }, ct);
         await keys.ReloadAsync(ct);
@@ -65,15 +67,15 @@ internal static class KeysApi
     }
 
     private static async Task<Results<Ok<RotatedKey>, ProblemHttpResult>> Revoke(
-        string kid, [AsParameters] AdminScope scope, HttpContext http, KeyRing keys, SessionService sessions, AuditLog audit, CancellationToken ct)
+        [System.ComponentModel.Description("The key id (kid), as the JWKS lists it.")] string kid, [AsParameters] AdminServices services, KeyRing keys, CancellationToken ct)
     {
         if (keys.IsSymmetric) return Problems.ValidationFailed("HS256 uses the configured secret; replace it in configuration.");
         if (kid.Length > 64) return AdminApi.NotFound();
-        var revoked = await sessions.ChangeAsync(async change =>
+        var revoked = await services.Sessions.ChangeAsync(async change =>
         {
             if (!await keys.RevokeAsync(change.Db, kid, ct)) return change.Cancel(false);
             change.KeysChanged();
-            audit.Add(AuditTypes.KeyRevoked, scope.Admin.CallerId, null, scope.Admin.TenantId, ClientAddress.Of(http), new { kid });
+            services.Audit.Record(AuditTypes.KeyRevoked, detail: new { kid });
             return true;
         }, ct);
         if (!revoked) return AdminApi.NotFound();

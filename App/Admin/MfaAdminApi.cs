@@ -27,7 +27,8 @@ internal static class MfaAdminApi
     public static void MapAdminMfa(this RouteGroupBuilder admin)
     {
         var user = admin.MapGroup("/users/{id:guid}").WithTags("Admin: users")
-            .AddEndpointFilter(AdminTenancy.ResolveTargetUserAsync).AddEndpointFilter(AdminTenancy.RequireManageAsync);
+            .AddEndpointFilter(AdminTenancy.ResolveTargetUserAsync).AddEndpointFilter(AdminTenancy.RequireManageAsync)
+            .WithRouteValueDescription("id", UsersApi.TargetUserId);
         user.MapDelete("/mfa", Reset).RequireAuthorization(Permissions.UsersWrite).RequireStepUp().WithName("ResetUserMfa")
             .WithSummary("Remove every second factor and recovery code of the user, and end its sessions (audited).");
 
@@ -47,10 +48,10 @@ internal static class MfaAdminApi
     }
 
     private static async Task<NoContent> Reset(
-        [AsParameters] AdminScope scope, HttpContext http, AppDbContext db, SessionService sessions, AuditLog audit, MfaMetrics metrics, CancellationToken ct)
+        [AsParameters] AdminServices services, MfaMetrics metrics, CancellationToken ct)
     {
-        var (admin, id) = (scope.Admin, scope.Admin.Target.Id);
-        await sessions.ChangeAsync(async change =>
+        var (id, db) = (services.Admin.Target.Id, services.Db);
+        await services.Sessions.ChangeAsync(async change =>
         {
             if (await change.LockUserAsync(id, ct) is null) return change.Cancel(0);
             var totp = await db.TotpFactors.Where(t => t.UserId == id).ExecuteDeleteAsync(ct);
@@ -58,34 +59,40 @@ internal static class MfaAdminApi
             var codes = await db.RecoveryCodes.Where(r => r.UserId == id).ExecuteDeleteAsync(ct);
             // Whoever holds a session may hold what the factors protected: every session ends with them.
             var ended = await change.EndAllAsync(id, RevokeReasons.Kicked, ct);
-            audit.Add(MfaAuditTypes.Reset, admin.CallerId, id, admin.TenantId, ClientAddress.Of(http),
-                new { totp = totp > 0, passkeys, recovery_codes = codes, sessions = ended });
+            services.Audit.Record(MfaAuditTypes.Reset, id, new { totp = totp > 0, passkeys, recovery_codes = codes, sessions = ended });
             return ended;
         }, ct);
         metrics.Event("reset", "all");
         return TypedResults.NoContent();
     }
 
+    /// <param name="slug" example="acme">The tenant's slug, such as acme.</param>
+    /// <param name="services">The /admin services.</param>
+    /// <param name="ct">The request's cancellation.</param>
     private static async Task<Results<Ok<MfaPolicyView>, ProblemHttpResult>> GetPolicy(
-        string slug, [AsParameters] AdminScope scope, AppDbContext db, CancellationToken ct)
+        string slug, [AsParameters] AdminServices services, CancellationToken ct)
     {
-        if (!AdminTenancy.MayActOn(scope.Admin, slug)) return AdminApi.NotFound();
-        var policy = await db.Tenants.AsNoTracking().Where(t => t.Slug == slug).Select(t => t.MfaPolicy).FirstOrDefaultAsync(ct);
+        if (!services.Admin.MayManageTenant(slug)) return AdminApi.NotFound();
+        var policy = await services.Db.Tenants.AsNoTracking().Where(t => t.Slug == slug).Select(t => t.MfaPolicy).FirstOrDefaultAsync(ct);
         return policy is null ? AdminApi.NotFound() : TypedResults.Ok(new MfaPolicyView(policy));
     }
 
+    /// <param name="slug" example="acme">The tenant's slug, such as acme.</param>
+    /// <param name="body">Who must use a second factor.</param>
+    /// <param name="services">The /admin services.</param>
+    /// <param name="ct">The request's cancellation.</param>
     private static async Task<Results<Ok<MfaPolicyView>, ProblemHttpResult>> SetPolicy(
-        string slug, MfaPolicyRequest? body, [AsParameters] AdminScope scope, HttpContext http, AppDbContext db, AuditLog audit, CancellationToken ct)
+        string slug, MfaPolicyRequest? body, [AsParameters] AdminServices services, CancellationToken ct)
     {
         if (body?.Require is not { } require || !MfaPolicies.Values.Contains(require, StringComparer.Ordinal))
             return Problems.ValidationFailed("require must be none, admins or all.", "require");
-        if (!AdminTenancy.MayActOn(scope.Admin, slug)) return AdminApi.NotFound();
-        var tenant = await db.Tenants.FirstOrDefaultAsync(t => t.Slug == slug, ct);
+        if (!services.Admin.MayManageTenant(slug)) return AdminApi.NotFound();
+        var tenant = await services.Db.Tenants.FirstOrDefaultAsync(t => t.Slug == slug, ct);
         if (tenant is null) return AdminApi.NotFound();
         var before = tenant.MfaPolicy;
         tenant.MfaPolicy = require;
-        audit.Add(MfaAuditTypes.PolicyChanged, scope.Admin.CallerId, null, tenant.Id, ClientAddress.Of(http), new { require, before });
-        await db.SaveChangesAsync(ct);
+        services.Audit.Record(MfaAuditTypes.PolicyChanged, detail: new { require, before }, tenantId: tenant.Id);
+        await services.Db.SaveChangesAsync(ct);
         return TypedResults.Ok(new MfaPolicyView(require));
     }
 }

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -9,16 +10,19 @@ using SessionGate.Sessions;
 
 namespace SessionGate.Admin;
 
-public sealed record RoleView(string Name, string[] Permissions);
+public sealed record RoleView(string Name, [property: OneOf(typeof(Permissions), nameof(Permissions.All))] string[] Permissions);
 
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
-public sealed record CreateRoleRequest(string? Name, string[]? Permissions);
+public sealed record CreateRoleRequest(string? Name, [property: OneOf(typeof(Permissions), nameof(Permissions.All))] string[]? Permissions);
 
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
-public sealed record SetPermissionsRequest(string[]? Permissions);
+public sealed record SetPermissionsRequest([property: OneOf(typeof(Permissions), nameof(Permissions.All))] string[]? Permissions);
 
 internal static class RolesApi
 {
+    private const string RoleName = "The role's name (from GET /admin/roles).";
+    private const string UnknownPermission = "Unknown permission 'users:delete'. GET /admin/permissions lists them.";
+
     // GET    /admin/roles          roles:write
     // POST   /admin/roles          roles:write
     // PUT    /admin/roles/{name}   roles:write  (every holder sees it on the next request)
@@ -28,10 +32,13 @@ internal static class RolesApi
         var roles = admin.MapGroup("/roles").WithTags("Admin: roles");
         roles.MapGet("/", List).RequireAuthorization(Permissions.RolesList).WithName("ListRoles").WithSummary("Roles of the tenant with their permissions (roles:read or roles:write).");
         roles.MapPost("/", Create).RequireAuthorization(Permissions.RolesWrite).RequireStepUp().WithName("CreateRole").WithSummary("Create a role.")
-            .ProducesProblems(400, Problems.Validation).ProducesProblems(409, Problems.Conflict);
+            .ProducesProblems(400, Problems.Validation).ProducesProblems(409, Problems.Conflict)
+            .WithProblemExample(Problems.Validation, UnknownPermission).WithProblemExample(Problems.Conflict, "A role with this name exists.")
+            .WithRequestExample(new { name = "support", permissions = new[] { Permissions.UsersRead, Permissions.SessionsRead } });
         roles.MapPut("/{name}", SetPermissions).RequireAuthorization(Permissions.RolesWrite).RequireStepUp().WithName("SetRolePermissions")
             .WithSummary("Replace a role's permissions; every holder sees them on the next request.")
-            .ProducesProblems(400, Problems.Validation).ProducesProblems(404, Problems.NotFound);
+            .ProducesProblems(400, Problems.Validation).ProducesProblems(404, Problems.NotFound)
+            .WithProblemExample(Problems.Validation, UnknownPermission).WithRequestExample(new { permissions = new[] { Permissions.ReportsRead } });
         roles.MapDelete("/{name}", Delete).RequireAuthorization(Permissions.RolesWrite).RequireStepUp().WithName("DeleteRole").WithSummary("Delete a role; its holders lose it on the next request.")
             .ProducesProblems(404, Problems.NotFound);
         admin.MapGet("/permissions", ListPermissions).WithTags("Admin: roles").RequireAuthorization(Permissions.AnyAdmin).WithName("ListPermissions")
@@ -41,50 +48,50 @@ internal static class RolesApi
     private static Ok<string[]> ListPermissions() => TypedResults.Ok(Permissions.All);
 
     private static async Task<Results<Ok<List<RoleView>>, ProblemHttpResult>> List(
-        [AsParameters] AdminScope scope, AppDbContext db, CancellationToken ct)
+        [AsParameters] AdminServices services, CancellationToken ct)
     {
-        var tenantId = scope.Admin.TenantId;
-        var roles = await db.Roles.AsNoTracking().Where(r => r.TenantId == tenantId).OrderBy(r => r.Name)
+        var tenantId = services.Admin.TenantId;
+        var roles = await services.Db.Roles.AsNoTracking().Where(r => r.TenantId == tenantId).OrderBy(r => r.Name)
             .Select(r => new RoleView(r.Name, r.Permissions.ToArray())).ToListAsync(ct);
         return TypedResults.Ok(roles);
     }
 
     private static async Task<Results<Created<RoleView>, ProblemHttpResult>> Create(
-        CreateRoleRequest? body, [AsParameters] AdminScope scope, HttpContext http, AppDbContext db, AuditLog audit, TimeProvider time, CancellationToken ct)
+        CreateRoleRequest? body, [AsParameters] AdminServices services, CancellationToken ct)
     {
+        var db = services.Db;
         if (body is null || string.IsNullOrWhiteSpace(body.Name)) return Problems.ValidationFailed("name is required.");
         var name = body.Name.Trim().ToLowerInvariant();
         if (!AdminApi.RoleNamePattern().IsMatch(name)) return Problems.ValidationFailed("name may hold a-z, 0-9, _ and - (at most 64).", "name");
-        var tenantId = scope.Admin.TenantId;
+        var tenantId = services.Admin.TenantId;
         // A downstream may trust a role called platform-admin: only the system tenant may have one.
         if (name.StartsWith(Permissions.ReservedRolePrefix, StringComparison.Ordinal)
             && !await db.Tenants.AnyAsync(t => t.Id == tenantId && t.Slug == Permissions.PlatformTenant, ct))
             return Problems.ValidationFailed($"Role names starting with '{Permissions.ReservedRolePrefix}' are reserved to the system tenant.", "name");
         if (await ValidatePermissionsAsync(db, tenantId, body.Permissions ?? [], ct) is { } invalid) return Problems.ValidationFailed(invalid, "permissions");
-        if (!scope.Admin.MayGrant(body.Permissions ?? [])) return AdminApi.Forbidden();
+        if (!services.Admin.MayManage(body.Permissions ?? [])) return AdminApi.Forbidden();
 
         var permissions = Normalize(body.Permissions ?? []);
-        db.Roles.Add(new Role { TenantId = tenantId, Name = name, Permissions = permissions, CreatedAt = time.GetUtcNow() });
-        audit.Add(AuditTypes.RoleCreated, scope.Admin.CallerId, null, tenantId, ClientAddress.Of(http), new { role = name, permissions });
+        db.Roles.Add(new Role { TenantId = tenantId, Name = name, Permissions = permissions, CreatedAt = services.Time.GetUtcNow() });
+        services.Audit.Record(AuditTypes.RoleCreated, detail: new { role = name, permissions });
         await db.SaveChangesAsync(ct); // a taken name is a unique violation: 409 conflict
         return TypedResults.Created($"/admin/roles/{name}", new RoleView(name, [.. permissions]));
     }
 
     private static async Task<Results<Ok<RoleView>, ProblemHttpResult>> SetPermissions(
-        string name, SetPermissionsRequest? body, [AsParameters] AdminScope scope, HttpContext http, AppDbContext db, SessionService sessions,
-        AuditLog audit, CancellationToken ct)
+        [Description(RoleName)] string name, SetPermissionsRequest? body, [AsParameters] AdminServices services, CancellationToken ct)
     {
         if (body?.Permissions is null) return Problems.ValidationFailed("permissions is required.");
-        var tenantId = scope.Admin.TenantId;
+        var (tenantId, db) = (services.Admin.TenantId, services.Db);
         if (await ValidatePermissionsAsync(db, tenantId, body.Permissions, ct) is { } invalid) return Problems.ValidationFailed(invalid, "permissions");
         var key = name.ToLowerInvariant();
         var role = await db.Roles.FirstOrDefaultAsync(r => r.TenantId == tenantId && r.Name == key, ct);
         if (role is null) return AdminApi.NotFound();
-        if (!scope.Admin.MayGrant(role.Permissions.Concat(body.Permissions))) return AdminApi.Forbidden();
+        if (!services.Admin.MayManage(role.Permissions.Concat(body.Permissions))) return AdminApi.Forbidden();
 
         role.Permissions = Normalize(body.Permissions);
-        audit.Add(AuditTypes.RolePermissionsChanged, scope.Admin.CallerId, null, tenantId, ClientAddress.Of(http), new { role = role.Name, permissions = role.Permissions });
-        await sessions.ChangeAsync(async change =>
+        services.Audit.Record(AuditTypes.RolePermissionsChanged, detail: new { role = role.Name, permissions = role.Permissions });
+        await services.Sessions.ChangeAsync(async change =>
         {
             var holders = await db.UserRoles.Where(ur => ur.RoleId == role.Id).Select(ur => ur.UserId).ToListAsync(ct);
             await change.RolesChangedAsync(tenantId, holders, ct);
@@ -94,18 +101,18 @@ internal static class RolesApi
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> Delete(
-        string name, [AsParameters] AdminScope scope, HttpContext http, AppDbContext db, SessionService sessions, AuditLog audit, CancellationToken ct)
+        [Description(RoleName)] string name, [AsParameters] AdminServices services, CancellationToken ct)
     {
-        var tenantId = scope.Admin.TenantId;
+        var (tenantId, db) = (services.Admin.TenantId, services.Db);
         var key = name.ToLowerInvariant();
         var role = await db.Roles.FirstOrDefaultAsync(r => r.TenantId == tenantId && r.Name == key, ct);
         if (role is null) return AdminApi.NotFound();
-        if (!scope.Admin.MayGrant(role.Permissions)) return AdminApi.Forbidden();
-        await sessions.ChangeAsync(async change =>
+        if (!services.Admin.MayManage(role.Permissions)) return AdminApi.Forbidden();
+        await services.Sessions.ChangeAsync(async change =>
         {
             var holders = await db.UserRoles.Where(ur => ur.RoleId == role.Id).Select(ur => ur.UserId).ToListAsync(ct);
             await db.Roles.Where(r => r.Id == role.Id).ExecuteDeleteAsync(ct);
-            audit.Add(AuditTypes.RoleDeleted, scope.Admin.CallerId, null, tenantId, ClientAddress.Of(http), new { role = role.Name });
+            services.Audit.Record(AuditTypes.RoleDeleted, detail: new { role = role.Name });
             // The holders' entries still name the role: rewrite them as well as the role set.
             await change.RolesChangedAsync(tenantId, holders, ct);
             await change.UsersChangedAsync(holders, RevokeReasons.RolesChanged, ct);

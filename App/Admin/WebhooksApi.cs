@@ -43,6 +43,8 @@ public sealed record DeliveryView(long Id, Guid EventId, string Type,
 /// </summary>
 internal static class WebhooksApi
 {
+    private const string WebhookId = "The webhook endpoint's id (from GET /admin/webhooks).";
+
     // POST   /admin/webhooks                                          register (the secret is shown once)
     // GET    /admin/webhooks                                          list
     // GET    /admin/webhooks/{id}                                     one
@@ -71,8 +73,8 @@ internal static class WebhooksApi
             .WithSummary("Send one delivery again now, with a fresh retry schedule (202: queued).");
     }
 
-    private static IQueryable<WebhookEndpoint> Endpoints(AppDbContext db, AdminScope scope) =>
-        db.Set<WebhookEndpoint>().Where(w => w.TenantId == scope.Admin.TenantId);
+    private static IQueryable<WebhookEndpoint> Endpoints(AdminServices services) =>
+        services.Db.Set<WebhookEndpoint>().Where(w => w.TenantId == services.Admin.TenantId);
 
     private static string[] Delivered(WebhookEndpoint w) =>
         w.Format == WebhookSender.CaepFormat ? [.. w.Events.Intersect(EventTypes.Caep)] : [.. w.Events];
@@ -81,8 +83,8 @@ internal static class WebhooksApi
         new(w.Id, w.Url, [.. w.Events], Delivered(w), w.Format, w.DisabledAt is null, w.CreatedAt, w.DisabledAt, w.DisabledReason, w.FailingSince);
 
     private static async Task<Results<Created<WebhookCreated>, ProblemHttpResult>> Create(
-        CreateWebhookRequest? body, [AsParameters] AdminScope scope, HttpContext http, AppDbContext db, WebhookSecrets secrets, AuditLog audit,
-        IOptions<WebhookOptions> options, IOptions<JwtOptions> jwt, TimeProvider time, CancellationToken ct)
+        CreateWebhookRequest? body, [AsParameters] AdminServices services, WebhookSecrets secrets, IOptions<WebhookOptions> options, IOptions<JwtOptions> jwt,
+        CancellationToken ct)
     {
         if (body is null) return Problems.ValidationFailed("A JSON body is required.");
         var format = body.Format?.Trim().ToLowerInvariant() ?? WebhookSender.StandardFormat;
@@ -101,7 +103,7 @@ internal static class WebhooksApi
                 return Problems.ValidationFailed("caep needs an asymmetric signing key (Jwt:Algorithm ES256 or RS256): receivers verify it from the JWKS.", "format");
         }
         if (await ReceiverAddress.RefuseAsync(body.Url, options.Value.AllowPrivateNetworks, ct) is { } refused) return Problems.ValidationFailed(refused, "url");
-        var tenantId = scope.Admin.TenantId;
+        var (tenantId, db) = (services.Admin.TenantId, services.Db);
         if (await db.Set<WebhookEndpoint>().CountAsync(w => w.TenantId == tenantId, ct) >= options.Value.MaxEndpointsPerTenant)
             return Problems.ValidationFailed($"A tenant may have at most {options.Value.MaxEndpointsPerTenant} webhook endpoints (Webhooks:MaxEndpointsPerTenant).");
 
@@ -113,63 +115,60 @@ internal static class WebhooksApi
             Events = events,
             Format = format,
             ProtectedSecret = secrets.Protect(secret),
-            CreatedAt = time.GetUtcNow(),
+            CreatedAt = services.Time.GetUtcNow(),
         };
         db.Add(endpoint);
-        audit.Add(WebhookAuditTypes.Created, scope.Admin.CallerId, null, tenantId, ClientAddress.Of(http),
-            new { webhook_id = endpoint.Id, url = endpoint.Url, events, format });
+        services.Audit.Record(WebhookAuditTypes.Created, detail: new { webhook_id = endpoint.Id, url = endpoint.Url, events, format });
         await db.SaveChangesAsync(ct);
         return TypedResults.Created($"/admin/webhooks/{endpoint.Id}",
             new WebhookCreated(endpoint.Id, secret, endpoint.Url, [.. events], format, endpoint.CreatedAt));
     }
 
-    private static async Task<Ok<List<WebhookView>>> List([AsParameters] AdminScope scope, AppDbContext db, CancellationToken ct)
+    private static async Task<Ok<List<WebhookView>>> List([AsParameters] AdminServices services, CancellationToken ct)
     {
-        var endpoints = await Endpoints(db, scope).AsNoTracking().OrderBy(w => w.CreatedAt).ToListAsync(ct);
+        var endpoints = await Endpoints(services).AsNoTracking().OrderBy(w => w.CreatedAt).ToListAsync(ct);
         return TypedResults.Ok(endpoints.Select(View).ToList());
     }
 
-    private static async Task<Results<Ok<WebhookView>, ProblemHttpResult>> Get(Guid id, [AsParameters] AdminScope scope, AppDbContext db, CancellationToken ct) =>
-        await Endpoints(db, scope).AsNoTracking().FirstOrDefaultAsync(w => w.Id == id, ct) is { } w ? TypedResults.Ok(View(w)) : Problems.NotFoundResult();
+    private static async Task<Results<Ok<WebhookView>, ProblemHttpResult>> Get([Description(WebhookId)] Guid id, [AsParameters] AdminServices services, CancellationToken ct) =>
+        await Endpoints(services).AsNoTracking().FirstOrDefaultAsync(w => w.Id == id, ct) is { } w ? TypedResults.Ok(View(w)) : Problems.NotFoundResult();
 
     private static async Task<Results<NoContent, ProblemHttpResult>> Delete(
-        Guid id, [AsParameters] AdminScope scope, HttpContext http, AppDbContext db, AuditLog audit, CancellationToken ct)
+        [Description(WebhookId)] Guid id, [AsParameters] AdminServices services, CancellationToken ct)
     {
-        if (await Endpoints(db, scope).Where(w => w.Id == id).ExecuteDeleteAsync(ct) == 0) return Problems.NotFoundResult();
-        await audit.WriteAsync(WebhookAuditTypes.Deleted, scope.Admin.CallerId, null, scope.Admin.TenantId, ClientAddress.Of(http), new { webhook_id = id }, ct);
+        if (await Endpoints(services).Where(w => w.Id == id).ExecuteDeleteAsync(ct) == 0) return Problems.NotFoundResult();
+        await services.Audit.RecordAsync(WebhookAuditTypes.Deleted, null, new { webhook_id = id }, ct);
         return TypedResults.NoContent();
     }
 
     private static async Task<Results<Ok<WebhookSecretView>, ProblemHttpResult>> RotateSecret(
-        Guid id, [AsParameters] AdminScope scope, HttpContext http, AppDbContext db, WebhookSecrets secrets, AuditLog audit,
-        IOptions<WebhookOptions> options, TimeProvider time, CancellationToken ct)
+        [Description(WebhookId)] Guid id, [AsParameters] AdminServices services, WebhookSecrets secrets, IOptions<WebhookOptions> options, CancellationToken ct)
     {
-        var endpoint = await Endpoints(db, scope).FirstOrDefaultAsync(w => w.Id == id, ct);
+        var endpoint = await Endpoints(services).FirstOrDefaultAsync(w => w.Id == id, ct);
         if (endpoint is null) return Problems.NotFoundResult();
         var secret = WebhookSecrets.New();
         var grace = options.Value.SecretRotationGrace;
         endpoint.PreviousProtectedSecret = grace > TimeSpan.Zero ? endpoint.ProtectedSecret : null;
-        endpoint.PreviousSecretUntil = grace > TimeSpan.Zero ? time.GetUtcNow() + grace : null;
+        endpoint.PreviousSecretUntil = grace > TimeSpan.Zero ? services.Time.GetUtcNow() + grace : null;
         endpoint.ProtectedSecret = secrets.Protect(secret);
-        audit.Add(WebhookAuditTypes.SecretRotated, scope.Admin.CallerId, null, scope.Admin.TenantId, ClientAddress.Of(http), new { webhook_id = id });
-        await db.SaveChangesAsync(ct);
+        services.Audit.Record(WebhookAuditTypes.SecretRotated, detail: new { webhook_id = id });
+        await services.Db.SaveChangesAsync(ct);
         return TypedResults.Ok(new WebhookSecretView(id, secret, endpoint.PreviousSecretUntil));
     }
 
     private static async Task<Results<Ok<WebhookView>, ProblemHttpResult>> Enable(
-        Guid id, [AsParameters] AdminScope scope, HttpContext http, AppDbContext db, AuditLog audit, WebhookDispatcher dispatcher, TimeProvider time,
-        CancellationToken ct)
+        [Description(WebhookId)] Guid id, [AsParameters] AdminServices services, WebhookDispatcher dispatcher, CancellationToken ct)
     {
-        var endpoint = await Endpoints(db, scope).FirstOrDefaultAsync(w => w.Id == id, ct);
+        var endpoint = await Endpoints(services).FirstOrDefaultAsync(w => w.Id == id, ct);
         if (endpoint is null) return Problems.NotFoundResult();
         if (endpoint.DisabledAt is not null)
         {
-            var now = time.GetUtcNow();
+            var (now, db) = (services.Time.GetUtcNow(), services.Db);
             (endpoint.DisabledAt, endpoint.DisabledReason, endpoint.FailingSince) = (null, null, null);
             await using var tx = await db.Database.BeginTransactionAsync(ct);
             await db.Set<WebhookDelivery>().Where(d => d.EndpointId == id && d.Status == DeliveryStatus.Pending && d.NextAttemptAt > now)
                 .ExecuteUpdateAsync(u => u.SetProperty(d => d.NextAttemptAt, now), ct);
-            audit.Add(WebhookAuditTypes.Enabled, scope.Admin.CallerId, null, scope.Admin.TenantId, ClientAddress.Of(http), new { webhook_id = id });
+            services.Audit.Record(WebhookAuditTypes.Enabled, detail: new { webhook_id = id });
             await db.SaveChangesAsync(ct);
             await tx.CommitAsync(ct);
             dispatcher.Wake();
@@ -178,11 +177,11 @@ internal static class WebhooksApi
     }
 
     private static async Task<Results<Ok<Paged<DeliveryView>>, ProblemHttpResult>> Deliveries(
-        Guid id, [AsParameters] AdminScope scope, AppDbContext db, [FromQuery] int? page, [FromQuery] int? size, CancellationToken ct)
+        [Description(WebhookId)] Guid id, [AsParameters] AdminServices services, [AsParameters] PageQuery paging, CancellationToken ct)
     {
-        if (AdminApi.ValidatePage(page, size, out var p, out var s) is { } invalid) return invalid;
-        if (!await Endpoints(db, scope).AnyAsync(w => w.Id == id, ct)) return Problems.NotFoundResult();
-        var query = db.Set<WebhookDelivery>().AsNoTracking().Where(d => d.EndpointId == id);
+        if (paging.Validate(out var p, out var s) is { } invalid) return invalid;
+        if (!await Endpoints(services).AnyAsync(w => w.Id == id, ct)) return Problems.NotFoundResult();
+        var query = services.Db.Set<WebhookDelivery>().AsNoTracking().Where(d => d.EndpointId == id);
         var total = await query.LongCountAsync(ct);
         var items = await query.OrderByDescending(d => d.Id).Skip((p - 1) * s).Take(s)
             .Select(d => new DeliveryView(d.Id, d.EventId, d.Type, d.Status, d.Attempts, d.LastError, d.LastStatusCode, d.ResponseExcerpt, d.CreatedAt,
@@ -192,11 +191,10 @@ internal static class WebhooksApi
     }
 
     private static async Task<Results<Accepted<DeliveryView>, ProblemHttpResult>> Retry(
-        Guid id, [FromRoute(Name = "delivery_id")] long deliveryId, [AsParameters] AdminScope scope, HttpContext http, AppDbContext db, AuditLog audit,
-        WebhookDispatcher dispatcher, TimeProvider time, CancellationToken ct)
+        [Description(WebhookId)] Guid id, [FromRoute(Name = "delivery_id"), Description("The delivery's id (from the endpoint's deliveries).")] long deliveryId, [AsParameters] AdminServices services, WebhookDispatcher dispatcher, CancellationToken ct)
     {
-        if (!await Endpoints(db, scope).AnyAsync(w => w.Id == id, ct)) return Problems.NotFoundResult();
-        var now = time.GetUtcNow();
+        if (!await Endpoints(services).AnyAsync(w => w.Id == id, ct)) return Problems.NotFoundResult();
+        var (now, db) = (services.Time.GetUtcNow(), services.Db);
         // A fresh schedule; one that is being sent right now (leased) keeps its attempt.
         var requeued = await db.Set<WebhookDelivery>().Where(d => d.Id == deliveryId && d.EndpointId == id && (d.LeaseUntil == null || d.LeaseUntil < now))
             .ExecuteUpdateAsync(u => u.SetProperty(d => d.Status, DeliveryStatus.Pending).SetProperty(d => d.Attempts, 0)
@@ -205,8 +203,7 @@ internal static class WebhooksApi
         if (d is null) return Problems.NotFoundResult();
         if (requeued > 0)
         {
-            await audit.WriteAsync(WebhookAuditTypes.DeliveryRetried, scope.Admin.CallerId, null, scope.Admin.TenantId, ClientAddress.Of(http),
-                new { webhook_id = id, delivery_id = deliveryId }, ct);
+            await services.Audit.RecordAsync(WebhookAuditTypes.DeliveryRetried, null, new { webhook_id = id, delivery_id = deliveryId }, ct);
             dispatcher.Wake();
         }
         return TypedResults.Accepted($"/admin/webhooks/{id}/deliveries",

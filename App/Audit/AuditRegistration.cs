@@ -6,6 +6,7 @@ public static class AuditRegistration
     public static IServiceCollection AddAudit(this IServiceCollection services)
     {
         services.AddScoped<AuditLog>();
+        services.AddScoped<AuditContext>();
         return AuditOptions.Register(services);
     }
 }

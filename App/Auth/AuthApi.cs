@@ -1,6 +1,8 @@
+using System.ComponentModel;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using SessionGate.Audit;
 using SessionGate.Data;
 using SessionGate.Infrastructure;
@@ -31,11 +33,22 @@ public static class AuthApi
                 + "Browsers (Opaque) send \"cookie_only\": true: the session is then the HttpOnly cookie alone, and the body carries no session_id (nor device_token).")
             .ProducesProblems(400, Problems.Validation, Problems.NotSupportedInMode).ProducesProblems(401, Problems.InvalidCredentials, Problems.MfaRequired)
             .ProducesProblems(403, Problems.AccountBanned, Problems.SessionLimitReached)
-            .ProducesProblems(429, Problems.TooManyAttempts).ProducesProblems(503, Problems.ServiceUnavailable);
+            .ProducesProblems(429, Problems.TooManyAttempts).ProducesProblems(503, Problems.ServiceUnavailable)
+            .WithProblemExample(Problems.Validation, "tenant is required.")
+            // Never a made-up password: a wrong one counts as a failed attempt. With the demo data seeded, the demo
+            // user; otherwise an empty password, which is refused as invalid (400) without counting.
+            .WithRequestExample(services => new
+            {
+                tenant = "acme",
+                username = "bob",
+                password = services.GetRequiredService<IOptions<DemoOptions>>().Value is { Seed: true, Password: { Length: > 0 } password } ? password : "",
+                device_type = "web",
+            });
         group.MapPost("/refresh", Refresh).AllowAnonymous().RequireRateLimiting(RateLimits.AuthPolicy).WithName("Refresh")
             .WithSummary("Rotate a refresh token (JWT modes). Reusing a spent one revokes its whole family.")
             .ProducesProblems(400, Problems.NotSupportedInMode).ProducesProblems(401, Problems.InvalidRefreshToken)
-            .ProducesProblems(503, Problems.ServiceUnavailable);
+            .ProducesProblems(503, Problems.ServiceUnavailable)
+            .WithRequestExample(new { refresh_token = "the refresh_token from POST /auth/login" });
 
         // Anonymous on purpose: a JWT client whose access token expired logs out with its refresh token alone.
         group.MapPost("/logout", Logout).AllowAnonymous().WithMetadata(CredentialOptional.Instance).RequireRateLimiting(RateLimits.AuthPolicy).WithName("Logout")
@@ -43,11 +56,11 @@ public static class AuthApi
             .WithDescription("With a valid credential (cookie or bearer) the caller's session ends and the body is ignored. Without one, in the JWT modes, "
                 + "the session of the refresh token in the body ends. An unknown, spent or expired refresh token is 401 invalid-refresh-token (a spent one, "
                 + "as on refresh, also ends its family); no credential at all is 401 unauthenticated; a refresh token in Opaque mode is 400 not-supported-in-mode.")
-            .WithMetadata(RefreshTokenLogout.Body)
+            .WithMetadata(RefreshTokenLogout.Body).CapturesAuditContext()
             .ProducesProblems(400, Problems.Validation, Problems.NotSupportedInMode)
             .ProducesProblems(401, Problems.InvalidRefreshToken);
 
-        var me = group.MapGroup("").RequireAuthorization();
+        var me = group.MapGroup("").RequireAuthorization().CapturesAuditContext();
         me.MapPost("/logout-all", LogoutAll).WithName("LogoutAll").WithSummary("End all of the caller's sessions, the current one included.");
         me.MapGet("/me", Me).WithName("Me").WithSummary("Who is calling, with roles, permissions and the session.");
         me.MapGet("/sessions", ListSessions).WithName("ListOwnSessions").WithSummary("The caller's live sessions.");
@@ -56,6 +69,9 @@ public static class AuthApi
         me.MapPost("/password", ChangePassword).WithName("ChangePassword").WithSummary("Change the password; the caller's other sessions end.")
             .ProducesProblems(400, Problems.Validation, Problems.WeakPassword).ProducesProblems(403, Problems.InvalidCredentials)
             .ProducesProblems(429, Problems.TooManyAttempts)
+            .WithProblemExample(Problems.Validation, "current_password and new_password are required.")
+            // The current password is left for you to type: a wrong one counts against your account.
+            .WithRequestExample(new { current_password = "", new_password = "a-longer-passphrase-of-yours" })
             .RequireStepUp(policyCounts: false);
         return group;
     }
@@ -138,7 +154,7 @@ public static class AuthApi
         var (userId, sessionId) = (user.UserId(), user.SessionIdOf());
         await sessions.ChangeAsync(async change =>
         {
-            audit.Add(AuditTypes.Logout, userId, userId, user.TenantIdOf(), ClientAddress.Of(http), new { session_id = sessionId });
+            audit.Record(AuditTypes.Logout, userId, new { session_id = sessionId });
             var ended = await change.RevokeAsync(s => s.Id == sessionId && s.UserId == userId, RevokeReasons.LoggedOut, ct);
             // A retry of a logout whose Redis write was lost: the session ended already, so say so again.
             return ended > 0 ? ended : await change.RemirrorAsync(s => s.Id == sessionId && s.UserId == userId, ct);
@@ -154,7 +170,7 @@ public static class AuthApi
         await sessions.ChangeAsync(async change =>
         {
             var ended = await change.EndAllAsync(userId, RevokeReasons.LoggedOut, ct);
-            audit.Add(AuditTypes.LogoutAll, userId, userId, user.TenantIdOf(), ClientAddress.Of(http), new { sessions = ended });
+            audit.Record(AuditTypes.LogoutAll, userId, new { sessions = ended });
             return ended;
         }, ct);
         http.ClearSessionCookie();
@@ -191,7 +207,8 @@ public static class AuthApi
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> EndSession(
-        Guid id, ClaimsPrincipal user, HttpContext http, SessionService sessions, AuditLog audit, TimeProvider time, CancellationToken ct)
+        [Description("The session's public id (from GET /auth/sessions).")] Guid id, ClaimsPrincipal user, SessionService sessions, AuditLog audit,
+        TimeProvider time, CancellationToken ct)
     {
         var userId = user.UserId();
         var now = time.GetUtcNow();
@@ -201,7 +218,7 @@ public static class AuthApi
             var type = n > 0 ? AuditTypes.Logout : AuditTypes.SessionEndRetried;
             // A retry: the session ended already (its Redis write may have been lost), so announce it again.
             if (n == 0) n = await change.RemirrorAsync(s => s.Id == id && s.UserId == userId, ct);
-            if (n > 0) audit.Add(type, userId, userId, user.TenantIdOf(), ClientAddress.Of(http), new { session_id = id });
+            if (n > 0) audit.Record(type, userId, new { session_id = id });
             return n;
         }, ct);
         return ended == 0 ? Problems.NotFoundResult() : TypedResults.NoContent();
@@ -230,7 +247,7 @@ public static class AuthApi
         }
         if (!check.Right)
         {
-            audit.Add(AuditTypes.PasswordChangeFailed, userId, userId, entity.TenantId, ClientAddress.Of(http));
+            audit.Record(AuditTypes.PasswordChangeFailed, userId);
             await db.SaveChangesAsync(ct);
             return Problems.Result(403, Problems.InvalidCredentials);
         }
@@ -243,7 +260,7 @@ public static class AuthApi
             var locked = await change.LockUserAsync(userId, ct);
             if (locked is null || locked.PasswordHash != verifiedHash) return change.Cancel(false);
             await db.Users.Where(u => u.Id == userId).ExecuteUpdateAsync(u => u.SetProperty(x => x.PasswordHash, newHash), ct);
-            audit.Add(AuditTypes.PasswordChanged, userId, userId, entity.TenantId, ClientAddress.Of(http));
+            audit.Record(AuditTypes.PasswordChanged, userId);
             await change.RevokeAsync(s => s.UserId == userId && s.Id != current, RevokeReasons.PasswordChanged, ct);
             return true;
         }, ct);

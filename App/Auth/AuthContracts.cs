@@ -1,21 +1,24 @@
 using System.ComponentModel;
 using System.Text.Json.Serialization;
+using SessionGate.Infrastructure;
 using SessionGate.Sessions;
 
 namespace SessionGate.Auth;
 
 /// <summary>Login with tenant, username and password; device_type is web (default), mobile, desktop or api.</summary>
 public sealed record LoginRequest(
-    [property: DefaultValue("acme")] string? Tenant,
-    [property: DefaultValue("alice")] string? Username,
+    [property: Description("The tenant's slug, such as acme.")] string? Tenant,
+    string? Username,
     string? Password,
-    [property: DefaultValue("web")] string? DeviceType,
+    [property: DefaultValue("web"), OneOf(typeof(DeviceTypes), nameof(DeviceTypes.All)),
+        Description("The kind of client (default web). Login policy PerDeviceType keeps one session per kind.")] string? DeviceType,
     [property: Description("The device token this device got at its last login to this account (browsers send the __Host-device cookie instead). Its logins are then counted on their own: failures elsewhere never refuse it.")]
     string? DeviceToken = null,
     [property: Description(CookieOnly.Description)]
     bool? CookieOnly = null);
 
-public sealed record RefreshRequest(string? RefreshToken);
+public sealed record RefreshRequest(
+    [property: Description("The refresh_token from the login or the last refresh. Each one is used once.")] string? RefreshToken);
 
 /// <summary>Logout without an access token (JWT modes): the refresh token alone names the session to end.</summary>
 public sealed record LogoutRequest(
@@ -38,7 +41,7 @@ public static class CookieOnly
 
 public sealed record ChangePasswordRequest(
     string? CurrentPassword,
-    string? NewPassword,
+    [property: Description(PasswordRules.Description)] string? NewPassword,
     [property: Description("This device's device token (or the __Host-device cookie): wrong current passwords are then counted for this device only.")]
     string? DeviceToken = null);
 
@@ -47,12 +50,21 @@ public sealed record ChangePasswordRequest(
 /// a second factor or a user-verified passkey), <c>amr</c> (RFC 8176: <c>pwd</c>, <c>otp</c> for TOTP or a recovery code,
 /// <c>hwk</c> for a passkey, <c>mfa</c> for two factors) and <c>auth_time</c> (the login, or the latest step-up).
 /// </summary>
-public sealed record MeSession(Guid Id, string DeviceType, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt,
+public sealed record MeSession(Guid Id, [property: OneOf(typeof(DeviceTypes), nameof(DeviceTypes.All))] string DeviceType, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt,
     string Acr, string[] Amr, DateTimeOffset AuthTime);
 
 public sealed record MeResponse(Guid UserId, string Tenant, string Username, string[] Roles, string[] Permissions, MeSession Session);
 
-public sealed record OwnSession(Guid Id, string DeviceType, DateTimeOffset CreatedAt, DateTimeOffset LastSeenAt, string? Ip, string? UserAgent, bool Current);
+public sealed record OwnSession(Guid Id, [property: OneOf(typeof(DeviceTypes), nameof(DeviceTypes.All))] string DeviceType, DateTimeOffset CreatedAt, DateTimeOffset LastSeenAt, string? Ip, string? UserAgent, bool Current);
+
+/// <summary>What a new password must be, as the documents say it (PasswordPolicy checks it).</summary>
+public static class PasswordRules
+{
+    public const string Description = "At least 12 characters, at least 4 different ones, not containing the username.";
+}
+
+/// <summary>How a login's credential is presented: <c>Session</c> (Opaque) or <c>Bearer</c> (JWT modes).</summary>
+public enum LoginTokenType { Session, Bearer }
 
 public static class Limits
 {
@@ -65,7 +77,8 @@ public static class Limits
 public sealed class LoginResponse
 {
     /// <summary><c>Session</c> (Opaque) or <c>Bearer</c> (JWT modes).</summary>
-    public required string TokenType { get; init; }
+    [JsonConverter(typeof(JsonStringEnumConverter<LoginTokenType>))]
+    public required LoginTokenType TokenType { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? SessionId { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public DateTimeOffset? ExpiresAt { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public DateTimeOffset? IdleExpiresAt { get; init; }
@@ -81,7 +94,7 @@ public sealed class LoginResponse
     public static LoginResponse From(IssuedCredential c, DateTimeOffset now, string? deviceToken = null, bool cookieOnly = false) => c.RefreshToken is null
         ? new LoginResponse
         {
-            TokenType = "Session",
+            TokenType = LoginTokenType.Session,
             SessionId = cookieOnly ? null : c.Credential,
             ExpiresAt = c.SessionExpiresAt,
             IdleExpiresAt = c.IdleExpiresAt,
@@ -89,7 +102,7 @@ public sealed class LoginResponse
         }
         : new LoginResponse
         {
-            TokenType = "Bearer",
+            TokenType = LoginTokenType.Bearer,
             AccessToken = c.Credential,
             ExpiresIn = Seconds(c.CredentialExpiresAt - now),
             RefreshToken = c.RefreshToken,

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Identity;
 using Microsoft.Extensions.Options;
 using SessionGate.Data;
 using SessionGate.Sessions;
+using SessionGate.Infrastructure;
 
 namespace SessionGate.Auth;
 

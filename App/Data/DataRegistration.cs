@@ -11,6 +11,7 @@ public static class DataRegistration
     public static IServiceCollection AddData(this IServiceCollection services)
     {
         services.AddOptions<DatabaseOptions>().BindConfiguration("Database");
+        services.AddOptions<DemoOptions>().BindConfiguration("Demo");
         services.AddOptions<ConnectionOptions>()
             .Configure<IConfiguration>((o, c) => o.Postgres = ConnectionOptions.Tune(c.GetConnectionString("Postgres")))
             .Validate(o => !string.IsNullOrWhiteSpace(o.Postgres), "ConnectionStrings:Postgres is required.")

@@ -236,7 +236,7 @@ public sealed partial class WebhookDispatcher : BackgroundService
                     """).ToListAsync(ct);
                 if (tenant.Count == 1)
                 {
-                    new AuditLog(db, _time).Add(WebhookAuditTypes.Disabled, null, null, tenant[0], null,
+                    new AuditLog(db, _time, new AuditContext()).Add(WebhookAuditTypes.Disabled, null, null, tenant[0], null,
                         new { webhook_id = endpoint.Id, delivery_id = c.Id, last_error = error });
                     await db.SaveChangesAsync(ct);
                     LogDisabled(_logger, endpoint.Id);

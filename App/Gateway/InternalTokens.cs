@@ -7,6 +7,7 @@ using Microsoft.IdentityModel.JsonWebTokens;
 using SessionGate.Sessions;
 using SessionGate.Tokens;
 using SessionGate.Caching;
+using SessionGate.Infrastructure;
 
 namespace SessionGate.Gateway;
 

@@ -1,4 +1,8 @@
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
+using Microsoft.OpenApi;
+using Swashbuckle.AspNetCore.SwaggerGen;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using SessionGate.Sessions;
 
@@ -17,7 +21,7 @@ public static class HealthEndpoints
             .WithMetadata(ManagementEndpoint.Both);
         // It names the mode and the dependencies: for the operator only, on the management listener (Management:Urls).
         app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = WriteReadinessAsync })
-            .WithMetadata(getOnly, ManagementEndpoint.Only);
+            .WithMetadata(getOnly, ManagementEndpoint.Only).WithOpenApiOperation(ReadyOperation);
         return app;
     }
 
@@ -37,5 +41,64 @@ public static class HealthEndpoints
         var down = string.Join(", ", report.Entries.Where(e => e.Value.Status != HealthStatus.Healthy).Select(e => e.Key));
         return Problems.WriteAsync(http, StatusCodes.Status503ServiceUnavailable, Problems.ServiceUnavailable,
             $"Not ready: {down} does not answer.", new Dictionary<string, object?> { ["checks"] = checks });
+    }
+
+    /// <summary>Readiness in the document: a health check is no route handler, so it says what it answers here.</summary>
+    private static OpenApiOperation ReadyOperation(OpenApiDocument doc, DocumentFilterContext context)
+    {
+        var problem = context.SchemaGenerator.GenerateSchema(typeof(ProblemDetails), context.SchemaRepository);
+        return new OpenApiOperation
+        {
+            Tags = new HashSet<OpenApiTagReference> { new("Health", doc) },
+            OperationId = "Ready",
+            Summary = "200 with the mode and each check while PostgreSQL and Redis answer; otherwise 503 naming what is down.",
+            Description = OpenApiDocs.ManagementNote,
+            Responses = new OpenApiResponses
+            {
+                ["200"] = new OpenApiResponse
+                {
+                    Description = "Ready.",
+                    Content = new Dictionary<string, IOpenApiMediaType>
+                    {
+                        ["application/json"] = new OpenApiMediaType
+                        {
+                            Example = new JsonObject
+                            {
+                                ["status"] = "Healthy",
+                                ["mode"] = "Opaque",
+                                ["checks"] = new JsonObject { ["postgres"] = "Healthy", ["redis"] = "Healthy" },
+                            },
+                        },
+                    },
+                },
+                ["503"] = new OpenApiResponse
+                {
+                    Description = $"Service Unavailable:\n\n- [`{Problems.ServiceUnavailable}`]({Problems.TypeUri(Problems.ServiceUnavailable)}): PostgreSQL or Redis does not answer; `checks` says which.",
+                    Content = new Dictionary<string, IOpenApiMediaType>
+                    {
+                        ["application/problem+json"] = new OpenApiMediaType
+                        {
+                            Schema = problem,
+                            // Named by problem type, as every other operation's error examples are.
+                            Examples = new Dictionary<string, IOpenApiExample>
+                            {
+                                [Problems.ServiceUnavailable] = new OpenApiExample
+                                {
+                                    Summary = Problems.ServiceUnavailable,
+                                    Value = new JsonObject
+                                    {
+                                        ["type"] = Problems.TypeUri(Problems.ServiceUnavailable),
+                                        ["title"] = Problems.TitleOf(Problems.ServiceUnavailable),
+                                        ["status"] = 503,
+                                        ["detail"] = "Not ready: redis does not answer.",
+                                        ["checks"] = new JsonObject { ["postgres"] = "Healthy", ["redis"] = "Unhealthy" },
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        };
     }
 }

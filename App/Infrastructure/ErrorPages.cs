@@ -64,7 +64,12 @@ public static class ErrorPages
         return Document(http, "Errors", "The problem types of SessionGate", body.ToString());
     }
 
-    private static IResult Page(string name, HttpContext http, EndpointDataSource endpoints)
+    /// <summary>The names of every problem type: the values of GET /errors/{name}.</summary>
+    public static readonly string[] Names = [.. ErrorCatalog.All.Select(e => e.Name)];
+
+    private static IResult Page(
+        [System.ComponentModel.Description("The error's name: the last segment of a problem's type, such as session-revoked."), OneOf(typeof(ErrorPages), nameof(Names))] string name,
+        HttpContext http, EndpointDataSource endpoints)
     {
         if (ErrorCatalog.Find(name) is not { } info)
             return Problems.Result(StatusCodes.Status404NotFound, Problems.NotFound, "There is no error by that name. GET /errors lists them.");

@@ -25,11 +25,12 @@ public static class MfaApi
     // DELETE /auth/passkeys/{id}                                           step-up
     public static RouteGroupBuilder MapMfaApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/auth").WithTags("Second factor").RequireAuthorization();
+        var group = app.MapGroup("/auth").WithTags("Second factor").RequireAuthorization().CapturesAuditContext();
         group.MapGet("/mfa", Status).WithName("GetMfa").WithSummary("The caller's second factors.");
         group.MapPost("/mfa/totp", StartTotp).RequireStepUp(policyCounts: false).WithName("StartTotp")
             .WithSummary("Start TOTP enrolment: a Base32 secret and its otpauth:// URI (RFC 6238, 6 digits, 30 s, SHA-1); inactive until confirmed.")
-            .ProducesProblems(409, Problems.Conflict);
+            .ProducesProblems(409, Problems.Conflict)
+            .WithProblemExample(Problems.Conflict, "An authenticator app is already set up; remove it first (DELETE /auth/mfa/totp).");
         group.MapGet("/mfa/totp/qr", TotpQr).WithName("TotpQrCode").WithSummary("The QR code (SVG) of the TOTP enrolment waiting for confirmation.")
             .Produces(200, contentType: "image/svg+xml").ProducesProblems(404, Problems.NotFound);
         group.MapPost("/mfa/totp/confirm", ConfirmTotp).RequireStepUp(policyCounts: false).WithName("ConfirmTotp")
@@ -43,7 +44,8 @@ public static class MfaApi
             .WithSummary("Start registering a passkey: PublicKeyCredentialCreationOptions (JSON form) and the ceremony id (single use, 5 minutes).");
         group.MapPost("/passkeys", AddPasskey).RequireStepUp(policyCounts: false).WithName("AddPasskey")
             .WithSummary("Finish registering a passkey with the browser's attestation response.")
-            .ProducesProblems(400, Problems.Validation, Problems.InvalidMfaCode).ProducesProblems(409, Problems.Conflict);
+            .ProducesProblems(400, Problems.Validation, Problems.InvalidMfaCode).ProducesProblems(409, Problems.Conflict)
+            .WithProblemExample(Problems.Conflict, "It already exists.");
         group.MapDelete("/passkeys/{id:guid}", RemovePasskey).RequireStepUp(policyCounts: false).WithName("RemovePasskey")
             .WithSummary("Remove one of the caller's passkeys (another's id is 404).").ProducesProblems(400, Problems.Validation).ProducesProblems(404, Problems.NotFound);
         return group;
@@ -80,7 +82,7 @@ public static class MfaApi
     }
 
     private static async Task<Results<Ok<RecoveryCodesResponse>, ProblemHttpResult>> ConfirmTotp(
-        TotpConfirmRequest? body, ClaimsPrincipal user, HttpContext http, Factors factors, AssuranceWriter writer, AuditLog audit, MfaMetrics metrics,
+        TotpConfirmRequest? body, ClaimsPrincipal user, Factors factors, AssuranceWriter writer, AuditLog audit, MfaMetrics metrics,
         CancellationToken ct)
     {
         if (!Factors.IsCodeShaped(body?.Code)) return Problems.ValidationFailed("code must be the 6 digits the authenticator app shows.", "code");
@@ -88,19 +90,19 @@ public static class MfaApi
         if (!await factors.ConfirmTotpAsync(userId, body!.Code!, ct))
         {
             metrics.Event("failed", MfaMethods.Totp);
-            await audit.WriteAsync(MfaAuditTypes.Failed, userId, userId, user.TenantIdOf(), ClientAddress.Of(http), new { method = MfaMethods.Totp, purpose = "enrol" }, ct);
+            await audit.RecordAsync(MfaAuditTypes.Failed, userId, new { method = MfaMethods.Totp, purpose = "enrol" }, ct);
             return Problems.Result(400, Problems.InvalidMfaCode, "The code does not match the secret (or there is no enrolment to confirm): check the app's clock and try the current code.");
         }
         var codes = await factors.NewRecoveryCodesAsync(userId, ct);
         metrics.Event("enrolled", MfaMethods.Totp);
-        audit.Add(MfaAuditTypes.TotpEnrolled, userId, userId, user.TenantIdOf(), ClientAddress.Of(http));
-        await audit.WriteAsync(MfaAuditTypes.RecoveryCodesCreated, userId, userId, user.TenantIdOf(), ClientAddress.Of(http), new { count = codes.Length }, ct);
+        audit.Record(MfaAuditTypes.TotpEnrolled, userId);
+        await audit.RecordAsync(MfaAuditTypes.RecoveryCodesCreated, userId, new { count = codes.Length }, ct);
         await writer.LiftEnrollmentAsync(userId, ct);
         return TypedResults.Ok(new RecoveryCodesResponse(codes));
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> RemoveTotp(
-        ClaimsPrincipal user, HttpContext http, AppDbContext db, Factors factors, AuditLog audit, MfaMetrics metrics, CancellationToken ct)
+        ClaimsPrincipal user, AppDbContext db, Factors factors, AuditLog audit, MfaMetrics metrics, CancellationToken ct)
     {
         var userId = user.UserId();
         var summary = await factors.SummaryAsync(userId, ct);
@@ -111,18 +113,18 @@ public static class MfaApi
         // Recovery codes stand in for a factor; without any factor left they would be a factor of their own.
         if (summary.Passkeys == 0) await factors.RemoveRecoveryCodesAsync(userId, ct);
         metrics.Event("removed", MfaMethods.Totp);
-        await audit.WriteAsync(MfaAuditTypes.TotpRemoved, userId, userId, user.TenantIdOf(), ClientAddress.Of(http), null, ct);
+        await audit.RecordAsync(MfaAuditTypes.TotpRemoved, userId, null, ct);
         return TypedResults.NoContent();
     }
 
     private static async Task<Results<Ok<RecoveryCodesResponse>, ProblemHttpResult>> NewRecoveryCodes(
-        ClaimsPrincipal user, HttpContext http, Factors factors, AuditLog audit, MfaMetrics metrics, CancellationToken ct)
+        ClaimsPrincipal user, Factors factors, AuditLog audit, MfaMetrics metrics, CancellationToken ct)
     {
         var userId = user.UserId();
         if (!await factors.HasAnyAsync(userId, ct)) return Problems.ValidationFailed("Recovery codes stand in for a second factor: enrol one first.");
         var codes = await factors.NewRecoveryCodesAsync(userId, ct);
         metrics.Event("enrolled", MfaMethods.RecoveryCode);
-        await audit.WriteAsync(MfaAuditTypes.RecoveryCodesCreated, userId, userId, user.TenantIdOf(), ClientAddress.Of(http), new { count = codes.Length }, ct);
+        await audit.RecordAsync(MfaAuditTypes.RecoveryCodesCreated, userId, new { count = codes.Length }, ct);
         return TypedResults.Ok(new RecoveryCodesResponse(codes));
     }
 
@@ -130,7 +132,7 @@ public static class MfaApi
         TypedResults.Ok(await passkeys.StartRegistrationAsync(user.UserId(), user.TenantIdOf(), user.FindFirstValue(SessionClaims.Name)!, ct));
 
     private static async Task<Results<Created<PasskeyCreated>, ProblemHttpResult>> AddPasskey(
-        PasskeyRegistration? body, ClaimsPrincipal user, HttpContext http, AppDbContext db, Passkeys passkeys, AssuranceWriter writer, AuditLog audit,
+        PasskeyRegistration? body, ClaimsPrincipal user, AppDbContext db, Passkeys passkeys, AssuranceWriter writer, AuditLog audit,
         MfaMetrics metrics, CancellationToken ct)
     {
         if (body is null || string.IsNullOrEmpty(body.CeremonyId) || body.CeremonyId.Length > 64 || body.Credential is not { ValueKind: System.Text.Json.JsonValueKind.Object })
@@ -141,17 +143,18 @@ public static class MfaApi
         if (passkey is null)
         {
             metrics.Event("failed", MfaMethods.Passkey);
-            await audit.WriteAsync(MfaAuditTypes.Failed, userId, userId, tenantId, ClientAddress.Of(http), new { method = MfaMethods.Passkey, purpose = "enrol" }, ct);
+            await audit.RecordAsync(MfaAuditTypes.Failed, userId, new { method = MfaMethods.Passkey, purpose = "enrol" }, ct);
             return Problems.Result(400, Problems.InvalidMfaCode, "The passkey was not registered: the ceremony is unknown, spent or expired, or the authenticator's answer was refused.");
         }
         metrics.Event("enrolled", MfaMethods.Passkey);
-        await audit.WriteAsync(MfaAuditTypes.PasskeyAdded, userId, userId, tenantId, ClientAddress.Of(http), new { passkey_id = passkey.Id, name = passkey.Name }, ct);
+        await audit.RecordAsync(MfaAuditTypes.PasskeyAdded, userId, new { passkey_id = passkey.Id, name = passkey.Name }, ct);
         await writer.LiftEnrollmentAsync(userId, ct);
         return TypedResults.Created($"/auth/passkeys/{passkey.Id}", new PasskeyCreated(passkey.Id, passkey.Name, passkey.CreatedAt));
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> RemovePasskey(
-        Guid id, ClaimsPrincipal user, HttpContext http, AppDbContext db, Factors factors, AuditLog audit, MfaMetrics metrics, CancellationToken ct)
+        [System.ComponentModel.Description("The passkey's id (from GET /auth/mfa).")] Guid id, ClaimsPrincipal user, AppDbContext db, Factors factors,
+        AuditLog audit, MfaMetrics metrics, CancellationToken ct)
     {
         var userId = user.UserId();
         if (!await db.Passkeys.AnyAsync(p => p.Id == id && p.UserId == userId, ct)) return Problems.NotFoundResult();
@@ -162,7 +165,7 @@ public static class MfaApi
         await db.Passkeys.Where(p => p.Id == id && p.UserId == userId).ExecuteDeleteAsync(ct);
         if (last) await factors.RemoveRecoveryCodesAsync(userId, ct);
         metrics.Event("removed", MfaMethods.Passkey);
-        await audit.WriteAsync(MfaAuditTypes.PasskeyRemoved, userId, userId, user.TenantIdOf(), ClientAddress.Of(http), new { passkey_id = id }, ct);
+        await audit.RecordAsync(MfaAuditTypes.PasskeyRemoved, userId, new { passkey_id = id }, ct);
         return TypedResults.NoContent();
     }
 }

@@ -74,7 +74,7 @@ public sealed class StepUpResponse
         var tokens = LoginResponse.From(c, now);
         return new StepUpResponse
         {
-            Acr = a.Acr, AuthTime = a.AuthTime, TokenType = tokens.TokenType, AccessToken = tokens.AccessToken, ExpiresIn = tokens.ExpiresIn,
+            Acr = a.Acr, AuthTime = a.AuthTime, TokenType = tokens.TokenType.ToString(), AccessToken = tokens.AccessToken, ExpiresIn = tokens.ExpiresIn,
             RefreshToken = tokens.RefreshToken, RefreshExpiresIn = tokens.RefreshExpiresIn,
         };
     }

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using SessionGate.Auth;
 using SessionGate.Data;
 using SessionGate.Sessions;
+using SessionGate.Infrastructure;
 
 namespace SessionGate.Mfa;
 

@@ -4,6 +4,7 @@ using SessionGate.Audit;
 using SessionGate.Auth;
 using SessionGate.Data;
 using SessionGate.Sessions;
+using SessionGate.Infrastructure;
 
 namespace SessionGate.Mfa;
 

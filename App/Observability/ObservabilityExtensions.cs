@@ -1,3 +1,4 @@
+using Microsoft.OpenApi;
 using Serilog;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -57,7 +58,23 @@ public static class ObservabilityExtensions
     {
         if (!app.Configuration.GetValue("Metrics:Enabled", true)) return app;
         app.MapPrometheusScrapingEndpoint(app.Configuration["Metrics:Path"] ?? "/metrics").AllowAnonymous()
-            .WithMetadata(SessionGate.Infrastructure.ManagementEndpoint.Only);
+            .WithMetadata(SessionGate.Infrastructure.ManagementEndpoint.Only)
+            // A scrape endpoint is no route handler: it says what it answers in the document itself.
+            .WithOpenApiOperation((doc, _) => new OpenApiOperation
+            {
+                Tags = new HashSet<OpenApiTagReference> { new("Metrics", doc) },
+                OperationId = "Metrics",
+                Summary = "Prometheus text exposition; every series is named sessiongate_*.",
+                Description = OpenApiDocs.ManagementNote,
+                Responses = new OpenApiResponses
+                {
+                    ["200"] = new OpenApiResponse
+                    {
+                        Description = "The metrics.",
+                        Content = new Dictionary<string, IOpenApiMediaType> { ["text/plain"] = new OpenApiMediaType() },
+                    },
+                },
+            });
         return app;
     }
 

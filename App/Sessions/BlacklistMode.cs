@@ -4,7 +4,6 @@ using Microsoft.IdentityModel.JsonWebTokens;
 using SessionGate.Data;
 using SessionGate.Tokens;
 using SessionGate.Caching;
-
 using SessionGate.Infrastructure;
 
 namespace SessionGate.Sessions;

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using SessionGate.Data;
 using SessionGate.Tokens;
+using SessionGate.Infrastructure;
 
 namespace SessionGate.Sessions;
 

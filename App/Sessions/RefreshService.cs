@@ -2,7 +2,6 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using SessionGate.Audit;
 using SessionGate.Data;
-
 using SessionGate.Infrastructure;
 
 namespace SessionGate.Sessions;

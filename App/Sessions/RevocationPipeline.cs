@@ -4,7 +4,6 @@ using SessionGate.Data;
 using StackExchange.Redis;
 using SessionGate.Caching;
 using SessionGate.Tokens;
-
 using SessionGate.Infrastructure;
 
 namespace SessionGate.Sessions;

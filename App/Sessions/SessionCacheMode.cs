@@ -3,6 +3,7 @@ using SessionGate.Data;
 using SessionGate.Tokens;
 using StackExchange.Redis;
 using SessionGate.Caching;
+using SessionGate.Infrastructure;
 
 namespace SessionGate.Sessions;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Security.Claims;
+using SessionGate.Infrastructure;
 
 namespace SessionGate.Sessions;
 

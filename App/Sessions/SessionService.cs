@@ -3,7 +3,6 @@ using Microsoft.Extensions.Options;
 using SessionGate.Audit;
 using SessionGate.Data;
 using SessionGate.Tokens;
-
 using SessionGate.Infrastructure;
 
 namespace SessionGate.Sessions;

@@ -4,7 +4,6 @@ using Microsoft.Extensions.Options;
 using SessionGate.Data;
 using StackExchange.Redis;
 using SessionGate.Caching;
-
 using SessionGate.Infrastructure;
 
 namespace SessionGate.Sessions;

@@ -32,11 +32,12 @@ public static partial class ServiceClientsApi
     // POST   /admin/service-clients/{client_id}/secret    platform:admin
     public static RouteGroupBuilder MapServiceClientsApi(this IEndpointRouteBuilder app)
     {
-        var clients = app.MapGroup("/admin/service-clients").WithTags("Admin: service clients").RequireAuthorization(Permissions.PlatformAdmin);
+        var clients = app.MapGroup("/admin/service-clients").WithTags("Admin: service clients").RequireAuthorization(Permissions.PlatformAdmin).CapturesAuditContext();
         clients.MapPost("/", Create).WithName("CreateServiceClient")
             .WithSummary("Register a service for token exchange; the secret is shown once.")
             .WithDescription("The service authenticates to POST /oauth/token with client_secret_basic. It may exchange internal JWTs whose aud is its own audience for tokens addressed to an audience in may_call.")
-            .ProducesProblems(400, Problems.Validation).ProducesProblems(409, Problems.Conflict);
+            .ProducesProblems(400, Problems.Validation).ProducesProblems(409, Problems.Conflict)
+            .WithProblemExample(Problems.Conflict, "It already exists.");
         clients.MapGet("/", List).WithName("ListServiceClients").WithSummary("The registered service clients (never their secrets).");
         clients.MapDelete("/{client_id}", Delete).WithName("DeleteServiceClient")
             .WithSummary("Remove a service client; its secret stops working at once.").ProducesProblems(404, Problems.NotFound);
@@ -53,7 +54,7 @@ public static partial class ServiceClientsApi
     internal static partial Regex AudiencePattern();
 
     private static async Task<Results<Created<ServiceClientSecret>, ProblemHttpResult>> Create(
-        CreateServiceClientRequest? body, ClaimsPrincipal user, HttpContext http, AppDbContext db, AuditLog audit, TimeProvider time, CancellationToken ct)
+        CreateServiceClientRequest? body, AppDbContext db, AuditLog audit, TimeProvider time, CancellationToken ct)
     {
         if (body is null || body.ClientId is null || !ClientIdPattern().IsMatch(body.ClientId))
             return Problems.ValidationFailed("client_id is required: a-z, 0-9, '.', '_' and '-', at most 64.", "client_id");
@@ -75,8 +76,7 @@ public static partial class ServiceClientsApi
             SecretRotatedAt = now,
         };
         db.Set<ServiceClient>().Add(client);
-        audit.Add(AuditTypes.ServiceClientCreated, user.UserId(), null, user.TenantIdOf(), ClientAddress.Of(http),
-            new { client_id = client.ClientId, audience = client.Audience, may_call = client.MayCall });
+        audit.Record(AuditTypes.ServiceClientCreated, detail: new { client_id = client.ClientId, audience = client.Audience, may_call = client.MayCall });
         await db.SaveChangesAsync(ct); // a taken client_id or audience is a unique violation: 409 conflict
         return TypedResults.Created($"/admin/service-clients/{client.ClientId}", new ServiceClientSecret(client.ClientId, secret));
     }
@@ -86,18 +86,18 @@ public static partial class ServiceClientsApi
             .Select(c => new ServiceClientView(c.ClientId, c.Audience, c.MayCall, c.CreatedAt, c.SecretRotatedAt)).ToListAsync(ct));
 
     private static async Task<Results<NoContent, ProblemHttpResult>> Delete(
-        [FromRoute(Name = "client_id"), Description("The client's id.")] string clientId, ClaimsPrincipal user, HttpContext http, AppDbContext db, AuditLog audit, CancellationToken ct)
+        [FromRoute(Name = "client_id"), Description("The client's id.")] string clientId, AppDbContext db, AuditLog audit, CancellationToken ct)
     {
         if (clientId.Length > 64) return Problems.NotFoundResult();
         await using var tx = await db.Database.BeginTransactionAsync(ct);
         if (await db.Set<ServiceClient>().Where(c => c.ClientId == clientId).ExecuteDeleteAsync(ct) == 0) return Problems.NotFoundResult();
-        await audit.WriteAsync(AuditTypes.ServiceClientDeleted, user.UserId(), null, user.TenantIdOf(), ClientAddress.Of(http), new { client_id = clientId }, ct);
+        await audit.RecordAsync(AuditTypes.ServiceClientDeleted, null, new { client_id = clientId }, ct);
         await tx.CommitAsync(ct);
         return TypedResults.NoContent();
     }
 
     private static async Task<Results<Ok<ServiceClientSecret>, ProblemHttpResult>> Rotate(
-        [FromRoute(Name = "client_id"), Description("The client's id.")] string clientId, ClaimsPrincipal user, HttpContext http, AppDbContext db, AuditLog audit, TimeProvider time, CancellationToken ct)
+        [FromRoute(Name = "client_id"), Description("The client's id.")] string clientId, AppDbContext db, AuditLog audit, TimeProvider time, CancellationToken ct)
     {
         if (clientId.Length > 64) return Problems.NotFoundResult();
         var secret = ClientSecrets.New();
@@ -107,7 +107,7 @@ public static partial class ServiceClientsApi
         var changed = await db.Set<ServiceClient>().Where(c => c.ClientId == clientId)
             .ExecuteUpdateAsync(u => u.SetProperty(c => c.SecretHash, hash).SetProperty(c => c.SecretRotatedAt, now), ct);
         if (changed == 0) return Problems.NotFoundResult();
-        await audit.WriteAsync(AuditTypes.ServiceClientSecretRotated, user.UserId(), null, user.TenantIdOf(), ClientAddress.Of(http), new { client_id = clientId }, ct);
+        await audit.RecordAsync(AuditTypes.ServiceClientSecretRotated, null, new { client_id = clientId }, ct);
         await tx.CommitAsync(ct);
         return TypedResults.Ok(new ServiceClientSecret(clientId, secret));
     }

@@ -1,6 +1,6 @@
 using System.Security.Claims;
 
-namespace SessionGate.Sessions;
+namespace SessionGate.Infrastructure;
 
 /// <summary>Claim names shared by the principal, the access JWT and the internal JWT.</summary>
 public static class SessionClaims
@@ -34,18 +34,7 @@ public static class SessionClaims
     public static Guid SessionIdOf(this ClaimsPrincipal p) => Guid.Parse(p.FindFirstValue(SessionId)!);
     public static string[] RolesOf(this ClaimsPrincipal p) => p.FindAll(Role).Select(c => c.Value).ToArray();
     public static string[] PermissionsOf(this ClaimsPrincipal p) => p.FindAll(Permission).Select(c => c.Value).ToArray();
-    /// <summary>The session's assurance as its claims say; a principal without them counts as a password at its start.</summary>
-    public static SessionAssurance AssuranceOf(this ClaimsPrincipal p)
-    {
-        var at = long.TryParse(p.FindFirstValue(AuthTime), out var t) ? DateTimeOffset.FromUnixTimeSeconds(t)
-            : DateTimeOffset.FromUnixTimeSeconds(long.Parse(p.FindFirstValue(CreatedAt) ?? "0", System.Globalization.CultureInfo.InvariantCulture));
-        var methods = SessionAssurance.Parse(p.FindAll(Amr).Select(c => c.Value));
-        return new SessionAssurance(methods == AuthMethods.None ? AuthMethods.Password : methods, at, p.IsEnrolmentOnly());
-    }
 
     /// <summary>A session that must enrol a second factor before it may reach anything but its own enrolment.</summary>
     public static bool IsEnrolmentOnly(this ClaimsPrincipal p) => p.HasClaim(c => c.Type == MfaEnrollment);
-
-    public static bool IsPlatformAdmin(this ClaimsPrincipal p) =>
-        p.HasClaim(Permission, Permissions.PlatformAdmin) && p.HasClaim(Tenant, Permissions.PlatformTenant);
 }

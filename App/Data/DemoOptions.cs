@@ -1,4 +1,4 @@
-namespace SessionGate.Admin;
+namespace SessionGate.Data;
 
 /// <summary>Demo data (<c>Demo</c> section) that scripts/run turns on.</summary>
 public sealed class DemoOptions
