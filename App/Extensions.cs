@@ -1,6 +1,4 @@
-using System.Text.Json;
 using Microsoft.AspNetCore.HttpOverrides;
-using Microsoft.Extensions.Options;
 using Serilog;
 using SessionGate.Admin;
 using SessionGate.Audit;
@@ -18,7 +16,6 @@ using SessionGate.Caching;
 using SessionGate.Outbox;
 
 using SessionGate.Hosting;
-using SessionGate.Infrastructure;
 namespace SessionGate;
 
 public static class Extensions

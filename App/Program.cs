@@ -6,7 +6,6 @@ using SessionGate.AdminConsole;
 using SessionGate.ForwardAuth;
 using SessionGate.Gateway;
 using SessionGate.Hosting;
-using SessionGate.Infrastructure;
 using SessionGate.Mfa;
 using SessionGate.Observability;
 using SessionGate.Sample;

@@ -1,5 +1,3 @@
-using SessionGate.Infrastructure;
-
 namespace SessionGate.Account;
 
 /// <summary>

@@ -1,6 +1,4 @@
 using System.Text.RegularExpressions;
-using Microsoft.AspNetCore.Http.HttpResults;
-using SessionGate.Infrastructure;
 
 namespace SessionGate.Admin;
 

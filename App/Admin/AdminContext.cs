@@ -1,6 +1,4 @@
-using System.Security.Claims;
 using SessionGate.Sessions;
-using SessionGate.Infrastructure;
 
 namespace SessionGate.Admin;
 

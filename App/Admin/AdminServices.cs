@@ -1,4 +1,3 @@
-using System.ComponentModel;
 using Microsoft.AspNetCore.Mvc;
 using SessionGate.Audit;
 using SessionGate.Data;

@@ -1,7 +1,5 @@
-using Microsoft.EntityFrameworkCore;
 using SessionGate.Audit;
 using SessionGate.Data;
-using SessionGate.Infrastructure;
 using SessionGate.Sessions;
 
 namespace SessionGate.Admin;

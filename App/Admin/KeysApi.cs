@@ -1,7 +1,5 @@
-using Microsoft.AspNetCore.Http.HttpResults;
 using SessionGate.Audit;
 using SessionGate.Auth;
-using SessionGate.Infrastructure;
 using SessionGate.Sessions;
 using SessionGate.Tokens;
 

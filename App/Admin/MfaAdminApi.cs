@@ -1,10 +1,7 @@
 using System.Text.Json.Serialization;
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.EntityFrameworkCore;
 using SessionGate.Audit;
 using SessionGate.Auth;
 using SessionGate.Data;
-using SessionGate.Infrastructure;
 using SessionGate.Mfa;
 using SessionGate.Sessions;
 

@@ -1,8 +1,5 @@
-using System.ComponentModel;
 using System.ComponentModel.DataAnnotations;
-using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
-using SessionGate.Infrastructure;
 
 namespace SessionGate.Admin;
 

@@ -1,11 +1,7 @@
-using System.ComponentModel;
 using System.Text.Json.Serialization;
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.EntityFrameworkCore;
 using SessionGate.Audit;
 using SessionGate.Auth;
 using SessionGate.Data;
-using SessionGate.Infrastructure;
 using SessionGate.Sessions;
 
 namespace SessionGate.Admin;

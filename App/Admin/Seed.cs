@@ -1,5 +1,3 @@
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
 using SessionGate.Auth;
 using SessionGate.Sessions;
 using SessionGate.Data;

@@ -1,7 +1,5 @@
-using System.ComponentModel;
 using System.Text.Json.Serialization;
 using SessionGate.Auth;
-using SessionGate.Infrastructure;
 using SessionGate.Sessions;
 
 namespace SessionGate.Admin;

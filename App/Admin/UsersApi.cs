@@ -1,13 +1,9 @@
-using System.ComponentModel;
 using System.Text.Json.Serialization;
-using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.EntityFrameworkCore;
 using SessionGate.Auth;
 using SessionGate.Audit;
 using SessionGate.Data;
 using SessionGate.Events;
-using SessionGate.Infrastructure;
 using SessionGate.Sessions;
 
 namespace SessionGate.Admin;

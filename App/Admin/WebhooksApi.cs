@@ -1,13 +1,8 @@
-using System.ComponentModel;
 using System.Text.Json.Serialization;
-using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
 using SessionGate.Audit;
 using SessionGate.Data;
 using SessionGate.Events;
-using SessionGate.Infrastructure;
 using SessionGate.Sessions;
 using SessionGate.Tokens;
 

@@ -1,6 +1,3 @@
-using System.Security.Claims;
-using SessionGate.Infrastructure;
-
 namespace SessionGate.Audit;
 
 /// <summary>

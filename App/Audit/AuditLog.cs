@@ -1,4 +1,3 @@
-using System.Text.Json;
 using SessionGate.Data;
 
 namespace SessionGate.Audit;

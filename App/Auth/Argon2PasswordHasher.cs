@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Text;
 using Geralt;
 using Microsoft.AspNetCore.Identity;
-using Microsoft.Extensions.Options;
 using SessionGate.Data;
 
 namespace SessionGate.Auth;

@@ -1,11 +1,5 @@
-using System.ComponentModel;
-using System.Security.Claims;
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
 using SessionGate.Audit;
 using SessionGate.Data;
-using SessionGate.Infrastructure;
 using SessionGate.Observability;
 using SessionGate.Sessions;
 

@@ -1,6 +1,4 @@
-using System.ComponentModel;
 using System.Text.Json.Serialization;
-using SessionGate.Infrastructure;
 using SessionGate.Sessions;
 
 namespace SessionGate.Auth;

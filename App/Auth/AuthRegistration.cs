@@ -1,8 +1,6 @@
 using Microsoft.AspNetCore.Identity;
-using Microsoft.Extensions.Options;
 using SessionGate.Data;
 using SessionGate.Sessions;
-using SessionGate.Infrastructure;
 
 namespace SessionGate.Auth;
 

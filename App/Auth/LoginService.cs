@@ -1,8 +1,6 @@
 using Microsoft.AspNetCore.Identity;
-using Microsoft.EntityFrameworkCore;
 using SessionGate.Audit;
 using SessionGate.Data;
-using SessionGate.Infrastructure;
 using SessionGate.Sessions;
 
 namespace SessionGate.Auth;

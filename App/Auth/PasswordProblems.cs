@@ -1,6 +1,3 @@
-using Microsoft.AspNetCore.Http.HttpResults;
-using SessionGate.Infrastructure;
-
 namespace SessionGate.Auth;
 
 /// <summary>The one check of a new password, for every endpoint that sets one: too long is bad input, too weak is weak-password.</summary>

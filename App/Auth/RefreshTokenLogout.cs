@@ -1,6 +1,4 @@
 using Microsoft.AspNetCore.Authentication;
-using Microsoft.AspNetCore.Http.HttpResults;
-using SessionGate.Infrastructure;
 using SessionGate.Observability;
 using SessionGate.Sessions;
 

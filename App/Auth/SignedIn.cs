@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.Http.HttpResults;
 using SessionGate.Sessions;
 
 namespace SessionGate.Auth;

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
 namespace SessionGate.Caching;

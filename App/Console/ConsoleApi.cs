@@ -1,5 +1,3 @@
-using SessionGate.Infrastructure;
-
 // Not SessionGate.Console: that namespace would hide System.Console from all of SessionGate.*.
 namespace SessionGate.AdminConsole;
 

@@ -1,7 +1,4 @@
 using Microsoft.AspNetCore.DataProtection;
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
-using SessionGate.Infrastructure;
 
 namespace SessionGate.Data;
 

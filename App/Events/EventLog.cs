@@ -1,5 +1,3 @@
-using System.Text.Json;
-using Microsoft.EntityFrameworkCore;
 using SessionGate.Data;
 
 namespace SessionGate.Events;

@@ -1,4 +1,3 @@
-using Microsoft.EntityFrameworkCore;
 using SessionGate.Data;
 
 namespace SessionGate.Events;

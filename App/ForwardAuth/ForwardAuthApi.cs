@@ -1,8 +1,5 @@
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.Extensions.Options;
 using SessionGate.Auth;
 using SessionGate.Gateway;
-using SessionGate.Infrastructure;
 using SessionGate.Sessions;
 
 namespace SessionGate.ForwardAuth;

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Options;
 using SessionGate.Gateway;
 
 namespace SessionGate.ForwardAuth;

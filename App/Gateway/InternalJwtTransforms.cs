@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Options;
 using SessionGate.Auth;
 using Yarp.ReverseProxy.Transforms;
 using Yarp.ReverseProxy.Transforms.Builder;

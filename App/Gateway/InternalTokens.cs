@@ -1,13 +1,10 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
-using System.Security.Claims;
-using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using SessionGate.Sessions;
 using SessionGate.Tokens;
 using SessionGate.Caching;
-using SessionGate.Infrastructure;
 
 namespace SessionGate.Gateway;
 

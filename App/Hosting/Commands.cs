@@ -1,9 +1,7 @@
-using Microsoft.Extensions.Options;
 using SessionGate.Audit;
 using SessionGate.Data;
 using SessionGate.Sessions;
 
-using SessionGate.Infrastructure;
 namespace SessionGate.Hosting;
 
 /// <summary>

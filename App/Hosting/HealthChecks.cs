@@ -3,7 +3,6 @@ using SessionGate.Data;
 using SessionGate.Sessions;
 using SessionGate.Caching;
 
-using SessionGate.Infrastructure;
 namespace SessionGate.Hosting;
 
 internal sealed class PostgresHealthCheck(AppDbContext db) : IHealthCheck

@@ -1,12 +1,10 @@
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.Extensions.Options;
 using Microsoft.OpenApi;
 using Swashbuckle.AspNetCore.SwaggerGen;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using SessionGate.Sessions;
 
-using SessionGate.Infrastructure;
 namespace SessionGate.Hosting;
 
 public static class HealthEndpoints

@@ -1,8 +1,5 @@
-using System.Text.Json;
 using Microsoft.AspNetCore.HttpOverrides;
-using Microsoft.Extensions.Options;
 using SessionGate.Auth;
-using SessionGate.Infrastructure;
 using SessionGate.Tokens;
 
 namespace SessionGate.Hosting;

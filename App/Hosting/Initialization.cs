@@ -1,7 +1,5 @@
 using System.Reflection;
 using System.Runtime.Loader;
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
 using SessionGate.Admin;
 using SessionGate.Auth;
 using SessionGate.Data;
@@ -9,7 +7,6 @@ using SessionGate.Sessions;
 using SessionGate.Tokens;
 using SessionGate.Caching;
 
-using SessionGate.Infrastructure;
 namespace SessionGate.Hosting;
 
 /// <summary>Start-up work: migrations, bootstrap and demo data, the first signing key.</summary>

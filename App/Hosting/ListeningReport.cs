@@ -1,10 +1,8 @@
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.Options;
 using SessionGate.Auth;
 using SessionGate.Sessions;
 
-using SessionGate.Infrastructure;
 namespace SessionGate.Hosting;
 
 /// <summary>The <c>Startup</c> section.</summary>

@@ -1,5 +1,4 @@
 using System.Diagnostics.Metrics;
-using Microsoft.EntityFrameworkCore;
 using SessionGate.Data;
 using SessionGate.Observability;
 using SessionGate.Sessions;

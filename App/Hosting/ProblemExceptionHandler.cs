@@ -1,7 +1,5 @@
-using System.Text.Json;
 using Microsoft.AspNetCore.Diagnostics;
 
-using SessionGate.Infrastructure;
 namespace SessionGate.Hosting;
 
 /// <summary>

@@ -1,7 +1,6 @@
 using Npgsql;
 using StackExchange.Redis;
 
-using SessionGate.Infrastructure;
 namespace SessionGate.Infrastructure;
 
 public enum Dependency { Redis, Postgres }

@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.HttpsPolicy;
-using Microsoft.Extensions.Options;
 
 namespace SessionGate.Infrastructure;
 

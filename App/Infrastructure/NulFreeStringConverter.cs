@@ -1,5 +1,3 @@
-using System.Text.Json;
-
 namespace SessionGate.Infrastructure;
 
 /// <summary>Refuses JSON strings that hold U+0000, which PostgreSQL cannot store: the body is then bad input (400).</summary>

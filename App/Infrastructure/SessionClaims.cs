@@ -1,5 +1,3 @@
-using System.Security.Claims;
-
 namespace SessionGate.Infrastructure;
 
 /// <summary>Claim names shared by the principal, the access JWT and the internal JWT.</summary>

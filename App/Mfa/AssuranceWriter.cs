@@ -1,5 +1,4 @@
 using System.Linq.Expressions;
-using Microsoft.EntityFrameworkCore;
 using SessionGate.Data;
 using SessionGate.Sessions;
 using SessionGate.Caching;

@@ -1,4 +1,3 @@
-using SessionGate.Infrastructure;
 using SessionGate.Sessions;
 
 namespace SessionGate.Mfa;

@@ -1,12 +1,7 @@
-using System.Security.Claims;
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
 using QRCoder;
 using SessionGate.Audit;
 using SessionGate.Auth;
 using SessionGate.Data;
-using SessionGate.Infrastructure;
 using SessionGate.Sessions;
 
 namespace SessionGate.Mfa;

@@ -1,5 +1,3 @@
-using System.ComponentModel;
-using System.Text.Json;
 using System.Text.Json.Serialization;
 using SessionGate.Auth;
 

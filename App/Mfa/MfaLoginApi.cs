@@ -1,8 +1,5 @@
 using System.Globalization;
-using System.Security.Claims;
-using Microsoft.AspNetCore.Http.HttpResults;
 using SessionGate.Auth;
-using SessionGate.Infrastructure;
 using SessionGate.Observability;
 using SessionGate.Sessions;
 

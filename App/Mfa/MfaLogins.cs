@@ -1,6 +1,3 @@
-using System.Text.Json;
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
 using SessionGate.Audit;
 using SessionGate.Auth;
 using SessionGate.Data;

@@ -1,8 +1,5 @@
-using System.Security.Claims;
-using Microsoft.EntityFrameworkCore;
 using SessionGate.Data;
 using SessionGate.Sessions;
-using SessionGate.Infrastructure;
 
 namespace SessionGate.Mfa;
 

@@ -1,5 +1,4 @@
 using Fido2NetLib;
-using Microsoft.Extensions.Options;
 using SessionGate.Auth;
 
 namespace SessionGate.Mfa;

@@ -1,8 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
 using Microsoft.AspNetCore.WebUtilities;
-using Microsoft.Extensions.Options;
 using SessionGate.Sessions;
 using StackExchange.Redis;
 using SessionGate.Caching;

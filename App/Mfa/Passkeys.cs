@@ -1,8 +1,5 @@
-using System.Text.Json;
 using Fido2NetLib;
 using Fido2NetLib.Objects;
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
 using SessionGate.Data;
 
 namespace SessionGate.Mfa;

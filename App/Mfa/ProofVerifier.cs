@@ -1,6 +1,3 @@
-using System.ComponentModel;
-using System.Text.Json;
-using Microsoft.EntityFrameworkCore;
 using SessionGate.Audit;
 using SessionGate.Data;
 using SessionGate.Sessions;

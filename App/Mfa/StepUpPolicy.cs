@@ -1,9 +1,6 @@
-using System.Security.Claims;
-using Microsoft.Extensions.Options;
 using SessionGate.Auth;
 using SessionGate.Data;
 using SessionGate.Sessions;
-using SessionGate.Infrastructure;
 
 namespace SessionGate.Mfa;
 

@@ -1,10 +1,7 @@
-using System.Security.Claims;
-using Microsoft.EntityFrameworkCore;
 using SessionGate.Audit;
 using SessionGate.Auth;
 using SessionGate.Data;
 using SessionGate.Sessions;
-using SessionGate.Infrastructure;
 
 namespace SessionGate.Mfa;
 

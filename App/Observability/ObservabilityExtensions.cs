@@ -3,7 +3,6 @@ using Serilog;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
-using SessionGate.Infrastructure;
 
 namespace SessionGate.Observability;
 

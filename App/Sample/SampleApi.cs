@@ -1,7 +1,4 @@
-using System.Security.Claims;
-using Microsoft.AspNetCore.Http.HttpResults;
 using SessionGate.Sessions;
-using SessionGate.Infrastructure;
 
 namespace SessionGate.Sample;
 

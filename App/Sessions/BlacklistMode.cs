@@ -1,10 +1,7 @@
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using SessionGate.Data;
 using SessionGate.Tokens;
 using SessionGate.Caching;
-using SessionGate.Infrastructure;
 
 namespace SessionGate.Sessions;
 

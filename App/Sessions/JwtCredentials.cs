@@ -1,7 +1,5 @@
-using Microsoft.Extensions.Options;
 using SessionGate.Data;
 using SessionGate.Tokens;
-using SessionGate.Infrastructure;
 
 namespace SessionGate.Sessions;
 

@@ -1,5 +1,4 @@
 using SessionGate.Data;
-using SessionGate.Infrastructure;
 
 namespace SessionGate.Sessions;
 

@@ -1,5 +1,4 @@
 using System.Net;
-using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 using SessionGate.Caching;
 

@@ -1,8 +1,5 @@
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
 using SessionGate.Audit;
 using SessionGate.Data;
-using SessionGate.Infrastructure;
 
 namespace SessionGate.Sessions;
 

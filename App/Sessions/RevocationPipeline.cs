@@ -1,10 +1,8 @@
-using Microsoft.EntityFrameworkCore;
 using Npgsql;
 using SessionGate.Data;
 using StackExchange.Redis;
 using SessionGate.Caching;
 using SessionGate.Tokens;
-using SessionGate.Infrastructure;
 
 namespace SessionGate.Sessions;
 

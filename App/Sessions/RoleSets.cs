@@ -1,7 +1,5 @@
 using System.Text;
-using System.Text.Json;
 using System.Text.Json.Serialization;
-using Microsoft.EntityFrameworkCore;
 using SessionGate.Data;
 using StackExchange.Redis;
 using SessionGate.Caching;

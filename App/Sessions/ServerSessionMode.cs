@@ -1,9 +1,7 @@
-using Microsoft.EntityFrameworkCore;
 using SessionGate.Data;
 using SessionGate.Tokens;
 using StackExchange.Redis;
 using SessionGate.Caching;
-using SessionGate.Infrastructure;
 
 namespace SessionGate.Sessions;
 

@@ -3,7 +3,6 @@ using SessionGate.Data;
 using SessionGate.Tokens;
 using StackExchange.Redis;
 using SessionGate.Caching;
-using SessionGate.Infrastructure;
 
 namespace SessionGate.Sessions;
 

@@ -1,8 +1,6 @@
 using System.Linq.Expressions;
-using Microsoft.EntityFrameworkCore;
 using SessionGate.Data;
 using SessionGate.Tokens;
-using SessionGate.Infrastructure;
 
 namespace SessionGate.Sessions;
 

@@ -1,5 +1,3 @@
-using System.Security.Claims;
-using SessionGate.Infrastructure;
 using static SessionGate.Infrastructure.SessionClaims;
 
 namespace SessionGate.Sessions;

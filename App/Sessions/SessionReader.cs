@@ -1,7 +1,5 @@
 using System.Linq.Expressions;
-using Microsoft.EntityFrameworkCore;
 using SessionGate.Data;
-using SessionGate.Infrastructure;
 
 namespace SessionGate.Sessions;
 

@@ -1,9 +1,6 @@
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
 using SessionGate.Audit;
 using SessionGate.Data;
 using SessionGate.Tokens;
-using SessionGate.Infrastructure;
 
 namespace SessionGate.Sessions;
 

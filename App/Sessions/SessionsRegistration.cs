@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 using SessionGate.Caching;
 using SessionGate.Data;

@@ -1,10 +1,7 @@
 using System.Collections.Concurrent;
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
 using SessionGate.Data;
 using StackExchange.Redis;
 using SessionGate.Caching;
-using SessionGate.Infrastructure;
 
 namespace SessionGate.Sessions;
 

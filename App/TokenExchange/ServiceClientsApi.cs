@@ -1,13 +1,8 @@
-using System.ComponentModel;
-using System.Security.Claims;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
-using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.EntityFrameworkCore;
 using SessionGate.Audit;
 using SessionGate.Data;
-using SessionGate.Infrastructure;
 using SessionGate.Sessions;
 
 namespace SessionGate.TokenExchange;

@@ -1,8 +1,4 @@
-using System.ComponentModel;
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.EntityFrameworkCore;
 using SessionGate.Data;
-using SessionGate.Infrastructure;
 
 namespace SessionGate.TokenExchange;
 

@@ -1,11 +1,7 @@
-using System.Text.Json;
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 using SessionGate.Audit;
 using SessionGate.Data;
-using SessionGate.Infrastructure;
 using SessionGate.Sessions;
 using SessionGate.Tokens;
 

@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using Microsoft.Extensions.Options;
 using SessionGate.Sessions;
 using StackExchange.Redis;
 using SessionGate.Caching;

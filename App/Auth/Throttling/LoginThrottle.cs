@@ -1,6 +1,3 @@
-using Microsoft.Extensions.Options;
-using SessionGate.Infrastructure;
-
 namespace SessionGate.Auth;
 
 /// <summary>What the limits say about one attempt: refused (and by which limit), or go ahead after <see cref="Delay"/>.</summary>

@@ -1,4 +1,3 @@
-using SessionGate.Infrastructure;
 namespace SessionGate.Auth;
 
 /// <summary>

@@ -1,9 +1,7 @@
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.RateLimiting;
-using Microsoft.Extensions.Options;
 using SessionGate.Sessions;
 
-using SessionGate.Infrastructure;
 namespace SessionGate.Auth;
 
 /// <summary>
