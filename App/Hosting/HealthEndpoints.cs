@@ -45,13 +45,8 @@ public static class HealthEndpoints
     private static OpenApiOperation ReadyOperation(OpenApiDocument doc, DocumentFilterContext context)
     {
         var problem = context.SchemaGenerator.GenerateSchema(typeof(ProblemDetails), context.SchemaRepository);
-        return new OpenApiOperation
-        {
-            Tags = new HashSet<OpenApiTagReference> { new("Health", doc) },
-            OperationId = "Ready",
-            Summary = "200 with the mode and each check while PostgreSQL and Redis answer; otherwise 503 naming what is down.",
-            Description = OpenApiDocs.ManagementNote,
-            Responses = new OpenApiResponses
+        return OpenApiDocs.ManagementOperation(doc, "Health", "Ready",
+            "200 with the mode and each check while PostgreSQL and Redis answer; otherwise 503 naming what is down.", new OpenApiResponses
             {
                 ["200"] = new OpenApiResponse
                 {
@@ -96,7 +91,6 @@ public static class HealthEndpoints
                         },
                     },
                 },
-            },
-        };
+            });
     }
 }

@@ -33,6 +33,16 @@ public static class OpenApiDocs
     public const string ManagementNote = "Served on the management listener only (`Management:Urls`, default `http://127.0.0.1:9464`, loopback); " +
         "this page's listener answers 404 while that one is separate.";
 
+    /// <summary>The operation of an endpoint served on the management listener, which is no route handler.</summary>
+    public static OpenApiOperation ManagementOperation(OpenApiDocument doc, string tag, string id, string summary, OpenApiResponses responses) => new()
+    {
+        Tags = new HashSet<OpenApiTagReference> { new(tag, doc) },
+        OperationId = id,
+        Summary = summary,
+        Description = ManagementNote,
+        Responses = responses,
+    };
+
     public static TBuilder WithOpenApiOperation<TBuilder>(this TBuilder builder, Func<OpenApiDocument, DocumentFilterContext, OpenApiOperation> build)
         where TBuilder : IEndpointConventionBuilder => builder.WithMetadata(new DocumentedOperation(build));
 

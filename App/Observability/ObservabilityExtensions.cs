@@ -59,21 +59,15 @@ public static class ObservabilityExtensions
         app.MapPrometheusScrapingEndpoint(app.Configuration["Metrics:Path"] ?? "/metrics").AllowAnonymous()
             .WithMetadata(SessionGate.Infrastructure.ManagementEndpoint.Only)
             // A scrape endpoint is no route handler: it says what it answers in the document itself.
-            .WithOpenApiOperation((doc, _) => new OpenApiOperation
-            {
-                Tags = new HashSet<OpenApiTagReference> { new("Metrics", doc) },
-                OperationId = "Metrics",
-                Summary = "Prometheus text exposition; every series is named sessiongate_*.",
-                Description = OpenApiDocs.ManagementNote,
-                Responses = new OpenApiResponses
+            .WithOpenApiOperation((doc, _) => OpenApiDocs.ManagementOperation(doc, "Metrics", "Metrics",
+                "Prometheus text exposition; every series is named sessiongate_*.", new OpenApiResponses
                 {
                     ["200"] = new OpenApiResponse
                     {
                         Description = "The metrics.",
                         Content = new Dictionary<string, IOpenApiMediaType> { ["text/plain"] = new OpenApiMediaType() },
                     },
-                },
-            });
+                }));
         return app;
     }
 
