@@ -78,7 +78,7 @@ public sealed partial class SessionAuthenticationHandler(
         if (credential.Length > Options.MaxCredentialLength) return Failed(AuthOutcome.Unknown);
         if (fromCookie && IsCrossSiteStateChange(Request)) return Failed(AuthOutcome.CrossSite);
 
-        // Redis's answers count only once it proved how current it is (Revocation/RedisProof): until then PostgreSQL
+        // Redis's answers count only once it proved how current it is (Sessions/RedisProof): until then PostgreSQL
         // decides, or, before Redis was ever read and unless configured to fall back, the request is refused.
         var trust = proof.Trust;
         if (trust == SessionGate.Sessions.RedisTrust.Unknown && Options.RedisUnavailable != RedisUnavailableBehavior.FallbackToPostgres)

@@ -176,7 +176,7 @@ public sealed class OutboxMessage
 /// <summary>
 /// What PostgreSQL knows of one Redis keyspace (one key prefix): the key generation in use, and how far back the
 /// outbox still reaches. Redis itself carries, per master, a mark of the outbox rows it holds (see
-/// <c>Revocation/RedisMarks</c>); this row is what those marks are checked against.
+/// <c>Sessions/RedisMarks</c>); this row is what those marks are checked against.
 /// </summary>
 public sealed class RedisKeyspace
 {

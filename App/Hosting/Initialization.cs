@@ -32,7 +32,7 @@ public static partial class Initialization
         await secrets.InitializeAsync(db, sp.GetRequiredService<TimeProvider>());
         secrets.StartReloading(app.Lifetime.ApplicationStopping);
         await sp.GetRequiredService<KeyRing>().ReloadAsync();
-        // Before the first request: Redis proves how current it is, or PostgreSQL decides (Revocation/RedisProof).
+        // Before the first request: Redis proves how current it is, or PostgreSQL decides (Sessions/RedisProof).
         await sp.GetRequiredService<SessionGate.Sessions.RedisProof>().RefreshAsync(CancellationToken.None);
         sp.GetRequiredService<PasswordPolicy>().Warm();
         await WarnAboutRiskySettingsAsync(sp, logger);

@@ -24,7 +24,7 @@ public sealed class RedisStore(IConnectionMultiplexer redis, IOptions<RedisOptio
 
     private IDatabase Db => redis.GetDatabase();
 
-    /// <summary>The key generation of every cached key (see <c>Revocation/RedisProof</c>).</summary>
+    /// <summary>The key generation of every cached key (see <c>Sessions/RedisProof</c>).</summary>
     public long Generation { get; private set; }
 
     public void UseGeneration(long generation)

@@ -38,7 +38,7 @@ public sealed record MarkRead(string Node, long? Generation, long? Horizon)
 }
 
 /// <summary>
-/// Reads the marks Redis carries (App/Revocation/RedisMarks.cs: <c>&lt;prefix&gt;mark</c> standalone,
+/// Reads the marks Redis carries (App/Sessions/RedisMarks.cs: <c>&lt;prefix&gt;mark</c> standalone,
 /// <c>&lt;prefix&gt;{mark:N}</c> on each cluster master, N the lowest whose slot the master owns) and compares them
 /// with the outbox in PostgreSQL: Redis covers every row when every master's mark is of the current generation and
 /// its horizon is above the newest row's transaction id.
@@ -123,7 +123,7 @@ public sealed class Marks(Options o, Cluster? cluster)
     }
 }
 
-/// <summary>What one instance's /metrics and /health/ready say about the proof (App/Observability/OperationalGauges.cs).</summary>
+/// <summary>What one instance's /metrics and /health/ready say about the proof (App/Hosting/OperationalGauges.cs).</summary>
 public sealed record ProofState(string Instance, double? Backlog, double? Proven, double? SetAside, double? GenerationsMoved, string Health, int HealthStatus)
 {
     /// <summary>Every change is proven in Redis: this instance answers from Redis again.</summary>

@@ -724,7 +724,7 @@ public static partial class Scenarios
     private static string P50(List<Rec> recs) => recs.Count == 0 ? "–" : recs.Select(x => x.Ms).Order().ElementAt(recs.Count / 2).ToString("F0");
 
     /// <summary>
-    /// Well-formed sessions.revoked rows for random sessions (App/Revocation/RevocationEvent.cs, snake_case), each
+    /// Well-formed sessions.revoked rows for random sessions (App/Sessions/RevocationEvent.cs, snake_case), each
     /// transaction committing <see cref="Options.ReplayTxRows"/> of them with the TxId default, as many DELETE
     /// /auth/sessions/{id} would.
     /// </summary>
