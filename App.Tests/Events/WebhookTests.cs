@@ -83,6 +83,15 @@ public abstract class WebhookTests<TMode> where TMode : IMode
         var x = await User();
         var shortLived = _fx.AnotherInstance(s => s["Session:IdleTimeout"] = "00:00:02");
         var x1Id = (await shortLived.MeAsync(await shortLived.LoginAsync(x))).Session.Id;
+        // Every event so far delivered, and no delivery leased: a lease taken before the skip would look expired after
+        // it while its attempt is still under way, and another instance would send it again.
+        await _fx.Receiver.WaitAsync("/all", r => r.Count >= 21, Within, "the events before the expiry");
+        await Eventually.ThatAsync(async () =>
+        {
+            using var scope = _fx.Factory.Services.CreateScope();
+            var db = scope.ServiceProvider.GetRequiredService<SessionGate.Data.AppDbContext>();
+            return await db.Set<WebhookDelivery>().AnyAsync(d => d.LeaseUntil != null);
+        }, leased => !leased, Within, "no delivery leased");
         _fx.Clock.Skip(TimeSpan.FromSeconds(2.5)); // past that instance's idle limit, on the janitor's clock
         await _fx.Factory.Services.GetRequiredService<SessionJanitor>().RunOnceAsync(default);
         // A login policy replaces the older session (last: it holds for the whole tenant).

@@ -19,7 +19,7 @@ public sealed class TestClock : IAsyncDisposable
         _follow = FollowAsync();
     }
 
-    public FakeTimeProvider Time { get; } = new(DateTimeOffset.UtcNow);
+    public FakeTimeProvider Time { get; } = new FollowingTime(DateTimeOffset.UtcNow);
 
     public DateTimeOffset Now => Time.GetUtcNow();
 
@@ -35,7 +35,7 @@ public sealed class TestClock : IAsyncDisposable
             while (await tick.WaitForNextTickAsync(_stop.Token))
             {
                 var now = Stopwatch.GetTimestamp();
-                Time.Advance(Stopwatch.GetElapsedTime(last, now));
+                ((FollowingTime)Time).Follow(Stopwatch.GetElapsedTime(last, now), now);
                 last = now;
             }
         }
@@ -58,4 +58,28 @@ public class ClockFixture<TMode> : AppFixture<TMode> where TMode : IMode
     protected override bool UsesTestClock => true;
 
     public new TestClock Clock => base.Clock!;
+}
+
+/// <summary>
+/// Between two steps of the follower, the time still moves with the wall clock: two reads never return the same
+/// instant unless they are that close in real time too (the app tells apart rows by when they were written).
+/// </summary>
+internal sealed class FollowingTime(DateTimeOffset start) : FakeTimeProvider(start)
+{
+    private readonly Lock _gate = new();
+    private long _followedAt = Stopwatch.GetTimestamp();
+
+    public void Follow(TimeSpan by, long at)
+    {
+        lock (_gate)
+        {
+            Advance(by);
+            _followedAt = at;
+        }
+    }
+
+    public override DateTimeOffset GetUtcNow()
+    {
+        lock (_gate) return base.GetUtcNow() + Stopwatch.GetElapsedTime(_followedAt);
+    }
 }
