@@ -168,7 +168,7 @@ public sealed class WebhookAdminTests : IClassFixture<PublicOnlyWebhookFixture>
             await db.SaveChangesAsync();
         }
         await _fx.Api.LoginAsync(await _fx.NewUserAsync(tenant: tenant));
-        var log = await Poll.UntilAsync(
+        var log = await Eventually.ThatAsync(
             async () => await (await _fx.Api.GetAsync($"/admin/webhooks/{endpointId}/deliveries?tenant={tenant}", platform)).ReadAsync<Paged<Delivery>>(),
             l => l.Total == 1 && l.Items[0].Status == "failed", TimeSpan.FromSeconds(20), "the delivery failing");
         Assert.Contains("address refused", log.Items[0].LastError);

@@ -69,7 +69,7 @@ public sealed class WebhookOutageTests : IClassFixture<WebhookPostgresOutageFixt
         _fx.Receiver.Proxy.Cut();
         var answered = await Task.WhenAll(logins.Select(async l => (l.Id, (await _fx.Api.SendAsync(HttpMethod.Post, "/auth/logout", l.Login)).StatusCode)));
         // Each user's first delivery is attempted (the others wait behind it, in order) and fails.
-        await Poll.UntilAsync(DeliveriesAsync, log => log.Total == logins.Count && log.Items.Count(d => d.LastError is not null) >= 3,
+        await Eventually.ThatAsync(DeliveriesAsync, log => log.Total == logins.Count && log.Items.Count(d => d.LastError is not null) >= 3,
             TimeSpan.FromSeconds(20), "each user's first attempt failing");
         _fx.Postgres.Cut();
         _fx.Receiver.Proxy.Restore();
@@ -82,7 +82,7 @@ public sealed class WebhookOutageTests : IClassFixture<WebhookPostgresOutageFixt
             r => committed.All(id => r.Select(x => Delivered.Verify(x, secret)).Any(d => d.SessionId == id)), TimeSpan.FromSeconds(45), "every committed logout");
         // Leases of attempts whose outcome was lost run out (on the app's clock) and are sent again, until every delivery succeeded.
         _fx.Clock.Skip(TimeSpan.FromSeconds(8));
-        await Poll.UntilAsync(DeliveriesAsync, log => log.Items.All(d => d.Status == "succeeded"), TimeSpan.FromSeconds(30), "every delivery succeeded");
+        await Eventually.ThatAsync(DeliveriesAsync, log => log.Items.All(d => d.Status == "succeeded"), TimeSpan.FromSeconds(30), "every delivery succeeded");
         var all = _fx.Receiver.At("/pg-outage").Select(x => Delivered.Verify(x, secret)).ToList();
         var repeats = all.Count - all.Select(d => d.Id).Distinct().Count();
         _output.WriteLine($"{all.Count} deliveries, {all.Select(d => d.Id).Distinct().Count()} events, {repeats} repeats");

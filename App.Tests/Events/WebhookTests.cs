@@ -296,7 +296,7 @@ public abstract class WebhookTests<TMode> where TMode : IMode
     private async Task<Paged<Delivery>> DeliveriesAsync(Guid hook, string tenant, Login admin) =>
         await (await Api.GetAsync($"/admin/webhooks/{hook}/deliveries?tenant={tenant}&size=100", admin)).ReadAsync<Paged<Delivery>>();
 
-    private static Task<T> WaitAsync<T>(Func<Task<T>> read, Func<T, bool> done, string what) => Poll.UntilAsync(read, done, Within, what);
+    private static Task<T> WaitAsync<T>(Func<Task<T>> read, Func<T, bool> done, string what) => Eventually.ThatAsync(read, done, Within, what);
 
     [Fact]
     public async Task Caep_session_revoked_tokens_verify_against_the_JWKS_with_stock_JsonWebTokenHandler()

@@ -11,17 +11,14 @@ namespace SessionGate.Tests.Infrastructure;
 /// <summary>Talks to the app over HTTP exactly as a client would; cookies are only sent when a test says so.</summary>
 public sealed class ApiClient
 {
-    private readonly AuthMode _mode;
     private readonly Uri? _baseAddress;
     private HttpClient? _http;
 
     /// <param name="factory">The app.</param>
-    /// <param name="mode">Its mode.</param>
     /// <param name="baseAddress">Where the app listens when it runs on a real Kestrel port (default: the in-memory server).</param>
-    public ApiClient(WebApplicationFactory<Program> factory, AuthMode mode, Uri? baseAddress = null)
+    public ApiClient(WebApplicationFactory<Program> factory, Uri? baseAddress = null)
     {
         Factory = factory;
-        _mode = mode;
         _baseAddress = baseAddress;
     }
 
@@ -109,6 +106,4 @@ public sealed class ApiClient
         var response = await Http.PostAsJsonAsync("/auth/refresh", new { refresh_token = login.Refresh });
         return await ReadLoginAsync(response);
     }
-
-    public bool IsJwtMode => _mode != AuthMode.Opaque;
 }

@@ -87,7 +87,7 @@ public class AppFixture<TMode> : IAsyncLifetime where TMode : IMode
             UseClock(services);
             ConfigureServices(services);
         });
-        Api = new ApiClient(Factory, Mode);
+        Api = new ApiClient(Factory);
         _clients.Add(Api);
     }
 
@@ -98,7 +98,7 @@ public class AppFixture<TMode> : IAsyncLifetime where TMode : IMode
         change(settings);
         var factory = new SessionGateFactory(settings, Logs, UseClock);
         _extra.Add(factory);
-        var client = new ApiClient(factory, Mode);
+        var client = new ApiClient(factory);
         _clients.Add(client);
         return client;
     }

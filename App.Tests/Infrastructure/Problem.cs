@@ -12,8 +12,6 @@ public sealed record ProblemDocument(
 
 public static class Problem
 {
-    private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow };
-
     /// <summary>
     /// Asserts the whole problem document: status and content type, the stable type with the catalog's title for it,
     /// the reason when one is expected, no member beyond those SessionGate defines, and nothing
@@ -27,7 +25,7 @@ public static class Problem
         ProblemDocument problem;
         try
         {
-            problem = JsonSerializer.Deserialize<ProblemDocument>(body, Json)!;
+            problem = JsonSerializer.Deserialize<ProblemDocument>(body, Contract.Strict)!;
         }
         catch (JsonException e)
         {

@@ -45,7 +45,7 @@ public sealed class AccountBrowserFixture<TMode> : AppFixture<TMode> where TMode
         await base.InitializeAsync();
         Factory.UseKestrel(_port);
         Factory.StartServer();
-        Api = new ApiClient(Factory, Mode, new Uri(BaseUrl));
+        Api = new ApiClient(Factory, new Uri(BaseUrl));
         if (!File.Exists(ChromiumFactAttribute.ExecutablePath)) return;
         Playwright = await Microsoft.Playwright.Playwright.CreateAsync();
         Browser = await Playwright.Chromium.LaunchAsync(new()

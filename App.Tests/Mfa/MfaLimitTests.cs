@@ -107,7 +107,7 @@ public abstract class MfaLimitTests<TMode> where TMode : IMode
     {
         var redis = _fx.Factory.Services.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>().GetDatabase();
         var key = $"{_fx.Prefix}{{wa:{SessionGate.Mfa.MfaStore.HashOf(ceremonyId)}}}";
-        return Events.Poll.UntilAsync(() => redis.KeyExistsAsync(key), exists => !exists, TimeSpan.FromSeconds(10), "the ceremony expiring");
+        return Eventually.ThatAsync(() => redis.KeyExistsAsync(key), exists => !exists, TimeSpan.FromSeconds(10), "the ceremony expiring");
     }
 
     [Fact]

@@ -5,7 +5,6 @@ using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Trace;
 using SessionGate.Infrastructure;
 using SessionGate.Observability;
-using SessionGate.Tests.Events;
 using SessionGate.Tests.Infrastructure;
 
 namespace SessionGate.Tests.Observability;
@@ -127,7 +126,7 @@ public abstract class TelemetryTests<TMode>(TracedFixture<TMode> fx) where TMode
         await fx.Api.GetAsync("/auth/me", login);
         await fx.Api.SendAsync(HttpMethod.Post, "/auth/logout", login);
         // A span is exported when it ends, which for a request's server span is after its answer: wait for the last one.
-        var spans = await Poll.UntilAsync(() =>
+        var spans = await Eventually.ThatAsync(() =>
         {
             lock (fx.Spans) return Task.FromResult<Activity[]>([.. fx.Spans]);
         }, s => s.Any(x => x.OperationName == "session.change") && Authenticated(s) is [var first, ..] && s.Any(x => x.Kind == ActivityKind.Server && x.TraceId == first.TraceId),

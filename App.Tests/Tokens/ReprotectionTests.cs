@@ -49,7 +49,7 @@ public sealed class ReprotectionTests(AppFixture<Blacklist> fx) : IClassFixture<
         string jwks;
         await using (var plain = new SessionGateFactory(fx.Settings(), fx.Logs))
         {
-            var api = new ApiClient(plain, fx.Mode);
+            var api = new ApiClient(plain);
             login = await api.LoginAsync("acme", "bob", AppFixture<Blacklist>.DemoPassword);
             var platform = await api.LoginAsync("system", "admin", AppFixture<Blacklist>.AdminPassword);
             Assert.Equal(HttpStatusCode.OK, (await api.SendAsync(HttpMethod.Post, "/admin/keys/rotate", platform)).StatusCode);
