@@ -41,9 +41,9 @@ public static class Extensions
         .AddData()
         .AddAudit()
         .AddCaching()   // hosted services start in this order: invalidation and relay before the rest
+        .AddOutbox()
         .AddTokens()
         .AddSessions()
-        .AddOutbox()
         .AddAuth()
         .AddMfa()
         .AddAdmin()

@@ -5,9 +5,9 @@ namespace SessionGate.Caching;
 
 /// <summary>
 /// Cluster-wide invalidation over Redis pub/sub. A publish is lines of typed messages (<see cref="IInvalidation{TSelf}"/>,
-/// written and read by <see cref="Invalidation"/>); each instance routes them to the handlers subscribed to the type. The bus also proves its own subscription: it
-/// sends itself a probe every <see cref="RevocationOptions.ProbeInterval"/>, trusts the L1 only once a probe came
-/// back, and drops the L1 when the subscription drops or probes stop coming back.
+/// written and read by <see cref="Invalidation"/>); each instance routes them to the handlers subscribed to the type.
+/// The bus also proves its own subscription: it sends itself a probe every <see cref="RevocationOptions.ProbeInterval"/>,
+/// trusts the L1 only once a probe came back, and drops the L1 when the subscription drops or probes stop coming back.
 /// </summary>
 public sealed partial class InvalidationBus : BackgroundService
 {

@@ -1,6 +1,5 @@
 using Microsoft.AspNetCore.HttpOverrides;
 using SessionGate.Auth;
-using SessionGate.Tokens;
 
 namespace SessionGate.Hosting;
 
@@ -38,5 +37,4 @@ public static class HostingRegistration
         services.AddHostedService<OperationalGauges>();
         return services;
     }
-
 }
