@@ -8,8 +8,11 @@ using SessionGate.Tests.Infrastructure;
 
 namespace SessionGate.Tests.Mfa;
 
-/// <summary>A user's TOTP enrolment as the test knows it: the secret it read and the recovery codes it was shown.</summary>
-public sealed record TotpEnrolment(string Secret, string[] RecoveryCodes)
+/// <summary>
+/// A user's TOTP enrolment as the test knows it: the secret it read, the code it confirmed with (spent: never accepted
+/// again, whatever the time step now) and the recovery codes it was shown.
+/// </summary>
+public sealed record TotpEnrolment(string Secret, string ConfirmedWith, string[] RecoveryCodes)
 {
     /// <summary>The code <paramref name="steps"/> time steps from now (the server accepts one step either side, each once).</summary>
     public string Code(int steps = 0) => Codes.At(Secret, steps);
@@ -27,8 +30,9 @@ public sealed class MfaSteps(ApiClient api)
     public async Task<TotpEnrolment> EnrolTotpAsync(Login login)
     {
         var start = await (await api.SendAsync(HttpMethod.Post, "/auth/mfa/totp", login)).ReadAsync<TotpStart>();
-        var confirmed = await (await api.SendAsync(HttpMethod.Post, "/auth/mfa/totp/confirm", login, new { code = Codes.At(start.Secret) })).ReadAsync<RecoveryCodeSet>();
-        return new TotpEnrolment(start.Secret, confirmed.RecoveryCodes);
+        var code = Codes.At(start.Secret);
+        var confirmed = await (await api.SendAsync(HttpMethod.Post, "/auth/mfa/totp/confirm", login, new { code })).ReadAsync<RecoveryCodeSet>();
+        return new TotpEnrolment(start.Secret, code, confirmed.RecoveryCodes);
     }
 
     /// <summary>POST /auth/login that must answer mfa-required; returns the problem (mfa_token, methods, expires_in).</summary>

@@ -135,11 +135,12 @@ public abstract class MfaTests<TMode> where TMode : IMode
         var user = await Fx.NewUserAsync();
         var totp = await Steps.EnrolTotpAsync(await Api.LoginAsync(user));
         var token = (await Steps.PasswordStepAsync(user)).MfaToken!;
-        // The code the enrolment was confirmed with.
-        await Problem.AssertAsync(await Steps.SecondStepAsync(token, new { code = totp.Code() }), HttpStatusCode.Unauthorized, Problems.InvalidMfaCode);
-        await ApiClient.ReadLoginAsync(await Steps.SecondStepAsync(token, new { code = totp.Code(1) }));
+        // The code the enrolment was confirmed with (Code() would be a fresh one had a 30 s step begun meanwhile).
+        await Problem.AssertAsync(await Steps.SecondStepAsync(token, new { code = totp.ConfirmedWith }), HttpStatusCode.Unauthorized, Problems.InvalidMfaCode);
+        var next = totp.Code(1);
+        await ApiClient.ReadLoginAsync(await Steps.SecondStepAsync(token, new { code = next }));
         var again = (await Steps.PasswordStepAsync(user)).MfaToken!;
-        await Problem.AssertAsync(await Steps.SecondStepAsync(again, new { code = totp.Code(1) }), HttpStatusCode.Unauthorized, Problems.InvalidMfaCode);
+        await Problem.AssertAsync(await Steps.SecondStepAsync(again, new { code = next }), HttpStatusCode.Unauthorized, Problems.InvalidMfaCode);
     }
 
     [Fact]
@@ -289,7 +290,7 @@ public abstract class MfaTests<TMode> where TMode : IMode
         var totp = await Steps.EnrolTotpAsync(login);
         var challenge = await Steps.PasswordStepAsync(user);
         var token = challenge.MfaToken!;
-        await Steps.SecondStepAsync(token, new { code = totp.Code() }); // a failure (reused), logged and audited
+        await Steps.SecondStepAsync(token, new { code = totp.ConfirmedWith }); // a failure (reused), logged and audited
         await ApiClient.ReadLoginAsync(await Steps.SecondStepAsync(token, new { recovery_code = totp.RecoveryCodes[0] }));
         var (ceremony, options) = await Steps.CreationAsync((await Steps.StepUpAsync(login, new { recovery_code = totp.RecoveryCodes[1] })).Login);
         var challengeText = options.Challenge;
