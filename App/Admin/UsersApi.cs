@@ -1,7 +1,7 @@
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Mvc;
-using SessionGate.Auth;
 using SessionGate.Audit;
+using SessionGate.Auth;
 using SessionGate.Data;
 using SessionGate.Events;
 using SessionGate.Sessions;
@@ -166,7 +166,7 @@ internal static class UsersApi
                 var check = await currentPassword.CheckAsync(http, user, LoginService.Account(admin.Target.TenantSlug, admin.Target.NormalizedUsername), body.CurrentPassword, body.DeviceToken, ct);
                 if (check.RetryAfter is { } retry)
                 {
-                    http.Response.Headers.RetryAfter = ((int)Math.Ceiling(Math.Max(1, retry.TotalSeconds))).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    http.Response.SetRetryAfter(retry);
                     return Problems.Result(StatusCodes.Status429TooManyRequests, Problems.TooManyAttempts);
                 }
                 if (!check.Right) return Problems.Result(403, Problems.InvalidCredentials);

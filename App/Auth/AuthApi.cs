@@ -71,21 +71,18 @@ public static class AuthApi
     }
 
     private static async Task<Results<Ok<LoginResponse>, ProblemHttpResult>> Login(
-        LoginRequest? body, HttpContext http, LoginService login, DeviceTokens devices, IAuthMode mode, TimeProvider time, SessionGateMetrics metrics,
-        CancellationToken ct)
+        LoginRequest? body, [AsParameters] SignIn signIn, LoginService login, CancellationToken ct)
     {
-        if (body is null) return Problems.ValidationFailed("A JSON body is required.");
-        // Refused before the password is looked at, so a client that learns the mode this way costs no attempt.
-        if (body.CookieOnly == true && !mode.AcceptsCookie) return Problems.Result(400, Problems.NotSupportedInMode, CookieOnly.RefusedDetail);
+        if (signIn.Refuses(body, out var refusal)) return refusal;
         using var activity = SessionGateTracing.Source.StartActivity("login");
         LoginOutcome outcome;
         try
         {
-            outcome = await login.LoginAsync(body, ClientNetwork.Of(http), DeviceTokens.Presented(http, body.DeviceToken), UserAgent(http), ct);
+            outcome = await login.LoginAsync(body, ClientNetwork.Of(signIn.Http), signIn.PresentedDevice(body.DeviceToken), signIn.UserAgent, ct);
         }
         catch (Exception e) when (e is PasswordHashingBusyException || DependencyHealth.IsPostgresFailure(e) || DependencyHealth.IsRedisFailure(e))
         {
-            metrics.Login("unavailable");
+            signIn.Metrics.Login("unavailable");
             throw;
         }
         var result = outcome.Result switch
@@ -98,13 +95,13 @@ public static class AuthApi
             LoginResult.MfaRequired => "mfa-required",
             _ => "invalid",
         };
-        metrics.Login(result);
+        signIn.Metrics.Login(result);
         activity?.SetTag("sessiongate.result", result);
-        if (outcome.RetryAfter is { } retry) http.Response.Headers.RetryAfter = RetryAfter(retry);
+        signIn.RetryAfter(outcome.RetryAfter);
         switch (outcome.Result)
         {
             case LoginResult.Success:
-                return SignedIn.Answer(http, outcome.Credential!, outcome.DeviceToken!, body.CookieOnly == true, mode, devices, time.GetUtcNow());
+                return signIn.Opened(outcome.Credential!, outcome.DeviceToken!, body.CookieOnly == true);
             case LoginResult.Invalid:
                 return Problems.ValidationFailed(outcome.Detail ?? "The request is not valid.");
             case LoginResult.TooManyAttempts:
@@ -121,7 +118,7 @@ public static class AuthApi
                     new Dictionary<string, object?> { ["mfa_token"] = mfa.MfaToken, ["methods"] = mfa.Methods, ["expires_in"] = (int)mfa.ExpiresIn.TotalSeconds });
             default:
                 // Said on the request's one log line (the tenant only: never the user name, which may be a mistyped password).
-                RequestLog.Note(http, "invalid-credentials in tenant " + LogText.Safe(body.Tenant ?? ""));
+                RequestLog.Note(signIn.Http, "invalid-credentials in tenant " + LogText.Safe(body.Tenant ?? ""));
                 return Problems.Result(StatusCodes.Status401Unauthorized, Problems.InvalidCredentials);
         }
     }
@@ -236,7 +233,7 @@ public static class AuthApi
         var check = await currentPassword.CheckAsync(http, entity, LoginService.Account(user.FindFirstValue(SessionClaims.Tenant)!, entity.NormalizedUsername), body.CurrentPassword, body.DeviceToken, ct);
         if (check.RetryAfter is { } retry)
         {
-            http.Response.Headers.RetryAfter = RetryAfter(retry);
+            http.Response.SetRetryAfter(retry);
             return Problems.Result(StatusCodes.Status429TooManyRequests, Problems.TooManyAttempts);
         }
         if (!check.Right)
@@ -261,11 +258,4 @@ public static class AuthApi
         return changed ? TypedResults.NoContent() : Problems.Result(403, Problems.InvalidCredentials);
     }
 
-    private static string RetryAfter(TimeSpan wait) => ((int)Math.Ceiling(Math.Max(1, wait.TotalSeconds))).ToString(System.Globalization.CultureInfo.InvariantCulture);
-
-    private static string? UserAgent(HttpContext http)
-    {
-        var ua = http.Request.Headers.UserAgent.ToString();
-        return string.IsNullOrEmpty(ua) ? null : ua;
-    }
 }

@@ -13,7 +13,7 @@ public sealed record LoginRequest(
     [property: Description("The device token this device got at its last login to this account (browsers send the __Host-device cookie instead). Its logins are then counted on their own: failures elsewhere never refuse it.")]
     string? DeviceToken = null,
     [property: Description(CookieOnly.Description)]
-    bool? CookieOnly = null);
+    bool? CookieOnly = null) : ISignInRequest;
 
 public sealed record RefreshRequest(
     [property: Description("The refresh_token from the login or the last refresh. Each one is used once.")] string? RefreshToken);

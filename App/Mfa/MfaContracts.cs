@@ -32,6 +32,7 @@ public sealed record MfaLoginRequest(
     [property: Description("navigator.credentials.get()'s PublicKeyCredential, JSON form (passkey).")] JsonElement? Credential,
     [property: Description(CookieOnly.Description)] bool? CookieOnly = null,
     [property: Description("The device token of an earlier login of this account (non-browser clients; browsers send the __Host-device cookie): wrong codes then count against this device only, as wrong passwords do.")] string? DeviceToken = null)
+    : ISignInRequest
 {
     public FactorProof Proof => new(Code, RecoveryCode, CeremonyId, Credential);
 }
@@ -41,7 +42,7 @@ public sealed record MfaTokenRequest([property: Description("From the mfa-requir
 public sealed record PasskeyLoginOptionsRequest([property: DefaultValue("acme")] string? Tenant);
 
 public sealed record PasskeyLoginRequest(string? CeremonyId, JsonElement? Credential,
-    [property: Description(CookieOnly.Description)] bool? CookieOnly = null);
+    [property: Description(CookieOnly.Description)] bool? CookieOnly = null) : ISignInRequest;
 
 public sealed record StepUpRequest(
     [property: Description("The 6 digits of the authenticator app.")] string? Code,

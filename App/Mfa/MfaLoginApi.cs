@@ -1,4 +1,3 @@
-using System.Globalization;
 using SessionGate.Auth;
 using SessionGate.Observability;
 using SessionGate.Sessions;
@@ -44,35 +43,30 @@ public static class MfaLoginApi
     }
 
     private static async Task<Results<Ok<LoginResponse>, ProblemHttpResult>> CompleteLogin(
-        MfaLoginRequest? body, HttpContext http, MfaLogins logins, DeviceTokens devices, IAuthMode mode, TimeProvider time, SessionGateMetrics metrics,
-        CancellationToken ct)
+        MfaLoginRequest? body, [AsParameters] SignIn signIn, MfaLogins logins, CancellationToken ct)
     {
-        if (body is null) return Problems.ValidationFailed("A JSON body is required.");
         // Before the code is looked at: a wrong mode must not spend one of the mfa_token's attempts.
-        if (body.CookieOnly == true && !mode.AcceptsCookie) return Problems.Result(400, Problems.NotSupportedInMode, CookieOnly.RefusedDetail);
-        using var activity = SessionGateTracing.Source.StartActivity("login.mfa");
-        var outcome = await logins.CompleteAsync(body.MfaToken, body.Proof, ClientAddress.Of(http), ClientNetwork.Of(http), DeviceTokens.Presented(http, body.DeviceToken), UserAgent(http), ct);
-        activity?.SetTag("sessiongate.result", outcome.Result.ToString());
-        return Answer(outcome, http, devices, mode, time, metrics, body.CookieOnly == true);
+        if (signIn.Refuses(body, out var refusal)) return refusal;
+        return await FinishAsync("login.mfa", signIn, body.CookieOnly == true, () => logins.CompleteAsync(body.MfaToken, body.Proof,
+            ClientAddress.Of(signIn.Http), ClientNetwork.Of(signIn.Http), signIn.PresentedDevice(body.DeviceToken), signIn.UserAgent, ct));
     }
 
     private static async Task<Results<Ok<LoginResponse>, ProblemHttpResult>> PasskeyLogin(
-        PasskeyLoginRequest? body, HttpContext http, MfaLogins logins, DeviceTokens devices, IAuthMode mode, TimeProvider time, SessionGateMetrics metrics,
-        CancellationToken ct)
+        PasskeyLoginRequest? body, [AsParameters] SignIn signIn, MfaLogins logins, CancellationToken ct)
     {
-        if (body is null) return Problems.ValidationFailed("A JSON body is required.");
         // Before the ceremony is spent, so the client may send the same answer again without cookie_only.
-        if (body.CookieOnly == true && !mode.AcceptsCookie) return Problems.Result(400, Problems.NotSupportedInMode, CookieOnly.RefusedDetail);
-        using var activity = SessionGateTracing.Source.StartActivity("login.passkey");
-        var outcome = await logins.PasskeyLoginAsync(body.CeremonyId, body.Credential, ClientAddress.Of(http), DeviceTokens.Presented(http, null), UserAgent(http), ct);
-        activity?.SetTag("sessiongate.result", outcome.Result.ToString());
-        return Answer(outcome, http, devices, mode, time, metrics, body.CookieOnly == true);
+        if (signIn.Refuses(body, out var refusal)) return refusal;
+        return await FinishAsync("login.passkey", signIn, body.CookieOnly == true, () => logins.PasskeyLoginAsync(body.CeremonyId, body.Credential,
+            ClientAddress.Of(signIn.Http), signIn.PresentedDevice(), signIn.UserAgent, ct));
     }
 
-    private static Results<Ok<LoginResponse>, ProblemHttpResult> Answer(MfaLoginOutcome outcome, HttpContext http, DeviceTokens devices, IAuthMode mode, TimeProvider time,
-        SessionGateMetrics metrics, bool cookieOnly)
+    private static async Task<Results<Ok<LoginResponse>, ProblemHttpResult>> FinishAsync(
+        string step, SignIn signIn, bool cookieOnly, Func<Task<MfaLoginOutcome>> complete)
     {
-        metrics.Login(outcome.Result switch
+        using var activity = SessionGateTracing.Source.StartActivity(step);
+        var outcome = await complete();
+        activity?.SetTag("sessiongate.result", outcome.Result.ToString());
+        signIn.Metrics.Login(outcome.Result switch
         {
             MfaLoginResult.Success => "success",
             MfaLoginResult.TooManyAttempts => "locked",
@@ -81,12 +75,11 @@ public static class MfaLoginApi
             MfaLoginResult.Malformed => "invalid",
             _ => "invalid-credentials",
         });
-        if (outcome.RetryAfter is { } retry)
-            http.Response.Headers.RetryAfter = ((int)Math.Ceiling(Math.Max(1, retry.TotalSeconds))).ToString(CultureInfo.InvariantCulture);
+        signIn.RetryAfter(outcome.RetryAfter);
         switch (outcome.Result)
         {
             case MfaLoginResult.Success:
-                return SignedIn.Answer(http, outcome.Credential!, outcome.DeviceToken!, cookieOnly, mode, devices, time.GetUtcNow());
+                return signIn.Opened(outcome.Credential!, outcome.DeviceToken!, cookieOnly);
             case MfaLoginResult.Malformed:
                 return Problems.ValidationFailed(outcome.Detail ?? "The request is not valid.");
             case MfaLoginResult.WrongCode:
@@ -132,8 +125,7 @@ public static class MfaLoginApi
         using var activity = SessionGateTracing.Source.StartActivity("step-up");
         var outcome = await stepUps.StepUpAsync(user, body.Proof, ClientAddress.Of(http), ClientNetwork.Of(http), DeviceTokens.Presented(http, null), ct);
         activity?.SetTag("sessiongate.result", outcome.Result.ToString());
-        if (outcome.RetryAfter is { } retry)
-            http.Response.Headers.RetryAfter = ((int)Math.Ceiling(Math.Max(1, retry.TotalSeconds))).ToString(CultureInfo.InvariantCulture);
+        if (outcome.RetryAfter is { } retry) http.Response.SetRetryAfter(retry);
         return outcome.Result switch
         {
             StepUpResult.Raised => TypedResults.Ok(StepUpResponse.From(outcome.Assurance!, outcome.Credential, time.GetUtcNow())),
@@ -148,11 +140,5 @@ public static class MfaLoginApi
     {
         var start = await passkeys.StartAssertionAsync(CeremonyPurpose.StepUp, user.UserId(), user.TenantIdOf(), StepUps.Binding(user.SessionIdOf()), ct);
         return start is null ? Problems.ValidationFailed("You have no passkey; step up with a code or a recovery code.") : TypedResults.Ok(start);
-    }
-
-    private static string? UserAgent(HttpContext http)
-    {
-        var ua = http.Request.Headers.UserAgent.ToString();
-        return string.IsNullOrEmpty(ua) ? null : ua;
     }
 }

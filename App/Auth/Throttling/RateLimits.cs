@@ -33,7 +33,7 @@ public static class RateLimits
             o.OnRejected = async (ctx, ct) =>
             {
                 var retry = ctx.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromSeconds(1);
-                ctx.HttpContext.Response.Headers.RetryAfter = ((int)Math.Ceiling(Math.Max(1, retry.TotalSeconds))).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                ctx.HttpContext.Response.SetRetryAfter(retry);
                 var login = ctx.HttpContext.GetEndpoint()?.Metadata.GetMetadata<Microsoft.AspNetCore.RateLimiting.EnableRateLimitingAttribute>() is not null;
                 await Problems.WriteAsync(ctx.HttpContext, 429, login ? Problems.TooManyAttempts : Problems.TooManyRequests);
             };
