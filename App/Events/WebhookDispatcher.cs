@@ -37,12 +37,12 @@ public sealed partial class WebhookDispatcher : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger<WebhookDispatcher> _logger;
     private readonly SemaphoreSlim _wake = new(0, 1);
+    private readonly OutageLog _outage;
     private DateTimeOffset _cleanedAt;
     private DateTimeOffset _countedAt;
     private TimeSpan _countEvery = CountEvery;
     private long _backlog;
     private double _oldest;
-    private bool _failing;
 
     public WebhookDispatcher(IDbContextFactory<AppDbContext> dbs, WebhookSender sender, IOptions<WebhookOptions> options, IOptions<ConnectionOptions> connection,
         SessionGateMetrics metrics, TimeProvider time, ILogger<WebhookDispatcher> logger)
@@ -55,6 +55,7 @@ public sealed partial class WebhookDispatcher : BackgroundService
         _metrics = metrics;
         _time = time;
         _logger = logger;
+        _outage = new OutageLog(logger, "Webhook dispatcher", "it cannot reach PostgreSQL; retrying");
         _cleanedAt = time.GetUtcNow();
         metrics.Meter.CreateObservableGauge("sessiongate.webhooks.backlog", () => Interlocked.Read(ref _backlog), "{delivery}",
             "Deliveries not yet made (pending, retrying, or waiting for a disabled endpoint) plus events not yet dispatched (counted every 5 s).");
@@ -83,21 +84,7 @@ public sealed partial class WebhookDispatcher : BackgroundService
         while (!stoppingToken.IsCancellationRequested)
         {
             var busy = false;
-            try
-            {
-                busy = await RunOnceAsync(stoppingToken);
-                if (_failing) LogRecovered(_logger);
-                _failing = false;
-            }
-            catch (Exception e) when (IsTransient(e) && !stoppingToken.IsCancellationRequested)
-            {
-                if (!_failing) LogFailing(_logger, e.GetType().Name);
-                _failing = true;
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                LogTickFailed(_logger, e);
-            }
+            await _outage.RoundAsync(async () => busy = await RunOnceAsync(stoppingToken), IsTransient, stoppingToken);
             if (busy) continue;
             try
             {
@@ -255,15 +242,6 @@ public sealed partial class WebhookDispatcher : BackgroundService
         _wake.Dispose();
         base.Dispose();
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook dispatcher cannot reach PostgreSQL ({ExceptionType}); retrying")]
-    private static partial void LogFailing(ILogger logger, string exceptionType);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Webhook dispatcher recovered")]
-    private static partial void LogRecovered(ILogger logger);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Webhook dispatcher round failed")]
-    private static partial void LogTickFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook endpoint {EndpointId} disabled: it kept failing through a whole retry schedule")]
     private static partial void LogDisabled(ILogger logger, Guid endpointId);

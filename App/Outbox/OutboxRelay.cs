@@ -1,8 +1,8 @@
+using SessionGate.Caching;
 using SessionGate.Data;
 using SessionGate.Sessions;
 using SessionGate.Tokens;
 using StackExchange.Redis;
-using SessionGate.Caching;
 
 namespace SessionGate.Outbox;
 
@@ -34,9 +34,9 @@ public sealed partial class OutboxRelay : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger<OutboxRelay> _logger;
     private readonly DependencyHealth _health;
+    private readonly OutageLog _outage;
     private readonly string _instance = Guid.NewGuid().ToString("N")[..16];
     private DateTimeOffset _cleanedAt;
-    private bool _failing;
     private bool _stalled;
     private long _reapplied;
     private long _setAside;
@@ -54,6 +54,7 @@ public sealed partial class OutboxRelay : BackgroundService
         _prefix = redisOptions.Value.KeyPrefix;
         _time = time;
         _logger = logger;
+        _outage = new OutageLog(logger, "Outbox relay", "it cannot reach PostgreSQL or Redis; retrying");
         _health = health;
         // Past this no credential a row concerns can be alive, so a row still unapplied (or set aside) is moot.
         _abandonAfter = sessions.Value.AbsoluteTimeout + jwt.Value.AccessTokenLifetime + TimeSpan.FromHours(1);
@@ -99,25 +100,13 @@ public sealed partial class OutboxRelay : BackgroundService
         using var timer = new PeriodicTimer(_options.RelayInterval, _time);
         do
         {
-            try
+            await _outage.RoundAsync(async () =>
             {
                 await RunOnceAsync(stoppingToken);
                 // Every tick queries PostgreSQL, and requests never report its success: this is where an outage
                 // that requests met is seen to end (logged once, with its count), so the next one is logged too.
                 _health.Succeeded(Dependency.Postgres);
-                if (_failing) LogRecovered(_logger);
-                _failing = false;
-            }
-            catch (Exception e) when (RevocationPipeline.IsTransient(e))
-            {
-                if (!_failing) LogFailing(_logger, e.GetType().Name);
-                _failing = true;
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                // A bug must not stop the relay on every instance: it is logged, and the next tick tries again.
-                LogTickFailed(_logger, e);
-            }
+            }, RevocationPipeline.IsTransient, stoppingToken);
         }
         while (await timer.WaitForNextTickAsync(stoppingToken));
     }
@@ -245,15 +234,6 @@ public sealed partial class OutboxRelay : BackgroundService
             """, ct);
         _cleanedAt = now;
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox relay cannot reach PostgreSQL or Redis ({ExceptionType}); retrying")]
-    private static partial void LogFailing(ILogger logger, string exceptionType);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Outbox relay tick failed")]
-    private static partial void LogTickFailed(ILogger logger, Exception exception);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Outbox relay recovered")]
-    private static partial void LogRecovered(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Redis refuses the relay's writes ({Rows} rows waiting); every instance holds Redis's answers against them meanwhile")]
     private static partial void LogStalled(ILogger logger, int rows);

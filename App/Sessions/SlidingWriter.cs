@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
+using SessionGate.Caching;
 using SessionGate.Data;
 using StackExchange.Redis;
-using SessionGate.Caching;
 
 namespace SessionGate.Sessions;
 
@@ -13,29 +13,14 @@ namespace SessionGate.Sessions;
 /// is kept and retried; it never fails a request. A session that PostgreSQL says has ended meanwhile gets its
 /// tombstone, so a revocation whose own Redis write was lost is caught here too.
 /// </summary>
-public sealed partial class SlidingWriter : BackgroundService
+public sealed class SlidingWriter(IDbContextFactory<AppDbContext> dbs, RedisStore redis, InvalidationBus bus, IOptions<SessionLifetimeOptions> options,
+    TimeProvider time, ILogger<SlidingWriter> logger) : BackgroundService
 {
     private sealed record Slide(SessionSnapshot Snapshot, RedisKey? Key);
 
     private readonly ConcurrentDictionary<Guid, Slide> _due = new();
-    private readonly IDbContextFactory<AppDbContext> _dbs;
-    private readonly RedisStore _redis;
-    private readonly InvalidationBus _bus;
-    private readonly SessionLifetimeOptions _options;
-    private readonly TimeProvider _time;
-    private readonly ILogger<SlidingWriter> _logger;
-    private bool _failing;
-
-    public SlidingWriter(IDbContextFactory<AppDbContext> dbs, RedisStore redis, InvalidationBus bus, IOptions<SessionLifetimeOptions> options,
-        TimeProvider time, ILogger<SlidingWriter> logger)
-    {
-        _dbs = dbs;
-        _redis = redis;
-        _bus = bus;
-        _options = options.Value;
-        _time = time;
-        _logger = logger;
-    }
+    private readonly SessionLifetimeOptions _options = options.Value;
+    private readonly OutageLog _outage = new(logger, "Sliding writes", "deferred");
 
     /// <summary>Statements written so far (for the benchmark and metrics).</summary>
     public long Flushes => Interlocked.Read(ref _flushes);
@@ -49,21 +34,9 @@ public sealed partial class SlidingWriter : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(_options.SlidingFlushInterval, _time);
+        using var timer = new PeriodicTimer(_options.SlidingFlushInterval, time);
         while (await timer.WaitForNextTickAsync(stoppingToken))
-        {
-            try
-            {
-                await FlushAsync(stoppingToken);
-                if (_failing) LogRecovered(_logger);
-                _failing = false;
-            }
-            catch (Exception e) when (RevocationPipeline.IsTransient(e))
-            {
-                if (!_failing) LogDeferred(_logger, e.GetType().Name, _due.Count);
-                _failing = true;
-            }
-        }
+            await _outage.RoundAsync(() => FlushAsync(stoppingToken), RevocationPipeline.IsTransient, stoppingToken, () => $"{_due.Count} sessions wait for PostgreSQL");
     }
 
     public async Task FlushAsync(CancellationToken ct)
@@ -80,7 +53,7 @@ public sealed partial class SlidingWriter : BackgroundService
         List<SlidRow> updated;
         try
         {
-            await using var db = await _dbs.CreateDbContextAsync(ct);
+            await using var db = await dbs.CreateDbContextAsync(ct);
             var ids = batch.Select(b => b.Snapshot.SessionId).ToArray();
             var seen = batch.Select(b => b.Snapshot.LastTouchedAt).ToArray();
             var idle = batch.Select(b => b.Snapshot.IdleExpiresAt).ToArray();
@@ -105,14 +78,14 @@ public sealed partial class SlidingWriter : BackgroundService
             throw;
         }
 
-        var now = _time.GetUtcNow();
+        var now = time.GetUtcNow();
         // Redis's entry moves only if PostgreSQL's version is still the one the slide was read at: an entry read from
         // a Redis that came back older (or before a role change) is never given a new life.
         var current = updated.ToDictionary(u => u.Id, u => u.SecurityVersion);
         try
         {
             await Task.WhenAll(batch.Where(b => b.Key is not null && current.TryGetValue(b.Snapshot.SessionId, out var v) && v == b.Snapshot.Version)
-                .Select(b => _redis.TouchSessionAsync(b.Key!.Value, b.Snapshot, b.Snapshot.RemainingLife(now))));
+                .Select(b => redis.TouchSessionAsync(b.Key!.Value, b.Snapshot, b.Snapshot.RemainingLife(now))));
         }
         catch (Exception e) when (e is RedisException or RedisTimeoutException)
         {
@@ -131,19 +104,13 @@ public sealed partial class SlidingWriter : BackgroundService
             .Select(s => new { s.Id, Reason = s.RevokeReason ?? s.User!.SessionsEndedReason }).ToDictionaryAsync(s => s.Id, s => s.Reason, ct);
         try
         {
-            await Task.WhenAll(slides.Where(s => s.Key is not null).Select(s => _redis.WriteSessionAsync(s.Key!.Value,
+            await Task.WhenAll(slides.Where(s => s.Key is not null).Select(s => redis.WriteSessionAsync(s.Key!.Value,
                 SessionEntry.Tombstone(reasons.GetValueOrDefault(s.Snapshot.SessionId) ?? RevokeReasons.Kicked), TimeSpan.FromHours(1))));
-            await _bus.PublishAsync(slides.Select(s => s.Snapshot.UserId).Distinct().Select(u => Invalidation.Line(new UserInvalidated(u))).ToList());
+            await bus.PublishAsync(slides.Select(s => s.Snapshot.UserId).Distinct().Select(u => Invalidation.Line(new UserInvalidated(u))).ToList());
         }
         catch (Exception e) when (e is RedisException or RedisTimeoutException)
         {
             // The outbox relay owns getting revocations into Redis; this was only a second chance.
         }
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Sliding writes deferred ({ExceptionType}); {Count} sessions wait for PostgreSQL")]
-    private static partial void LogDeferred(ILogger logger, string exceptionType, int count);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Sliding writes caught up")]
-    private static partial void LogRecovered(ILogger logger);
 }

@@ -3,8 +3,8 @@ using System.Text;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.IdentityModel.Tokens;
-using SessionGate.Data;
 using SessionGate.Caching;
+using SessionGate.Data;
 
 namespace SessionGate.Tokens;
 
@@ -32,7 +32,7 @@ public sealed partial class KeyRing : BackgroundService
     private volatile KeySet? _current;
     private Task<KeySet>? _reloading;
     private DateTimeOffset _loadedAt;
-    private bool _failing;
+    private readonly OutageLog _outage;
 
     public KeyRing(IServiceScopeFactory scopes, IOptions<JwtOptions> jwtOptions, IDataProtectionProvider dataProtection,
         TimeProvider time, ILogger<KeyRing> logger, InvalidationBus bus)
@@ -42,7 +42,8 @@ public sealed partial class KeyRing : BackgroundService
         _protector = dataProtection.CreateProtector(ProtectorPurpose);
         _time = time;
         _logger = logger;
-        bus.On<KeysInvalidated>(_ => Task.Run(ReloadQuietlyAsync));
+        _outage = new OutageLog(logger, "Re-reading the signing keys", "the keys in hand keep serving");
+        bus.On<KeysInvalidated>(_ => Task.Run(() => ReloadQuietlyAsync()));
     }
 
     public sealed record KeySet(SigningCredentials Signing, IReadOnlyDictionary<string, SecurityKey> Keys, string Jwks, DateTimeOffset SigningKeyCreatedAt);
@@ -98,23 +99,11 @@ public sealed partial class KeyRing : BackgroundService
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(ReloadEvery, _time);
-        while (await timer.WaitForNextTickAsync(stoppingToken)) await ReloadQuietlyAsync();
+        while (await timer.WaitForNextTickAsync(stoppingToken)) await ReloadQuietlyAsync(stoppingToken);
     }
 
-    private async Task ReloadQuietlyAsync()
-    {
-        try
-        {
-            await ReloadAsync();
-            if (_failing) LogReloadRecovered(_logger);
-            _failing = false;
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            if (!_failing) LogReloadFailed(_logger, e.GetType().Name);
-            _failing = true;
-        }
-    }
+    // Whatever fails, the keys in hand keep serving; the outage is logged once.
+    private Task ReloadQuietlyAsync(CancellationToken stopping = default) => _outage.RoundAsync(() => ReloadAsync(), _ => true, stopping);
 
     private async Task<KeySet> LoadAndPublishAsync()
     {
@@ -264,12 +253,6 @@ public sealed partial class KeyRing : BackgroundService
             ["x"] = WebEncoders.Base64UrlEncode(q.X!), ["y"] = WebEncoders.Base64UrlEncode(q.Y!),
         });
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Re-reading the signing keys failed ({ExceptionType}); the keys in hand keep serving")]
-    private static partial void LogReloadFailed(ILogger logger, string exceptionType);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Signing keys re-read again")]
-    private static partial void LogReloadRecovered(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Created signing key {Kid} ({Algorithm})")]
     private static partial void LogKeyCreated(ILogger logger, string kid, string algorithm);
