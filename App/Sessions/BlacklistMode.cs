@@ -1,7 +1,7 @@
 using Microsoft.IdentityModel.JsonWebTokens;
+using SessionGate.Caching;
 using SessionGate.Data;
 using SessionGate.Tokens;
-using SessionGate.Caching;
 
 namespace SessionGate.Sessions;
 
@@ -11,52 +11,33 @@ namespace SessionGate.Sessions;
 /// jtis) from the L1, else one HGETALL on the user's slot, else PostgreSQL. Whatever Redis loses, the first read
 /// that misses rebuilds all of the user's revocations that can still matter, never only the one at hand.
 /// </summary>
-public sealed class BlacklistMode : IAuthMode
+public sealed class BlacklistMode(IDbContextFactory<AppDbContext> dbs, RedisStore redis, JwtCredentials credentials, TokenService tokens, KeyRing keys,
+    LocalCache cache, InvalidationBus bus, UserFloors floors, RedisProof proof, TimeProvider time, IOptions<JwtOptions> jwt,
+    Observability.SessionGateMetrics metrics) : IAuthMode
 {
     private sealed record TokenState(SessionIdentity Identity, AuthOutcome Outcome, string Jti, long Version);
 
-    private readonly IDbContextFactory<AppDbContext> _dbs;
-    private readonly RedisStore _redis;
-    private readonly JwtCredentials _credentials;
-    private readonly LocalCache _cache;
-    private readonly VerifiedTokens<TokenState> _verified;
-    private readonly LocalMap<Guid, UserRevocations> _local;
-    private readonly LocalMap<Guid, string> _revokedSessions;
-    private readonly UserFloors _floors;
-    private readonly RedisProof _proof;
-    private readonly TimeProvider _time;
-    private readonly JwtOptions _jwt;
-    private readonly Observability.SessionGateMetrics _metrics;
+    private readonly JwtOptions _jwt = jwt.Value;
+    // A revocation matters while a token issued before it can still be presented: its life plus the clock skew.
+    private readonly TimeSpan _revocationLife = jwt.Value.AccessTokenLifetime + jwt.Value.ClockSkew;
+    private readonly VerifiedTokens<TokenState> _verified = new(tokens, keys, time, cache, bus);
+    private readonly LocalMap<Guid, UserRevocations> _local = cache.CreateMap<Guid, UserRevocations>("user_revocations");
+    private readonly LocalMap<Guid, string> _revokedSessions = Tombstones(cache, bus, jwt.Value.AccessTokenLifetime + jwt.Value.ClockSkew);
 
-    public BlacklistMode(IDbContextFactory<AppDbContext> dbs, RedisStore redis, JwtCredentials credentials, TokenService tokens, KeyRing keys,
-        LocalCache cache, InvalidationBus bus, UserFloors floors, RedisProof proof, TimeProvider time, IOptions<JwtOptions> jwt,
-        Observability.SessionGateMetrics metrics)
+    // Tombstones announced by whoever revoked: remembered for as long as a token of the session can live.
+    private static LocalMap<Guid, string> Tombstones(LocalCache cache, InvalidationBus bus, TimeSpan life)
     {
-        _proof = proof;
-        _metrics = metrics;
-        _floors = floors;
-        _dbs = dbs;
-        _redis = redis;
-        _credentials = credentials;
-        _cache = cache;
-        _time = time;
-        _jwt = jwt.Value;
-        _verified = new VerifiedTokens<TokenState>(tokens, keys, time, cache, bus);
-        _local = cache.CreateMap<Guid, UserRevocations>("user_revocations");
-        // Tombstones announced by whoever revoked: remembered for as long as a token of the session can live.
-        _revokedSessions = cache.CreateMap<Guid, string>("revoked_sessions", RevocationLife);
-        bus.On<SessionTombstone>(t => _revokedSessions.FillFinal(t.SessionId, t.Reason));
+        var map = cache.CreateMap<Guid, string>("revoked_sessions", life);
+        bus.On<SessionTombstone>(t => map.FillFinal(t.SessionId, t.Reason));
+        return map;
     }
 
     public bool AcceptsCookie => false;
 
     public bool UsesRefreshTokens => true;
 
-    // A revocation matters while a token issued before it can still be presented: its life plus the clock skew.
-    private TimeSpan RevocationLife => _jwt.AccessTokenLifetime + _jwt.ClockSkew;
-
     public Task<IssuedCredential> IssueAsync(AppDbContext db, Session session, SessionIdentity s, long securityVersion, CancellationToken ct) =>
-        _credentials.IssueAsync(db, session, new Dictionary<string, object>
+        credentials.IssueAsync(db, session, new Dictionary<string, object>
         {
             [SessionClaims.Subject] = s.UserId.ToString(),
             [SessionClaims.TenantId] = s.TenantId.ToString(),
@@ -85,11 +66,11 @@ public sealed class BlacklistMode : IAuthMode
         if (token is null) return AuthOutcome.Unknown;
         if (!databaseOnly && _revokedSessions.TryGet(token.Identity.SessionId, out var ended)) return AuthOutcome.Revoked(ended);
         var userId = token.Identity.UserId;
-        if (!databaseOnly && _floors.Refuses(userId, token.Version) is { } floored) return AuthOutcome.Revoked(floored);
+        if (!databaseOnly && floors.Refuses(userId, token.Version) is { } floored) return AuthOutcome.Revoked(floored);
         if (!databaseOnly)
         {
             // Changes Redis has not proven it holds (it may have lost them, or refused them) win over its answer.
-            var judged = _proof.Pending.Judge(userId, token.Identity.SessionId, token.Version, token.Jti);
+            var judged = proof.Pending.Judge(userId, token.Identity.SessionId, token.Version, token.Jti);
             if (judged.Verdict == PendingVerdict.Revoked || judged is { Verdict: PendingVerdict.Stale, Reason: not null })
                 return AuthOutcome.Revoked(judged.Reason!);
             if (judged.Verdict == PendingVerdict.Stale) databaseOnly = true; // a version no row states: PostgreSQL decides
@@ -102,16 +83,16 @@ public sealed class BlacklistMode : IAuthMode
         }
         else if (!_local.TryGet(userId, out state))
         {
-            var sequence = _cache.Sequence;
-            using (_metrics.Time("redis", "get_user_revocations")) state = await _redis.GetUserRevocationsAsync(userId);
+            var sequence = cache.Sequence;
+            using (metrics.Time("redis", "get_user_revocations")) state = await redis.GetUserRevocationsAsync(userId);
             if (state is null)
             {
                 var truth = await LoadAsync(userId, ct);
                 if (truth is null) return AuthOutcome.Unknown;
                 try
                 {
-                    await _redis.RebuildUserRevocationsAsync(userId, truth.Version, truth.Reason,
-                        truth.Entries.Select(e => KeyValuePair.Create(e.Key, $"{e.Value.Reason}|{e.Value.Until}")), RevocationLife + TimeSpan.FromMinutes(1), _time.GetUtcNow());
+                    await redis.RebuildUserRevocationsAsync(userId, truth.Version, truth.Reason,
+                        truth.Entries.Select(e => KeyValuePair.Create(e.Key, $"{e.Value.Reason}|{e.Value.Until}")), _revocationLife + TimeSpan.FromMinutes(1), time.GetUtcNow());
                 }
                 catch (StackExchange.Redis.RedisServerException)
                 {
@@ -119,7 +100,7 @@ public sealed class BlacklistMode : IAuthMode
                     return Decide(token, truth);
                 }
                 // Revocations that landed meanwhile were merged in Redis: decide on the merged state.
-                state = await _redis.GetUserRevocationsAsync(userId) ?? truth;
+                state = await redis.GetUserRevocationsAsync(userId) ?? truth;
             }
             _local.Fill(userId, state, userId, sequence);
         }
@@ -128,7 +109,7 @@ public sealed class BlacklistMode : IAuthMode
 
     private AuthOutcome Decide(TokenState token, UserRevocations state)
     {
-        var now = _time.GetUtcNow();
+        var now = time.GetUtcNow();
         if (now >= token.Identity.AbsoluteExpiresAt) return AuthOutcome.Revoked(RevokeReasons.Expired);
         if (state.Find(UserRevocations.JtiField(token.Jti), now) is { } jti) return AuthOutcome.Revoked(jti);
         if (state.Find(UserRevocations.SessionField(token.Identity.SessionId), now) is { } session) return AuthOutcome.Revoked(session);
@@ -139,20 +120,20 @@ public sealed class BlacklistMode : IAuthMode
     /// <summary>Everything PostgreSQL knows that can still refuse one of the user's tokens. Null for an unknown user.</summary>
     private async Task<UserRevocations?> LoadAsync(Guid userId, CancellationToken ct)
     {
-        using var timer = _metrics.Time("postgres", "load_user_revocations");
-        await using var db = await _dbs.CreateDbContextAsync(ct);
-        var now = _time.GetUtcNow();
+        using var timer = metrics.Time("postgres", "load_user_revocations");
+        await using var db = await dbs.CreateDbContextAsync(ct);
+        var now = time.GetUtcNow();
         var user = await db.Users.AsNoTracking().Where(u => u.Id == userId)
             .Select(u => new { u.SecurityVersion, u.LastRevokeReason }).FirstOrDefaultAsync(ct);
         if (user is null) return null;
-        var since = now - RevocationLife;
+        var since = now - _revocationLife;
         var sessions = await db.Sessions.AsNoTracking().Where(s => s.UserId == userId && s.RevokedAt != null && s.RevokedAt > since)
             .Select(s => new { s.Id, s.RevokeReason, s.RevokedAt }).ToListAsync(ct);
         var jtis = await db.RevokedTokens.AsNoTracking().Where(r => r.UserId == userId && r.ExpiresAt > now)
             .Select(r => new { r.Jti, r.Reason, r.ExpiresAt }).ToListAsync(ct);
         var entries = new Dictionary<string, (string, long)>(StringComparer.Ordinal);
         foreach (var s in sessions)
-            entries[UserRevocations.SessionField(s.Id)] = (s.RevokeReason ?? RevokeReasons.Kicked, (s.RevokedAt!.Value + RevocationLife).ToUnixTimeMilliseconds());
+            entries[UserRevocations.SessionField(s.Id)] = (s.RevokeReason ?? RevokeReasons.Kicked, (s.RevokedAt!.Value + _revocationLife).ToUnixTimeMilliseconds());
         foreach (var j in jtis) entries[UserRevocations.JtiField(j.Jti)] = (j.Reason, j.ExpiresAt.ToUnixTimeMilliseconds());
         return new UserRevocations { Version = user.SecurityVersion, Reason = user.LastRevokeReason, Entries = entries };
     }
@@ -162,8 +143,8 @@ public sealed class BlacklistMode : IAuthMode
         switch (change)
         {
             case SessionsRevoked revoked:
-                var now = _time.GetUtcNow();
-                var until = now + RevocationLife;
+                var now = time.GetUtcNow();
+                var until = now + _revocationLife;
                 await Task.WhenAll(revoked.Sessions.GroupBy(s => s.UserId).Select(user =>
                 {
                     var fields = new List<KeyValuePair<string, string>>();
@@ -173,7 +154,7 @@ public sealed class BlacklistMode : IAuthMode
                         if (s.Jti is not null && s.JtiExpiresAt > now)
                             fields.Add(KeyValuePair.Create(UserRevocations.JtiField(s.Jti), UserRevocations.Value(revoked.Reason, s.JtiExpiresAt.Value + _jwt.ClockSkew)));
                     }
-                    return _redis.AddUserRevocationsAsync(user.Key, fields, RevocationLife + TimeSpan.FromMinutes(1));
+                    return redis.AddUserRevocationsAsync(user.Key, fields, _revocationLife + TimeSpan.FromMinutes(1));
                 }));
                 usersToInvalidate.UnionWith(revoked.Sessions.Select(s => s.UserId));
                 break;
@@ -183,7 +164,7 @@ public sealed class BlacklistMode : IAuthMode
                 break;
             case UserSessionsEnded all:
                 // Every token below the new version dies; the sessions' own fields are not needed for that.
-                await _redis.RaiseUserVersionAsync(all.UserId, all.Version, all.Reason);
+                await redis.RaiseUserVersionAsync(all.UserId, all.Version, all.Reason);
                 usersToInvalidate.Add(all.UserId);
                 break;
             case RolesChanged roles:
@@ -197,10 +178,10 @@ public sealed class BlacklistMode : IAuthMode
     private async Task RaiseVersionsAsync(Guid[] users, CancellationToken ct)
     {
         if (users.Length == 0) return;
-        await using var db = await _dbs.CreateDbContextAsync(ct);
+        await using var db = await dbs.CreateDbContextAsync(ct);
         var versions = await db.Users.AsNoTracking().Where(u => users.Contains(u.Id))
             .Select(u => new { u.Id, u.SecurityVersion, u.LastRevokeReason }).ToListAsync(ct);
-        await Task.WhenAll(versions.Select(v => _redis.RaiseUserVersionAsync(v.Id, v.SecurityVersion, v.LastRevokeReason ?? RevokeReasons.RolesChanged)));
+        await Task.WhenAll(versions.Select(v => redis.RaiseUserVersionAsync(v.Id, v.SecurityVersion, v.LastRevokeReason ?? RevokeReasons.RolesChanged)));
     }
 
     private static TokenState? Read(JsonWebToken jwt)
