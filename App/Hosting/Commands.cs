@@ -26,16 +26,17 @@ public static partial class Commands
     {
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("SessionGate.Commands");
         var commands = args.TakeWhile(a => !a.StartsWith('-')).ToList();
+        // Usage errors go to stderr, as a command line tool's do; the jobs themselves log.
         if (commands.FirstOrDefault(c => !Names.Contains(c)) is { } unknown)
         {
-            LogUnknown(logger, unknown, string.Join(", ", Names));
+            await Console.Error.WriteLineAsync($"Unknown command {LogText.Safe(unknown)}; the commands are: {string.Join(", ", Names)}");
             return 2;
         }
         var config = app.Configuration;
         var appConnection = ConnectionOptions.Tune(config.GetConnectionString("Postgres"));
         if (string.IsNullOrWhiteSpace(appConnection))
         {
-            LogNoConnection(logger);
+            await Console.Error.WriteLineAsync("ConnectionStrings:Postgres is required");
             return 2;
         }
         var owner = config.GetConnectionString("PostgresOwner") is { Length: > 0 } o ? o : appConnection;
@@ -73,12 +74,6 @@ public static partial class Commands
         await tx.CommitAsync(ct);
         LogRotated(logger, key.Id, key.ActiveFrom);
     }
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Unknown command {Command}; the commands are: {Commands}")]
-    private static partial void LogUnknown(ILogger logger, string command, string commands);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "ConnectionStrings:Postgres is required")]
-    private static partial void LogNoConnection(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Session-id key {KeyId} added; it signs new ids from {ActiveFrom:O}")]
     private static partial void LogRotated(ILogger logger, int keyId, DateTimeOffset activeFrom);
