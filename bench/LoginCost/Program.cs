@@ -15,6 +15,8 @@ using SessionGate.Tests.Mfa;
 var options = Args.Parse(args);
 var http = new HttpClient(new SocketsHttpHandler { UseCookies = false }) { BaseAddress = new Uri(options.Url), Timeout = TimeSpan.FromSeconds(60) };
 const string Tenant = "acme";
+// WebAuthn's JSON forms are camelCase (App.Tests/Mfa/WebAuthnShapes.cs).
+var webAuthnJson = new JsonSerializerOptions(JsonSerializerDefaults.Web);
 
 Console.Error.WriteLine($"setting up {options.Users} users of each kind on {options.Url} (each costs password hashes)");
 var alice = await LoginAsync("alice", "demo-password-123");
@@ -38,7 +40,7 @@ await Parallel.ForEachAsync(Enumerable.Range(0, options.Users * 3), new Parallel
         default:
             var start = await PostAsync("/auth/passkeys/options", login, new { });
             JsonElement credential;
-            lock (passkeys) credential = JsonSerializer.SerializeToElement(passkeys.Create(start.GetProperty("options"), origin: options.Url));
+            lock (passkeys) credential = JsonSerializer.SerializeToElement(passkeys.Create(start.GetProperty("options").Deserialize<CreationOptions>(webAuthnJson)!, origin: options.Url));
             await PostAsync("/auth/passkeys", login, new { ceremony_id = start.GetProperty("ceremony_id").GetString(), credential }, HttpStatusCode.Created);
             break;
     }
@@ -160,7 +162,7 @@ async Task<bool> PasskeyLoginAsync()
     lock (passkeys)
     {
         var which = passkeys.Credentials[Random.Shared.Next(passkeys.Credentials.Count)];
-        credential = JsonSerializer.SerializeToElement(passkeys.Get(start.GetProperty("options"), which, origin: options.Url));
+        credential = JsonSerializer.SerializeToElement(passkeys.Get(start.GetProperty("options").Deserialize<RequestOptions>(webAuthnJson)!, which, origin: options.Url));
     }
     var response = await http.PostAsJsonAsync("/auth/passkeys/login", new { ceremony_id = start.GetProperty("ceremony_id").GetString(), credential });
     return response.StatusCode == HttpStatusCode.OK;
