@@ -3,19 +3,18 @@ using Serilog;
 using SessionGate.Admin;
 using SessionGate.Audit;
 using SessionGate.Auth;
+using SessionGate.Caching;
 using SessionGate.Data;
 using SessionGate.Events;
 using SessionGate.ForwardAuth;
 using SessionGate.Gateway;
+using SessionGate.Hosting;
 using SessionGate.Mfa;
 using SessionGate.Observability;
+using SessionGate.Outbox;
 using SessionGate.Sessions;
 using SessionGate.TokenExchange;
 using SessionGate.Tokens;
-using SessionGate.Caching;
-using SessionGate.Outbox;
-
-using SessionGate.Hosting;
 namespace SessionGate;
 
 public static class Extensions

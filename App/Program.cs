@@ -1,8 +1,8 @@
 using SessionGate;
 using SessionGate.Account;
 using SessionGate.Admin;
-using SessionGate.Auth;
 using SessionGate.AdminConsole;
+using SessionGate.Auth;
 using SessionGate.ForwardAuth;
 using SessionGate.Gateway;
 using SessionGate.Hosting;

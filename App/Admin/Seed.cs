@@ -1,6 +1,6 @@
 using SessionGate.Auth;
-using SessionGate.Sessions;
 using SessionGate.Data;
+using SessionGate.Sessions;
 
 namespace SessionGate.Admin;
 

@@ -2,9 +2,9 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Microsoft.IdentityModel.JsonWebTokens;
+using SessionGate.Caching;
 using SessionGate.Sessions;
 using SessionGate.Tokens;
-using SessionGate.Caching;
 
 namespace SessionGate.Gateway;
 

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using SessionGate.Caching;
 using SessionGate.Data;
 using SessionGate.Sessions;
-using SessionGate.Caching;
 
 namespace SessionGate.Hosting;
 

@@ -2,10 +2,10 @@ using System.Reflection;
 using System.Runtime.Loader;
 using SessionGate.Admin;
 using SessionGate.Auth;
+using SessionGate.Caching;
 using SessionGate.Data;
 using SessionGate.Sessions;
 using SessionGate.Tokens;
-using SessionGate.Caching;
 
 namespace SessionGate.Hosting;
 

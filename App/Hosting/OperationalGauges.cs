@@ -1,10 +1,10 @@
 using System.Diagnostics.Metrics;
+using SessionGate.Caching;
 using SessionGate.Data;
 using SessionGate.Observability;
+using SessionGate.Outbox;
 using SessionGate.Sessions;
 using SessionGate.Tokens;
-using SessionGate.Caching;
-using SessionGate.Outbox;
 
 namespace SessionGate.Hosting;
 

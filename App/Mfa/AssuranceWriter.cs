@@ -1,7 +1,7 @@
 using System.Linq.Expressions;
+using SessionGate.Caching;
 using SessionGate.Data;
 using SessionGate.Sessions;
-using SessionGate.Caching;
 
 namespace SessionGate.Mfa;
 

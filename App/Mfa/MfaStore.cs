@@ -1,9 +1,9 @@
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.WebUtilities;
+using SessionGate.Caching;
 using SessionGate.Sessions;
 using StackExchange.Redis;
-using SessionGate.Caching;
 
 namespace SessionGate.Mfa;
 

@@ -1,8 +1,8 @@
 using Microsoft.OpenApi;
-using Serilog;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
+using Serilog;
 
 namespace SessionGate.Observability;
 

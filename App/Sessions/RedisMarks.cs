@@ -1,6 +1,6 @@
 using System.Net;
-using StackExchange.Redis;
 using SessionGate.Caching;
+using StackExchange.Redis;
 
 namespace SessionGate.Sessions;
 

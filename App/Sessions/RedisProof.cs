@@ -1,7 +1,7 @@
-using SessionGate.Data;
-using StackExchange.Redis;
 using SessionGate.Caching;
+using SessionGate.Data;
 using SessionGate.Tokens;
+using StackExchange.Redis;
 
 namespace SessionGate.Sessions;
 

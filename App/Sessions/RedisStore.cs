@@ -1,6 +1,6 @@
 using Microsoft.AspNetCore.WebUtilities;
-using StackExchange.Redis;
 using SessionGate.Caching;
+using StackExchange.Redis;
 
 namespace SessionGate.Sessions;
 

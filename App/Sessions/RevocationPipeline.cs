@@ -1,8 +1,8 @@
 using Npgsql;
-using SessionGate.Data;
-using StackExchange.Redis;
 using SessionGate.Caching;
+using SessionGate.Data;
 using SessionGate.Tokens;
+using StackExchange.Redis;
 
 namespace SessionGate.Sessions;
 

@@ -1,8 +1,8 @@
 using System.Text;
 using System.Text.Json.Serialization;
+using SessionGate.Caching;
 using SessionGate.Data;
 using StackExchange.Redis;
-using SessionGate.Caching;
 
 namespace SessionGate.Sessions;
 

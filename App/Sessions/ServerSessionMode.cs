@@ -1,7 +1,7 @@
+using SessionGate.Caching;
 using SessionGate.Data;
 using SessionGate.Tokens;
 using StackExchange.Redis;
-using SessionGate.Caching;
 
 namespace SessionGate.Sessions;
 

@@ -1,5 +1,5 @@
-using SessionGate.Data;
 using SessionGate.Caching;
+using SessionGate.Data;
 
 namespace SessionGate.Sessions;
 

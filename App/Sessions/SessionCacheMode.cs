@@ -1,8 +1,8 @@
 using Microsoft.IdentityModel.JsonWebTokens;
+using SessionGate.Caching;
 using SessionGate.Data;
 using SessionGate.Tokens;
 using StackExchange.Redis;
-using SessionGate.Caching;
 
 namespace SessionGate.Sessions;
 

@@ -1,7 +1,7 @@
-using StackExchange.Redis;
 using SessionGate.Caching;
 using SessionGate.Data;
 using SessionGate.Observability;
+using StackExchange.Redis;
 
 namespace SessionGate.Sessions;
 

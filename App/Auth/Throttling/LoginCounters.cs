@@ -1,8 +1,8 @@
 using System.Security.Cryptography;
 using System.Text;
+using SessionGate.Caching;
 using SessionGate.Sessions;
 using StackExchange.Redis;
-using SessionGate.Caching;
 
 namespace SessionGate.Auth;
 
