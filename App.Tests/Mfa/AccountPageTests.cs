@@ -31,6 +31,7 @@ public sealed partial class AccountPageTests : IClassFixture<AppFixture<Opaque>>
         Assert.DoesNotContain("unsafe", csp, StringComparison.Ordinal);
         Assert.Contains("frame-ancestors 'none'", csp, StringComparison.Ordinal);
         Assert.Equal("no-store", response.Headers.CacheControl?.ToString());
+        Assert.Equal("no-referrer", response.Headers.GetValues("Referrer-Policy").Single());
         var html = await response.Content.ReadAsStringAsync();
         var scripts = ScriptTag().Matches(html).Select(m => m.Value).ToList();
         // The /auth client the admin console shares, then the page's own.
