@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.RegularExpressions;
+using SessionGate.Account;
 using SessionGate.AdminConsole;
 using SessionGate.Infrastructure;
 using SessionGate.Tests.Infrastructure;
@@ -21,7 +22,10 @@ public sealed partial class ConsolePageTests : IClassFixture<AppFixture<Opaque>>
         fx.Attach(output);
     }
 
-    private static IEnumerable<string> Files() => ["console.html", "console.css", .. ConsoleApi.Scripts];
+    // The /auth client the console shares with the account pages (served there), then its own scripts.
+    private static IEnumerable<string> ScriptPaths() => [ConsoleApi.AuthClient, .. ConsoleApi.Scripts.Select(s => "/console/" + s)];
+
+    private static IEnumerable<string> Files() => ["/console", "/console/console.css", .. ScriptPaths()];
 
     [Fact]
     public async Task The_page_is_plain_html_under_a_strict_csp_with_no_inline_script()
@@ -43,7 +47,7 @@ public sealed partial class ConsolePageTests : IClassFixture<AppFixture<Opaque>>
 
         var html = await response.Content.ReadAsStringAsync();
         var scripts = ScriptTag().Matches(html).Select(m => m.Value).ToList();
-        Assert.Equal(ConsoleApi.Scripts.Select(s => $"<script src=\"/console/{s}\" defer>"), scripts);
+        Assert.Equal(ScriptPaths().Select(p => $"<script src=\"{p}\" defer>"), scripts);
         Assert.Equal(scripts.Count, Regex.Count(html, "</script>")); // every script tag is empty: no inline script
         Assert.DoesNotMatch(" on[a-z]+=", html); // no inline event handlers
         Assert.DoesNotContain("style=", html, StringComparison.Ordinal);
@@ -54,12 +58,12 @@ public sealed partial class ConsolePageTests : IClassFixture<AppFixture<Opaque>>
     [Fact]
     public async Task Every_file_comes_from_the_app_and_references_nothing_elsewhere()
     {
-        foreach (var name in Files())
+        foreach (var path in Files())
         {
-            var path = name == "console.html" ? "/console" : "/console/" + name;
             var response = await _fx.Api.GetAsync(path);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            Assert.Equal(ConsoleApi.ContentSecurityPolicy, response.Headers.GetValues("Content-Security-Policy").Single());
+            var csp = path == ConsoleApi.AuthClient ? AccountPages.ContentSecurityPolicy : ConsoleApi.ContentSecurityPolicy;
+            Assert.Equal(csp, response.Headers.GetValues("Content-Security-Policy").Single());
             var text = await response.Content.ReadAsStringAsync();
             Assert.DoesNotMatch("(https?:)?//[a-z0-9.-]+\\.[a-z]{2,}", text);
             Assert.DoesNotContain("@import", text, StringComparison.Ordinal);
@@ -81,9 +85,9 @@ public sealed partial class ConsolePageTests : IClassFixture<AppFixture<Opaque>>
     public async Task The_console_calls_only_the_public_auth_and_admin_api()
     {
         var used = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var name in ConsoleApi.Scripts)
+        foreach (var path in ScriptPaths())
         {
-            var text = await (await _fx.Api.GetAsync("/console/" + name)).Content.ReadAsStringAsync();
+            var text = await (await _fx.Api.GetAsync(path)).Content.ReadAsStringAsync();
             foreach (Match m in ApiPath().Matches(text)) used.Add(m.Groups[1].Value);
         }
         Assert.NotEmpty(used);

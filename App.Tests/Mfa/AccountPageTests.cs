@@ -31,19 +31,25 @@ public sealed partial class AccountPageTests : IClassFixture<AppFixture<Opaque>>
         Assert.DoesNotContain("unsafe", csp, StringComparison.Ordinal);
         Assert.Contains("frame-ancestors 'none'", csp, StringComparison.Ordinal);
         Assert.Equal("no-store", response.Headers.CacheControl?.ToString());
+        Assert.Equal("no-referrer", response.Headers.GetValues("Referrer-Policy").Single());
         var html = await response.Content.ReadAsStringAsync();
-        var scripts = ScriptTag().Matches(html);
-        Assert.Single(scripts);
-        Assert.Contains("src=\"/account/account.js\"", scripts[0].Value, StringComparison.Ordinal);
+        var scripts = ScriptTag().Matches(html).Select(m => m.Value).ToList();
+        // The /auth client the admin console shares, then the page's own.
+        Assert.Equal(["<script src=\"/account/auth-client.js\" defer>", "<script src=\"/account/account.js\" defer>"], scripts);
+        Assert.Equal(scripts.Count, Regex.Count(html, "</script>")); // every script tag is empty: no inline script
         Assert.DoesNotMatch(" on[a-z]+=", html); // no inline event handlers
         Assert.DoesNotContain("style=", html, StringComparison.Ordinal);
         Assert.Contains("name=\"viewport\"", html, StringComparison.Ordinal); // readable on a phone
     }
 
     [Fact]
-    public async Task Its_script_and_style_come_from_the_app_and_load_nothing_from_elsewhere()
+    public async Task Its_scripts_and_style_come_from_the_app_and_load_nothing_from_elsewhere()
     {
-        foreach (var (path, type) in new[] { ("/account", "text/html"), ("/account/account.js", "text/javascript"), ("/account/account.css", "text/css") })
+        foreach (var (path, type) in new[]
+        {
+            ("/account", "text/html"), ("/account/auth-client.js", "text/javascript"), ("/account/account.js", "text/javascript"),
+            ("/account/account.css", "text/css"),
+        })
         {
             var response = await _fx.Api.GetAsync(path);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);

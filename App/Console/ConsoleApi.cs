@@ -13,8 +13,14 @@ public static class ConsoleApi
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
         "form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-    /// <summary>The page's scripts, in the order the page loads them (the shell first, then one per page).</summary>
-    public static readonly string[] Scripts = ["core.js", "stepup.js", "sessions.js", "users.js", "user.js", "roles.js", "audit.js", "settings.js"];
+    /// <summary>
+    /// The page loads this script first: the account pages' client of /auth (requests, tokens, passkeys, step-up),
+    /// one file for both.
+    /// </summary>
+    public const string AuthClient = "/account/auth-client.js";
+
+    /// <summary>The page's own scripts, in the order the page loads them after <see cref="AuthClient"/> (the shell first, then one per page).</summary>
+    public static readonly string[] Scripts = ["core.js", "sessions.js", "users.js", "user.js", "roles.js", "audit.js", "settings.js"];
 
     private static readonly EmbeddedAssets Assets = new("console/", ContentSecurityPolicy,
         [("console.html", EmbeddedAssets.Html), ("console.css", EmbeddedAssets.Css), .. Scripts.Select(s => (s, EmbeddedAssets.JavaScript))]);

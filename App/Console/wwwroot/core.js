@@ -1,60 +1,21 @@
-// SessionGate's admin console: the shell (signing in through /account, calls to the API, navigation) and small helpers
-// the page scripts share. Plain JavaScript, no library, no inline script (the CSP forbids it). It calls only the
-// public /auth and /admin API with the caller's own credential, and offers only what the caller's permissions (from
-// /auth/me) allow. In Opaque mode the session is the HttpOnly cookie, which this page never sees; in the JWT modes the
-// tokens live in this page's memory only, as on the account pages (a reload signs in again through /account).
+// SessionGate's admin console: the shell (signing in through /account, navigation) and small helpers the page
+// scripts share. Plain JavaScript, no library, no inline script (the CSP forbids it). It calls only the public /auth
+// and /admin API with the caller's own credential, and offers only what the caller's permissions (from /auth/me)
+// allow. The requests, the tokens (in this page's memory only: a reload signs in again through /account) and the
+// step-up form are the account pages' auth-client.js, which the page loads first.
 'use strict';
 
-const $ = (id) => document.getElementById(id);
-
 const SG = {
-  state: { tokens: null, me: null, can: new Set(), tenant: null, renders: 0, stepUp: null },
+  state: { me: null, can: new Set(), tenant: null, renders: 0 },
   // Each page script adds itself: { nav?, title, allowed(), render(arg) -> nodes }.
   pages: {},
   order: ['online', 'users', 'roles', 'audit', 'policies', 'tenants', 'keys'],
-  // The account page hands the JWT modes' refresh token over in this tab's sessionStorage; read once, spent at once.
-  handoffKey: 'sessiongate.console-handoff',
 };
 
-// ---- HTTP --------------------------------------------------------------------------------------------------------
-
-function problemName(data) {
-  return data && typeof data.type === 'string' ? data.type.slice(data.type.lastIndexOf('/') + 1) : '';
-}
-
-async function call(method, path, body) {
-  const headers = { Accept: 'application/json' };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  if (SG.state.tokens?.access) headers.Authorization = 'Bearer ' + SG.state.tokens.access;
-  const response = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
-  let data = null;
-  if (response.status !== 204) data = await response.json().catch(() => null);
-  return { status: response.status, data, problem: problemName(data), ok: response.status >= 200 && response.status < 300 };
-}
-
-// The JWT modes: an expired or outdated access token is renewed once with the refresh token, then the call is retried.
 // A session that has ended (kicked, banned, signed out elsewhere) sends the person back to /account.
-async function api(method, path, body) {
-  let r = await call(method, path, body);
-  if (r.status === 401 && SG.state.tokens && (r.problem === 'unauthenticated' || r.data?.reason === 'roles-changed') && await refresh()) {
-    r = await call(method, path, body);
-  }
-  if (r.status === 401 && (r.problem === 'unauthenticated' || r.problem === 'session-revoked') && SG.state.me) signIn();
-  return r;
-}
+auth.onSessionEnded = () => { if (SG.state.me) signIn(); };
 
-async function refresh() {
-  if (!SG.state.tokens?.refresh) return false;
-  const saved = SG.state.tokens;
-  SG.state.tokens = null;
-  const r = await call('POST', '/auth/refresh', { refresh_token: saved.refresh });
-  if (r.status === 200) { adopt(r.data); return true; }
-  return false;
-}
-
-function adopt(login) {
-  if (login && login.token_type === 'Bearer' && login.access_token) SG.state.tokens = { access: login.access_token, refresh: login.refresh_token };
-}
+// ---- HTTP --------------------------------------------------------------------------------------------------------
 
 // An /admin path with its query; the platform admin's chosen tenant goes along as ?tenant=.
 function adminUrl(path, query) {
@@ -94,31 +55,18 @@ function mayManage(permissions) {
 
 function signIn() {
   SG.state.me = null;
-  SG.state.tokens = null;
+  auth.tokens = null;
   location.replace('/account?return=' + encodeURIComponent('/console' + (location.hash || '')));
 }
 
 async function signOut() {
-  await api('POST', '/auth/logout', SG.state.tokens ? { refresh_token: SG.state.tokens.refresh } : undefined);
-  SG.state.tokens = null;
+  await api('POST', '/auth/logout', auth.tokens ? { refresh_token: auth.tokens.refresh } : undefined);
+  auth.tokens = null;
   SG.state.me = null;
   location.replace('/account?return=/console');
 }
 
-// ---- Messages and DOM helpers ------------------------------------------------------------------------------------
-
-function say(text, ok) {
-  const m = $('message');
-  m.textContent = text || '';
-  m.hidden = !text;
-  m.classList.toggle('ok', !!ok);
-}
-
-function explain(r, fallback) {
-  if (r.status === 403 && r.problem === 'forbidden' && !r.data?.detail) return 'You do not have the permission for that.';
-  if (r.data && (r.data.detail || r.data.title)) return r.data.detail || r.data.title;
-  return fallback || 'Something went wrong (' + r.status + ').';
-}
+// ---- DOM helpers -------------------------------------------------------------------------------------------------
 
 // h('button', { class: 'x', text: 'Go', onclick: fn, data: { id } }, ...children)
 function h(tag, props, ...children) {
@@ -278,10 +226,10 @@ async function start() {
   $('switch-user').addEventListener('click', signOut);
   $('tenant-select').addEventListener('change', (e) => pickTenant(e.target.value));
   window.addEventListener('hashchange', () => redraw());
-  const handed = sessionStorage.getItem(SG.handoffKey);
+  const handed = sessionStorage.getItem(auth.handoffKey);
   if (handed) {
-    sessionStorage.removeItem(SG.handoffKey);
-    SG.state.tokens = { access: null, refresh: handed };
+    sessionStorage.removeItem(auth.handoffKey);
+    auth.tokens = { access: null, refresh: handed };
     await refresh();
   }
   const me = await call('GET', '/auth/me');
