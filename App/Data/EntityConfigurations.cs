@@ -144,6 +144,15 @@ internal sealed class OutboxMessageConfiguration : IEntityTypeConfiguration<Outb
     }
 }
 
+internal sealed class ServerSecretConfiguration : IEntityTypeConfiguration<ServerSecret>
+{
+    public void Configure(EntityTypeBuilder<ServerSecret> b)
+    {
+        b.ToTable("server_secrets");
+        b.HasNaturalKey(s => s.Name, 64);
+    }
+}
+
 internal sealed class RedisKeyspaceConfiguration : IEntityTypeConfiguration<RedisKeyspace>
 {
     public void Configure(EntityTypeBuilder<RedisKeyspace> b)
@@ -151,14 +160,5 @@ internal sealed class RedisKeyspaceConfiguration : IEntityTypeConfiguration<Redi
         b.ToTable("redis_keyspaces");
         b.HasNaturalKey(k => k.Prefix, 128);
         b.Property(k => k.Writer).HasMaxLength(64);
-    }
-}
-
-internal sealed class ServerSecretConfiguration : IEntityTypeConfiguration<ServerSecret>
-{
-    public void Configure(EntityTypeBuilder<ServerSecret> b)
-    {
-        b.ToTable("server_secrets");
-        b.HasNaturalKey(s => s.Name, 64);
     }
 }

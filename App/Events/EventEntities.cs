@@ -77,6 +77,14 @@ public sealed class WebhookDelivery
     public string? ResponseExcerpt { get; set; }
 }
 
+/// <summary>The values of <see cref="WebhookDelivery.Status"/>.</summary>
+public static class DeliveryStatus
+{
+    public const string Pending = "pending";
+    public const string Succeeded = "succeeded";
+    public const string Failed = "failed";
+}
+
 /// <summary>
 /// When a live session is next worth looking at for expiry: a lower bound of the moment it expires, kept apart from
 /// the session's row so that sliding writes (which move its idle expiry every minute) stay HOT updates and touch no
@@ -86,13 +94,6 @@ public sealed class SessionExpiryCheck
 {
     public Guid SessionId { get; set; }
     public DateTimeOffset CheckAt { get; set; }
-}
-
-public static class DeliveryStatus
-{
-    public const string Pending = "pending";
-    public const string Succeeded = "succeeded";
-    public const string Failed = "failed";
 }
 
 internal sealed class SessionEventConfiguration : IEntityTypeConfiguration<SessionEvent>
