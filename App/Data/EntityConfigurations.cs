@@ -26,9 +26,9 @@ internal sealed class UserConfiguration : IEntityTypeConfiguration<User>
         b.HasIndex(u => new { u.TenantId, u.NormalizedUsername }).IsUnique();
         b.Property(u => u.PasswordHash).HasMaxLength(512);
         b.Property(u => u.BanReason).HasMaxLength(500);
-        b.Property(u => u.LastRevokeReason).HasMaxLength(32);
-        b.Property(u => u.SessionsEndedReason).HasMaxLength(32);
-        b.HasOne(u => u.Tenant).WithMany().HasForeignKey(u => u.TenantId).OnDelete(DeleteBehavior.Cascade);
+        b.Property(u => u.LastRevokeReason).HasMaxLength(ColumnWidths.Reason);
+        b.Property(u => u.SessionsEndedReason).HasMaxLength(ColumnWidths.Reason);
+        b.HasOne(u => u.Tenant).WithManyCascading(u => u.TenantId);
         b.HasMany(u => u.Roles).WithOne().HasForeignKey(r => r.UserId).OnDelete(DeleteBehavior.Cascade);
     }
 }
@@ -40,7 +40,7 @@ internal sealed class RoleConfiguration : IEntityTypeConfiguration<Role>
         b.ToTable("roles");
         b.Property(r => r.Name).HasMaxLength(64);
         b.HasIndex(r => new { r.TenantId, r.Name }).IsUnique();
-        b.HasOne<Tenant>().WithMany().HasForeignKey(r => r.TenantId).OnDelete(DeleteBehavior.Cascade);
+        b.HasOne<Tenant>().WithManyCascading(r => r.TenantId);
     }
 }
 
@@ -51,7 +51,7 @@ internal sealed class UserRoleConfiguration : IEntityTypeConfiguration<UserRole>
         b.ToTable("user_roles");
         b.HasKey(ur => new { ur.UserId, ur.RoleId });
         b.HasIndex(ur => ur.RoleId);
-        b.HasOne(ur => ur.Role).WithMany().HasForeignKey(ur => ur.RoleId).OnDelete(DeleteBehavior.Cascade);
+        b.HasOne(ur => ur.Role).WithManyCascading(ur => ur.RoleId);
     }
 }
 
@@ -62,20 +62,20 @@ internal sealed class SessionConfiguration : IEntityTypeConfiguration<Session>
         b.ToTable("sessions");
         b.HasIndex(s => s.SecretHash).IsUnique();
         // Online-session listings and login policies read live sessions only, newest first, by index.
-        b.HasIndex(s => new { s.UserId, s.CreatedAt }).HasFilter("\"RevokedAt\" IS NULL").HasDatabaseName("IX_sessions_live_by_user");
+        b.HasIndex(s => new { s.UserId, s.CreatedAt }).WhereNull(nameof(Session.RevokedAt)).HasDatabaseName("IX_sessions_live_by_user");
         // Admin listings page through a tenant's live sessions by id (v7: creation order) and its online users by
         // user id, from these indexes, with keyset cursors: a deep page costs what the first does.
-        b.HasIndex(s => new { s.TenantId, s.Id }).HasFilter("\"RevokedAt\" IS NULL").HasDatabaseName("IX_sessions_live_by_tenant");
-        b.HasIndex(s => new { s.TenantId, s.UserId }).HasFilter("\"RevokedAt\" IS NULL").HasDatabaseName("IX_sessions_live_users_by_tenant");
+        b.HasIndex(s => new { s.TenantId, s.Id }).WhereNull(nameof(Session.RevokedAt)).HasDatabaseName("IX_sessions_live_by_tenant");
+        b.HasIndex(s => new { s.TenantId, s.UserId }).WhereNull(nameof(Session.RevokedAt)).HasDatabaseName("IX_sessions_live_users_by_tenant");
         // Rebuilding a user's revocations (Blacklist) reads the sessions that ended recently.
-        b.HasIndex(s => new { s.UserId, s.RevokedAt }).HasFilter("\"RevokedAt\" IS NOT NULL").HasDatabaseName("IX_sessions_revoked_by_user");
+        b.HasIndex(s => new { s.UserId, s.RevokedAt }).WhereNotNull(nameof(Session.RevokedAt)).HasDatabaseName("IX_sessions_revoked_by_user");
         b.Property(s => s.DeviceType).HasMaxLength(16);
-        b.Property(s => s.Ip).HasMaxLength(64);
+        b.Property(s => s.Ip).HasMaxLength(ColumnWidths.Ip);
         b.Property(s => s.UserAgent).HasMaxLength(512);
-        b.Property(s => s.RevokeReason).HasMaxLength(32);
-        b.Property(s => s.CurrentJti).HasMaxLength(64);
+        b.Property(s => s.RevokeReason).HasMaxLength(ColumnWidths.Reason);
+        b.Property(s => s.CurrentJti).HasMaxLength(ColumnWidths.Jti);
         b.Property(s => s.Acr).HasMaxLength(8);
-        b.HasOne(s => s.User).WithMany().HasForeignKey(s => s.UserId).OnDelete(DeleteBehavior.Cascade);
+        b.HasOne(s => s.User).WithManyCascading(s => s.UserId);
     }
 }
 
@@ -86,7 +86,7 @@ internal sealed class RefreshTokenConfiguration : IEntityTypeConfiguration<Refre
         b.ToTable("refresh_tokens");
         b.HasIndex(r => r.TokenHash).IsUnique();
         b.HasIndex(r => r.SessionId);
-        b.HasOne<Session>().WithMany().HasForeignKey(r => r.SessionId).OnDelete(DeleteBehavior.Cascade);
+        b.HasOne<Session>().WithManyCascading(r => r.SessionId);
     }
 }
 
@@ -95,9 +95,8 @@ internal sealed class RevokedTokenConfiguration : IEntityTypeConfiguration<Revok
     public void Configure(EntityTypeBuilder<RevokedToken> b)
     {
         b.ToTable("revoked_tokens");
-        b.HasKey(r => r.Jti);
-        b.Property(r => r.Jti).HasMaxLength(64);
-        b.Property(r => r.Reason).HasMaxLength(32);
+        b.HasNaturalKey(r => r.Jti, ColumnWidths.Jti);
+        b.Property(r => r.Reason).HasMaxLength(ColumnWidths.Reason);
         b.HasIndex(r => new { r.UserId, r.ExpiresAt });
     }
 }
@@ -109,7 +108,7 @@ internal sealed class AuditEventConfiguration : IEntityTypeConfiguration<AuditEv
         b.ToTable("audit_events");
         b.Property(a => a.Id).UseIdentityAlwaysColumn();
         b.Property(a => a.Type).HasMaxLength(64);
-        b.Property(a => a.Ip).HasMaxLength(64);
+        b.Property(a => a.Ip).HasMaxLength(ColumnWidths.Ip);
         b.Property(a => a.Detail).HasColumnType("jsonb");
         b.HasIndex(a => new { a.TenantId, a.Id });
         b.HasIndex(a => new { a.SubjectId, a.Id });
@@ -122,8 +121,7 @@ internal sealed class SigningKeyConfiguration : IEntityTypeConfiguration<Signing
     public void Configure(EntityTypeBuilder<SigningKey> b)
     {
         b.ToTable("signing_keys");
-        b.HasKey(k => k.Kid);
-        b.Property(k => k.Kid).HasMaxLength(64);
+        b.HasNaturalKey(k => k.Kid, 64);
         b.Property(k => k.Algorithm).HasMaxLength(16);
     }
 }
@@ -133,29 +131,16 @@ internal sealed class OutboxMessageConfiguration : IEntityTypeConfiguration<Outb
     public void Configure(EntityTypeBuilder<OutboxMessage> b)
     {
         b.ToTable("outbox");
-        b.Property(o => o.Id).UseIdentityAlwaysColumn();
+        // The relay looks for rows not yet applied; the replay and the clean-up go by age.
+        b.IsQueue(o => o.Id, "IX_outbox_pending", handledAt: nameof(OutboxMessage.AppliedAt), age: o => o.CreatedAt);
         b.Property(o => o.Kind).HasMaxLength(32);
         b.Property(o => o.Payload).HasColumnType("jsonb");
-        // The relay looks for rows not yet applied; the replay and the clean-up go by age.
-        b.HasIndex(o => o.Id, "IX_outbox_pending").HasFilter("\"AppliedAt\" IS NULL");
-        b.HasIndex(o => o.CreatedAt);
         // The transaction id, as a bigint (xid8 has no cast to it but through text): the relay and every instance
         // follow the outbox by it, and rows set aside are read on their own.
         b.Property(o => o.TxId).HasDefaultValueSql("(pg_current_xact_id()::text::bigint)").ValueGeneratedOnAdd();
         b.HasIndex(o => o.TxId);
-        b.HasIndex(o => o.Id, "IX_outbox_set_aside").HasFilter("\"SetAsideAt\" IS NOT NULL");
+        b.HasIndex(o => o.Id, "IX_outbox_set_aside").WhereNotNull(nameof(OutboxMessage.SetAsideAt));
         b.Property(o => o.LastError).HasMaxLength(200);
-    }
-}
-
-internal sealed class RedisKeyspaceConfiguration : IEntityTypeConfiguration<RedisKeyspace>
-{
-    public void Configure(EntityTypeBuilder<RedisKeyspace> b)
-    {
-        b.ToTable("redis_keyspaces");
-        b.HasKey(k => k.Prefix);
-        b.Property(k => k.Prefix).HasMaxLength(128);
-        b.Property(k => k.Writer).HasMaxLength(64);
     }
 }
 
@@ -164,7 +149,16 @@ internal sealed class ServerSecretConfiguration : IEntityTypeConfiguration<Serve
     public void Configure(EntityTypeBuilder<ServerSecret> b)
     {
         b.ToTable("server_secrets");
-        b.HasKey(s => s.Name);
-        b.Property(s => s.Name).HasMaxLength(64);
+        b.HasNaturalKey(s => s.Name, 64);
+    }
+}
+
+internal sealed class RedisKeyspaceConfiguration : IEntityTypeConfiguration<RedisKeyspace>
+{
+    public void Configure(EntityTypeBuilder<RedisKeyspace> b)
+    {
+        b.ToTable("redis_keyspaces");
+        b.HasNaturalKey(k => k.Prefix, 128);
+        b.Property(k => k.Writer).HasMaxLength(64);
     }
 }

@@ -62,7 +62,7 @@ internal sealed class RecoveryCodeConfiguration : IEntityTypeConfiguration<Recov
     {
         b.ToTable("mfa_recovery_codes");
         b.HasIndex(r => new { r.UserId, r.Hash });
-        b.HasOne<User>().WithMany().HasForeignKey(r => r.UserId).OnDelete(DeleteBehavior.Cascade);
+        b.HasOne<User>().WithManyCascading(r => r.UserId);
     }
 }
 
@@ -76,6 +76,6 @@ internal sealed class PasskeyConfiguration : IEntityTypeConfiguration<Passkey>
         b.HasIndex(p => p.UserId);
         b.Property(p => p.Name).HasMaxLength(64);
         b.Property(p => p.AttestationFormat).HasMaxLength(32);
-        b.HasOne<User>().WithMany().HasForeignKey(p => p.UserId).OnDelete(DeleteBehavior.Cascade);
+        b.HasOne<User>().WithManyCascading(p => p.UserId);
     }
 }

@@ -77,6 +77,14 @@ public sealed class WebhookDelivery
     public string? ResponseExcerpt { get; set; }
 }
 
+/// <summary>The values of <see cref="WebhookDelivery.Status"/>.</summary>
+public static class DeliveryStatus
+{
+    public const string Pending = "pending";
+    public const string Succeeded = "succeeded";
+    public const string Failed = "failed";
+}
+
 /// <summary>
 /// When a live session is next worth looking at for expiry: a lower bound of the moment it expires, kept apart from
 /// the session's row so that sliding writes (which move its idle expiry every minute) stay HOT updates and touch no
@@ -88,25 +96,16 @@ public sealed class SessionExpiryCheck
     public DateTimeOffset CheckAt { get; set; }
 }
 
-public static class DeliveryStatus
-{
-    public const string Pending = "pending";
-    public const string Succeeded = "succeeded";
-    public const string Failed = "failed";
-}
-
 internal sealed class SessionEventConfiguration : IEntityTypeConfiguration<SessionEvent>
 {
     public void Configure(EntityTypeBuilder<SessionEvent> b)
     {
         b.ToTable("session_events");
-        b.Property(e => e.Id).UseIdentityAlwaysColumn();
-        b.Property(e => e.Type).HasMaxLength(32);
-        b.Property(e => e.Reason).HasMaxLength(32);
-        b.Property(e => e.Detail).HasColumnType("jsonb");
         // The dispatcher reads the rows not yet dispatched, in order; the clean-up goes by age.
-        b.HasIndex(e => e.Id, "IX_session_events_undispatched").HasFilter("\"DispatchedAt\" IS NULL");
-        b.HasIndex(e => e.OccurredAt);
+        b.IsQueue(e => e.Id, "IX_session_events_undispatched", handledAt: nameof(SessionEvent.DispatchedAt), age: e => e.OccurredAt);
+        b.Property(e => e.Type).HasMaxLength(ColumnWidths.EventType);
+        b.Property(e => e.Reason).HasMaxLength(ColumnWidths.Reason);
+        b.Property(e => e.Detail).HasColumnType("jsonb");
     }
 }
 
@@ -119,7 +118,7 @@ internal sealed class WebhookEndpointConfiguration : IEntityTypeConfiguration<We
         b.Property(w => w.Format).HasMaxLength(32);
         b.Property(w => w.DisabledReason).HasMaxLength(200);
         b.HasIndex(w => w.TenantId);
-        b.HasOne<Tenant>().WithMany().HasForeignKey(w => w.TenantId).OnDelete(DeleteBehavior.Cascade);
+        b.HasOne<Tenant>().WithManyCascading(w => w.TenantId);
     }
 }
 
@@ -129,7 +128,7 @@ internal sealed class WebhookDeliveryConfiguration : IEntityTypeConfiguration<We
     {
         b.ToTable("webhook_deliveries");
         b.Property(d => d.Id).UseIdentityAlwaysColumn();
-        b.Property(d => d.Type).HasMaxLength(32);
+        b.Property(d => d.Type).HasMaxLength(ColumnWidths.EventType);
         b.Property(d => d.Status).HasMaxLength(16);
         b.Property(d => d.LastError).HasMaxLength(200);
         b.Property(d => d.ResponseExcerpt).HasMaxLength(256);
@@ -138,8 +137,8 @@ internal sealed class WebhookDeliveryConfiguration : IEntityTypeConfiguration<We
         b.HasIndex(d => new { d.EndpointId, d.UserId, d.Seq, d.Id }, "IX_webhook_deliveries_queue").HasFilter("\"Status\" = 'pending'");
         b.HasIndex(d => new { d.EndpointId, d.Id });
         b.HasIndex(d => d.EventRowId);
-        b.HasOne<WebhookEndpoint>().WithMany().HasForeignKey(d => d.EndpointId).OnDelete(DeleteBehavior.Cascade);
-        b.HasOne<SessionEvent>().WithMany().HasForeignKey(d => d.EventRowId).OnDelete(DeleteBehavior.Cascade);
+        b.HasOne<WebhookEndpoint>().WithManyCascading(d => d.EndpointId);
+        b.HasOne<SessionEvent>().WithManyCascading(d => d.EventRowId);
     }
 }
 
@@ -150,6 +149,6 @@ internal sealed class SessionExpiryCheckConfiguration : IEntityTypeConfiguration
         b.ToTable("session_expiry_checks");
         b.HasKey(c => c.SessionId);
         b.HasIndex(c => c.CheckAt);
-        b.HasOne<Session>().WithMany().HasForeignKey(c => c.SessionId).OnDelete(DeleteBehavior.Cascade);
+        b.HasOne<Session>().WithManyCascading(c => c.SessionId);
     }
 }

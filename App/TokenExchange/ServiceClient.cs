@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
+using SessionGate.Data;
 
 namespace SessionGate.TokenExchange;
 
@@ -27,8 +28,7 @@ internal sealed class ServiceClientConfiguration : IEntityTypeConfiguration<Serv
     public void Configure(EntityTypeBuilder<ServiceClient> b)
     {
         b.ToTable("service_clients");
-        b.HasKey(c => c.ClientId);
-        b.Property(c => c.ClientId).HasMaxLength(64);
+        b.HasNaturalKey(c => c.ClientId, 64);
         b.Property(c => c.SecretHash).HasMaxLength(32);
         b.Property(c => c.Audience).HasMaxLength(128);
         // One client per audience: whoever holds the audience's secret may exchange every token addressed to it.
