@@ -42,12 +42,12 @@ public sealed partial class OutageLog(ILogger logger, string work, string meanwh
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Work} failing ({ExceptionType}); {Meanwhile}")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Work:l} failing ({ExceptionType}); {Meanwhile:l}")]
     private static partial void LogFailing(ILogger logger, string work, string exceptionType, string meanwhile);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Work} recovered")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Work:l} recovered")]
     private static partial void LogRecovered(ILogger logger, string work);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "{Work} round failed")]
+    [LoggerMessage(Level = LogLevel.Error, Message = "{Work:l} round failed")]
     private static partial void LogRoundFailed(ILogger logger, string work, Exception exception);
 }
