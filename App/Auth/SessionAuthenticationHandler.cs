@@ -2,6 +2,7 @@ using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
 using SessionGate.Observability;
 using SessionGate.Sessions;
+using StackExchange.Redis;
 
 namespace SessionGate.Auth;
 
@@ -92,6 +93,9 @@ public sealed partial class SessionAuthenticationHandler(
         catch (Exception e) when (DependencyHealth.IsRedisFailure(e))
         {
             health.Failed(Dependency.Redis, e);
+            // A broken connection: the multiplexer reports it on the thread pool, which under load may be after it has
+            // reconnected to a Redis that came back older. The request that met the break says so at once.
+            if (e is RedisConnectionException) proof.ConnectionLost();
             if (Options.RedisUnavailable != RedisUnavailableBehavior.FallbackToPostgres) return Failed(AuthOutcome.Unavailable);
             try
             {
