@@ -9,6 +9,8 @@ namespace SessionGate.Tests.Auth;
 
 public sealed class SaturatedHashingFixture<TMode> : AppFixture<TMode> where TMode : IMode
 {
+    protected override bool ShippedPasswordHashing => true;
+
     protected override void Configure(IDictionary<string, string?> s)
     {
         s["PasswordHashing:MaxConcurrency"] = "1";

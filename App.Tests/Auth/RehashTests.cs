@@ -9,16 +9,22 @@ using SessionGate.Tests.Infrastructure;
 
 namespace SessionGate.Tests.Auth;
 
-public sealed class RehashTests_Opaque(AppFixture<Opaque> fx) : RehashTests<Opaque>(fx), IClassFixture<AppFixture<Opaque>>;
-public sealed class RehashTests_Blacklist(AppFixture<Blacklist> fx) : RehashTests<Blacklist>(fx), IClassFixture<AppFixture<Blacklist>>;
-public sealed class RehashTests_SessionCache(AppFixture<SessionCache> fx) : RehashTests<SessionCache>(fx), IClassFixture<AppFixture<SessionCache>>;
+public sealed class RehashTests_Opaque(ShippedHashingFixture<Opaque> fx) : RehashTests<Opaque>(fx), IClassFixture<ShippedHashingFixture<Opaque>>;
+public sealed class RehashTests_Blacklist(ShippedHashingFixture<Blacklist> fx) : RehashTests<Blacklist>(fx), IClassFixture<ShippedHashingFixture<Blacklist>>;
+public sealed class RehashTests_SessionCache(ShippedHashingFixture<SessionCache> fx) : RehashTests<SessionCache>(fx), IClassFixture<ShippedHashingFixture<SessionCache>>;
+
+/// <summary>The app as shipped: argon2id at the parameters appsettings.json gives.</summary>
+public sealed class ShippedHashingFixture<TMode> : AppFixture<TMode> where TMode : IMode
+{
+    protected override bool ShippedPasswordHashing => true;
+}
 
 /// <summary>
 /// Passwords are stored as argon2id PHC strings at the configured cost (OWASP's minimum: m = 19 MiB, t = 2, p = 1);
 /// PBKDF2 hashes from before, and argon2id hashes of another cost, are verified as they are and replaced at the next
 /// successful login.
 /// </summary>
-public abstract class RehashTests<TMode>(AppFixture<TMode> fx) where TMode : IMode
+public abstract class RehashTests<TMode>(ShippedHashingFixture<TMode> fx) where TMode : IMode
 {
     private const string Argon2Shipped = "$argon2id$v=19$m=19456,t=2,p=1$";
 
