@@ -107,12 +107,15 @@ public class AppFixture<TMode> : IAsyncLifetime where TMode : IMode
         _clients.Add(Api);
     }
 
+    /// <summary>An instance of the app on this fixture's database and Redis that the caller starts and disposes.</summary>
+    public SessionGateFactory NewFactory(Dictionary<string, string?>? settings = null) => new(settings ?? Settings(), Logs, UseTestParts);
+
     /// <summary>Another instance of the app on the same database and Redis, with some settings changed.</summary>
     public ApiClient AnotherInstance(Action<Dictionary<string, string?>> change)
     {
         var settings = Settings();
         change(settings);
-        var factory = new SessionGateFactory(settings, Logs, UseTestParts);
+        var factory = NewFactory(settings);
         _extra.Add(factory);
         var client = new ApiClient(factory);
         _clients.Add(client);

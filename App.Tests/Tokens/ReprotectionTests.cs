@@ -47,7 +47,7 @@ public sealed class ReprotectionTests(AppFixture<Blacklist> fx) : IClassFixture<
         // must have it: one left without it cannot read the new key, and writes a plain-text one again).
         Login login;
         string jwks;
-        await using (var plain = new SessionGateFactory(fx.Settings(), fx.Logs))
+        await using (var plain = fx.NewFactory())
         {
             var api = new ApiClient(plain);
             login = await api.LoginAsync("acme", "bob", AppFixture<Blacklist>.DemoPassword);
