@@ -1,5 +1,4 @@
 using System.Diagnostics.Metrics;
-using Npgsql;
 using SessionGate.Audit;
 using SessionGate.Data;
 using SessionGate.Observability;
@@ -84,7 +83,7 @@ public sealed partial class WebhookDispatcher : BackgroundService
         while (!stoppingToken.IsCancellationRequested)
         {
             var busy = false;
-            await _outage.RoundAsync(async () => busy = await RunOnceAsync(stoppingToken), IsTransient, stoppingToken);
+            await _outage.RoundAsync(async () => busy = await RunOnceAsync(stoppingToken), DependencyHealth.IsOutage, stoppingToken);
             if (busy) continue;
             try
             {
@@ -233,9 +232,6 @@ public sealed partial class WebhookDispatcher : BackgroundService
 
     private static string FormatSpan(TimeSpan span) =>
         span >= TimeSpan.FromHours(1) ? $"{span.TotalHours:0.#} h" : span >= TimeSpan.FromMinutes(1) ? $"{span.TotalMinutes:0.#} min" : $"{span.TotalSeconds:0.#} s";
-
-    internal static bool IsTransient(Exception e) =>
-        e is NpgsqlException or TimeoutException or DbUpdateException || (e is InvalidOperationException && e.InnerException is NpgsqlException);
 
     public override void Dispose()
     {

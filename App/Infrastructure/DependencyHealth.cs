@@ -33,6 +33,14 @@ public sealed partial class DependencyHealth(ILogger<DependencyHealth> logger, T
 
     public static bool IsRedisFailure(Exception e) => e is RedisException or RedisTimeoutException;
 
+    /// <summary>
+    /// An outage of PostgreSQL or Redis as background work meets it (retried later, logged once), not a bug: the
+    /// drivers' own exceptions, a timeout, and EF Core's wrappers of them.
+    /// </summary>
+    public static bool IsOutage(Exception e) =>
+        e is RedisException or RedisTimeoutException or NpgsqlException or TimeoutException or DbUpdateException
+        || (e is InvalidOperationException && e.InnerException is NpgsqlException);
+
     // EF Core wraps a failed connection in InvalidOperationException or DbUpdateException; the cause tells.
     public static bool IsPostgresFailure(Exception e)
     {

@@ -73,7 +73,7 @@ public sealed partial class RevocationPipeline(
             {
                 await bus.PublishAsync(remember);
             }
-            catch (Exception e) when (IsTransient(e))
+            catch (Exception e) when (DependencyHealth.IsOutage(e))
             {
                 LogApplyFailed(logger, change.Kind, e.GetType().Name);
             }
@@ -83,7 +83,7 @@ public sealed partial class RevocationPipeline(
             await ApplyAsync(change, writeRows, ct);
             return true;
         }
-        catch (Exception e) when (IsTransient(e))
+        catch (Exception e) when (DependencyHealth.IsOutage(e))
         {
             LogApplyFailed(logger, change.Kind, e.GetType().Name);
             return false;
@@ -155,7 +155,7 @@ public sealed partial class RevocationPipeline(
             {
                 await ApplyAsync(change, writeRows: true, ct);
             }
-            catch (Exception e) when (IsTransient(e))
+            catch (Exception e) when (DependencyHealth.IsOutage(e))
             {
                 if (ids.Count == 1 || !await ApplyOneByOneAsync(parsed.Where(p => ids.Contains(p.Row.Id)).ToList(), failed, ct))
                 {
@@ -231,10 +231,6 @@ public sealed partial class RevocationPipeline(
     };
 
     private static readonly string[] OutageReplies = ["OOM", "MISCONF", "NOREPLICAS", "READONLY", "CLUSTERDOWN", "LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN", "ASK", "MOVED"];
-
-    internal static bool IsTransient(Exception e) =>
-        e is RedisException or RedisTimeoutException or NpgsqlException or TimeoutException or DbUpdateException
-        || (e is InvalidOperationException && e.InnerException is NpgsqlException);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Applying a {Kind} change failed ({ExceptionType}); the relay applies it again")]
     private static partial void LogApplyFailed(ILogger logger, string kind, string exceptionType);
