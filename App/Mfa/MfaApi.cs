@@ -77,29 +77,26 @@ public static class MfaApi
     }
 
     private static async Task<Results<Ok<RecoveryCodesResponse>, ProblemHttpResult>> ConfirmTotp(
-        TotpConfirmRequest? body, ClaimsPrincipal user, Factors factors, AssuranceWriter writer, AuditLog audit, MfaMetrics metrics,
-        CancellationToken ct)
+        TotpConfirmRequest? body, [AsParameters] FactorChange change, AssuranceWriter writer, CancellationToken ct)
     {
         if (!Factors.IsCodeShaped(body?.Code)) return Problems.ValidationFailed("code must be the 6 digits the authenticator app shows.", "code");
-        var userId = user.UserId();
+        var (userId, factors) = (change.UserId, change.Factors);
         if (!await factors.ConfirmTotpAsync(userId, body!.Code!, ct))
         {
-            metrics.Event("failed", MfaMethods.Totp);
-            await audit.RecordAsync(MfaAuditTypes.Failed, userId, new { method = MfaMethods.Totp, purpose = "enrol" }, ct);
+            await change.RecordAsync("failed", MfaMethods.Totp, MfaAuditTypes.Failed, new { method = MfaMethods.Totp, purpose = "enrol" }, ct);
             return Problems.Result(400, Problems.InvalidMfaCode, "The code does not match the secret (or there is no enrolment to confirm): check the app's clock and try the current code.");
         }
         var codes = await factors.NewRecoveryCodesAsync(userId, ct);
-        metrics.Event("enrolled", MfaMethods.Totp);
-        audit.Record(MfaAuditTypes.TotpEnrolled, userId);
-        await audit.RecordAsync(MfaAuditTypes.RecoveryCodesCreated, userId, new { count = codes.Length }, ct);
+        change.Audit.Record(MfaAuditTypes.TotpEnrolled, userId);
+        await change.RecordAsync("enrolled", MfaMethods.Totp, MfaAuditTypes.RecoveryCodesCreated, new { count = codes.Length }, ct);
         await writer.LiftEnrollmentAsync(userId, ct);
         return TypedResults.Ok(new RecoveryCodesResponse(codes));
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> RemoveTotp(
-        ClaimsPrincipal user, AppDbContext db, Factors factors, AuditLog audit, MfaMetrics metrics, CancellationToken ct)
+        [AsParameters] FactorChange change, AppDbContext db, CancellationToken ct)
     {
-        var userId = user.UserId();
+        var (user, userId, factors) = (change.User, change.UserId, change.Factors);
         var summary = await factors.SummaryAsync(userId, ct);
         if (!summary.Totp && !await db.TotpFactors.AnyAsync(t => t.UserId == userId, ct)) return Problems.NotFoundResult();
         if (summary.Totp && summary.Passkeys == 0 && await MfaPolicies.RequiresAsync(db, user, ct))
@@ -107,19 +104,17 @@ public static class MfaApi
         await factors.RemoveTotpAsync(userId, ct);
         // Recovery codes stand in for a factor; without any factor left they would be a factor of their own.
         if (summary.Passkeys == 0) await factors.RemoveRecoveryCodesAsync(userId, ct);
-        metrics.Event("removed", MfaMethods.Totp);
-        await audit.RecordAsync(MfaAuditTypes.TotpRemoved, userId, null, ct);
+        await change.RecordAsync("removed", MfaMethods.Totp, MfaAuditTypes.TotpRemoved, null, ct);
         return TypedResults.NoContent();
     }
 
     private static async Task<Results<Ok<RecoveryCodesResponse>, ProblemHttpResult>> NewRecoveryCodes(
-        ClaimsPrincipal user, Factors factors, AuditLog audit, MfaMetrics metrics, CancellationToken ct)
+        [AsParameters] FactorChange change, CancellationToken ct)
     {
-        var userId = user.UserId();
+        var (userId, factors) = (change.UserId, change.Factors);
         if (!await factors.HasAnyAsync(userId, ct)) return Problems.ValidationFailed("Recovery codes stand in for a second factor: enrol one first.");
         var codes = await factors.NewRecoveryCodesAsync(userId, ct);
-        metrics.Event("enrolled", MfaMethods.RecoveryCode);
-        await audit.RecordAsync(MfaAuditTypes.RecoveryCodesCreated, userId, new { count = codes.Length }, ct);
+        await change.RecordAsync("enrolled", MfaMethods.RecoveryCode, MfaAuditTypes.RecoveryCodesCreated, new { count = codes.Length }, ct);
         return TypedResults.Ok(new RecoveryCodesResponse(codes));
     }
 
@@ -127,31 +122,28 @@ public static class MfaApi
         TypedResults.Ok(await passkeys.StartRegistrationAsync(user.UserId(), user.TenantIdOf(), user.FindFirstValue(SessionClaims.Name)!, ct));
 
     private static async Task<Results<Created<PasskeyCreated>, ProblemHttpResult>> AddPasskey(
-        PasskeyRegistration? body, ClaimsPrincipal user, AppDbContext db, Passkeys passkeys, AssuranceWriter writer, AuditLog audit,
-        MfaMetrics metrics, CancellationToken ct)
+        PasskeyRegistration? body, [AsParameters] FactorChange change, Passkeys passkeys, AssuranceWriter writer, CancellationToken ct)
     {
         if (body is null || string.IsNullOrEmpty(body.CeremonyId) || body.CeremonyId.Length > 64 || body.Credential is not { ValueKind: System.Text.Json.JsonValueKind.Object })
             return Problems.ValidationFailed("ceremony_id and credential (the browser's PublicKeyCredential as JSON) are required.");
         if (body.Name is { Length: > 64 }) return Problems.ValidationFailed("name is too long (at most 64).", "name");
-        var (userId, tenantId) = (user.UserId(), user.TenantIdOf());
+        var (userId, tenantId) = (change.UserId, change.User.TenantIdOf());
         var passkey = await passkeys.FinishRegistrationAsync(userId, tenantId, body.CeremonyId, body.Credential.Value, body.Name, ct);
         if (passkey is null)
         {
-            metrics.Event("failed", MfaMethods.Passkey);
-            await audit.RecordAsync(MfaAuditTypes.Failed, userId, new { method = MfaMethods.Passkey, purpose = "enrol" }, ct);
+            await change.RecordAsync("failed", MfaMethods.Passkey, MfaAuditTypes.Failed, new { method = MfaMethods.Passkey, purpose = "enrol" }, ct);
             return Problems.Result(400, Problems.InvalidMfaCode, "The passkey was not registered: the ceremony is unknown, spent or expired, or the authenticator's answer was refused.");
         }
-        metrics.Event("enrolled", MfaMethods.Passkey);
-        await audit.RecordAsync(MfaAuditTypes.PasskeyAdded, userId, new { passkey_id = passkey.Id, name = passkey.Name }, ct);
+        await change.RecordAsync("enrolled", MfaMethods.Passkey, MfaAuditTypes.PasskeyAdded, new { passkey_id = passkey.Id, name = passkey.Name }, ct);
         await writer.LiftEnrollmentAsync(userId, ct);
         return TypedResults.Created($"/auth/passkeys/{passkey.Id}", new PasskeyCreated(passkey.Id, passkey.Name, passkey.CreatedAt));
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> RemovePasskey(
-        [System.ComponentModel.Description("The passkey's id (from GET /auth/mfa).")] Guid id, ClaimsPrincipal user, AppDbContext db, Factors factors,
-        AuditLog audit, MfaMetrics metrics, CancellationToken ct)
+        [System.ComponentModel.Description("The passkey's id (from GET /auth/mfa).")] Guid id, [AsParameters] FactorChange change, AppDbContext db,
+        CancellationToken ct)
     {
-        var userId = user.UserId();
+        var (user, userId, factors) = (change.User, change.UserId, change.Factors);
         if (!await db.Passkeys.AnyAsync(p => p.Id == id && p.UserId == userId, ct)) return Problems.NotFoundResult();
         var summary = await factors.SummaryAsync(userId, ct);
         var last = !summary.Totp && summary.Passkeys == 1;
@@ -159,8 +151,7 @@ public static class MfaApi
             return Problems.ValidationFailed("Your tenant requires a second factor: add another one before removing your last passkey.");
         await db.Passkeys.Where(p => p.Id == id && p.UserId == userId).ExecuteDeleteAsync(ct);
         if (last) await factors.RemoveRecoveryCodesAsync(userId, ct);
-        metrics.Event("removed", MfaMethods.Passkey);
-        await audit.RecordAsync(MfaAuditTypes.PasskeyRemoved, userId, new { passkey_id = id }, ct);
+        await change.RecordAsync("removed", MfaMethods.Passkey, MfaAuditTypes.PasskeyRemoved, new { passkey_id = id }, ct);
         return TypedResults.NoContent();
     }
 }
