@@ -139,34 +139,30 @@ public static class AuthApi
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult, ChallengeHttpResult>> Logout(
-        ClaimsPrincipal user, HttpContext http, SessionService sessions, RefreshService refresh, IAuthMode mode, AuditLog audit, CancellationToken ct)
+        [AsParameters] SelfService me, RefreshService refresh, IAuthMode mode, CancellationToken ct)
     {
-        if (user.Identity?.IsAuthenticated != true) return await RefreshTokenLogout.EndAsync(http, refresh, mode, ct);
-        var (userId, sessionId) = (user.UserId(), user.SessionIdOf());
-        await sessions.ChangeAsync(async change =>
+        if (me.User.Identity?.IsAuthenticated != true) return await RefreshTokenLogout.EndAsync(me.Http, refresh, mode, ct);
+        var (userId, sessionId) = (me.UserId, me.User.SessionIdOf());
+        await me.Sessions.ChangeAsync(async change =>
         {
-            audit.Record(AuditTypes.Logout, userId, new { session_id = sessionId });
+            me.Audit.Record(AuditTypes.Logout, userId, new { session_id = sessionId });
             var ended = await change.RevokeAsync(s => s.Id == sessionId && s.UserId == userId, RevokeReasons.LoggedOut, ct);
             // A retry of a logout whose Redis write was lost: the session ended already, so say so again.
             return ended > 0 ? ended : await change.RemirrorAsync(s => s.Id == sessionId && s.UserId == userId, ct);
         }, ct);
-        http.ClearSessionCookie();
-        http.Response.Headers["Clear-Site-Data"] = "\"cookies\"";
-        return TypedResults.NoContent();
+        return me.SignedOut();
     }
 
-    private static async Task<NoContent> LogoutAll(ClaimsPrincipal user, HttpContext http, SessionService sessions, AuditLog audit, CancellationToken ct)
+    private static async Task<NoContent> LogoutAll([AsParameters] SelfService me, CancellationToken ct)
     {
-        var userId = user.UserId();
-        await sessions.ChangeAsync(async change =>
+        var userId = me.UserId;
+        await me.Sessions.ChangeAsync(async change =>
         {
             var ended = await change.EndAllAsync(userId, RevokeReasons.LoggedOut, ct);
-            audit.Record(AuditTypes.LogoutAll, userId, new { sessions = ended });
+            me.Audit.Record(AuditTypes.LogoutAll, userId, new { sessions = ended });
             return ended;
         }, ct);
-        http.ClearSessionCookie();
-        http.Response.Headers["Clear-Site-Data"] = "\"cookies\"";
-        return TypedResults.NoContent();
+        return me.SignedOut();
     }
 
     private static Ok<MeResponse> Me(ClaimsPrincipal user)
@@ -198,32 +194,32 @@ public static class AuthApi
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> EndSession(
-        [Description("The session's public id (from GET /auth/sessions).")] Guid id, ClaimsPrincipal user, SessionService sessions, AuditLog audit,
+        [Description("The session's public id (from GET /auth/sessions).")] Guid id, [AsParameters] SelfService me,
         TimeProvider time, CancellationToken ct)
     {
-        var userId = user.UserId();
+        var userId = me.UserId;
         var now = time.GetUtcNow();
-        var ended = await sessions.ChangeAsync(async change =>
+        var ended = await me.Sessions.ChangeAsync(async change =>
         {
             var n = await change.RevokeAsync(s => s.Id == id && s.UserId == userId && s.IdleExpiresAt > now && s.AbsoluteExpiresAt > now, RevokeReasons.LoggedOut, ct);
             var type = n > 0 ? AuditTypes.Logout : AuditTypes.SessionEndRetried;
             // A retry: the session ended already (its Redis write may have been lost), so announce it again.
             if (n == 0) n = await change.RemirrorAsync(s => s.Id == id && s.UserId == userId, ct);
-            if (n > 0) audit.Record(type, userId, new { session_id = id });
+            if (n > 0) me.Audit.Record(type, userId, new { session_id = id });
             return n;
         }, ct);
         return ended == 0 ? Problems.NotFoundResult() : TypedResults.NoContent();
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> ChangePassword(
-        ChangePasswordRequest? body, ClaimsPrincipal user, HttpContext http, AppDbContext db, PasswordPolicy passwords, CurrentPassword currentPassword,
-        SessionService sessions, AuditLog audit, CancellationToken ct)
+        ChangePasswordRequest? body, [AsParameters] SelfService me, AppDbContext db, PasswordPolicy passwords, CurrentPassword currentPassword,
+        CancellationToken ct)
     {
         if (body is null || string.IsNullOrEmpty(body.CurrentPassword) || string.IsNullOrEmpty(body.NewPassword))
             return Problems.ValidationFailed("current_password and new_password are required.");
         if (body.CurrentPassword.Length > Limits.MaxPassword || body.NewPassword.Length > Limits.MaxPassword)
             return Problems.ValidationFailed("The password is too long.");
-        var userId = user.UserId();
+        var (user, http, userId) = (me.User, me.Http, me.UserId);
         var entity = await db.Users.AsNoTracking().FirstOrDefaultAsync(u => u.Id == userId, ct);
         if (entity is null) return Problems.Result(401, Problems.Unauthenticated);
         if (PasswordPolicy.Weakness(body.NewPassword, entity.Username) is { } weakness)
@@ -238,20 +234,20 @@ public static class AuthApi
         }
         if (!check.Right)
         {
-            audit.Record(AuditTypes.PasswordChangeFailed, userId);
+            me.Audit.Record(AuditTypes.PasswordChangeFailed, userId);
             await db.SaveChangesAsync(ct);
             return Problems.Result(403, Problems.InvalidCredentials);
         }
         var verifiedHash = entity.PasswordHash;
         var newHash = await passwords.HashAsync(entity, body.NewPassword, HashingLane.SignedIn(userId), ct);
         var current = user.SessionIdOf();
-        var changed = await sessions.ChangeAsync(async change =>
+        var changed = await me.Sessions.ChangeAsync(async change =>
         {
             // Under the row lock: a concurrent change of the password wins, and this one is refused.
             var locked = await change.LockUserAsync(userId, ct);
             if (locked is null || locked.PasswordHash != verifiedHash) return change.Cancel(false);
             await db.Users.Where(u => u.Id == userId).ExecuteUpdateAsync(u => u.SetProperty(x => x.PasswordHash, newHash), ct);
-            audit.Record(AuditTypes.PasswordChanged, userId);
+            me.Audit.Record(AuditTypes.PasswordChanged, userId);
             await change.RevokeAsync(s => s.UserId == userId && s.Id != current, RevokeReasons.PasswordChanged, ct);
             return true;
         }, ct);
