@@ -62,7 +62,7 @@ public sealed partial class WebhookDispatcher
             {
                 return;
             }
-            catch (Exception e) when (DependencyHealth.IsOutage(e) || e is System.Net.Sockets.SocketException or IOException or ObjectDisposedException)
+            catch (Exception e) when (DependencyHealth.IsTransient(e) || e is System.Net.Sockets.SocketException or IOException or ObjectDisposedException)
             {
                 try
                 {

@@ -83,7 +83,7 @@ public sealed partial class WebhookDispatcher : BackgroundService
         while (!stoppingToken.IsCancellationRequested)
         {
             var busy = false;
-            await _outage.RoundAsync(async () => busy = await RunOnceAsync(stoppingToken), DependencyHealth.IsOutage, stoppingToken);
+            await _outage.RoundAsync(async () => busy = await RunOnceAsync(stoppingToken), DependencyHealth.IsTransient, stoppingToken);
             if (busy) continue;
             try
             {

@@ -73,7 +73,7 @@ public sealed partial class OperationalGauges(
                 var took = time.GetElapsedTime(started);
                 if (took * CountCostFactor > wait) wait = took * CountCostFactor;
             }
-            catch (Exception e) when (DependencyHealth.IsOutage(e))
+            catch (Exception e) when (DependencyHealth.IsTransient(e))
             {
                 LogCountFailed(logger, e.GetType().Name);
             }

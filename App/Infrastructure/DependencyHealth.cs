@@ -34,11 +34,11 @@ public sealed partial class DependencyHealth(ILogger<DependencyHealth> logger, T
     public static bool IsRedisFailure(Exception e) => e is RedisException or RedisTimeoutException;
 
     /// <summary>
-    /// An outage of PostgreSQL or Redis as background work meets it (retried later, logged once), not a bug: the
-    /// drivers' own exceptions, a timeout, and EF Core's wrappers of them.
+    /// A failure of PostgreSQL or Redis that background work retries later (logging it once), not a bug: the drivers'
+    /// own exceptions, a timeout, and EF Core's wrappers of them.
     /// </summary>
-    public static bool IsOutage(Exception e) =>
-        e is RedisException or RedisTimeoutException or NpgsqlException or TimeoutException or DbUpdateException
+    public static bool IsTransient(Exception e) =>
+        IsRedisFailure(e) || e is NpgsqlException or TimeoutException or DbUpdateException
         || (e is InvalidOperationException && e.InnerException is NpgsqlException);
 
     // EF Core wraps a failed connection in InvalidOperationException or DbUpdateException; the cause tells.

@@ -26,7 +26,7 @@ public sealed partial class AssuranceWriter(AppDbContext db, IAuthMode mode, Inv
             foreach (var (row, snapshot) in live) await mode.AfterIssueAsync(row, snapshot, ct);
             await bus.PublishAsync(new UserInvalidated(userId));
         }
-        catch (Exception e) when (DependencyHealth.IsOutage(e))
+        catch (Exception e) when (DependencyHealth.IsTransient(e))
         {
             LogMirrorFailed(logger, e.GetType().Name);
         }

@@ -106,7 +106,7 @@ public sealed partial class OutboxRelay : BackgroundService
                 // Every tick queries PostgreSQL, and requests never report its success: this is where an outage
                 // that requests met is seen to end (logged once, with its count), so the next one is logged too.
                 _health.Succeeded(Dependency.Postgres);
-            }, DependencyHealth.IsOutage, stoppingToken);
+            }, DependencyHealth.IsTransient, stoppingToken);
         }
         while (await timer.WaitForNextTickAsync(stoppingToken));
     }

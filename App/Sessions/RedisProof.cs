@@ -121,7 +121,7 @@ public sealed partial class RedisProof(
         {
             _keyspace = await LoadKeyspaceAsync(db, ct);
         }
-        catch (Exception e) when (DependencyHealth.IsOutage(e))
+        catch (Exception e) when (DependencyHealth.IsTransient(e))
         {
             databaseUp = false;
         }
@@ -173,7 +173,7 @@ public sealed partial class RedisProof(
         {
             await LoadRowsAsync(db, floor, ct);
         }
-        catch (Exception e) when (DependencyHealth.IsOutage(e))
+        catch (Exception e) when (DependencyHealth.IsTransient(e))
         {
             Decide(epoch, floor >= _loadedFrom ? RedisTrust.Proven : RedisTrust.Unprovable);
             Publish(floor);

@@ -74,7 +74,7 @@ public sealed class RefreshService(
             {
                 await mode.AfterIssueAsync(session!, snapshot!, ct);
             }
-            catch (Exception e) when (DependencyHealth.IsOutage(e))
+            catch (Exception e) when (DependencyHealth.IsTransient(e))
             {
                 // Only a warm-up: the next request rebuilds the entry from PostgreSQL.
             }

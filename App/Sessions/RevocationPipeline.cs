@@ -73,7 +73,7 @@ public sealed partial class RevocationPipeline(
             {
                 await bus.PublishAsync(remember);
             }
-            catch (Exception e) when (DependencyHealth.IsOutage(e))
+            catch (Exception e) when (DependencyHealth.IsTransient(e))
             {
                 LogApplyFailed(logger, change.Kind, e.GetType().Name);
             }
@@ -83,7 +83,7 @@ public sealed partial class RevocationPipeline(
             await ApplyAsync(change, writeRows, ct);
             return true;
         }
-        catch (Exception e) when (DependencyHealth.IsOutage(e))
+        catch (Exception e) when (DependencyHealth.IsTransient(e))
         {
             LogApplyFailed(logger, change.Kind, e.GetType().Name);
             return false;
@@ -155,7 +155,7 @@ public sealed partial class RevocationPipeline(
             {
                 await ApplyAsync(change, writeRows: true, ct);
             }
-            catch (Exception e) when (DependencyHealth.IsOutage(e))
+            catch (Exception e) when (DependencyHealth.IsTransient(e))
             {
                 if (ids.Count == 1 || !await ApplyOneByOneAsync(parsed.Where(p => ids.Contains(p.Row.Id)).ToList(), failed, ct))
                 {

@@ -124,7 +124,7 @@ public sealed class SessionService(
             {
                 await mode.AfterIssueAsync(session!, snapshot!, ct);
             }
-            catch (Exception e) when (DependencyHealth.IsOutage(e))
+            catch (Exception e) when (DependencyHealth.IsTransient(e))
             {
                 // Only a warm-up: the first request rebuilds the entry from PostgreSQL.
             }

@@ -36,7 +36,7 @@ public sealed class SlidingWriter(IDbContextFactory<AppDbContext> dbs, RedisStor
     {
         using var timer = new PeriodicTimer(_options.SlidingFlushInterval, time);
         while (await timer.WaitForNextTickAsync(stoppingToken))
-            await _outage.RoundAsync(() => FlushAsync(stoppingToken), DependencyHealth.IsOutage, stoppingToken, () => $"{_due.Count} sessions wait for PostgreSQL");
+            await _outage.RoundAsync(() => FlushAsync(stoppingToken), DependencyHealth.IsTransient, stoppingToken, () => $"{_due.Count} sessions wait for PostgreSQL");
     }
 
     public async Task FlushAsync(CancellationToken ct)
@@ -71,7 +71,7 @@ public sealed class SlidingWriter(IDbContextFactory<AppDbContext> dbs, RedisStor
             var ended = batch.Where(b => !live.Contains(b.Snapshot.SessionId)).ToList();
             if (ended.Count > 0) await EndAsync(db, ended, ct);
         }
-        catch (Exception e) when (DependencyHealth.IsOutage(e))
+        catch (Exception e) when (DependencyHealth.IsTransient(e))
         {
             // Keep them (unless a newer slide of the same session arrived meanwhile) and try again next flush.
             foreach (var slide in batch) _due.TryAdd(slide.Snapshot.SessionId, slide);
