@@ -13,32 +13,29 @@ public sealed partial class OutageLog(ILogger logger, string work, string meanwh
 {
     private int _failing;
 
-    /// <summary>Runs one round; true when it succeeded. Failures at shutdown are expected and pass quietly.</summary>
+    /// <summary>Runs one round. Failures at shutdown are expected and pass quietly.</summary>
     /// <param name="round">The round's work.</param>
     /// <param name="isOutage">Which exceptions are an outage rather than a bug.</param>
     /// <param name="stopping">The host's stopping token.</param>
     /// <param name="meanwhileNow">Overrides <c>meanwhile</c> with what holds now (a count, say), read when the outage starts.</param>
-    public async Task<bool> RoundAsync(Func<Task> round, Func<Exception, bool> isOutage, CancellationToken stopping, Func<string>? meanwhileNow = null)
+    public async Task RoundAsync(Func<Task> round, Func<Exception, bool> isOutage, CancellationToken stopping, Func<string>? meanwhileNow = null)
     {
         try
         {
             await round();
             if (Interlocked.Exchange(ref _failing, 0) == 1) LogRecovered(logger, work);
-            return true;
         }
         catch (Exception) when (stopping.IsCancellationRequested)
         {
-            return false;
+            // The host is stopping: whatever the round was doing was cut short on purpose.
         }
         catch (Exception e) when (isOutage(e))
         {
             if (Interlocked.Exchange(ref _failing, 1) == 0) LogFailing(logger, work, e.GetType().Name, meanwhileNow?.Invoke() ?? meanwhile);
-            return false;
         }
         catch (Exception e)
         {
             LogRoundFailed(logger, work, e);
-            return false;
         }
     }
 
