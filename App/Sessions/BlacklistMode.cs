@@ -18,11 +18,13 @@ public sealed class BlacklistMode(IDbContextFactory<AppDbContext> dbs, RedisStor
     private sealed record TokenState(SessionIdentity Identity, AuthOutcome Outcome, string Jti, long Version);
 
     private readonly JwtOptions _jwt = jwt.Value;
-    // A revocation matters while a token issued before it can still be presented: its life plus the clock skew.
-    private readonly TimeSpan _revocationLife = jwt.Value.AccessTokenLifetime + jwt.Value.ClockSkew;
+    private readonly TimeSpan _revocationLife = RevocationLife(jwt.Value);
     private readonly VerifiedTokens<TokenState> _verified = new(tokens, keys, time, cache, bus);
     private readonly LocalMap<Guid, UserRevocations> _local = cache.CreateMap<Guid, UserRevocations>("user_revocations");
-    private readonly LocalMap<Guid, string> _revokedSessions = Tombstones(cache, bus, jwt.Value.AccessTokenLifetime + jwt.Value.ClockSkew);
+    private readonly LocalMap<Guid, string> _revokedSessions = Tombstones(cache, bus, RevocationLife(jwt.Value));
+
+    // A revocation matters while a token issued before it can still be presented: its life plus the clock skew.
+    private static TimeSpan RevocationLife(JwtOptions jwt) => jwt.AccessTokenLifetime + jwt.ClockSkew;
 
     // Tombstones announced by whoever revoked: remembered for as long as a token of the session can live.
     private static LocalMap<Guid, string> Tombstones(LocalCache cache, InvalidationBus bus, TimeSpan life)
